@@ -1,0 +1,480 @@
+package flow
+
+import "strconv"
+
+// Datasets name the record kinds in event.dataset.
+const (
+	DatasetFlow     = "flowlens.flow"
+	DatasetCounters = "flowlens.counters"
+)
+
+// transportNames are ECS network.transport values: IANA keywords, lower case.
+var transportNames = map[uint8]string{
+	1: "icmp", 2: "igmp", 4: "ipip", 6: "tcp", 17: "udp", 41: "ipv6", 47: "gre",
+	50: "esp", 51: "ah", 58: "ipv6-icmp", 89: "ospf", 103: "pim", 112: "vrrp", 132: "sctp",
+}
+
+// ianaStrings avoids formatting the protocol number on every record.
+var ianaStrings [256]string
+
+func init() {
+	for i := range ianaStrings {
+		ianaStrings[i] = strconv.Itoa(i)
+	}
+}
+
+// Transport returns the ECS network.transport name of an IP protocol.
+func Transport(proto uint8) string {
+	if n, ok := transportNames[proto]; ok {
+		return n
+	}
+	return ianaStrings[proto]
+}
+
+// NetworkType returns the ECS network.type of an EtherType.
+func NetworkType(et uint16) string {
+	switch et {
+	case 0x0800:
+		return "ipv4"
+	case 0x86dd:
+		return "ipv6"
+	case 0x0806:
+		return "arp"
+	case 0x8847, 0x8848:
+		return "mpls"
+	case 0:
+		return ""
+	}
+	return etherTypeString(et)
+}
+
+func etherTypeString(et uint16) string {
+	var b [6]byte
+	return string(appendHex(append(b[:0], '0', 'x'), uint64(et), 4))
+}
+
+var tcpFlagNames = [...]string{"FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR", "NS"}
+
+// AppendJSON appends r as one ECS JSON document (no newline).
+func (r *Record) AppendJSON(b []byte) []byte {
+	w := jsonw{b: b}
+	w.begin()
+	w.time("@timestamp", r.Time)
+	w.open("event")
+	w.str("kind", "event")
+	w.str("dataset", DatasetFlow)
+	w.close()
+
+	w.open("observer")
+	w.addr("ip", r.Agent)
+	writeObserverPort(&w, "ingress", &r.In)
+	writeObserverPort(&w, "egress", &r.Out)
+	w.close()
+
+	writeEnds(&w, &r.Packet, r.SrcAS, r.DstAS)
+
+	w.open("network")
+	if r.EtherType != 0 {
+		w.str("type", NetworkType(r.EtherType))
+	} else if r.SrcAddr.IsValid() {
+		if r.SrcAddr.Is4() {
+			w.str("type", "ipv4")
+		} else {
+			w.str("type", "ipv6")
+		}
+	}
+	if r.HasProto {
+		w.str("transport", Transport(r.Proto))
+		w.str("iana_number", ianaStrings[r.Proto])
+	}
+	w.uint("bytes", r.Bytes)
+	w.uint("packets", r.Packets)
+	if r.VLANCount > 0 {
+		w.open("vlan")
+		w.uintStr("id", uint64(r.VLAN))
+		w.close()
+		if r.VLANCount > 1 {
+			w.open("inner")
+			w.open("vlan")
+			w.uintStr("id", uint64(r.InnerVLAN))
+			w.close()
+			w.close()
+		}
+	}
+	w.close()
+
+	w.open("flowlens")
+	w.open("agent")
+	w.uint("sub_id", uint64(r.SubAgent))
+	w.close()
+	w.uint("sampling_rate", uint64(r.SamplingRate))
+	w.open("sflow")
+	w.uint("sequence", uint64(r.Sequence))
+	w.uint("sample_sequence", uint64(r.SampleSeq))
+	w.uint("source_id_type", uint64(r.SourceIDType))
+	w.uint("source_id_index", uint64(r.SourceIndex))
+	w.uint("sample_pool", uint64(r.SamplePool))
+	w.uint("drops", uint64(r.Drops))
+	if r.HeaderLength > 0 || r.FrameLength > 0 {
+		w.uint("frame_length", uint64(r.FrameLength))
+		w.uint("stripped", uint64(r.Stripped))
+		w.uint("header_length", uint64(r.HeaderLength))
+		w.uint("header_protocol", uint64(r.HeaderProto))
+	}
+	w.close()
+	writeFlowlensPort(&w, "ingress", &r.In)
+	writeFlowlensPort(&w, "egress", &r.Out)
+	w.open("header")
+	w.str("parsed", r.Parsed.String())
+	if r.Truncated {
+		w.boolean("truncated", true)
+	}
+	w.close()
+	if r.EtherType != 0 {
+		w.hex("ethertype", uint64(r.EtherType), 4)
+	}
+	writePacketExtras(&w, &r.Packet)
+	if r.Tunnel != TunnelNone {
+		w.open("tunnel")
+		w.str("type", r.Tunnel.String())
+		if r.HasVNI {
+			w.uint("vni", uint64(r.VNI))
+		}
+		w.close()
+	}
+	if r.InnerPresent {
+		w.open("inner")
+		writeEnds(&w, &r.Inner, 0, 0)
+		w.open("network")
+		if r.Inner.EtherType != 0 {
+			w.str("type", NetworkType(r.Inner.EtherType))
+		}
+		if r.Inner.HasProto {
+			w.str("transport", Transport(r.Inner.Proto))
+			w.str("iana_number", ianaStrings[r.Inner.Proto])
+		}
+		if r.Inner.VLANCount > 0 {
+			w.open("vlan")
+			w.uintStr("id", uint64(r.Inner.VLAN))
+			w.close()
+		}
+		w.close()
+		writePacketExtras(&w, &r.Inner)
+		w.close()
+	}
+	writeEndpoint(&w, "tunnel_egress", &r.TunnelEgress, r.TunnelEgressVNI, r.HasTunnelEgressVNI)
+	writeEndpoint(&w, "tunnel_ingress", &r.TunnelIngress, r.TunnelIngressVNI, r.HasTunnelIngressVNI)
+	if r.NextHop.IsValid() || r.SrcMask != 0 || r.DstMask != 0 {
+		w.open("router")
+		w.addr("next_hop", r.NextHop)
+		w.uint("source_mask", uint64(r.SrcMask))
+		w.uint("destination_mask", uint64(r.DstMask))
+		w.close()
+	}
+	if r.HasGateway {
+		w.open("bgp")
+		w.uint("peer_as", uint64(r.PeerAS))
+		w.uint("local_pref", uint64(r.LocalPref))
+		if r.ASPathLen > 0 {
+			w.key("as_path")
+			w.b = append(w.b, '[')
+			for i := 0; i < int(r.ASPathLen); i++ {
+				if i > 0 {
+					w.b = append(w.b, ',')
+				}
+				w.b = strconv.AppendUint(w.b, uint64(r.ASPath[i]), 10)
+			}
+			w.b = append(w.b, ']')
+		}
+		w.close()
+	}
+	w.close()
+	return w.end()
+}
+
+func writeObserverPort(w *jsonw, key string, p *Port) {
+	w.open(key)
+	if p.Format == PortSingle || p.Name != "" {
+		w.open("interface")
+		if p.Format == PortSingle {
+			w.uintStr("id", uint64(p.Index))
+		}
+		if p.Name != "" {
+			w.str("name", p.Name)
+		}
+		w.close()
+	}
+	if p.HasVLAN && p.VLAN != 0 {
+		w.open("vlan")
+		w.uintStr("id", uint64(p.VLAN))
+		w.close()
+	}
+	w.close()
+}
+
+func writeFlowlensPort(w *jsonw, key string, p *Port) {
+	w.open(key)
+	w.str("format", p.Format.String())
+	switch p.Format {
+	case PortSingle:
+		w.uint("index", uint64(p.Index))
+	case PortDiscard:
+		w.uint("reason", uint64(p.Reason))
+	case PortMultiple:
+		w.uint("count", uint64(p.Count))
+	}
+	if p.HasOFPort {
+		w.uint("openflow_port", uint64(p.OFPort))
+	}
+	if p.Speed != 0 {
+		w.uint("speed", p.Speed)
+	}
+	w.close()
+}
+
+func writeEnds(w *jsonw, p *Packet, srcAS, dstAS uint32) {
+	w.open("source")
+	w.addr("ip", p.SrcAddr)
+	if p.HasPorts {
+		w.uint("port", uint64(p.SrcPort))
+	}
+	if !p.SrcMAC.IsZero() {
+		w.mac("mac", p.SrcMAC)
+	}
+	if srcAS != 0 {
+		w.open("as")
+		w.uint("number", uint64(srcAS))
+		w.close()
+	}
+	w.close()
+	w.open("destination")
+	w.addr("ip", p.DstAddr)
+	if p.HasPorts {
+		w.uint("port", uint64(p.DstPort))
+	}
+	if !p.DstMAC.IsZero() {
+		w.mac("mac", p.DstMAC)
+	}
+	if dstAS != 0 {
+		w.open("as")
+		w.uint("number", uint64(dstAS))
+		w.close()
+	}
+	w.close()
+}
+
+// writePacketExtras writes what ECS has no field for, under flowlens.
+func writePacketExtras(w *jsonw, p *Packet) {
+	if p.HasProto {
+		w.open("ip")
+		w.uint("tos", uint64(p.TOS))
+		w.uint("ttl", uint64(p.TTL))
+		if p.IPLength != 0 {
+			w.uint("length", uint64(p.IPLength))
+		}
+		if p.FlowLabel != 0 {
+			w.uint("flow_label", uint64(p.FlowLabel))
+		}
+		if p.Fragment {
+			w.boolean("fragment", true)
+			w.uint("fragment_offset", uint64(p.FragmentOffset))
+		}
+		w.close()
+	}
+	if p.HasProto && p.Proto == 6 {
+		w.open("tcp")
+		w.uint("flags", uint64(p.TCPFlags))
+		w.key("flag_names")
+		w.b = append(w.b, '[')
+		n := 0
+		for i, name := range tcpFlagNames {
+			if p.TCPFlags&(1<<uint(i)) != 0 {
+				if n > 0 {
+					w.b = append(w.b, ',')
+				}
+				w.b = appendString(w.b, name)
+				n++
+			}
+		}
+		w.b = append(w.b, ']')
+		w.close()
+	}
+	if p.HasICMP {
+		w.open("icmp")
+		w.uint("type", uint64(p.ICMPType))
+		w.uint("code", uint64(p.ICMPCode))
+		w.close()
+	}
+	if p.ARPOp != 0 {
+		w.open("arp")
+		w.uint("op", uint64(p.ARPOp))
+		w.close()
+	}
+	if p.MPLSCount > 0 {
+		w.open("mpls")
+		w.key("labels")
+		w.b = append(w.b, '[')
+		for i := 0; i < int(p.MPLSCount) && i < len(p.MPLSLabels); i++ {
+			if i > 0 {
+				w.b = append(w.b, ',')
+			}
+			w.b = strconv.AppendUint(w.b, uint64(p.MPLSLabels[i]), 10)
+		}
+		w.b = append(w.b, ']')
+		w.close()
+	}
+}
+
+func writeEndpoint(w *jsonw, key string, e *Endpoint, vni uint32, hasVNI bool) {
+	if !e.Present && !hasVNI {
+		return
+	}
+	w.open(key)
+	if e.Present {
+		w.open("source")
+		w.addr("ip", e.Src)
+		w.uint("port", uint64(e.SrcPort))
+		w.close()
+		w.open("destination")
+		w.addr("ip", e.Dst)
+		w.uint("port", uint64(e.DstPort))
+		w.close()
+		w.str("transport", Transport(e.Proto))
+	}
+	if hasVNI {
+		w.uint("vni", uint64(vni))
+	}
+	w.close()
+}
+
+// AppendJSON appends c as one ECS JSON document (no newline).
+func (c *Counter) AppendJSON(b []byte) []byte {
+	w := jsonw{b: b}
+	w.begin()
+	w.time("@timestamp", c.Time)
+	w.open("event")
+	w.str("kind", "metric")
+	w.str("dataset", DatasetCounters)
+	w.close()
+	w.open("observer")
+	w.addr("ip", c.Agent)
+	w.close()
+	if c.HasHost {
+		w.open("host")
+		w.str("hostname", c.HostName)
+		w.close()
+	}
+	w.open("flowlens")
+	w.open("agent")
+	w.uint("sub_id", uint64(c.SubAgent))
+	w.close()
+	w.open("sflow")
+	w.uint("sequence", uint64(c.Sequence))
+	w.uint("sample_sequence", uint64(c.SampleSeq))
+	w.uint("source_id_type", uint64(c.SourceIDType))
+	w.uint("source_id_index", uint64(c.SourceIndex))
+	w.close()
+	if c.HasInterface || c.HasPortName || c.HasOFPort || c.HasEthernet {
+		w.open("interface")
+		if c.HasInterface {
+			w.uint("index", uint64(c.Interface.Index))
+		} else if c.SourceIDType == 0 {
+			w.uint("index", uint64(c.SourceIndex))
+		}
+		if c.HasPortName {
+			w.str("name", c.PortName)
+		}
+		if c.HasOFPort {
+			w.uint("openflow_port", uint64(c.OFPort))
+			w.hex("datapath_id", c.DatapathID, 16)
+		}
+		if c.HasInterface {
+			g := &c.Interface
+			w.u32("type", g.Type)
+			w.u64("speed", g.Speed)
+			w.u32("direction", g.Direction)
+			w.boolean("admin_up", g.Status&1 != 0)
+			w.boolean("oper_up", g.Status&2 != 0)
+			w.u64("in_octets", g.InOctets)
+			w.u32("in_ucast_pkts", g.InUcast)
+			w.u32("in_multicast_pkts", g.InMulticast)
+			w.u32("in_broadcast_pkts", g.InBroadcast)
+			w.u32("in_discards", g.InDiscards)
+			w.u32("in_errors", g.InErrors)
+			w.u32("in_unknown_protos", g.InUnknown)
+			w.u64("out_octets", g.OutOctets)
+			w.u32("out_ucast_pkts", g.OutUcast)
+			w.u32("out_multicast_pkts", g.OutMulticast)
+			w.u32("out_broadcast_pkts", g.OutBroadcast)
+			w.u32("out_discards", g.OutDiscards)
+			w.u32("out_errors", g.OutErrors)
+			w.u32("promiscuous", g.Promiscuous)
+		}
+		if c.HasEthernet {
+			e := &c.Ethernet
+			w.open("ethernet")
+			w.u32("alignment_errors", e.AlignmentErrors)
+			w.u32("fcs_errors", e.FCSErrors)
+			w.u32("single_collision_frames", e.SingleCollisionFrames)
+			w.u32("multiple_collision_frames", e.MultipleCollisionFrames)
+			w.u32("sqe_test_errors", e.SQETestErrors)
+			w.u32("deferred_transmissions", e.DeferredTransmissions)
+			w.u32("late_collisions", e.LateCollisions)
+			w.u32("excessive_collisions", e.ExcessiveCollisions)
+			w.u32("internal_mac_transmit_errors", e.InternalMacTransmitErrors)
+			w.u32("carrier_sense_errors", e.CarrierSenseErrors)
+			w.u32("frame_too_longs", e.FrameTooLongs)
+			w.u32("internal_mac_receive_errors", e.InternalMacReceiveErrors)
+			w.u32("symbol_errors", e.SymbolErrors)
+			w.close()
+		}
+		w.close()
+	}
+	if c.HasVLAN {
+		v := &c.VLAN
+		w.open("vlan")
+		w.uint("id", uint64(v.ID))
+		w.u64("octets", v.Octets)
+		w.u32("ucast_pkts", v.Ucast)
+		w.u32("multicast_pkts", v.Multicast)
+		w.u32("broadcast_pkts", v.Broadcast)
+		w.u32("discards", v.Discards)
+		w.close()
+	}
+	if c.HasProcessor {
+		p := &c.Processor
+		w.open("processor")
+		w.u32("cpu_5s_pct100", p.CPU5s)
+		w.u32("cpu_1m_pct100", p.CPU1m)
+		w.u32("cpu_5m_pct100", p.CPU5m)
+		w.u64("memory_total", p.TotalMemory)
+		w.u64("memory_free", p.FreeMemory)
+		w.close()
+	}
+	if c.HasDatapath {
+		d := &c.Datapath
+		w.open("datapath")
+		w.u32("hits", d.Hits)
+		w.u32("misses", d.Misses)
+		w.u32("lost", d.Lost)
+		w.u32("mask_hits", d.MaskHits)
+		w.u32("flows", d.Flows)
+		w.u32("masks", d.Masks)
+		w.close()
+	}
+	if c.HasAppResources {
+		a := &c.AppResources
+		w.open("app")
+		w.u32("user_time_ms", a.UserTimeMs)
+		w.u32("system_time_ms", a.SystemTimeMs)
+		w.u64("memory_used", a.MemUsed)
+		w.u64("memory_max", a.MemMax)
+		w.u32("fd_open", a.FDOpen)
+		w.u32("fd_max", a.FDMax)
+		w.u32("conn_open", a.ConnOpen)
+		w.u32("conn_max", a.ConnMax)
+		w.close()
+	}
+	w.close()
+	return w.end()
+}

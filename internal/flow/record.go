@@ -1,0 +1,199 @@
+// Package flow defines the records every input produces and every output
+// consumes: one flow record type and one counter record type, whatever the
+// export protocol. Records hold no pointers into the datagram they came
+// from, so decoders can reuse their buffers.
+package flow
+
+import (
+	"net/netip"
+	"time"
+)
+
+// MAC is an Ethernet address. A fixed array keeps Record free of slices.
+type MAC [6]byte
+
+// IsZero reports whether the address is 00:00:00:00:00:00 (absent).
+func (m MAC) IsZero() bool { return m == MAC{} }
+
+// PortFormat says how an sFlow interface value must be read. sFlow packs a
+// format into the top two bits of a 32-bit interface number; passing the raw
+// number on would make 0x80000003 ("flooded to 3 ports") look like a port.
+type PortFormat uint8
+
+const (
+	// PortUnknown: the agent did not know the port (value 0). Open vSwitch
+	// reports this for ports without a Linux ifindex (patch ports, internal
+	// ports moved into another namespace).
+	PortUnknown PortFormat = iota
+	// PortSingle: Index is the ifIndex of one port.
+	PortSingle
+	// PortLocal: the packet came from or went to the agent itself (0x3FFFFFFF).
+	PortLocal
+	// PortDiscard: the packet was dropped; Reason holds the sFlow reason code.
+	PortDiscard
+	// PortMultiple: the packet went out of Count ports (0 = unknown number).
+	// Open vSwitch also uses Count 1 for a single output port it has no
+	// ifindex for.
+	PortMultiple
+)
+
+var portFormatNames = [...]string{"unknown", "single", "local", "discard", "multiple"}
+
+func (f PortFormat) String() string {
+	if int(f) < len(portFormatNames) {
+		return portFormatNames[f]
+	}
+	return "unknown"
+}
+
+// Port is one end of a packet's path through the observation point.
+type Port struct {
+	Format PortFormat
+	Index  uint32 // ifIndex when Format is PortSingle
+	Count  uint32 // ports when Format is PortMultiple
+	Reason uint32 // drop reason when Format is PortDiscard
+	VLAN   uint16 // 802.1Q VLAN on this side (sFlow extended_switch), 0 if none
+
+	// From the interface inventory (counter samples, OVSDB).
+	Name       string
+	OFPort     uint32 // OpenFlow port number, 0 if unknown
+	Speed      uint64 // bits/s, 0 if unknown
+	HasOFPort  bool
+	HasVLAN    bool
+	DatapathID uint64
+}
+
+// Tunnel kinds found in sampled headers.
+type TunnelType uint8
+
+const (
+	TunnelNone TunnelType = iota
+	TunnelVXLAN
+	TunnelGeneve
+	TunnelGRE
+)
+
+var tunnelNames = [...]string{"", "vxlan", "geneve", "gre"}
+
+func (t TunnelType) String() string {
+	if int(t) < len(tunnelNames) {
+		return tunnelNames[t]
+	}
+	return ""
+}
+
+// Layer names how far the header parser got. A truncated header keeps every
+// field of the layers before Layer.
+type Layer uint8
+
+const (
+	LayerNone Layer = iota
+	LayerL2
+	LayerL3
+	LayerL4
+	LayerInnerL2
+	LayerInnerL3
+	LayerInnerL4
+)
+
+var layerNames = [...]string{"none", "l2", "l3", "l4", "inner_l2", "inner_l3", "inner_l4"}
+
+func (l Layer) String() string {
+	if int(l) < len(layerNames) {
+		return layerNames[l]
+	}
+	return "none"
+}
+
+// Packet holds what was parsed from one packet's headers. A flow record has
+// one for the packet as seen on the wire and one for the packet inside a
+// tunnel.
+type Packet struct {
+	SrcMAC, DstMAC MAC
+	EtherType      uint16
+	VLAN           uint16 // outer 802.1Q/802.1ad tag
+	InnerVLAN      uint16 // second tag (QinQ)
+	VLANCount      uint8
+	MPLSCount      uint8
+	MPLSLabels     [4]uint32
+
+	SrcAddr, DstAddr netip.Addr
+	Proto            uint8 // IP protocol (TCP 6, UDP 17, ...)
+	HasProto         bool
+	TOS              uint8
+	TTL              uint8
+	IPLength         uint16 // total length (IPv4) or payload length + 40 (IPv6)
+	FlowLabel        uint32
+	Fragment         bool // a fragment (IPv4 MF/offset or an IPv6 fragment header)
+	FragmentOffset   uint16
+
+	SrcPort, DstPort uint16
+	HasPorts         bool
+	TCPFlags         uint16
+	ICMPType         uint8
+	ICMPCode         uint8
+	HasICMP          bool
+	ARPOp            uint16
+}
+
+// Record is one flow observation: an sFlow flow sample, a NetFlow/IPFIX data
+// record, whatever the input. Bytes and Packets are estimates of the real
+// traffic: the sampled size times the sampling rate.
+type Record struct {
+	Time time.Time // arrival time at the collector (sFlow carries none)
+
+	// Observation point.
+	Agent        netip.Addr
+	SubAgent     uint32
+	Sequence     uint32 // datagram sequence number
+	SampleSeq    uint32 // flow sample sequence number
+	SourceIDType uint8  // sFlow source id: 0 ifIndex, 1 VLAN, 2 entity
+	SourceIndex  uint32
+	SamplingRate uint32
+	SamplePool   uint32
+	Drops        uint32 // samples the agent dropped (resource shortage)
+	In, Out      Port
+
+	// Sizes.
+	FrameLength  uint32 // as the agent reported it (sFlow: includes the FCS)
+	Stripped     uint32 // bytes the agent removed before the header (FCS)
+	HeaderLength uint32 // bytes of header the agent sent
+	HeaderProto  uint32 // sFlow header_protocol (1 = Ethernet)
+	Bytes        uint64 // estimated bytes: sampled size x rate
+	Packets      uint64 // estimated packets
+
+	Packet             // outer packet as seen on the wire
+	Parsed       Layer // how far the header parser got
+	Truncated    bool  // header ended before the parser was done
+	Tunnel       TunnelType
+	VNI          uint32 // VXLAN/Geneve VNI or GRE key
+	HasVNI       bool
+	Inner        Packet // packet carried in the tunnel
+	InnerPresent bool
+
+	// sFlow extended tunnel and VNI records: what the agent says about the
+	// encapsulation the packet got (egress) or had (ingress), as opposed to
+	// the tunnel parsed from the header.
+	TunnelEgress, TunnelIngress             Endpoint
+	TunnelEgressVNI, TunnelIngressVNI       uint32
+	HasTunnelEgressVNI, HasTunnelIngressVNI bool
+
+	// sFlow extended_router / extended_gateway.
+	NextHop          netip.Addr
+	SrcMask, DstMask uint8
+	SrcAS, DstAS     uint32
+	PeerAS           uint32
+	ASPath           [8]uint32
+	ASPathLen        uint8
+	LocalPref        uint32
+	HasGateway       bool
+}
+
+// Endpoint is a tunnel's outer header as an sFlow agent reports it
+// (extended_ipv4/ipv6_tunnel_egress/ingress).
+type Endpoint struct {
+	Present          bool
+	Src, Dst         netip.Addr
+	Proto            uint8
+	SrcPort, DstPort uint16
+}
