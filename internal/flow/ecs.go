@@ -131,7 +131,9 @@ func (r *Record) AppendJSON(b []byte) []byte {
 	}
 	w.close()
 	if r.EtherType != 0 {
-		w.hex("ethertype", uint64(r.EtherType), 4)
+		w.key("ethertype")
+		w.b = appendHex(append(w.b, `"0x`...), uint64(r.EtherType), 4)
+		w.b = append(w.b, `"`...)
 	}
 	writePacketExtras(&w, &r.Packet)
 	if r.Tunnel != TunnelNone {

@@ -1,0 +1,193 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/flowlens/flowlens/internal/agents"
+	"github.com/flowlens/flowlens/internal/config"
+	"github.com/flowlens/flowlens/internal/decode/sflow"
+	"github.com/flowlens/flowlens/internal/input/udp"
+	"github.com/flowlens/flowlens/internal/output/ndjson"
+	"github.com/flowlens/flowlens/internal/pipeline"
+)
+
+// loadConfig parses the common flags (--config and every setting) and
+// builds the configuration.
+func loadConfig(fs *flag.FlagSet, args []string) (*config.Config, error) {
+	path := fs.String("config", os.Getenv(config.EnvPrefix+"CONFIG"), "YAML configuration file (default: built-in defaults; env FLOWLENS_CONFIG)")
+	settings := config.Flags(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q (settings are flags: --name=value)", fs.Arg(0))
+	}
+	return config.Load(*path, os.Environ(), settings)
+}
+
+func newLogger(c config.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func cmdRun(args []string, stderr io.Writer) error {
+	fs := newFlagSet("flowlens run", stderr)
+	cfg, err := loadConfig(fs, args)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg.Log, stderr)
+
+	var outputs []pipeline.Output
+	if cfg.Output.NDJSON.Path != "" {
+		w, err := ndjson.New(cfg.Output.NDJSON)
+		if err != nil {
+			return err
+		}
+		outputs = append(outputs, w)
+	}
+	if len(outputs) == 0 {
+		log.Warn("no output is configured: records are decoded and counted, then discarded (set output.ndjson.path)")
+	}
+	p := pipeline.New(pipeline.Config{
+		QueueSize: cfg.Pipeline.QueueSize,
+		SFlow:     sflow.Options{IncludeFCS: cfg.Input.SFlow.IncludeFCS},
+	}, log, outputs...)
+
+	ln, err := udp.Listen(cfg.Input.SFlow.Config, log)
+	if err != nil {
+		p.Close()
+		return err
+	}
+	addrs := ln.Addrs()
+	log.Info("flowlens started", "version", versionString(), "sflow", strings.Join(uniq(addrs), ","), "sockets", len(addrs),
+		"ndjson", cfg.Output.NDJSON.Path)
+	log.Info("to send sFlow here from Open vSwitch: ovs-vsctl -- --id=@sflow create sflow agent=<interface with the host's IP> " +
+		`target='"<this host's IP>:` + port(addrs[0]) + `"' header=128 sampling=64 polling=10 -- set bridge br-int sflow=@sflow`)
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if cfg.Log.StatsInterval > 0 {
+		go statsLoop(ctx, log, cfg.Log.StatsInterval, p, ln)
+	}
+	err = ln.Run(ctx, p.UDPHandler)
+	stop()
+	if cerr := p.Close(); cerr != nil {
+		log.Error("closing outputs", "error", cerr)
+	}
+	logSummary(log, p, ln)
+	return err
+}
+
+func port(addr string) string {
+	if i := strings.LastIndexByte(addr, ':'); i >= 0 {
+		return addr[i+1:]
+	}
+	return addr
+}
+
+func uniq(list []string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, s := range list {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+type totals struct {
+	datagrams, flows, counters, lost, errors, kernelDrops, outDropped uint64
+}
+
+func collectTotals(p *pipeline.Pipeline, ln *udp.Listener) totals {
+	var t totals
+	for _, a := range p.Agents.All() {
+		t.datagrams += a.Datagrams
+		t.flows += a.FlowSamples
+		t.counters += a.CounterSamples
+		t.lost += a.Lost
+		t.errors += a.ErrorCount()
+	}
+	if ln != nil {
+		for _, s := range ln.Stats() {
+			t.kernelDrops += s.KernelDrops + s.Truncated
+		}
+	}
+	for _, o := range p.Outputs() {
+		t.outDropped += o.Dropped + o.Errored
+	}
+	return t
+}
+
+func statsLoop(ctx context.Context, log *slog.Logger, every time.Duration, p *pipeline.Pipeline, ln *udp.Listener) {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	prev := collectTotals(p, ln)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		t := collectTotals(p, ln)
+		secs := every.Seconds()
+		level := slog.LevelInfo
+		if t.lost > prev.lost || t.kernelDrops > prev.kernelDrops || t.outDropped > prev.outDropped {
+			level = slog.LevelWarn
+		}
+		log.Log(ctx, level, "stats",
+			"datagrams_per_s", fmt.Sprintf("%.1f", float64(t.datagrams-prev.datagrams)/secs),
+			"flow_samples_per_s", fmt.Sprintf("%.1f", float64(t.flows-prev.flows)/secs),
+			"agents", len(p.Agents.All()),
+			"datagrams", t.datagrams, "lost_by_sequence", t.lost, "decode_errors", t.errors,
+			"kernel_drops", t.kernelDrops, "output_dropped", t.outDropped)
+		prev = t
+	}
+}
+
+// logSummary writes one line per exporter, so a run's health is in its log
+// even without metrics.
+func logSummary(log *slog.Logger, p *pipeline.Pipeline, ln *udp.Listener) {
+	for _, a := range p.Agents.All() {
+		sub := int64(a.SubAgent)
+		if a.SubAgent == agents.NoSubAgent {
+			sub = -1
+		}
+		attrs := []any{"agent", a.Agent.String(), "sub_agent", sub, "datagrams", a.Datagrams,
+			"samples", a.FlowSamples + a.CounterSamples, "flow_samples", a.FlowSamples,
+			"counter_samples", a.CounterSamples, "lost", a.Lost, "resets", a.Resets,
+			"out_of_order", a.OutOfOrder, "decode_errors", a.ErrorCount(), "unknown_records", a.UnknownRecords}
+		for r, n := range a.DecodeErrors {
+			if n > 0 {
+				attrs = append(attrs, "error_"+sflow.Reason(r).String(), n)
+			}
+		}
+		log.Info("agent summary", attrs...)
+	}
+	if ln != nil {
+		for _, s := range ln.Stats() {
+			log.Info("socket summary", "address", s.Addr, "datagrams", s.Datagrams, "kernel_drops", s.KernelDrops,
+				"truncated", s.Truncated, "receive_buffer", s.ReceiveBuffer)
+		}
+	}
+	for _, o := range p.Outputs() {
+		log.Info("output summary", "output", o.Name, "written", o.Written, "dropped", o.Dropped, "failed", o.Errored)
+	}
+}

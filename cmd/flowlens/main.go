@@ -1,0 +1,85 @@
+// Command flowlens is a flow collector for Open vSwitch and any sFlow
+// agent. See `flowlens help`.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+)
+
+const usage = `flowlens: flow collector for Open vSwitch (sFlow v5)
+
+Usage:
+  flowlens [run] [--config FILE] [--SETTING=VALUE ...]   collect (the default)
+  flowlens decode [options] FILE.pcap ...                decode captured sFlow, print NDJSON
+  flowlens replay [options] FILE.pcap                    send captured datagrams over UDP (load tests)
+  flowlens config [--effective] [--config FILE]          print the configuration reference / effective values
+  flowlens version                                       print the version
+
+Every setting of the configuration file is also a flag (flowlens run -h)
+and an environment variable (FLOWLENS_INPUT_SFLOW_LISTEN=...).
+Docs: docs/ in the source tree (getting started, configuration, fields).
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// errUsage marks errors that already printed their explanation.
+var errUsage = errors.New("usage")
+
+func run(args []string, stdout, stderr io.Writer) int {
+	cmd := "run"
+	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	var err error
+	switch cmd {
+	case "run":
+		err = cmdRun(args, stderr)
+	case "decode":
+		err = cmdDecode(args, stdout, stderr)
+	case "replay":
+		err = cmdReplay(args, stdout, stderr)
+	case "config":
+		err = cmdConfig(args, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, versionString())
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+	default:
+		fmt.Fprintf(stderr, "flowlens: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		return 2
+	}
+	fmt.Fprintln(stderr, "flowlens:", err)
+	return 1
+}
+
+// newFlagSet returns a flag set that reports errors instead of exiting.
+func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+// parseFlags wraps fs.Parse so that bad flags are a usage error.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	return nil
+}

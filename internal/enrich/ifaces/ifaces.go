@@ -1,0 +1,160 @@
+// Package ifaces keeps the interface inventory that counter samples teach
+// us (ifIndex → port name, OpenFlow port, datapath, speed, status) and
+// attaches it to flow records, which carry only ifIndex numbers.
+package ifaces
+
+import (
+	"net/netip"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/flowlens/flowlens/internal/flow"
+)
+
+// Key names an interface. ifIndex values are unique per agent (per
+// hypervisor for Open vSwitch: they are Linux ifindexes), so the sub-agent
+// (bridge) is not part of the key; it is kept as information.
+type Key struct {
+	Agent netip.Addr
+	Index uint32
+}
+
+// Interface is what is known about one port.
+type Interface struct {
+	Key
+	SubAgent   uint32
+	Name       string
+	OFPort     uint32
+	HasOFPort  bool
+	DatapathID uint64
+	Speed      uint64
+	Type       uint32
+	AdminUp    bool
+	OperUp     bool
+}
+
+// maxInterfaces bounds the inventory against agents inventing ifIndexes.
+const maxInterfaces = 1 << 16
+
+// Inventory is safe for concurrent use. Lookups, done for every flow, read
+// an immutable map through an atomic pointer and never lock; the rare
+// changes (a new port, a renamed one) copy the map.
+type Inventory struct {
+	cur atomic.Pointer[map[Key]Interface]
+
+	mu       sync.Mutex
+	lastSeen map[Key]time.Time
+}
+
+// New returns an empty inventory.
+func New() *Inventory {
+	inv := &Inventory{lastSeen: make(map[Key]time.Time)}
+	m := make(map[Key]Interface)
+	inv.cur.Store(&m)
+	return inv
+}
+
+// Update learns from a counter sample. Samples that are not about an
+// interface (bridge-wide datapath stats) are ignored.
+func (inv *Inventory) Update(c *flow.Counter) {
+	if !c.HasInterface && !c.HasPortName && !c.HasOFPort {
+		return
+	}
+	idx := c.SourceIndex
+	if c.HasInterface {
+		idx = c.Interface.Index
+	} else if c.SourceIDType != 0 {
+		return
+	}
+	if idx == 0 {
+		return
+	}
+	k := Key{Agent: c.Agent, Index: idx}
+	next := Interface{Key: k, SubAgent: c.SubAgent}
+	old, known := (*inv.cur.Load())[k]
+	if known {
+		next = old // keep what this sample does not carry
+		next.SubAgent = c.SubAgent
+	}
+	if c.HasPortName {
+		next.Name = c.PortName
+	}
+	if c.HasOFPort {
+		next.OFPort, next.HasOFPort, next.DatapathID = c.OFPort, true, c.DatapathID
+	}
+	if c.HasInterface {
+		g := &c.Interface
+		if g.Speed != flow.Unknown64 {
+			next.Speed = g.Speed
+		}
+		next.Type = g.Type
+		next.AdminUp, next.OperUp = g.Status&1 != 0, g.Status&2 != 0
+	}
+
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	inv.lastSeen[k] = c.Time
+	cur := *inv.cur.Load()
+	if old, ok := cur[k]; ok && old == next {
+		return
+	}
+	if !known && len(cur) >= maxInterfaces {
+		return
+	}
+	m := make(map[Key]Interface, len(cur)+1)
+	for k, v := range cur {
+		m[k] = v
+	}
+	m[k] = next
+	inv.cur.Store(&m)
+}
+
+// Enrich attaches what is known about r's ingress and egress ports.
+func (inv *Inventory) Enrich(r *flow.Record) {
+	m := *inv.cur.Load()
+	if len(m) == 0 {
+		return
+	}
+	enrichPort(m, r.Agent, &r.In)
+	enrichPort(m, r.Agent, &r.Out)
+}
+
+func enrichPort(m map[Key]Interface, agent netip.Addr, p *flow.Port) {
+	if p.Format != flow.PortSingle {
+		return
+	}
+	i, ok := m[Key{Agent: agent, Index: p.Index}]
+	if !ok {
+		return
+	}
+	p.Name = i.Name
+	p.OFPort, p.HasOFPort = i.OFPort, i.HasOFPort
+	p.DatapathID = i.DatapathID
+	p.Speed = i.Speed
+}
+
+// Entry is an Interface with the time it was last reported.
+type Entry struct {
+	Interface
+	LastSeen time.Time
+}
+
+// List returns every known interface, sorted by agent and ifIndex.
+func (inv *Inventory) List() []Entry {
+	m := *inv.cur.Load()
+	inv.mu.Lock()
+	out := make([]Entry, 0, len(m))
+	for k, v := range m {
+		out = append(out, Entry{Interface: v, LastSeen: inv.lastSeen[k]})
+	}
+	inv.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool {
+		if c := out[i].Agent.Compare(out[j].Agent); c != 0 {
+			return c < 0
+		}
+		return out[i].Index < out[j].Index
+	})
+	return out
+}

@@ -1,0 +1,287 @@
+// Package udp receives datagrams: several SO_REUSEPORT sockets per listen
+// address, each read by its own goroutine in batches (recvmmsg), with a
+// large kernel receive buffer. A collector that is not reading loses data:
+// Open vSwitch drops datagrams while nothing listens, and the kernel drops
+// them when a socket's buffer is full, so both are made visible here.
+package udp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Config is the listener configuration.
+type Config struct {
+	// Listen addresses, host:port. An empty host (":6343") listens on
+	// every IPv4 and IPv6 address.
+	Listen []string `yaml:"listen"`
+	// Sockets per address; 0 means one per CPU.
+	Sockets int `yaml:"sockets"`
+	// ReceiveBuffer is the kernel buffer asked for each socket, in bytes.
+	ReceiveBuffer int `yaml:"receive_buffer"`
+	// Batch is how many datagrams one system call may return.
+	Batch int `yaml:"batch"`
+	// MaxDatagram is the largest datagram kept whole; longer ones are
+	// counted as truncated.
+	MaxDatagram int `yaml:"max_datagram"`
+}
+
+// Handler receives the datagrams of one socket, from that socket's
+// goroutine only: it needs no locking for its own state. b is valid only
+// during the call.
+type Handler interface {
+	Datagram(b []byte, src netip.AddrPort, now time.Time)
+	// Flush is called after each batch read, so the handler can pass on
+	// what it accumulated.
+	Flush()
+}
+
+// SocketStats describes one socket.
+type SocketStats struct {
+	Addr          string
+	Datagrams     uint64
+	Bytes         uint64
+	Truncated     uint64 // longer than MaxDatagram
+	KernelDrops   uint64 // dropped by the kernel: receive buffer full
+	ReceiveBuffer int    // what the kernel granted
+}
+
+// Listener owns the sockets.
+type Listener struct {
+	cfg     Config
+	log     *slog.Logger
+	sockets []*socket
+}
+
+type socket struct {
+	addr  string
+	conn  *net.UDPConn
+	raw   syscall.RawConn
+	inode uint64
+	rcv   int
+
+	msgs  []unix.Mmsghdr
+	iovs  []unix.Iovec
+	names []unix.RawSockaddrInet6
+	bufs  [][]byte
+	n     int
+	errno syscall.Errno
+	read  func(fd uintptr) bool
+
+	datagrams, bytes, truncated atomic.Uint64
+}
+
+// Listen opens every socket. It fails if any address cannot be bound, with
+// a message that says what to do.
+func Listen(cfg Config, log *slog.Logger) (*Listener, error) {
+	if cfg.Sockets <= 0 {
+		cfg.Sockets = runtime.NumCPU()
+	}
+	if cfg.Batch <= 0 {
+		cfg.Batch = 64
+	}
+	if cfg.MaxDatagram <= 0 {
+		cfg.MaxDatagram = 65535
+	}
+	l := &Listener{cfg: cfg, log: log}
+	for _, addr := range cfg.Listen {
+		for i := 0; i < cfg.Sockets; i++ {
+			s, err := l.open(addr)
+			if err != nil {
+				l.Close()
+				return nil, err
+			}
+			l.sockets = append(l.sockets, s)
+		}
+	}
+	if len(l.sockets) == 0 {
+		return nil, errors.New("no listen address configured")
+	}
+	return l, nil
+}
+
+func (l *Listener) open(addr string) (*socket, error) {
+	lc := net.ListenConfig{Control: func(network, address string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) {
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+			if serr != nil {
+				return
+			}
+			// SO_RCVBUFFORCE ignores net.core.rmem_max but needs
+			// CAP_NET_ADMIN; without it, fall back to the capped
+			// request and warn below.
+			if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, l.cfg.ReceiveBuffer) != nil {
+				_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, l.cfg.ReceiveBuffer)
+			}
+		})
+		if err != nil {
+			return err
+		}
+		return serr
+	}}
+	pc, err := lc.ListenPacket(context.Background(), "udp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("cannot listen on UDP %s: %w (is another collector already bound to it without SO_REUSEPORT? change the address with --input.sflow.listen)", addr, err)
+	}
+	conn := pc.(*net.UDPConn)
+	raw, err := conn.SyscallConn()
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	s := &socket{addr: conn.LocalAddr().String(), conn: conn, raw: raw}
+	_ = raw.Control(func(fd uintptr) {
+		// The kernel reports twice the usable size it granted.
+		if v, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF); err == nil {
+			s.rcv = v / 2
+		}
+		var st unix.Stat_t
+		if unix.Fstat(int(fd), &st) == nil {
+			s.inode = st.Ino
+		}
+	})
+	if s.rcv < l.cfg.ReceiveBuffer {
+		l.log.Warn("the kernel capped the socket receive buffer; bursts may be dropped",
+			"address", s.addr, "asked", l.cfg.ReceiveBuffer, "got", s.rcv,
+			"fix", fmt.Sprintf("sysctl -w net.core.rmem_max=%d (or run flowlens with CAP_NET_ADMIN)", l.cfg.ReceiveBuffer))
+	}
+	b := l.cfg.Batch
+	s.msgs = make([]unix.Mmsghdr, b)
+	s.iovs = make([]unix.Iovec, b)
+	s.names = make([]unix.RawSockaddrInet6, b)
+	s.bufs = make([][]byte, b)
+	for i := range s.msgs {
+		s.bufs[i] = make([]byte, l.cfg.MaxDatagram)
+		s.iovs[i].Base = &s.bufs[i][0]
+		s.iovs[i].SetLen(len(s.bufs[i]))
+		s.msgs[i].Hdr.Iov = &s.iovs[i]
+		s.msgs[i].Hdr.SetIovlen(1)
+		s.msgs[i].Hdr.Name = (*byte)(unsafe.Pointer(&s.names[i]))
+	}
+	s.read = s.recvmmsg
+	return s, nil
+}
+
+// recvmmsg is called by the runtime poller with the socket's descriptor. It
+// returns false when nothing is there, so the goroutine parks until the
+// socket is readable without holding an OS thread.
+func (s *socket) recvmmsg(fd uintptr) bool {
+	for i := range s.msgs {
+		s.msgs[i].Hdr.Namelen = uint32(unsafe.Sizeof(s.names[i]))
+		s.msgs[i].Hdr.Flags = 0
+	}
+	n, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, fd,
+		uintptr(unsafe.Pointer(&s.msgs[0])), uintptr(len(s.msgs)), unix.MSG_DONTWAIT, 0, 0)
+	if errno == unix.EAGAIN || errno == unix.EINTR {
+		return false
+	}
+	s.n, s.errno = int(n), errno
+	return true
+}
+
+// Run reads every socket until ctx is done, giving each socket's datagrams
+// to the Handler that newHandler made for it.
+func (l *Listener) Run(ctx context.Context, newHandler func(socket int) Handler) error {
+	var wg sync.WaitGroup
+	errs := make(chan error, len(l.sockets))
+	for i, s := range l.sockets {
+		h := newHandler(i)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.loop(h); err != nil && ctx.Err() == nil {
+				errs <- fmt.Errorf("reading %s: %w", s.addr, err)
+			}
+		}()
+	}
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errs:
+	}
+	l.Close()
+	wg.Wait()
+	return err
+}
+
+func (s *socket) loop(h Handler) error {
+	for {
+		if err := s.raw.Read(s.read); err != nil {
+			return err
+		}
+		if s.errno != 0 {
+			if s.errno == unix.EBADF {
+				return net.ErrClosed
+			}
+			return s.errno
+		}
+		now := time.Now()
+		for i := 0; i < s.n; i++ {
+			m := &s.msgs[i]
+			size := int(m.Len)
+			if m.Hdr.Flags&unix.MSG_TRUNC != 0 {
+				s.truncated.Add(1)
+				continue
+			}
+			s.datagrams.Add(1)
+			s.bytes.Add(uint64(size))
+			h.Datagram(s.bufs[i][:size], sockaddr(&s.names[i]), now)
+		}
+		h.Flush()
+	}
+}
+
+// sockaddr converts what the kernel wrote without allocating.
+func sockaddr(sa *unix.RawSockaddrInet6) netip.AddrPort {
+	port := uint16(sa.Port>>8) | uint16(sa.Port<<8) // network byte order
+	switch sa.Family {
+	case unix.AF_INET6:
+		return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), port)
+	case unix.AF_INET:
+		sa4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
+		return netip.AddrPortFrom(netip.AddrFrom4(sa4.Addr), port)
+	}
+	return netip.AddrPort{}
+}
+
+// Close closes every socket; Run then returns.
+func (l *Listener) Close() {
+	for _, s := range l.sockets {
+		s.conn.Close()
+	}
+}
+
+// Addrs returns the bound addresses (useful with port 0).
+func (l *Listener) Addrs() []string {
+	out := make([]string, 0, len(l.sockets))
+	for _, s := range l.sockets {
+		out = append(out, s.addr)
+	}
+	return out
+}
+
+// Stats returns per-socket counters, including the kernel's drop count.
+func (l *Listener) Stats() []SocketStats {
+	drops := kernelDrops()
+	out := make([]SocketStats, len(l.sockets))
+	for i, s := range l.sockets {
+		out[i] = SocketStats{
+			Addr: s.addr, Datagrams: s.datagrams.Load(), Bytes: s.bytes.Load(),
+			Truncated: s.truncated.Load(), KernelDrops: drops[s.inode], ReceiveBuffer: s.rcv,
+		}
+	}
+	return out
+}

@@ -1,0 +1,180 @@
+// Package ndjson writes records as newline-delimited ECS JSON to standard
+// output or to a file rotated by size and age.
+package ndjson
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/flowlens/flowlens/internal/pipeline"
+)
+
+// Config is the NDJSON output configuration.
+type Config struct {
+	// Path is the file to write, "-" for standard output, "" to disable.
+	Path string `yaml:"path"`
+	// Flows and Counters choose the record kinds written.
+	Flows    bool `yaml:"flows"`
+	Counters bool `yaml:"counters"`
+	// RotateSize rotates the file when it reaches this many bytes (0: never).
+	RotateSize int64 `yaml:"rotate_size"`
+	// RotateInterval rotates the file when it is this old (0: never).
+	RotateInterval time.Duration `yaml:"rotate_interval"`
+	// Keep is how many rotated files to keep (0: all).
+	Keep int `yaml:"keep"`
+}
+
+// Writer is the output. Write is called from one goroutine.
+type Writer struct {
+	cfg     Config
+	f       *os.File
+	w       *bufio.Writer
+	out     io.Writer
+	size    int64
+	opened  time.Time
+	buf     []byte
+	now     func() time.Time
+	rotated int
+}
+
+// New opens the destination.
+func New(cfg Config) (*Writer, error) {
+	w := &Writer{cfg: cfg, now: time.Now, buf: make([]byte, 0, 64<<10)}
+	if cfg.Path == "-" {
+		w.w = bufio.NewWriterSize(os.Stdout, 256<<10)
+		return w, nil
+	}
+	if err := w.open(); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+func (w *Writer) open() error {
+	if dir := filepath.Dir(w.cfg.Path); dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("ndjson output: cannot create directory %s: %w", dir, err)
+		}
+	}
+	f, err := os.OpenFile(w.cfg.Path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("ndjson output: cannot open %s: %w (check output.ndjson.path and permissions)", w.cfg.Path, err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return err
+	}
+	w.f, w.size, w.opened = f, st.Size(), w.now()
+	w.w = bufio.NewWriterSize(f, 256<<10)
+	return nil
+}
+
+// Name implements pipeline.Output.
+func (w *Writer) Name() string { return "ndjson" }
+
+// Write implements pipeline.Output. Each batch is flushed, so a reader
+// following the file sees records within the batch interval.
+func (w *Writer) Write(b *pipeline.Batch) error {
+	if w.cfg.Flows {
+		for i := range b.Flows {
+			if err := w.line(b.Flows[i].AppendJSON(w.buf[:0])); err != nil {
+				return err
+			}
+		}
+	}
+	if w.cfg.Counters {
+		for i := range b.Counters {
+			if err := w.line(b.Counters[i].AppendJSON(w.buf[:0])); err != nil {
+				return err
+			}
+		}
+	}
+	if err := w.w.Flush(); err != nil {
+		return err
+	}
+	return w.maybeRotate()
+}
+
+func (w *Writer) line(b []byte) error {
+	b = append(b, '\n')
+	w.buf = b[:0] // keep the grown buffer
+	n, err := w.w.Write(b)
+	w.size += int64(n)
+	return err
+}
+
+func (w *Writer) maybeRotate() error {
+	if w.f == nil {
+		return nil
+	}
+	if (w.cfg.RotateSize <= 0 || w.size < w.cfg.RotateSize) &&
+		(w.cfg.RotateInterval <= 0 || w.now().Sub(w.opened) < w.cfg.RotateInterval) {
+		return nil
+	}
+	return w.Rotate()
+}
+
+// Rotate closes the current file, renames it with a timestamp and opens a
+// new one.
+func (w *Writer) Rotate() error {
+	if w.f == nil {
+		return nil
+	}
+	if err := w.w.Flush(); err != nil {
+		return err
+	}
+	if err := w.f.Close(); err != nil {
+		return err
+	}
+	stamp := w.now().UTC().Format("20060102T150405")
+	name := w.cfg.Path + "." + stamp
+	for i := 1; ; i++ {
+		if _, err := os.Stat(name); os.IsNotExist(err) {
+			break
+		}
+		name = fmt.Sprintf("%s.%s.%d", w.cfg.Path, stamp, i)
+	}
+	if err := os.Rename(w.cfg.Path, name); err != nil {
+		return fmt.Errorf("ndjson output: rotating %s: %w", w.cfg.Path, err)
+	}
+	w.rotated++
+	w.prune()
+	return w.open()
+}
+
+// prune removes the oldest rotated files beyond Keep.
+func (w *Writer) prune() {
+	if w.cfg.Keep <= 0 {
+		return
+	}
+	old, _ := filepath.Glob(w.cfg.Path + ".2*")
+	var files []string
+	for _, f := range old {
+		if !strings.HasSuffix(f, ".tmp") {
+			files = append(files, f)
+		}
+	}
+	sort.Strings(files) // timestamps sort by time
+	for len(files) > w.cfg.Keep {
+		os.Remove(files[0])
+		files = files[1:]
+	}
+}
+
+// Close flushes and closes the output.
+func (w *Writer) Close() error {
+	err := w.w.Flush()
+	if w.f != nil {
+		if cerr := w.f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	return err
+}

@@ -1,0 +1,265 @@
+// Package pipeline carries records from the inputs' decoders through
+// enrichment to the outputs. Each input socket decodes and enriches in its
+// own goroutine, with its own decoder state; records then travel in batches
+// to every output, each behind its own bounded queue, so a slow output can
+// only lose its own records, and every record it loses is counted.
+package pipeline
+
+import (
+	"errors"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/flowlens/flowlens/internal/agents"
+	"github.com/flowlens/flowlens/internal/decode/sflow"
+	"github.com/flowlens/flowlens/internal/enrich/ifaces"
+	"github.com/flowlens/flowlens/internal/flow"
+	"github.com/flowlens/flowlens/internal/input/udp"
+)
+
+// Batch is a group of records on its way to the outputs. Outputs must not
+// keep it, or anything it points to, after Write returns.
+type Batch struct {
+	Flows    []flow.Record
+	Counters []flow.Counter
+	refs     atomic.Int32
+	p        *Pipeline
+}
+
+// Len is the number of records in the batch.
+func (b *Batch) Len() int { return len(b.Flows) + len(b.Counters) }
+
+func (b *Batch) release() {
+	if b.refs.Add(-1) == 0 {
+		b.Flows, b.Counters = b.Flows[:0], b.Counters[:0]
+		b.p.pool.Put(b)
+	}
+}
+
+// Output is a destination for records. Write is called from one goroutine.
+type Output interface {
+	Name() string
+	Write(*Batch) error
+	Close() error
+}
+
+// Config is the pipeline configuration.
+type Config struct {
+	// QueueSize is the number of batches each output may have waiting.
+	QueueSize int
+	// Decoder options for sFlow.
+	SFlow sflow.Options
+	// Wait makes a full queue hold up the input instead of dropping:
+	// right for reading files, wrong for live UDP, where holding up the
+	// socket only moves the loss into the kernel, uncounted by us.
+	Wait bool
+}
+
+// Pipeline connects inputs to outputs.
+type Pipeline struct {
+	cfg       Config
+	log       *slog.Logger
+	Agents    *agents.Registry
+	Inventory *ifaces.Inventory
+	outputs   []*queue
+	pool      sync.Pool
+	wg        sync.WaitGroup
+	stopped   bool
+}
+
+// queue is one output's bounded queue and its counters.
+type queue struct {
+	out     Output
+	ch      chan *Batch
+	written atomic.Uint64 // records
+	dropped atomic.Uint64 // records lost because the queue was full
+	errors  atomic.Uint64 // failed writes
+	failed  atomic.Uint64 // records in failed writes
+	lastLog atomic.Int64
+}
+
+// OutputStats describes one output.
+type OutputStats struct {
+	Name                      string
+	Written, Dropped, Errored uint64
+	Queued                    int
+}
+
+// New returns a pipeline writing to outputs.
+func New(cfg Config, log *slog.Logger, outputs ...Output) *Pipeline {
+	if cfg.QueueSize <= 0 {
+		cfg.QueueSize = 1024
+	}
+	p := &Pipeline{cfg: cfg, log: log, Agents: agents.NewRegistry(), Inventory: ifaces.New()}
+	p.pool.New = func() any { return &Batch{p: p} }
+	for _, o := range outputs {
+		q := &queue{out: o, ch: make(chan *Batch, cfg.QueueSize)}
+		p.outputs = append(p.outputs, q)
+		p.wg.Add(1)
+		go p.drain(q)
+	}
+	return p
+}
+
+func (p *Pipeline) drain(q *queue) {
+	defer p.wg.Done()
+	for b := range q.ch {
+		n := uint64(b.Len())
+		if err := q.out.Write(b); err != nil {
+			q.errors.Add(1)
+			q.failed.Add(n)
+			p.rateLog(q, "output failed to write records", "output", q.out.Name(), "records", n, "error", err)
+		} else {
+			q.written.Add(n)
+		}
+		b.release()
+	}
+}
+
+// rateLog logs at most once every 10 s per output.
+func (p *Pipeline) rateLog(q *queue, msg string, args ...any) {
+	now := time.Now().UnixNano()
+	last := q.lastLog.Load()
+	if now-last < int64(10*time.Second) || !q.lastLog.CompareAndSwap(last, now) {
+		return
+	}
+	p.log.Warn(msg, args...)
+}
+
+func (p *Pipeline) dispatch(b *Batch) {
+	if len(p.outputs) == 0 {
+		b.refs.Store(1)
+		b.release()
+		return
+	}
+	b.refs.Store(int32(len(p.outputs)))
+	for _, q := range p.outputs {
+		if p.cfg.Wait {
+			q.ch <- b
+			continue
+		}
+		select {
+		case q.ch <- b:
+		default:
+			q.dropped.Add(uint64(b.Len()))
+			p.rateLog(q, "output queue full: records dropped (the output is slower than the input)",
+				"output", q.out.Name(), "dropped_total", q.dropped.Load())
+			b.release()
+		}
+	}
+}
+
+// Close waits for the outputs to write what is queued, then closes them.
+// Inputs must be stopped first.
+func (p *Pipeline) Close() error {
+	if p.stopped {
+		return nil
+	}
+	p.stopped = true
+	for _, q := range p.outputs {
+		close(q.ch)
+	}
+	p.wg.Wait()
+	var errs []error
+	for _, q := range p.outputs {
+		if err := q.out.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Outputs returns each output's counters.
+func (p *Pipeline) Outputs() []OutputStats {
+	out := make([]OutputStats, len(p.outputs))
+	for i, q := range p.outputs {
+		out[i] = OutputStats{Name: q.out.Name(), Written: q.written.Load(), Dropped: q.dropped.Load(),
+			Errored: q.failed.Load(), Queued: len(q.ch)}
+	}
+	return out
+}
+
+// SFlowHandler returns a new handler for one input socket. It is also what
+// `flowlens decode` feeds captured datagrams to.
+func (p *Pipeline) SFlowHandler() *SFlowHandler {
+	return &SFlowHandler{p: p, dec: sflow.NewDecoder(p.cfg.SFlow), cache: make(map[agents.Key]*agents.Stats)}
+}
+
+// UDPHandler adapts SFlowHandler to the udp package.
+func (p *Pipeline) UDPHandler(int) udp.Handler { return p.SFlowHandler() }
+
+// SFlowHandler decodes, accounts for and enriches the datagrams of one
+// socket. It is not safe for concurrent use.
+type SFlowHandler struct {
+	p     *Pipeline
+	dec   *sflow.Decoder
+	res   sflow.Result
+	cache map[agents.Key]*agents.Stats // this socket's view of the registry, lock-free
+	batch *Batch
+}
+
+// maxBatch bounds the records held before they are dispatched.
+const maxBatch = 4096
+
+// Datagram handles one datagram.
+func (h *SFlowHandler) Datagram(b []byte, src netip.AddrPort, now time.Time) {
+	err := h.dec.Decode(b, now, &h.res)
+	reason := sflow.ReasonNone
+	var se sflow.Error
+	if errors.As(err, &se) {
+		reason = se.Reason
+	}
+	hdr := &h.res.Header
+	key := agents.Key{Agent: hdr.Agent, SubAgent: hdr.SubAgent}
+	if !h.res.HeaderOK {
+		// Without a header the datagram belongs to whoever sent it.
+		key = agents.Key{Agent: src.Addr().Unmap(), SubAgent: agents.NoSubAgent}
+		hdr = nil
+	}
+	st := h.cache[key]
+	if st == nil {
+		if len(h.cache) > 4096 {
+			clear(h.cache)
+		}
+		st = h.p.Agents.Get(key)
+		h.cache[key] = st
+	}
+	_, logIt := st.Datagram(now, len(b), hdr, &h.res, reason)
+	if logIt {
+		h.p.log.Warn("bad sFlow datagram dropped (logged at most every 10 s per agent)",
+			"from", src.String(), "agent", key.Agent.String(), "reason", reason.String(), "size", len(b))
+	}
+	if len(h.res.Flows) == 0 && len(h.res.Counters) == 0 {
+		return
+	}
+	inv := h.p.Inventory
+	// Counters first: a port's name may arrive in the same datagram as
+	// its first flows.
+	for i := range h.res.Counters {
+		inv.Update(&h.res.Counters[i])
+	}
+	for i := range h.res.Flows {
+		inv.Enrich(&h.res.Flows[i])
+	}
+	if h.batch == nil {
+		h.batch = h.p.pool.Get().(*Batch)
+	}
+	h.batch.Flows = append(h.batch.Flows, h.res.Flows...)
+	h.batch.Counters = append(h.batch.Counters, h.res.Counters...)
+	if h.batch.Len() >= maxBatch {
+		h.Flush()
+	}
+}
+
+// Flush hands the records gathered so far to the outputs.
+func (h *SFlowHandler) Flush() {
+	if h.batch == nil {
+		return
+	}
+	b := h.batch
+	h.batch = nil
+	h.p.dispatch(b)
+}
