@@ -61,7 +61,10 @@ type Header struct {
 // Result receives one decoded datagram. Reuse it across calls: its slices
 // keep their capacity.
 type Result struct {
-	Header   Header
+	Header Header
+	// HeaderOK is true when the datagram header was read whole, so
+	// Header names the agent even if a later part failed.
+	HeaderOK bool
 	Flows    []flow.Record
 	Counters []flow.Counter
 
@@ -115,6 +118,7 @@ func (d *Decoder) Decode(b []byte, now time.Time, res *Result) error {
 	res.UnknownSamples, res.UnknownRecords = 0, 0
 	res.SampleErrors = [NumReasons]uint32{}
 	res.Header = Header{}
+	res.HeaderOK = false
 
 	r := reader{b: b}
 	h := &res.Header
@@ -143,6 +147,7 @@ func (d *Decoder) Decode(b []byte, now time.Time, res *Result) error {
 	if r.bad {
 		return Error{ReasonTruncated}
 	}
+	res.HeaderOK = true
 	// Each sample takes at least its 8-byte tag and length.
 	if uint64(h.Samples)*8 > uint64(r.left()) {
 		return Error{ReasonSampleCount}

@@ -332,5 +332,3 @@ func compareCounter(t *testing.T, ctx string, kv map[string][]string, c *flow.Co
 	}
 	return n
 }
-
-
