@@ -1,0 +1,89 @@
+package config
+
+import (
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDefaults(t *testing.T) {
+	c, err := Load("", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Input.SFlow.Listen; len(got) != 1 || got[0] != ":6343" {
+		t.Errorf("listen %v", got)
+	}
+	if c.Output.NDJSON.Path != "-" || !c.Output.NDJSON.Flows || c.Log.StatsInterval != time.Minute {
+		t.Errorf("defaults: %+v", c)
+	}
+}
+
+// Every setting is documented in default.yaml, so every flag has help.
+func TestEverySettingIsDocumented(t *testing.T) {
+	docs := Docs()
+	var c Config
+	for _, f := range c.fields().list {
+		if docs[f.path] == "" {
+			t.Errorf("%s has no comment in default.yaml", f.path)
+		}
+	}
+}
+
+func TestPrecedence(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "flowlens.yaml")
+	os.WriteFile(file, []byte("log:\n  level: debug\ninput:\n  sflow:\n    listen: [\"127.0.0.1:1\"]\n    sockets: 3\n"), 0o644)
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fl := Flags(fs)
+	if err := fs.Parse([]string{"--input.sflow.sockets=5", "--output.ndjson.rotate_interval=1h"}); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"FLOWLENS_INPUT_SFLOW_SOCKETS=4", "FLOWLENS_INPUT_SFLOW_LISTEN=127.0.0.1:2,[::1]:2", "PATH=/bin"}
+	c, err := Load(file, env, fl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Log.Level != "debug" {
+		t.Errorf("file not applied: level %q", c.Log.Level)
+	}
+	if got := c.Input.SFlow.Listen; len(got) != 2 || got[1] != "[::1]:2" {
+		t.Errorf("env not applied over file: %v", got)
+	}
+	if c.Input.SFlow.Sockets != 5 {
+		t.Errorf("flag must win over env and file: %d", c.Input.SFlow.Sockets)
+	}
+	if c.Output.NDJSON.RotateInterval != time.Hour {
+		t.Errorf("duration flag: %v", c.Output.NDJSON.RotateInterval)
+	}
+}
+
+func TestErrorsSayWhatToDo(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct{ yaml, want string }{
+		{"input:\n  sflow:\n    lisen: [\":1\"]\n", "field lisen not found"},
+		{"log:\n  level: loud\n", "use debug, info, warn or error"},
+		{"input:\n  sflow:\n    listen: []\n", "give at least one address"},
+	} {
+		file := filepath.Join(dir, "c.yaml")
+		os.WriteFile(file, []byte(c.yaml), 0o644)
+		_, err := Load(file, nil, nil)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: error %v, want it to contain %q", c.yaml, err, c.want)
+		}
+	}
+	if _, err := Load("", []string{"FLOWLENS_INPUT_SFLOW_LISTN=x"}, nil); err == nil || !strings.Contains(err.Error(), "not a flowlens setting") {
+		t.Errorf("misspelt variable: %v", err)
+	}
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	Flags(fs)
+	if err := fs.Parse([]string{"--input.sflow.sockets=many"}); err == nil {
+		t.Error("a bad number must be refused when the flag is parsed")
+	}
+}

@@ -1,0 +1,198 @@
+package pipeline_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/flowlens/flowlens/internal/agents"
+	"github.com/flowlens/flowlens/internal/decode/sflow"
+	"github.com/flowlens/flowlens/internal/flow"
+	"github.com/flowlens/flowlens/internal/input/pcapfile"
+	"github.com/flowlens/flowlens/internal/input/udp"
+	"github.com/flowlens/flowlens/internal/pipeline"
+)
+
+// memOutput keeps copies of what it is given.
+type memOutput struct {
+	mu       sync.Mutex
+	flows    []flow.Record
+	counters []flow.Counter
+	delay    time.Duration
+}
+
+func (m *memOutput) Name() string { return "memory" }
+func (m *memOutput) Write(b *pipeline.Batch) error {
+	time.Sleep(m.delay)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.flows = append(m.flows, b.Flows...)
+	m.counters = append(m.counters, b.Counters...)
+	return nil
+}
+func (m *memOutput) Close() error { return nil }
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func sflowCapture(t *testing.T) []pcapfile.Datagram {
+	ds, err := pcapfile.ReadAll("../../testdata/ovs/ovs-sflow.pcap", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ds
+}
+
+// TestLoopback receives a real capture over UDP on loopback, with a second
+// "agent" sending garbage from another socket at the same time, and checks
+// that the real agent loses nothing, the garbage is counted against its
+// sender, and flows get their port names from counter samples.
+func TestLoopback(t *testing.T) {
+	out := &memOutput{}
+	p := pipeline.New(pipeline.Config{}, quiet(), out)
+	ln, err := udp.Listen(udp.Config{Listen: []string{"127.0.0.1:0"}, Sockets: 1, ReceiveBuffer: 8 << 20}, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- ln.Run(ctx, p.UDPHandler) }()
+
+	dst := net.UDPAddrFromAddrPort(netip.MustParseAddrPort(ln.Addrs()[0]))
+	good, err := net.DialUDP("udp", nil, dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer good.Close()
+	bad, err := net.DialUDP("udp", nil, dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bad.Close()
+
+	ds := sflowCapture(t)
+	// Skip datagram 10: the collector must report exactly one lost.
+	sent := 0
+	for i, d := range ds {
+		if i == 10 {
+			continue
+		}
+		if _, err := good.Write(d.Payload); err != nil {
+			t.Fatal(err)
+		}
+		sent++
+		// Garbage from another sender: a wrong version (no header, so
+		// counted against the UDP source), or a good header from another
+		// agent followed by a sample that lies about its length.
+		junk := []byte{0, 0, 0, 9, 1, 2, 3, 4}
+		if i%2 == 1 {
+			junk = []byte{0, 0, 0, 5, 0, 0, 0, 1, 10, 9, 9, 9, 0, 0, 0, 0, 0, 0, 0, byte(i), 0, 0, 0, 1, 0, 0, 0, 1,
+				0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff}
+		}
+		if _, err := bad.Write(junk); err != nil {
+			t.Fatal(err)
+		}
+		if i%20 == 0 {
+			time.Sleep(time.Millisecond) // loopback is fast, but let the reader keep up
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var total uint64
+		for _, a := range p.Agents.All() {
+			total += a.Datagrams
+		}
+		if total >= uint64(2*sent) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	var real, junk, spoof *agents.Snapshot
+	all := p.Agents.All()
+	for i := range all {
+		switch {
+		case all[i].SubAgent == agents.NoSubAgent:
+			junk = &all[i]
+		case all[i].Agent == netip.MustParseAddr("10.9.9.9"):
+			spoof = &all[i]
+		default:
+			real = &all[i]
+		}
+	}
+	if real == nil || junk == nil || spoof == nil {
+		t.Fatalf("agents: %+v", all)
+	}
+	if real.Datagrams != uint64(sent) || real.Lost != 1 || real.ErrorCount() != 0 {
+		t.Errorf("real agent: %d datagrams (sent %d), %d lost (want 1), %d errors", real.Datagrams, sent, real.Lost, real.ErrorCount())
+	}
+	if junk.Datagrams+spoof.Datagrams != uint64(sent) || junk.DecodeErrors[sflow.ReasonVersion] != junk.Datagrams ||
+		spoof.DecodeErrors[sflow.ReasonSampleLength] != spoof.Datagrams || spoof.Datagrams == 0 {
+		t.Errorf("junk sender: %d datagrams, errors %v; spoofed agent: %d datagrams, errors %v",
+			junk.Datagrams, junk.DecodeErrors, spoof.Datagrams, spoof.DecodeErrors)
+	}
+	out.mu.Lock()
+	defer out.mu.Unlock()
+	if real.FlowSamples != uint64(len(out.flows)) || real.CounterSamples != uint64(len(out.counters)) {
+		t.Errorf("output has %d flows/%d counters, agent stats %d/%d", len(out.flows), len(out.counters), real.FlowSamples, real.CounterSamples)
+	}
+	named := 0
+	for _, f := range out.flows {
+		if f.In.Name != "" {
+			named++
+		}
+	}
+	// Names arrive with the first counter samples, 10 s into the capture;
+	// most flows come after.
+	if named < len(out.flows)/2 {
+		t.Errorf("only %d of %d flows have an ingress port name", named, len(out.flows))
+	}
+	inv := p.Inventory.List()
+	names := map[string]bool{}
+	for _, i := range inv {
+		names[i.Name] = true
+	}
+	for _, n := range []string{"br-int", "lab-v1h", "lab-v2h"} {
+		if !names[n] {
+			t.Errorf("inventory lacks %s: %+v", n, inv)
+		}
+	}
+}
+
+// A slow output loses records (counted), and never holds up decoding.
+func TestSlowOutputDropsAreCounted(t *testing.T) {
+	out := &memOutput{delay: 20 * time.Millisecond}
+	p := pipeline.New(pipeline.Config{QueueSize: 2}, quiet(), out)
+	h := p.SFlowHandler()
+	ds := sflowCapture(t)
+	start := time.Now()
+	for _, d := range ds {
+		h.Datagram(d.Payload, d.Src, d.Time)
+		h.Flush()
+	}
+	if el := time.Since(start); el > time.Duration(len(ds))*out.delay/2 {
+		t.Errorf("decoding waited for the output: %v", el)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st := p.Outputs()[0]
+	total := uint64(0)
+	for _, a := range p.Agents.All() {
+		total += a.FlowSamples + a.CounterSamples
+	}
+	if st.Dropped == 0 || st.Written+st.Dropped != total {
+		t.Errorf("written %d + dropped %d != %d records", st.Written, st.Dropped, total)
+	}
+}
