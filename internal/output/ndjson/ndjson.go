@@ -5,7 +5,6 @@ package ndjson
 import (
 	"bufio"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -35,7 +34,6 @@ type Writer struct {
 	cfg     Config
 	f       *os.File
 	w       *bufio.Writer
-	out     io.Writer
 	size    int64
 	opened  time.Time
 	buf     []byte

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Runs every flowlens test: formatting and static checks, unit and
+# integration tests (real captures, loopback UDP), a short fuzzing pass of
+# every decoder, and — as root — the end-to-end test against a real
+# Open vSwitch (test/e2e). Installs what the tests need on Debian 12.
+#
+#   sudo ./scripts/test.sh            everything
+#   FUZZTIME=2m ./scripts/test.sh     fuzz longer (default 15s per target)
+#   SKIP_E2E=1 ./scripts/test.sh      without the Open vSwitch test
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+FUZZTIME=${FUZZTIME:-15s}
+STATICCHECK_VERSION=${STATICCHECK_VERSION:-v0.8.2}
+export GOFLAGS=${GOFLAGS:--buildvcs=false}
+
+step() { printf '\n=== %s\n' "$*"; }
+
+if [ "$(id -u)" = 0 ] && [ -z "${SKIP_E2E:-}" ]; then
+  step "installing test dependencies (Debian packages)"
+  ./test/e2e/install.sh
+fi
+
+step "gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change:"; echo "$unformatted"; exit 1
+fi
+
+step "go vet"
+go vet ./...
+go vet -tags e2e ./test/e2e/
+
+step "staticcheck $STATICCHECK_VERSION"
+go run "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION" ./...
+
+step "unit and integration tests"
+go test -count=1 ./...
+
+step "fuzzing every decoder for $FUZZTIME each"
+while read -r pkg target; do
+  go test -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZTIME" "$pkg"
+done < <(grep -rl --include='*_test.go' '^func Fuzz' internal | while read -r f; do
+           for t in $(grep -o '^func Fuzz[A-Za-z0-9_]*' "$f" | sed 's/^func //'); do
+             echo "./$(dirname "$f") $t"
+           done
+         done | sort -u)
+
+if [ -n "${SKIP_E2E:-}" ]; then
+  step "end-to-end test with Open vSwitch: skipped (SKIP_E2E set)"
+elif [ "$(id -u)" != 0 ]; then
+  step "end-to-end test with Open vSwitch: skipped (needs root: sudo ./scripts/test.sh)"
+else
+  step "end-to-end test with a real Open vSwitch"
+  go test -tags e2e -count=1 -v -timeout 20m ./test/e2e/
+fi
+step "all tests passed"
