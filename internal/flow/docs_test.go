@@ -1,0 +1,103 @@
+package flow_test
+
+import (
+	"encoding/json"
+	"net/netip"
+	"os"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flowlens/flowlens/internal/flow"
+)
+
+// leaves lists the dotted paths of every value in a JSON document.
+func leaves(prefix string, v any, out map[string]bool) {
+	if m, ok := v.(map[string]any); ok {
+		for k, c := range m {
+			p := k
+			if prefix != "" {
+				p = prefix + "." + k
+			}
+			leaves(p, c, out)
+		}
+		return
+	}
+	out[prefix] = true
+}
+
+// full returns records with every optional part set, so that every field
+// flowlens can write is written at least once.
+func full() (*flow.Record, *flow.Counter) {
+	a := netip.MustParseAddr
+	pk := flow.Packet{
+		SrcMAC: flow.MAC{1}, DstMAC: flow.MAC{2}, EtherType: 0x0800, VLAN: 10, InnerVLAN: 20, VLANCount: 2,
+		MPLSCount: 1, MPLSLabels: [4]uint32{16}, SrcAddr: a("10.0.0.1"), DstAddr: a("10.0.0.2"),
+		Proto: 6, HasProto: true, TOS: 1, TTL: 2, IPLength: 60, FlowLabel: 5, Fragment: true,
+		SrcPort: 1, DstPort: 2, HasPorts: true, TCPFlags: 2, ICMPType: 3, HasICMP: true, ARPOp: 1,
+	}
+	ep := flow.Endpoint{Present: true, Src: a("192.0.2.1"), Dst: a("192.0.2.2"), Proto: 17, SrcPort: 1, DstPort: 4789}
+	r := &flow.Record{
+		Time: time.Unix(1, 0), Agent: a("127.0.0.1"), SamplingRate: 64, FrameLength: 102, Stripped: 4, HeaderLength: 98, HeaderProto: 1,
+		In:  flow.Port{Format: flow.PortSingle, Index: 3, Name: "tap1", HasOFPort: true, OFPort: 1, Speed: 1e9, VLAN: 5, HasVLAN: true},
+		Out: flow.Port{Format: flow.PortSingle, Index: 4, Name: "tap2", HasOFPort: true, OFPort: 2, Speed: 1e9, VLAN: 6, HasVLAN: true},
+		Packet: pk, Parsed: flow.LayerInnerL4, Truncated: true, Tunnel: flow.TunnelVXLAN, VNI: 7, HasVNI: true, Inner: pk, InnerPresent: true,
+		TunnelEgress: ep, TunnelIngress: ep, TunnelEgressVNI: 1, HasTunnelEgressVNI: true, TunnelIngressVNI: 2, HasTunnelIngressVNI: true,
+		NextHop: a("192.0.2.254"), SrcMask: 24, DstMask: 24, SrcAS: 1, DstAS: 2, PeerAS: 3, ASPath: [8]uint32{2}, ASPathLen: 1, LocalPref: 100, HasGateway: true,
+	}
+	c := &flow.Counter{Time: time.Unix(1, 0), Agent: a("127.0.0.1"), HasInterface: true, HasEthernet: true, HasVLAN: true,
+		HasProcessor: true, HasOFPort: true, HasPortName: true, PortName: "br-int", HasDatapath: true, HasAppResources: true,
+		HasHost: true, HostName: "compute-1"}
+	return r, c
+}
+
+// Every field flowlens writes is in docs/fields.md, and every field there
+// is one flowlens writes.
+func TestFieldsDocIsComplete(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/fields.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	documented := map[string]bool{}
+	for _, line := range strings.Split(string(doc), "\n") {
+		if strings.HasPrefix(line, "| `") {
+			documented[strings.Trim(strings.Split(line, "|")[1], " `")] = true
+		}
+	}
+	written := map[string]bool{}
+	r, c := full()
+	for _, b := range [][]byte{r.AppendJSON(nil), c.AppendJSON(nil)} {
+		var v map[string]any
+		if err := json.Unmarshal(b, &v); err != nil {
+			t.Fatal(err)
+		}
+		leaves("", v, written)
+	}
+	r.In.Format, r.In.Count, r.Out.Format, r.Out.Reason = flow.PortMultiple, 3, flow.PortDiscard, 256
+	var v map[string]any
+	json.Unmarshal(r.AppendJSON(nil), &v)
+	leaves("", v, written)
+	r.In, r.Out = r.Out, r.In
+	json.Unmarshal(r.AppendJSON(nil), &v)
+	leaves("", v, written)
+	var missing, stale []string
+	for p := range written {
+		if !documented[p] {
+			missing = append(missing, p)
+		}
+	}
+	for p := range documented {
+		if !written[p] && strings.Contains(p, ".") || p == "@timestamp" && !written[p] {
+			stale = append(stale, p)
+		}
+	}
+	sort.Strings(missing)
+	sort.Strings(stale)
+	if len(missing) > 0 {
+		t.Errorf("written but not in docs/fields.md: %v", missing)
+	}
+	if len(stale) > 0 {
+		t.Errorf("in docs/fields.md but never written: %v", stale)
+	}
+}
