@@ -40,8 +40,8 @@ func full() (*flow.Record, *flow.Counter) {
 	ep := flow.Endpoint{Present: true, Src: a("192.0.2.1"), Dst: a("192.0.2.2"), Proto: 17, SrcPort: 1, DstPort: 4789}
 	r := &flow.Record{
 		Time: time.Unix(1, 0), Agent: a("127.0.0.1"), SamplingRate: 64, FrameLength: 102, Stripped: 4, HeaderLength: 98, HeaderProto: 1,
-		In:  flow.Port{Format: flow.PortSingle, Index: 3, Name: "tap1", HasOFPort: true, OFPort: 1, Speed: 1e9, VLAN: 5, HasVLAN: true},
-		Out: flow.Port{Format: flow.PortSingle, Index: 4, Name: "tap2", HasOFPort: true, OFPort: 2, Speed: 1e9, VLAN: 6, HasVLAN: true},
+		In:     flow.Port{Format: flow.PortSingle, Index: 3, Name: "tap1", HasOFPort: true, OFPort: 1, Speed: 1e9, VLAN: 5, HasVLAN: true},
+		Out:    flow.Port{Format: flow.PortSingle, Index: 4, Name: "tap2", HasOFPort: true, OFPort: 2, Speed: 1e9, VLAN: 6, HasVLAN: true},
 		Packet: pk, Parsed: flow.LayerInnerL4, Truncated: true, Tunnel: flow.TunnelVXLAN, VNI: 7, HasVNI: true, Inner: pk, InnerPresent: true,
 		TunnelEgress: ep, TunnelIngress: ep, TunnelEgressVNI: 1, HasTunnelEgressVNI: true, TunnelIngressVNI: 2, HasTunnelIngressVNI: true,
 		NextHop: a("192.0.2.254"), SrcMask: 24, DstMask: 24, SrcAS: 1, DstAS: 2, PeerAS: 3, ASPath: [8]uint32{2}, ASPathLen: 1, LocalPref: 100, HasGateway: true,
@@ -79,6 +79,9 @@ func TestFieldsDocIsComplete(t *testing.T) {
 	json.Unmarshal(r.AppendJSON(nil), &v)
 	leaves("", v, written)
 	r.In, r.Out = r.Out, r.In
+	json.Unmarshal(r.AppendJSON(nil), &v)
+	leaves("", v, written)
+	r.Input, r.Start, r.End, r.HasEngine, r.EngineID, r.TemplateID, r.EndReason = flow.InputIPFIX, time.Unix(1, 0), time.Unix(2, 0), true, 1, 256, 2
 	json.Unmarshal(r.AppendJSON(nil), &v)
 	leaves("", v, written)
 	var missing, stale []string

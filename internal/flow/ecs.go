@@ -63,6 +63,15 @@ func (r *Record) AppendJSON(b []byte) []byte {
 	w.open("event")
 	w.str("kind", "event")
 	w.str("dataset", DatasetFlow)
+	if !r.Start.IsZero() {
+		w.time("start", r.Start)
+	}
+	if !r.End.IsZero() {
+		w.time("end", r.End)
+		if !r.Start.IsZero() && !r.End.Before(r.Start) {
+			w.uint("duration", uint64(r.End.Sub(r.Start)))
+		}
+	}
 	w.close()
 
 	w.open("observer")
@@ -104,17 +113,35 @@ func (r *Record) AppendJSON(b []byte) []byte {
 	w.close()
 
 	w.open("flowlens")
+	w.str("input", r.Input.String())
 	w.open("agent")
 	w.uint("sub_id", uint64(r.SubAgent))
 	w.close()
 	w.uint("sampling_rate", uint64(r.SamplingRate))
+	if r.Input != InputSFlow {
+		w.open("netflow")
+		w.uint("sequence", uint64(r.Sequence))
+		if r.HasEngine {
+			w.uint("engine_type", uint64(r.EngineType))
+			w.uint("engine_id", uint64(r.EngineID))
+		}
+		if r.TemplateID != 0 {
+			w.uint("template_id", uint64(r.TemplateID))
+		}
+		if r.EndReason != 0 {
+			w.uint("end_reason", uint64(r.EndReason))
+		}
+		w.close()
+	}
 	w.open("sflow")
-	w.uint("sequence", uint64(r.Sequence))
-	w.uint("sample_sequence", uint64(r.SampleSeq))
-	w.uint("source_id_type", uint64(r.SourceIDType))
-	w.uint("source_id_index", uint64(r.SourceIndex))
-	w.uint("sample_pool", uint64(r.SamplePool))
-	w.uint("drops", uint64(r.Drops))
+	if r.Input == InputSFlow {
+		w.uint("sequence", uint64(r.Sequence))
+		w.uint("sample_sequence", uint64(r.SampleSeq))
+		w.uint("source_id_type", uint64(r.SourceIDType))
+		w.uint("source_id_index", uint64(r.SourceIndex))
+		w.uint("sample_pool", uint64(r.SamplePool))
+		w.uint("drops", uint64(r.Drops))
+	}
 	if r.HeaderLength > 0 || r.FrameLength > 0 {
 		w.uint("frame_length", uint64(r.FrameLength))
 		w.uint("stripped", uint64(r.Stripped))

@@ -136,16 +136,41 @@ type Packet struct {
 	ARPOp            uint16
 }
 
+// Input names the protocol a record arrived in.
+type Input uint8
+
+const (
+	InputSFlow Input = iota
+	InputNetFlowV5
+	InputNetFlowV9
+	InputIPFIX
+)
+
+var inputNames = [...]string{"sflow", "netflow_v5", "netflow_v9", "ipfix"}
+
+func (i Input) String() string {
+	if int(i) < len(inputNames) {
+		return inputNames[i]
+	}
+	return "unknown"
+}
+
 // Record is one flow observation: an sFlow flow sample, a NetFlow/IPFIX data
 // record, whatever the input. Bytes and Packets are estimates of the real
 // traffic: the sampled size times the sampling rate.
 type Record struct {
-	Time time.Time // arrival time at the collector (sFlow carries none)
+	Time  time.Time // arrival time at the collector (sFlow carries none)
+	Input Input
 
-	// Observation point.
+	// Flow start and end as the exporter reports them (NetFlow, IPFIX);
+	// zero for sFlow, which samples single packets.
+	Start, End time.Time
+
+	// Observation point. For NetFlow and IPFIX, Agent is the exporter's
+	// address and SubAgent its source id / observation domain.
 	Agent        netip.Addr
 	SubAgent     uint32
-	Sequence     uint32 // datagram sequence number
+	Sequence     uint32 // datagram (sFlow, NetFlow) or record (IPFIX) sequence number
 	SampleSeq    uint32 // flow sample sequence number
 	SourceIDType uint8  // sFlow source id: 0 ifIndex, 1 VLAN, 2 entity
 	SourceIndex  uint32
@@ -187,6 +212,12 @@ type Record struct {
 	ASPathLen        uint8
 	LocalPref        uint32
 	HasGateway       bool
+
+	// NetFlow and IPFIX specifics.
+	EngineType, EngineID uint8
+	HasEngine            bool
+	EndReason            uint8 // IPFIX flowEndReason (IE 136), 0 if absent
+	TemplateID           uint16
 }
 
 // Endpoint is a tunnel's outer header as an sFlow agent reports it
