@@ -81,6 +81,7 @@ func TestFieldsDocIsComplete(t *testing.T) {
 	r.In, r.Out = r.Out, r.In
 	json.Unmarshal(r.AppendJSON(nil), &v)
 	leaves("", v, written)
+	r.Samples, r.Overflow = 3, true
 	r.Input, r.Start, r.End, r.HasEngine, r.EngineID, r.TemplateID, r.EndReason = flow.InputIPFIX, time.Unix(1, 0), time.Unix(2, 0), true, 1, 256, 2
 	json.Unmarshal(r.AppendJSON(nil), &v)
 	leaves("", v, written)

@@ -118,6 +118,14 @@ func (r *Record) AppendJSON(b []byte) []byte {
 	w.uint("sub_id", uint64(r.SubAgent))
 	w.close()
 	w.uint("sampling_rate", uint64(r.SamplingRate))
+	if r.Samples > 0 {
+		w.open("aggregate")
+		w.uint("samples", r.Samples)
+		if r.Overflow {
+			w.boolean("overflow", true)
+		}
+		w.close()
+	}
 	if r.Input != InputSFlow {
 		w.open("netflow")
 		w.uint("sequence", uint64(r.Sequence))

@@ -186,6 +186,12 @@ type Record struct {
 	HeaderProto  uint32 // sFlow header_protocol (1 = Ethernet)
 	Bytes        uint64 // estimated bytes: sampled size x rate
 	Packets      uint64 // estimated packets
+	// Samples is the number of samples or exported records summed into
+	// this one by aggregation; 0 for a record that was not aggregated.
+	Samples uint64
+	// Overflow marks the aggregate that collects records whose own key did
+	// not fit under the aggregation's key limit.
+	Overflow bool
 
 	Packet             // outer packet as seen on the wire
 	Parsed       Layer // how far the header parser got

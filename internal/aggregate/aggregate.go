@@ -1,0 +1,293 @@
+// Package aggregate sums flow records over fixed intervals by every
+// dimension they have, so that outputs store one record per conversation
+// and interval instead of one per sample. Memory is bounded: past a number
+// of keys per interval, new keys are summed into one overflow record per
+// agent, and counted.
+package aggregate
+
+import (
+	"errors"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/flowlens/flowlens/internal/flow"
+	"github.com/flowlens/flowlens/internal/pipeline"
+)
+
+// Config is the aggregation configuration.
+type Config struct {
+	// Interval is the aggregation period (at least 10 s).
+	Interval time.Duration `yaml:"interval"`
+	// MaxKeys bounds the distinct keys kept per interval.
+	MaxKeys int `yaml:"max_keys"`
+}
+
+// Validate checks the configuration.
+func (c Config) Validate() error {
+	if c.Interval < 10*time.Second {
+		return errors.New("aggregate.interval must be at least 10s")
+	}
+	if c.MaxKeys < 1 {
+		return errors.New("aggregate.max_keys must be at least 1")
+	}
+	return nil
+}
+
+// key holds every dimension of a record that aggregation keeps. Measures
+// (bytes, packets) and per-packet details (TTL, IP length, fragment
+// offsets, sequence numbers) are left out: they would make every sample its
+// own key.
+type key struct {
+	agent              netip.Addr
+	subAgent           uint32
+	input              flow.Input
+	inFormat           flow.PortFormat
+	outFormat          flow.PortFormat
+	inIndex, outIndex  uint32 // ifIndex, port count or drop reason by format
+	inVLAN, outVLAN    uint16
+	srcMAC, dstMAC     flow.MAC
+	etherType          uint16
+	vlan               uint16
+	srcAddr, dstAddr   netip.Addr
+	proto              uint8
+	srcPort, dstPort   uint16
+	icmpType, icmpCode uint8
+	tunnel             flow.TunnelType
+	vni                uint32
+	innerSrc, innerDst netip.Addr
+	innerProto         uint8
+	innerSrcPort       uint16
+	innerDstPort       uint16
+	samplingRate       uint32
+	overflow           bool
+}
+
+func portValue(p *flow.Port) uint32 {
+	switch p.Format {
+	case flow.PortSingle:
+		return p.Index
+	case flow.PortMultiple:
+		return p.Count
+	case flow.PortDiscard:
+		return p.Reason
+	}
+	return 0
+}
+
+func keyOf(r *flow.Record) key {
+	k := key{
+		agent: r.Agent, subAgent: r.SubAgent, input: r.Input,
+		inFormat: r.In.Format, outFormat: r.Out.Format,
+		inIndex: portValue(&r.In), outIndex: portValue(&r.Out),
+		inVLAN: r.In.VLAN, outVLAN: r.Out.VLAN,
+		srcMAC: r.SrcMAC, dstMAC: r.DstMAC, etherType: r.EtherType, vlan: r.VLAN,
+		srcAddr: r.SrcAddr, dstAddr: r.DstAddr, proto: r.Proto,
+		srcPort: r.SrcPort, dstPort: r.DstPort,
+		tunnel: r.Tunnel, vni: r.VNI, samplingRate: r.SamplingRate,
+	}
+	if r.HasICMP {
+		k.icmpType, k.icmpCode = r.ICMPType, r.ICMPCode
+	}
+	if r.InnerPresent {
+		k.innerSrc, k.innerDst, k.innerProto = r.Inner.SrcAddr, r.Inner.DstAddr, r.Inner.Proto
+		k.innerSrcPort, k.innerDstPort = r.Inner.SrcPort, r.Inner.DstPort
+	}
+	return k
+}
+
+type entry struct {
+	rec     flow.Record // the first record of the key, with sums
+	samples uint64
+}
+
+// Stats are the aggregator's counters.
+type Stats struct {
+	Records    uint64 // flow records aggregated
+	Aggregates uint64 // aggregated records written
+	Overflowed uint64 // records summed into an overflow record
+	Late       uint64 // records for an interval already written, counted in the current one
+	Keys       int    // keys in the current interval
+}
+
+// Aggregator is a pipeline.Output that aggregates flows and writes the
+// aggregates, at the end of each interval, to the next output. Counter
+// records pass through untouched.
+type Aggregator struct {
+	cfg  Config
+	next pipeline.Output
+	now  func() time.Time
+
+	mu      sync.Mutex // guards the map and calls to next
+	start   time.Time  // current interval
+	entries map[key]*entry
+	free    []*entry
+
+	records, aggregates, overflowed, late atomic.Uint64
+
+	running bool // the flushing goroutine was started
+	stop    chan struct{}
+	done    chan struct{}
+}
+
+// New returns an Aggregator writing to next. It flushes on its own at each
+// interval's end; Close flushes what is left.
+func New(cfg Config, next pipeline.Output) (*Aggregator, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	a := newAggregator(cfg, next, time.Now)
+	a.running = true
+	go a.loop()
+	return a, nil
+}
+
+func newAggregator(cfg Config, next pipeline.Output, now func() time.Time) *Aggregator {
+	a := &Aggregator{cfg: cfg, next: next, now: now, entries: make(map[key]*entry),
+		stop: make(chan struct{}), done: make(chan struct{})}
+	a.start = now().Truncate(cfg.Interval)
+	return a
+}
+
+// Name implements pipeline.Output.
+func (a *Aggregator) Name() string { return "aggregate→" + a.next.Name() }
+
+// Write implements pipeline.Output.
+func (a *Aggregator) Write(b *pipeline.Batch) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for i := range b.Flows {
+		a.add(&b.Flows[i])
+	}
+	if len(b.Counters) > 0 {
+		return a.next.Write(&pipeline.Batch{Counters: b.Counters})
+	}
+	return nil
+}
+
+func (a *Aggregator) add(r *flow.Record) {
+	a.records.Add(1)
+	if r.Time.Before(a.start) {
+		a.late.Add(1)
+	}
+	k := keyOf(r)
+	e := a.entries[k]
+	if e == nil {
+		if len(a.entries) >= a.cfg.MaxKeys {
+			a.overflowed.Add(1)
+			k = key{agent: r.Agent, subAgent: r.SubAgent, input: r.Input, overflow: true}
+			e = a.entries[k]
+		}
+		if e == nil {
+			e = a.newEntry(r, k.overflow)
+			a.entries[k] = e
+		}
+	}
+	e.rec.Bytes += r.Bytes
+	e.rec.Packets += r.Packets
+	e.rec.TCPFlags |= r.TCPFlags
+	e.rec.Inner.TCPFlags |= r.Inner.TCPFlags
+	if r.Samples > 0 {
+		e.samples += r.Samples
+	} else {
+		e.samples++
+	}
+	// Names can arrive after a port's first flows.
+	if e.rec.In.Name == "" {
+		e.rec.In.Name = r.In.Name
+	}
+	if e.rec.Out.Name == "" {
+		e.rec.Out.Name = r.Out.Name
+	}
+}
+
+func (a *Aggregator) newEntry(r *flow.Record, overflow bool) *entry {
+	var e *entry
+	if n := len(a.free); n > 0 {
+		e, a.free = a.free[n-1], a.free[:n-1]
+	} else {
+		e = new(entry)
+	}
+	e.samples = 0
+	if overflow {
+		e.rec = flow.Record{Agent: r.Agent, SubAgent: r.SubAgent, Input: r.Input, Overflow: true}
+		return e
+	}
+	e.rec = *r
+	e.rec.Bytes, e.rec.Packets = 0, 0
+	// Per-packet details do not describe an aggregate.
+	e.rec.Sequence, e.rec.SampleSeq, e.rec.SamplePool, e.rec.Drops = 0, 0, 0, 0
+	e.rec.FrameLength, e.rec.Stripped, e.rec.HeaderLength = 0, 0, 0
+	e.rec.Truncated = false
+	e.rec.TTL, e.rec.IPLength, e.rec.FlowLabel, e.rec.Fragment, e.rec.FragmentOffset = 0, 0, 0, false, 0
+	return e
+}
+
+// Flush writes the aggregates of the current interval and starts the next.
+func (a *Aggregator) Flush() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.flushLocked(a.now().Truncate(a.cfg.Interval))
+}
+
+func (a *Aggregator) flushLocked(next time.Time) error {
+	if len(a.entries) == 0 {
+		a.start = next
+		return nil
+	}
+	end := a.start.Add(a.cfg.Interval)
+	out := make([]flow.Record, 0, len(a.entries))
+	for k, e := range a.entries {
+		r := e.rec
+		r.Time, r.Start, r.End, r.Samples = end, a.start, end, e.samples
+		out = append(out, r)
+		delete(a.entries, k)
+		a.free = append(a.free, e)
+	}
+	if len(a.free) > a.cfg.MaxKeys {
+		a.free = a.free[:a.cfg.MaxKeys]
+	}
+	a.start = next
+	a.aggregates.Add(uint64(len(out)))
+	return a.next.Write(&pipeline.Batch{Flows: out})
+}
+
+func (a *Aggregator) loop() {
+	defer close(a.done)
+	for {
+		a.mu.Lock()
+		wait := a.start.Add(a.cfg.Interval).Sub(a.now())
+		a.mu.Unlock()
+		if wait < 0 {
+			wait = 0
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-a.stop:
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		_ = a.Flush() // the next output counts its own failures
+	}
+}
+
+// Stats returns the counters.
+func (a *Aggregator) Stats() Stats {
+	a.mu.Lock()
+	n := len(a.entries)
+	a.mu.Unlock()
+	return Stats{Records: a.records.Load(), Aggregates: a.aggregates.Load(), Overflowed: a.overflowed.Load(),
+		Late: a.late.Load(), Keys: n}
+}
+
+// Close flushes the current interval, then closes the next output.
+func (a *Aggregator) Close() error {
+	if a.running {
+		close(a.stop)
+		<-a.done
+	}
+	err := a.Flush()
+	return errors.Join(err, a.next.Close())
+}

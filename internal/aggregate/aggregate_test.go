@@ -1,0 +1,165 @@
+package aggregate
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/flowlens/flowlens/internal/decode/sflow"
+	"github.com/flowlens/flowlens/internal/flow"
+	"github.com/flowlens/flowlens/internal/input/pcapfile"
+	"github.com/flowlens/flowlens/internal/pipeline"
+)
+
+type sink struct {
+	flows    []flow.Record
+	counters int
+	closed   bool
+}
+
+func (s *sink) Name() string { return "sink" }
+func (s *sink) Write(b *pipeline.Batch) error {
+	s.flows = append(s.flows, b.Flows...)
+	s.counters += len(b.Counters)
+	return nil
+}
+func (s *sink) Close() error { s.closed = true; return nil }
+
+func rec(src, dst string, sport uint16, bytes uint64, flags uint16) flow.Record {
+	return flow.Record{Agent: netip.MustParseAddr("127.0.0.1"), Packet: flow.Packet{SrcAddr: netip.MustParseAddr(src),
+		DstAddr: netip.MustParseAddr(dst), Proto: 6, HasProto: true, SrcPort: sport, DstPort: 80, HasPorts: true, TCPFlags: flags, TTL: 64},
+		In: flow.Port{Format: flow.PortSingle, Index: 3}, Bytes: bytes, Packets: 64, SamplingRate: 64, Sequence: uint32(bytes)}
+}
+
+func TestSumsByKeyAndInterval(t *testing.T) {
+	now := time.Date(2026, 11, 26, 10, 0, 5, 0, time.UTC)
+	s := &sink{}
+	a := newAggregator(Config{Interval: time.Minute, MaxKeys: 100}, s, func() time.Time { return now })
+	b := &pipeline.Batch{Flows: []flow.Record{
+		rec("10.0.0.1", "10.0.0.2", 40000, 1000, 0x02),
+		rec("10.0.0.1", "10.0.0.2", 40000, 3000, 0x10),
+		rec("10.0.0.1", "10.0.0.2", 40001, 500, 0x10),
+	}, Counters: []flow.Counter{{}}}
+	a.Write(b)
+	if s.counters != 1 {
+		t.Errorf("counters must pass through at once: %d", s.counters)
+	}
+	now = now.Add(time.Minute)
+	a.Flush()
+	if len(s.flows) != 2 {
+		t.Fatalf("%d aggregates, want 2", len(s.flows))
+	}
+	for _, r := range s.flows {
+		switch r.SrcPort {
+		case 40000:
+			if r.Bytes != 4000 || r.Packets != 128 || r.Samples != 2 || r.TCPFlags != 0x12 {
+				t.Errorf("40000: %d bytes %d packets %d samples flags %#x", r.Bytes, r.Packets, r.Samples, r.TCPFlags)
+			}
+			if r.TTL != 0 || r.Sequence != 0 {
+				t.Error("per-packet fields kept in an aggregate")
+			}
+		case 40001:
+			if r.Bytes != 500 || r.Samples != 1 {
+				t.Errorf("40001: %d bytes", r.Bytes)
+			}
+		}
+		if !r.Start.Equal(time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)) || r.End.Sub(r.Start) != time.Minute {
+			t.Errorf("interval %v–%v", r.Start, r.End)
+		}
+	}
+	if st := a.Stats(); st.Records != 3 || st.Aggregates != 2 || st.Keys != 0 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+func TestOverflowIsBoundedAndCounted(t *testing.T) {
+	now := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	s := &sink{}
+	a := newAggregator(Config{Interval: time.Minute, MaxKeys: 10}, s, func() time.Time { return now })
+	var total uint64
+	b := &pipeline.Batch{}
+	for i := 0; i < 1000; i++ {
+		r := rec("10.0.0.1", "10.0.0.2", uint16(1000+i), uint64(i+1), 0)
+		total += r.Bytes
+		b.Flows = append(b.Flows, r)
+	}
+	a.Write(b)
+	if st := a.Stats(); st.Keys > 11 || st.Overflowed != 990 {
+		t.Errorf("stats %+v", st)
+	}
+	a.Flush()
+	var sum uint64
+	overflow := 0
+	for _, r := range s.flows {
+		sum += r.Bytes
+		if r.Overflow {
+			overflow++
+			if r.Samples != 990 || r.HasPorts {
+				t.Errorf("overflow record: %d samples, ports %v", r.Samples, r.HasPorts)
+			}
+		}
+	}
+	if sum != total || overflow != 1 {
+		t.Errorf("bytes %d of %d, %d overflow records", sum, total, overflow)
+	}
+}
+
+// On the real capture, aggregation keeps every byte and packet.
+func TestCaptureTotalsArePreserved(t *testing.T) {
+	ds, err := pcapfile.ReadAll("../../testdata/ovs/ovs-sflow.pcap", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &sink{}
+	now := ds[0].Time
+	a := newAggregator(Config{Interval: 10 * time.Second, MaxKeys: 1000}, s, func() time.Time { return now })
+	dec := sflow.NewDecoder(sflow.Options{})
+	var res sflow.Result
+	var bytes, packets, n uint64
+	for _, d := range ds {
+		if d.Time.Sub(now) >= 10*time.Second {
+			now = d.Time
+			a.Flush()
+		}
+		dec.Decode(d.Payload, d.Time, &res)
+		for _, f := range res.Flows {
+			bytes += f.Bytes
+			packets += f.Packets
+			n++
+		}
+		a.Write(&pipeline.Batch{Flows: res.Flows})
+	}
+	a.Close()
+	var gb, gp, gs uint64
+	for _, r := range s.flows {
+		gb, gp, gs = gb+r.Bytes, gp+r.Packets, gs+r.Samples
+	}
+	if gb != bytes || gp != packets || gs != n || !s.closed {
+		t.Errorf("aggregated %d bytes %d packets %d samples; raw %d %d %d", gb, gp, gs, bytes, packets, n)
+	}
+	if len(s.flows) >= int(n)/3 {
+		t.Errorf("%d aggregates for %d samples: aggregation does not aggregate", len(s.flows), n)
+	}
+	t.Logf("%d samples → %d aggregates", n, len(s.flows))
+}
+
+func TestIntervalTooShort(t *testing.T) {
+	if _, err := New(Config{Interval: time.Second, MaxKeys: 1}, &sink{}); err == nil {
+		t.Error("1s interval accepted")
+	}
+}
+
+func TestCloseFlushesAndStops(t *testing.T) {
+	s := &sink{}
+	a, err := New(Config{Interval: time.Hour, MaxKeys: 10}, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Write(&pipeline.Batch{Flows: []flow.Record{rec("10.0.0.1", "10.0.0.2", 1, 10, 0)}})
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.flows) != 1 || !s.closed {
+		t.Errorf("after Close: %d aggregates, next closed %v", len(s.flows), s.closed)
+	}
+}

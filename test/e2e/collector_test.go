@@ -1,0 +1,165 @@
+//go:build e2e
+
+package e2e
+
+// Building, starting and stopping the collector under test, and configuring OVS's sFlow.
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// repoRoot is two levels above this package (test/e2e).
+func repoRoot(t *testing.T) string {
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		t.Fatal("runtime.Caller")
+	}
+	root := filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
+		t.Fatalf("repo root %s: %v", root, err)
+	}
+	return root
+}
+
+// goTool finds the go command. `go test` puts its own GOROOT/bin first in the test's PATH (Go
+// 1.19+), so this is the toolchain that built the test.
+func goTool() string {
+	if p, err := exec.LookPath("go"); err == nil {
+		return p
+	}
+	if r := os.Getenv("GOROOT"); r != "" {
+		return filepath.Join(r, "bin", "go")
+	}
+	return "go"
+}
+
+// buildCollector builds ./cmd/flowlens into the work dir. With FLOWLENS_E2E_COLLECTOR=sink the
+// test binary's own sink helper stands in for flowlens.
+func (l *Lab) buildCollector() string {
+	t := l.t
+	if os.Getenv(collectorEnv) == "sink" {
+		self, err := os.Executable()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return self
+	}
+	bin := filepath.Join(l.Dir, "flowlens")
+	cmd := exec.CommandContext(l.ctx, goTool(), "build", "-o", bin, "./cmd/flowlens")
+	cmd.Dir = repoRoot(t)
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
+	l.logCmd("$ (cd %s && go build -o %s ./cmd/flowlens) (%.1fs, err=%v)\n%s", cmd.Dir, bin, time.Since(start).Seconds(), err, indent(string(out)))
+	if err != nil {
+		t.Fatalf("go build ./cmd/flowlens: %v\n%s", err, out)
+	}
+	t.Logf("built %s in %.1fs", bin, time.Since(start).Seconds())
+	return bin
+}
+
+// Collector is one running collector process.
+type Collector struct {
+	Tag     string
+	Listen  string
+	Out     string // NDJSON path
+	LogPath string // stderr: JSON logs
+	Proc    *Proc
+	Started time.Time // exec
+	Bound   time.Time // first seen listening
+	Stopped time.Time // exited after SIGTERM
+}
+
+// startCollector starts the collector inside the hypervisor namespace (where OVS sends its
+// datagrams to 127.0.0.1) and waits until its UDP socket is bound.
+func (l *Lab) startCollector(bin string, port int, tag string) *Collector {
+	t := l.t
+	c := &Collector{
+		Tag:     tag,
+		Listen:  fmt.Sprintf("127.0.0.1:%d", port),
+		Out:     filepath.Join(l.Dir, "flows-"+tag+".ndjson"),
+		LogPath: filepath.Join(l.Dir, "flowlens-"+tag+".log"),
+	}
+	argv := []string{"ip", "netns", "exec", l.HV}
+	if os.Getenv(collectorEnv) == "sink" {
+		argv = append([]string{"env", helperEnv + "=sink"}, argv...)
+	}
+	argv = append(argv, bin, "run",
+		"--input.sflow.listen="+c.Listen,
+		"--output.ndjson.path="+c.Out,
+		"--log.format=json",
+		"--log.level=info")
+	c.Started = time.Now()
+	p, err := l.start("collector-"+tag, c.LogPath, argv...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Proc = p
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if !p.Running() {
+			t.Fatalf("collector %s exited before listening (%v):\n%s", tag, p.err, tail(c.LogPath, 30))
+		}
+		if udpBound(p.Cmd.Process.Pid, port) {
+			c.Bound = time.Now()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("collector %s not listening on %s after 20s:\n%s", tag, c.Listen, tail(c.LogPath, 30))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return c
+}
+
+// udpBound reports whether 127.0.0.1:port is bound in the network namespace of pid
+// (/proc/PID/net/udp shows that process's namespace).
+func udpBound(pid, port int) bool {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/net/udp", pid))
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	want := fmt.Sprintf("0100007F:%04X", port)
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fs := strings.Fields(sc.Text())
+		if len(fs) > 1 && fs[1] == want {
+			return true
+		}
+	}
+	return false
+}
+
+// stop sends SIGTERM and waits for the exit (the agent summaries are logged on exit).
+func (c *Collector) stop(t *testing.T) {
+	t.Helper()
+	if err := c.Proc.Stop(syscall.SIGTERM, 20*time.Second); err != nil {
+		t.Errorf("collector %s: %v", c.Tag, err)
+	}
+	c.Stopped = time.Now()
+	if err := c.Proc.err; err != nil {
+		t.Errorf("collector %s exited with %v after SIGTERM; log tail:\n%s", c.Tag, err, tail(c.LogPath, 20))
+	}
+}
+
+// configureSFlow does what an operator does. The target value must reach ovs-vsctl WITH its
+// double quotes (in a shell: target="\"127.0.0.1:PORT\""), otherwise ovs-vsctl fails with
+// `unexpected ":" parsing set of 1 or more strings`.
+func (l *Lab) configureSFlow(port int) {
+	l.vsctl("--", "--id=@sflow", "create", "sflow", "agent=lo",
+		fmt.Sprintf(`target="127.0.0.1:%d"`, port),
+		"header="+strconv.Itoa(headerBytes), "sampling="+strconv.Itoa(samplingRate),
+		"polling="+strconv.Itoa(pollingSec),
+		"--", "set", "bridge", bridge, "sflow=@sflow")
+	l.t.Logf("sFlow on %s: %s", bridge, strings.Join(strings.Fields(l.vsctl("list", "sflow")), " "))
+}

@@ -1,0 +1,115 @@
+//go:build e2e
+
+// Package e2e is flowlens's end-to-end test against a real Open vSwitch: a private
+// ovsdb-server + ovs-vswitchd (userspace datapath) in a network namespace, namespace "VMs" on
+// br-int labelled like os-vif / Neutron ML2/OVS ports, real traffic between them, OVS's own
+// sFlow export to the flowlens binary, and assertions on flowlens's NDJSON output.
+//
+// Run as root:  go test -tags e2e -v -count=1 ./test/e2e/    (see docs/e2e.md)
+package e2e
+
+import (
+	"context"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func TestOVSsFlow(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the e2e test needs root (network namespaces, veths, Open vSwitch): sudo go test -tags e2e -v -count=1 ./test/e2e/")
+	}
+	if miss := toolsMissing(); len(miss) > 0 {
+		t.Logf("missing %v: running test/e2e/install.sh", miss)
+		cmd := exec.Command("bash", filepath.Join(repoRoot(t), "test", "e2e", "install.sh"))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("install.sh: %v\n%s", err, lastBytes(string(out), 3000))
+		}
+		if miss := toolsMissing(); len(miss) > 0 {
+			t.Fatalf("still missing after install.sh: %v", miss)
+		}
+	}
+	// Leave time for an orderly teardown before go test's -timeout panics (which would skip
+	// the t.Cleanup teardown).
+	ctx := context.Background()
+	if dl, ok := t.Deadline(); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, dl.Add(-45*time.Second))
+		defer cancel()
+	}
+	testStart := time.Now()
+
+	l := newLab(t, ctx)
+	bin := l.buildCollector()
+	l.setup()
+
+	// Any port is free in the fresh hypervisor namespace; a random one exercises the flag.
+	port := 20000 + rand.IntN(20000)
+	// The collector must listen BEFORE OVS exports: OVS sends from a connected UDP socket, and
+	// while nothing listens every ICMP port-unreachable makes the next send() fail, so OVS
+	// drops every other datagram.
+	col := l.startCollector(bin, port, "main")
+	l.configureSFlow(port)
+
+	tr := l.generate()
+	t.Logf("traffic done in %.0fs; waiting %ds (one polling interval + margin) for the last counter samples",
+		tr.End.Sub(tr.Start).Seconds(), pollingSec+3)
+	l.sleep((pollingSec + 3) * time.Second)
+	col.stop(t)
+
+	// Datagram loss across a collector restart under traffic (baseline, not asserted to be 0).
+	rs := l.restartLoss(bin, port)
+
+	var p Problems
+	out, err := ParseOutput(col.Out, &p)
+	if err != nil {
+		t.Fatalf("reading %s: %v", col.Out, err)
+	}
+	sums, logErrs, err := ParseSummaries(col.LogPath, &p)
+	if err != nil {
+		t.Fatalf("reading %s: %v", col.LogPath, err)
+	}
+	t.Logf("collector output: %d lines, %d flow records, %d counter records, other %v; %d WARN/ERROR log lines",
+		out.Lines, len(out.Flows), len(out.Counters), out.Other, len(logErrs))
+	for i, e := range logErrs {
+		if i == 10 {
+			break
+		}
+		t.Logf("collector log: %s", e)
+	}
+	sink := os.Getenv(collectorEnv) == "sink"
+
+	t.Run("sequence", func(t *testing.T) { checkSequences(t, out, sums) })
+	t.Run("flows", func(t *testing.T) {
+		if sink {
+			t.Skip("FLOWLENS_E2E_COLLECTOR=sink: no flow records")
+		}
+		checkFlows(t, l, tr, out, testStart)
+	})
+	t.Run("bytes", func(t *testing.T) {
+		if sink {
+			t.Skip("FLOWLENS_E2E_COLLECTOR=sink: no flow records")
+		}
+		checkBytes(t, l, tr, out)
+	})
+	t.Run("counters", func(t *testing.T) {
+		if sink {
+			t.Skip("FLOWLENS_E2E_COLLECTOR=sink: no counter records")
+		}
+		checkCounters(t, l, out)
+	})
+	t.Run("restart", func(t *testing.T) { checkRestart(t, rs) })
+	t.Run("contract", func(t *testing.T) { p.Report(t.Errorf) })
+}
+
+// sleep waits, but not past the test's deadline context.
+func (l *Lab) sleep(d time.Duration) {
+	select {
+	case <-time.After(d):
+	case <-l.ctx.Done():
+		l.t.Fatalf("deadline: %v", l.ctx.Err())
+	}
+}

@@ -1,0 +1,677 @@
+//go:build e2e
+
+package e2e
+
+// The lab: a private Open vSwitch (ovsdb-server + ovs-vswitchd, userspace "netdev" datapath)
+// running inside its own "hypervisor" network namespace, with network-namespace "VMs" attached
+// to br-int through veth pairs, labelled the way os-vif and the Neutron ML2/OVS agent label
+// real instance ports.
+//
+// Isolation: every interface the lab creates lives in a namespace the lab created
+// (<prefix>-hv, <prefix>-vm1...), so nothing appears in the host's namespace (not even the
+// br-int / ovs-netdev taps of the netdev datapath) and nothing can clash with a system OVS or a
+// real br-int. The OVS database, sockets and logs are under the lab's work directory.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+const (
+	bridge        = "br-int"
+	ovsSchema     = "/usr/share/openvswitch/vswitch.ovsschema"
+	vmCount       = 3
+	prefixBase    = "fle2e" // netns/link prefix; test/e2e/cleanup.sh knows it
+	workDirPrefix = "flowlens-e2e-"
+	keepEnv       = "FLOWLENS_E2E_KEEP"
+)
+
+// Network is the Neutron network every VM port is on (ML2/OVS agent view).
+type Network struct {
+	ID          string // net_uuid
+	Type        string // network_type
+	PhysNet     string // physical_network
+	SegmentID   int    // segmentation_id (provider VLAN)
+	LocalVLAN   int    // Port.tag: the agent's local VLAN on br-int
+	IPv4Prefix  netip.Prefix
+	IPv6Prefix  netip.Prefix
+	Description string
+}
+
+// VM is one "instance": a network namespace whose eth0 is the peer of a veth whose other end
+// (HostIf) is an OVS port on br-int in the hypervisor namespace. Later tests use it to check
+// that flowlens attributes traffic to the right port / instance.
+type VM struct {
+	Name        string           // vm1
+	Netns       string           // <prefix>-vm1
+	HostIf      string           // <prefix>-v1h: OVS Port/Interface name (sFlow ifName, record 1005)
+	HostIfIndex int              // ifindex of HostIf in the hypervisor netns (= sFlow ifIndex)
+	OFPort      int              // OpenFlow port number (sFlow record 1004)
+	MAC         net.HardwareAddr // eth0 inside the VM = external_ids:attached-mac
+	IPv4        netip.Addr
+	IPv6        netip.Addr
+	PortID      string // Neutron port UUID = external_ids:iface-id
+	InstanceID  string // Nova instance UUID = external_ids:vm-uuid
+	Net         *Network
+}
+
+func (v *VM) String() string { return v.Name }
+
+// ledger records everything the lab created, so that teardown removes exactly that, in reverse
+// order, once, whether the test passed, failed, panicked or was interrupted.
+type ledger struct {
+	mu      sync.Mutex
+	steps   []ledgerStep
+	file    *os.File
+	once    sync.Once
+	dir     string
+	onStart func() // called first by teardown
+}
+
+type ledgerStep struct {
+	what string
+	undo func() error
+}
+
+func (l *ledger) add(what string, undo func() error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.steps = append(l.steps, ledgerStep{what, undo})
+	if l.file != nil {
+		fmt.Fprintf(l.file, "%s %s\n", time.Now().Format(time.RFC3339), what)
+	}
+}
+
+func (l *ledger) teardown(logf func(string, ...any)) {
+	l.once.Do(func() {
+		if l.onStart != nil {
+			l.onStart()
+		}
+		l.mu.Lock()
+		steps := l.steps
+		l.steps = nil
+		l.mu.Unlock()
+		for i := len(steps) - 1; i >= 0; i-- {
+			if err := steps[i].undo(); err != nil {
+				logf("teardown %s: %v", steps[i].what, err)
+			}
+		}
+		if l.file != nil {
+			fmt.Fprintf(l.file, "%s teardown done\n", time.Now().Format(time.RFC3339))
+			l.file.Close()
+		}
+	})
+}
+
+// activeLedger is torn down by the signal handler in TestMain (SIGINT/SIGTERM/SIGHUP).
+var activeLedger atomic.Pointer[ledger]
+
+// Lab is the running environment.
+type Lab struct {
+	t       *testing.T
+	ctx     context.Context
+	Dir     string // work directory (OVS db/run/log, collector output, command log)
+	Prefix  string // fle2e<NNN>
+	HV      string // hypervisor netns: OVS daemons, br-int, host ends of the veths, collector
+	RunDir  string // OVS_RUNDIR
+	DBDir   string
+	LogDir  string
+	Net     *Network
+	VMs     []*VM
+	led     *ledger
+	cmdLog  *os.File
+	cmdLogM sync.Mutex
+	// tearingDown: commands no longer use ctx (the test's deadline), only their own timeout
+	tearingDown atomic.Bool
+}
+
+// newLab creates the work dir, the hypervisor namespace, the private OVS with br-int and the
+// VMs. Everything is registered for teardown with t.Cleanup.
+func newLab(t *testing.T, ctx context.Context) *Lab {
+	prefix := pickPrefix()
+	dir, err := os.MkdirTemp("", workDirPrefix+prefix+"-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &Lab{t: t, ctx: ctx, Dir: dir, Prefix: prefix, HV: prefix + "-hv", led: &ledger{dir: dir}}
+	// Teardown may run from the signal handler while the test goroutine is still running (and
+	// cancels its context when it fails): teardown commands get their own timeouts only.
+	l.led.onStart = func() { l.tearingDown.Store(true) }
+	l.RunDir = filepath.Join(dir, "ovs", "run")
+	l.DBDir = filepath.Join(dir, "ovs", "db")
+	l.LogDir = filepath.Join(dir, "ovs", "log")
+	for _, d := range []string{l.RunDir, l.DBDir, l.LogDir} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// owner.pid lets cleanup.sh tell a live run from a leftover.
+	_ = os.WriteFile(filepath.Join(dir, "owner.pid"), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644)
+	l.led.file, _ = os.Create(filepath.Join(dir, "ledger.txt"))
+	l.cmdLog, _ = os.Create(filepath.Join(dir, "commands.log"))
+	activeLedger.Store(l.led)
+	t.Logf("lab %s: work dir %s", prefix, dir)
+
+	t.Cleanup(func() {
+		if t.Failed() && keep() {
+			t.Logf("%s=1 and the test failed: leaving the lab up. Inspect with:\n"+
+				"  export OVS_RUNDIR=%s OVS_DBDIR=%s OVS_LOGDIR=%s\n"+
+				"  ovs-vsctl show; ovs-ofctl dump-flows %s; ip netns exec %s ip -br link\n"+
+				"  ip netns exec %s-vm1 ping %s\n"+
+				"remove it with: sudo test/e2e/cleanup.sh --force %s",
+				keepEnv, l.RunDir, l.DBDir, l.LogDir, bridge, l.HV, prefix, "10.77.0.12", prefix)
+			activeLedger.CompareAndSwap(l.led, nil)
+			return
+		}
+		l.led.teardown(t.Logf)
+		activeLedger.CompareAndSwap(l.led, nil)
+		if l.cmdLog != nil {
+			l.cmdLog.Close()
+		}
+		if t.Failed() {
+			t.Logf("work dir kept for debugging (logs, NDJSON, commands.log): %s", dir)
+		} else {
+			os.RemoveAll(dir)
+		}
+	})
+
+	return l
+}
+
+// setup creates the hypervisor namespace, the private OVS with br-int, the VMs and their
+// iperf3 servers, and checks connectivity.
+func (l *Lab) setup() {
+	l.Net = &Network{
+		ID: newUUID(), Type: "vlan", PhysNet: "physnet1", SegmentID: 1077, LocalVLAN: 1,
+		IPv4Prefix: netip.MustParsePrefix("10.77.0.0/24"), IPv6Prefix: netip.MustParsePrefix("fd77::/64"),
+	}
+	l.addNetns(l.HV)
+	l.mustRun("ip", "-n", l.HV, "link", "set", "lo", "up")
+	l.startOVS()
+	for i := 1; i <= vmCount; i++ {
+		l.addVM(i)
+	}
+	l.checkConnectivity()
+	for _, v := range l.VMs {
+		// one server per VM, in the foreground (we own the pid); it serves tests one at a time
+		if _, err := l.start("iperf3-"+v.Name, filepath.Join(l.Dir, "iperf3-server-"+v.Name+".log"),
+			"ip", "netns", "exec", v.Netns, "iperf3", "-s", "-p", strconv.Itoa(iperfPort)); err != nil {
+			l.t.Fatal(err)
+		}
+	}
+	time.Sleep(300 * time.Millisecond)
+}
+
+// pickPrefix returns fle2e<pid%1000>, moving on if a namespace with that prefix exists
+// (a leftover of a killed run with the same pid).
+func pickPrefix() string {
+	n := os.Getpid() % 1000
+	for range 1000 {
+		p := fmt.Sprintf("%s%d", prefixBase, n)
+		if matches, _ := filepath.Glob("/var/run/netns/" + p + "-*"); len(matches) == 0 {
+			return p
+		}
+		n = (n + 1) % 1000
+	}
+	return fmt.Sprintf("%s%d", prefixBase, os.Getpid()%1000)
+}
+
+func newUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// --- running commands ---------------------------------------------------------------------
+
+func (l *Lab) logCmd(format string, args ...any) {
+	l.cmdLogM.Lock()
+	defer l.cmdLogM.Unlock()
+	if l.cmdLog != nil {
+		fmt.Fprintf(l.cmdLog, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05.000")}, args...)...)
+	}
+}
+
+// ovsEnv is the environment of every command the lab runs: the private OVS's directories, and
+// without this test's own FLOWLENS_E2E_* settings (flowlens rejects FLOWLENS_* variables it
+// does not know).
+func (l *Lab) ovsEnv() []string {
+	var env []string
+	for _, e := range os.Environ() {
+		if !strings.HasPrefix(e, "FLOWLENS_E2E_") {
+			env = append(env, e)
+		}
+	}
+	return append(env, "OVS_RUNDIR="+l.RunDir, "OVS_DBDIR="+l.DBDir, "OVS_LOGDIR="+l.LogDir)
+}
+
+// keep reports whether the lab should be left up if the test fails.
+func keep() bool { return os.Getenv(keepEnv) == "1" }
+
+// deathSignal is sent to a child when the test process dies (e.g. SIGKILL), except with
+// FLOWLENS_E2E_KEEP=1, whose point is to leave the lab running.
+func deathSignal(sig syscall.Signal) syscall.Signal {
+	if keep() {
+		return 0
+	}
+	return sig
+}
+
+// run runs a command to completion (bounded by timeout) and returns its combined output.
+func (l *Lab) runT(timeout time.Duration, name string, args ...string) (string, error) {
+	parent := l.ctx
+	if l.tearingDown.Load() {
+		parent = context.Background()
+	}
+	ctx, cancel := context.WithTimeout(parent, timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = l.ovsEnv()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: deathSignal(syscall.SIGKILL)} // if the test is killed
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	err := cmd.Run()
+	l.logCmd("$ %s (%.2fs, err=%v)\n%s", shellQuote(append([]string{name}, args...)), time.Since(start).Seconds(), err, indent(out.String()))
+	if err != nil {
+		return out.String(), fmt.Errorf("%s: %w: %s", shellQuote(append([]string{name}, args...)), err, strings.TrimSpace(out.String()))
+	}
+	return out.String(), nil
+}
+
+func (l *Lab) run(name string, args ...string) (string, error) {
+	return l.runT(60*time.Second, name, args...)
+}
+
+func (l *Lab) mustRun(name string, args ...string) string {
+	l.t.Helper()
+	out, err := l.run(name, args...)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	return out
+}
+
+// inNS runs argv inside a namespace.
+func (l *Lab) inNS(ns string, timeout time.Duration, argv ...string) (string, error) {
+	return l.runT(timeout, "ip", append([]string{"netns", "exec", ns}, argv...)...)
+}
+
+func (l *Lab) vsctl(args ...string) string {
+	l.t.Helper()
+	return strings.TrimSpace(l.mustRun("ovs-vsctl", append([]string{"--timeout=30"}, args...)...))
+}
+
+func shellQuote(argv []string) string {
+	var b strings.Builder
+	for i, a := range argv {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		if a != "" && !strings.ContainsAny(a, " \t\n\"'\\$`*?[]{}()<>|&;#~") {
+			b.WriteString(a)
+			continue
+		}
+		b.WriteString("'" + strings.ReplaceAll(a, "'", `'\''`) + "'")
+	}
+	return b.String()
+}
+
+func indent(s string) string {
+	s = strings.TrimRight(s, "\n")
+	if s == "" {
+		return ""
+	}
+	return "    " + strings.ReplaceAll(s, "\n", "\n    ")
+}
+
+// --- background processes -----------------------------------------------------------------
+
+// Proc is a background process started by the lab (OVS daemons, iperf3 servers, collector).
+type Proc struct {
+	Name    string
+	Cmd     *exec.Cmd
+	LogPath string
+	done    chan struct{}
+	err     error
+}
+
+// start starts argv in the background with stdout+stderr to logPath. The process gets its own
+// process group (a terminal ^C reaches only the test, which then tears down in order) and
+// SIGTERM if the test process dies.
+func (l *Lab) start(name, logPath string, argv ...string) (*Proc, error) {
+	f, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = l.ovsEnv()
+	cmd.Stdout, cmd.Stderr = f, f
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: deathSignal(syscall.SIGTERM)}
+	if err := cmd.Start(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	p := &Proc{Name: name, Cmd: cmd, LogPath: logPath, done: make(chan struct{})}
+	l.logCmd("& %s (pid %d, log %s)", shellQuote(argv), cmd.Process.Pid, logPath)
+	go func() {
+		p.err = cmd.Wait()
+		f.Close()
+		close(p.done)
+	}()
+	l.led.add(fmt.Sprintf("process %s pid %d", name, cmd.Process.Pid), func() error {
+		return p.Stop(syscall.SIGTERM, 5*time.Second)
+	})
+	return p, nil
+}
+
+// Running reports whether the process is still alive.
+func (p *Proc) Running() bool {
+	select {
+	case <-p.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// Stop sends sig, waits up to timeout, then SIGKILLs. Safe to call more than once.
+func (p *Proc) Stop(sig syscall.Signal, timeout time.Duration) error {
+	if !p.Running() {
+		return nil
+	}
+	_ = p.Cmd.Process.Signal(sig)
+	select {
+	case <-p.done:
+		return nil
+	case <-time.After(timeout):
+	}
+	_ = p.Cmd.Process.Kill()
+	<-p.done
+	return fmt.Errorf("%s (pid %d) ignored %v for %v, killed", p.Name, p.Cmd.Process.Pid, sig, timeout)
+}
+
+// Wait waits for the process to exit on its own.
+func (p *Proc) Wait(timeout time.Duration) error {
+	select {
+	case <-p.done:
+		return p.err
+	case <-time.After(timeout):
+		return fmt.Errorf("%s still running after %v", p.Name, timeout)
+	}
+}
+
+// --- namespaces, OVS, VMs -----------------------------------------------------------------
+
+func (l *Lab) addNetns(ns string) {
+	l.mustRun("ip", "netns", "add", ns)
+	l.led.add("netns "+ns, func() error {
+		// processes that were started in it by hand, e.g. while debugging
+		if out, err := l.runT(10*time.Second, "ip", "netns", "pids", ns); err == nil {
+			for _, f := range strings.Fields(out) {
+				if pid, err := strconv.Atoi(f); err == nil {
+					_ = syscall.Kill(pid, syscall.SIGKILL)
+				}
+			}
+		}
+		_, err := l.runT(20*time.Second, "ip", "netns", "del", ns)
+		return err
+	})
+}
+
+func (l *Lab) startOVS() {
+	t := l.t
+	db := filepath.Join(l.DBDir, "conf.db")
+	l.mustRun("ovsdb-tool", "create", db, ovsSchema)
+	sock := filepath.Join(l.RunDir, "db.sock")
+	dbCtl := filepath.Join(l.RunDir, "ovsdb-server.ctl")
+	vsCtl := filepath.Join(l.RunDir, "ovs-vswitchd.ctl")
+
+	dbProc, err := l.start("ovsdb-server", filepath.Join(l.LogDir, "ovsdb-server.stderr"),
+		"ip", "netns", "exec", l.HV, "ovsdb-server", db,
+		"--remote=punix:"+sock, "--pidfile="+filepath.Join(l.RunDir, "ovsdb-server.pid"),
+		"--unixctl="+dbCtl, "--log-file="+filepath.Join(l.LogDir, "ovsdb-server.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// stop ovsdb-server the polite way first (this undo runs after vswitchd's)
+	l.led.add("ovsdb-server exit", func() error {
+		if !dbProc.Running() {
+			return nil
+		}
+		_, _ = l.runT(10*time.Second, "ovs-appctl", "-t", dbCtl, "exit")
+		return dbProc.Wait(5 * time.Second)
+	})
+	l.waitFor("ovsdb-server socket", 20*time.Second, func() error {
+		if !dbProc.Running() {
+			return fmt.Errorf("ovsdb-server exited: %s", tail(dbProc.LogPath, 10))
+		}
+		_, err := l.runT(5*time.Second, "ovs-vsctl", "--timeout=2", "--no-wait", "show")
+		return err
+	})
+	l.mustRun("ovs-vsctl", "--timeout=10", "--no-wait", "init")
+
+	vsProc, err := l.start("ovs-vswitchd", filepath.Join(l.LogDir, "ovs-vswitchd.stderr"),
+		"ip", "netns", "exec", l.HV, "ovs-vswitchd", "unix:"+sock,
+		"--pidfile="+filepath.Join(l.RunDir, "ovs-vswitchd.pid"),
+		"--unixctl="+vsCtl, "--log-file="+filepath.Join(l.LogDir, "ovs-vswitchd.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.led.add("ovs-vswitchd exit --cleanup", func() error {
+		if !vsProc.Running() {
+			return nil
+		}
+		_, _ = l.runT(15*time.Second, "ovs-appctl", "-t", vsCtl, "exit", "--cleanup")
+		return vsProc.Wait(10 * time.Second)
+	})
+	l.waitFor("ovs-vswitchd control socket", 20*time.Second, func() error {
+		if !vsProc.Running() {
+			return fmt.Errorf("ovs-vswitchd exited: %s", tail(vsProc.LogPath, 10))
+		}
+		_, err := l.runT(5*time.Second, "ovs-appctl", "-t", vsCtl, "version")
+		return err
+	})
+	// The kernel datapath is not available here (no openvswitch module): the userspace datapath.
+	l.vsctl("add-br", bridge, "--", "set", "bridge", bridge, "datapath_type=netdev")
+	l.mustRun("ip", "-n", l.HV, "link", "set", bridge, "up")
+	t.Logf("OVS %s up in netns %s (rundir %s)", firstLine(l.mustRun("ovs-vswitchd", "--version")), l.HV, l.RunDir)
+}
+
+func (l *Lab) waitFor(what string, timeout time.Duration, check func() error) {
+	l.t.Helper()
+	deadline := time.Now().Add(timeout)
+	var err error
+	for time.Now().Before(deadline) {
+		if err = check(); err == nil {
+			return
+		}
+		if l.ctx.Err() != nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	l.t.Fatalf("waiting for %s: %v", what, err)
+}
+
+// addVM creates VM i: namespace, veth (host end in the hypervisor netns, eth0 in the VM),
+// addresses, checksum offload off, and the OVS port labelled like os-vif + the ML2/OVS agent.
+func (l *Lab) addVM(i int) {
+	t := l.t
+	v := &VM{
+		Name:       fmt.Sprintf("vm%d", i),
+		Netns:      fmt.Sprintf("%s-vm%d", l.Prefix, i),
+		HostIf:     fmt.Sprintf("%s-v%dh", l.Prefix, i),
+		IPv4:       netip.MustParseAddr(fmt.Sprintf("10.77.0.%d", 10+i)),
+		IPv6:       netip.MustParseAddr(fmt.Sprintf("fd77::%d", 10+i)),
+		PortID:     newUUID(),
+		InstanceID: newUUID(),
+		Net:        l.Net,
+	}
+	if len(v.HostIf) > 15 {
+		t.Fatalf("interface name %q longer than 15 characters", v.HostIf)
+	}
+	// Neutron's default MAC prefix fa:16:3e, random rest.
+	mac := make([]byte, 6)
+	_, _ = rand.Read(mac)
+	mac[0], mac[1], mac[2] = 0xfa, 0x16, 0x3e
+	v.MAC = net.HardwareAddr(mac)
+
+	l.addNetns(v.Netns)
+	// Both ends are created directly in their namespaces: nothing ever shows up in the host's.
+	l.mustRun("ip", "link", "add", "name", v.HostIf, "netns", l.HV, "type", "veth",
+		"peer", "name", "eth0", "address", v.MAC.String(), "netns", v.Netns)
+	l.led.add("veth "+v.HostIf, func() error {
+		if _, err := l.runT(10*time.Second, "ip", "-n", l.HV, "link", "show", v.HostIf); err != nil {
+			return nil // already gone with its namespace
+		}
+		_, err := l.runT(10*time.Second, "ip", "-n", l.HV, "link", "del", v.HostIf)
+		return err
+	})
+	in := func(args ...string) { l.mustRun("ip", append([]string{"-n", v.Netns}, args...)...) }
+	in("link", "set", "lo", "up")
+	in("addr", "add", v.IPv4.String()+"/24", "dev", "eth0")
+	in("addr", "add", v.IPv6.String()+"/64", "dev", "eth0", "nodad")
+	in("link", "set", "eth0", "up")
+	// REQUIRED with the userspace datapath: with TX checksum offload a veth leaves TCP/UDP
+	// checksums unfinished, OVS (AF_PACKET) forwards them so and the peer drops them
+	// (ping works, iperf3 "Connection timed out").
+	if _, err := l.inNS(v.Netns, 10*time.Second, "ethtool", "-K", "eth0", "tx", "off"); err != nil {
+		t.Fatal(err)
+	}
+	l.mustRun("ip", "-n", l.HV, "link", "set", v.HostIf, "up")
+
+	// os-vif (vif_plug_ovs) sets Interface.external_ids; the ML2/OVS agent sets Port.tag (local
+	// VLAN) and Port.other_config (net_uuid, network_type, physical_network, segmentation_id).
+	l.vsctl("--", "add-port", bridge, v.HostIf,
+		"--", "set", "Interface", v.HostIf,
+		"external_ids:iface-id="+v.PortID,
+		`external_ids:attached-mac="`+v.MAC.String()+`"`,
+		"external_ids:vm-uuid="+v.InstanceID,
+		"external_ids:iface-status=active",
+		"--", "set", "Port", v.HostIf,
+		fmt.Sprintf("tag=%d", l.Net.LocalVLAN),
+		"other_config:net_uuid="+l.Net.ID,
+		"other_config:network_type="+l.Net.Type,
+		"other_config:physical_network="+l.Net.PhysNet,
+		fmt.Sprintf("other_config:segmentation_id=%d", l.Net.SegmentID))
+
+	var links []struct {
+		IfIndex int    `json:"ifindex"`
+		Address string `json:"address"`
+	}
+	if err := json.Unmarshal([]byte(l.mustRun("ip", "-n", l.HV, "-j", "link", "show", "dev", v.HostIf)), &links); err != nil || len(links) != 1 {
+		t.Fatalf("ifindex of %s: %v %v", v.HostIf, links, err)
+	}
+	v.HostIfIndex = links[0].IfIndex
+	ofp, err := strconv.Atoi(l.vsctl("get", "Interface", v.HostIf, "ofport"))
+	if err != nil || ofp <= 0 {
+		t.Fatalf("ofport of %s: %d %v", v.HostIf, ofp, err)
+	}
+	v.OFPort = ofp
+	if got := strings.Trim(l.vsctl("get", "Interface", v.HostIf, "external_ids:attached-mac"), `"`); got != v.MAC.String() {
+		t.Fatalf("attached-mac of %s = %q, want %q", v.HostIf, got, v.MAC)
+	}
+	l.VMs = append(l.VMs, v)
+	t.Logf("%s: netns %s, port %s (ifindex %d, ofport %d), mac %s, %s %s, iface-id %s, vm-uuid %s",
+		v.Name, v.Netns, v.HostIf, v.HostIfIndex, v.OFPort, v.MAC, v.IPv4, v.IPv6, v.PortID, v.InstanceID)
+}
+
+// checkConnectivity pings every pair over IPv4 and IPv6 (before sFlow is configured).
+func (l *Lab) checkConnectivity() {
+	for _, a := range l.VMs {
+		for _, b := range l.VMs {
+			if a == b {
+				continue
+			}
+			for _, dst := range []netip.Addr{b.IPv4, b.IPv6} {
+				var err error
+				for range 5 {
+					if _, err = l.inNS(a.Netns, 10*time.Second, "ping", "-c", "1", "-W", "2", dst.String()); err == nil {
+						break
+					}
+				}
+				if err != nil {
+					l.t.Fatalf("no connectivity %s -> %s %s: %v\n%s", a, b, dst, err, l.diag())
+				}
+			}
+		}
+	}
+}
+
+// diag returns OVS state for failure messages.
+func (l *Lab) diag() string {
+	show, _ := l.run("ovs-vsctl", "--timeout=5", "show")
+	flows, _ := l.run("ovs-appctl", "-t", filepath.Join(l.RunDir, "ovs-vswitchd.ctl"), "dpctl/dump-flows")
+	return "ovs-vsctl show:\n" + show + "\ndatapath flows:\n" + flows + "\nvswitchd log tail:\n" + tail(filepath.Join(l.LogDir, "ovs-vswitchd.log"), 20)
+}
+
+// --- small helpers ------------------------------------------------------------------------
+
+func tail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "(" + err.Error() + ")"
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return s
+}
+
+// ecsMAC formats a MAC the ECS way: uppercase, hyphen-separated.
+func ecsMAC(m net.HardwareAddr) string {
+	return strings.ToUpper(strings.ReplaceAll(m.String(), ":", "-"))
+}
+
+// toolsMissing lists the commands the lab needs that are not installed.
+func toolsMissing() []string {
+	var miss []string
+	for _, c := range []string{"ovs-vsctl", "ovsdb-server", "ovs-vswitchd", "ovsdb-tool", "ovs-appctl", "ip", "iperf3", "ping", "ethtool"} {
+		if _, err := exec.LookPath(c); err != nil {
+			if _, err := os.Stat("/usr/sbin/" + c); err != nil {
+				miss = append(miss, c)
+			}
+		}
+	}
+	return miss
+}
+
+// readLines reads a file line by line (lines may be long).
+func readLines(path string, fn func(line []byte)) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 0, 1<<20), 16<<20)
+	for sc.Scan() {
+		fn(sc.Bytes())
+	}
+	return sc.Err()
+}
