@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/flowlens/flowlens/internal/agents"
+	"github.com/flowlens/flowlens/internal/aggregate"
 	"github.com/flowlens/flowlens/internal/config"
 	"github.com/flowlens/flowlens/internal/decode/sflow"
 	"github.com/flowlens/flowlens/internal/input/udp"
@@ -58,7 +59,13 @@ func cmdRun(args []string, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		outputs = append(outputs, w)
+		var out pipeline.Output = w
+		if cfg.Output.NDJSON.Aggregate {
+			if out, err = aggregate.New(cfg.Aggregate, w); err != nil {
+				return err
+			}
+		}
+		outputs = append(outputs, out)
 	}
 	if len(outputs) == 0 {
 		log.Warn("no output is configured: records are decoded and counted, then discarded (set output.ndjson.path)")

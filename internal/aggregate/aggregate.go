@@ -237,6 +237,9 @@ func (a *Aggregator) flushLocked(next time.Time) error {
 		return nil
 	}
 	end := a.start.Add(a.cfg.Interval)
+	if now := a.now(); now.Before(end) {
+		end = now // a partial interval, flushed at shutdown
+	}
 	out := make([]flow.Record, 0, len(a.entries))
 	for k, e := range a.entries {
 		r := e.rec

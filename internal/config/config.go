@@ -19,6 +19,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/flowlens/flowlens/internal/aggregate"
 	"github.com/flowlens/flowlens/internal/input/udp"
 	"github.com/flowlens/flowlens/internal/output/ndjson"
 )
@@ -30,10 +31,11 @@ var Default []byte
 
 // Config is the whole configuration.
 type Config struct {
-	Log      Log      `yaml:"log"`
-	Input    Input    `yaml:"input"`
-	Pipeline Pipeline `yaml:"pipeline"`
-	Output   Output   `yaml:"output"`
+	Log       Log              `yaml:"log"`
+	Input     Input            `yaml:"input"`
+	Aggregate aggregate.Config `yaml:"aggregate"`
+	Pipeline  Pipeline         `yaml:"pipeline"`
+	Output    Output           `yaml:"output"`
 }
 
 // Log configures logging.
@@ -137,6 +139,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Input.SFlow.ReceiveBuffer < 0 || c.Input.SFlow.Batch < 0 || c.Input.SFlow.Sockets < 0 {
 		return errors.New("input.sflow: receive_buffer, batch and sockets cannot be negative")
+	}
+	if err := c.Aggregate.Validate(); err != nil {
+		return err
 	}
 	if m := c.Input.SFlow.MaxDatagram; m != 0 && (m < 1500 || m > 65535) {
 		return fmt.Errorf("input.sflow.max_datagram %d: use a value between 1500 and 65535", m)

@@ -142,7 +142,7 @@ func (r *Record) AppendJSON(b []byte) []byte {
 		w.close()
 	}
 	w.open("sflow")
-	if r.Input == InputSFlow {
+	if r.Input == InputSFlow && r.Samples == 0 { // an aggregate has no one sample's numbers
 		w.uint("sequence", uint64(r.Sequence))
 		w.uint("sample_sequence", uint64(r.SampleSeq))
 		w.uint("source_id_type", uint64(r.SourceIDType))
@@ -305,7 +305,9 @@ func writePacketExtras(w *jsonw, p *Packet) {
 	if p.HasProto {
 		w.open("ip")
 		w.uint("tos", uint64(p.TOS))
-		w.uint("ttl", uint64(p.TTL))
+		if p.TTL != 0 {
+			w.uint("ttl", uint64(p.TTL))
+		}
 		if p.IPLength != 0 {
 			w.uint("length", uint64(p.IPLength))
 		}

@@ -27,6 +27,8 @@ type Config struct {
 	RotateInterval time.Duration `yaml:"rotate_interval"`
 	// Keep is how many rotated files to keep (0: all).
 	Keep int `yaml:"keep"`
+	// Aggregate makes the pipeline put an aggregator in front of this output.
+	Aggregate bool `yaml:"aggregate"`
 }
 
 // Writer is the output. Write is called from one goroutine.
