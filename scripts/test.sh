@@ -33,6 +33,7 @@ go vet -tags e2e ./test/e2e/
 
 step "staticcheck $STATICCHECK_VERSION"
 go run "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION" ./...
+go run "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION" -tags e2e ./test/e2e/
 
 step "unit and integration tests"
 go test -count=1 ./...

@@ -9,7 +9,6 @@ import (
 	"encoding/binary"
 	"os"
 	"testing"
-	"time"
 )
 
 type rawRecord struct {
@@ -173,8 +172,4 @@ func (w *ngWriter) custom() {
 	var body []byte
 	body = w.order.AppendUint32(body, 32473) // private enterprise number for examples
 	w.block(0x40000bad, append(body, "opaque"...))
-}
-
-func recTime(r rawRecord) time.Time {
-	return time.Unix(int64(r.sec), int64(r.frac)*1000).UTC()
 }
