@@ -14,7 +14,7 @@ import (
 
 // leaves lists the dotted paths of every value in a JSON document.
 func leaves(prefix string, v any, out map[string]bool) {
-	if m, ok := v.(map[string]any); ok {
+	if m, ok := v.(map[string]any); ok && !strings.HasSuffix(prefix, ".location") { // a geo_point is one field
 		for k, c := range m {
 			p := k
 			if prefix != "" {
@@ -44,6 +44,11 @@ func full() (*flow.Record, *flow.Counter) {
 		Out:    flow.Port{Format: flow.PortSingle, Index: 4, Name: "tap2", HasOFPort: true, OFPort: 2, Speed: 1e9, VLAN: 6, HasVLAN: true},
 		Packet: pk, Parsed: flow.LayerInnerL4, Truncated: true, Tunnel: flow.TunnelVXLAN, VNI: 7, HasVNI: true, Inner: pk, InnerPresent: true,
 		TunnelEgress: ep, TunnelIngress: ep, TunnelEgressVNI: 1, HasTunnelEgressVNI: true, TunnelIngressVNI: 2, HasTunnelIngressVNI: true,
+		SrcGeo:  flow.Geo{CountryISO: "FR", CountryName: "France", City: "Paris", Lat: 48.8, Lon: 2.3, HasLocation: true, ASN: 1, ASOrg: "Org"},
+		DstGeo:  flow.Geo{CountryISO: "FR", CountryName: "France", City: "Paris", Lat: 48.8, Lon: 2.3, HasLocation: true, ASN: 1, ASOrg: "Org"},
+		SrcID:   flow.Identity{PortID: "p", InstanceID: "i", InstanceName: "vm", NetworkID: "n", NetworkName: "net", SegmentationID: 5, ProjectID: "t", ProjectName: "proj", Host: "h", Source: "ovsdb"},
+		DstID:   flow.Identity{PortID: "p", InstanceID: "i", InstanceName: "vm", NetworkID: "n", NetworkName: "net", SegmentationID: 5, ProjectID: "t", ProjectName: "proj", Host: "h", Source: "ovsdb"},
+		Direction: flow.DirectionInbound, Relation: flow.RelationCrossHost,
 		NextHop: a("192.0.2.254"), SrcMask: 24, DstMask: 24, SrcAS: 1, DstAS: 2, PeerAS: 3, ASPath: [8]uint32{2}, ASPathLen: 1, LocalPref: 100, HasGateway: true,
 	}
 	c := &flow.Counter{Time: time.Unix(1, 0), Agent: a("127.0.0.1"), HasInterface: true, HasEthernet: true, HasVLAN: true,

@@ -80,7 +80,7 @@ func (r *Record) AppendJSON(b []byte) []byte {
 	writeObserverPort(&w, "egress", &r.Out)
 	w.close()
 
-	writeEnds(&w, &r.Packet, r.SrcAS, r.DstAS)
+	writeEnds(&w, &r.Packet, r.SrcAS, r.DstAS, &r.SrcGeo, &r.DstGeo)
 
 	w.open("network")
 	if r.EtherType != 0 {
@@ -98,6 +98,9 @@ func (r *Record) AppendJSON(b []byte) []byte {
 	}
 	w.uint("bytes", r.Bytes)
 	w.uint("packets", r.Packets)
+	if r.Direction != DirectionUnknown {
+		w.str("direction", r.Direction.String())
+	}
 	if r.VLANCount > 0 {
 		w.open("vlan")
 		w.uintStr("id", uint64(r.VLAN))
@@ -114,6 +117,11 @@ func (r *Record) AppendJSON(b []byte) []byte {
 
 	w.open("flowlens")
 	w.str("input", r.Input.String())
+	writeIdentity(&w, "src", &r.SrcID)
+	writeIdentity(&w, "dst", &r.DstID)
+	if r.Relation != RelationUnknown {
+		w.str("relation", r.Relation.String())
+	}
 	w.open("agent")
 	w.uint("sub_id", uint64(r.SubAgent))
 	w.close()
@@ -181,7 +189,7 @@ func (r *Record) AppendJSON(b []byte) []byte {
 	}
 	if r.InnerPresent {
 		w.open("inner")
-		writeEnds(&w, &r.Inner, 0, 0)
+		writeEnds(&w, &r.Inner, 0, 0, nil, nil)
 		w.open("network")
 		if r.Inner.EtherType != 0 {
 			w.str("type", NetworkType(r.Inner.EtherType))
@@ -269,7 +277,7 @@ func writeFlowlensPort(w *jsonw, key string, p *Port) {
 	w.close()
 }
 
-func writeEnds(w *jsonw, p *Packet, srcAS, dstAS uint32) {
+func writeEnds(w *jsonw, p *Packet, srcAS, dstAS uint32, srcGeo, dstGeo *Geo) {
 	w.open("source")
 	w.addr("ip", p.SrcAddr)
 	if p.HasPorts {
@@ -278,11 +286,7 @@ func writeEnds(w *jsonw, p *Packet, srcAS, dstAS uint32) {
 	if !p.SrcMAC.IsZero() {
 		w.mac("mac", p.SrcMAC)
 	}
-	if srcAS != 0 {
-		w.open("as")
-		w.uint("number", uint64(srcAS))
-		w.close()
-	}
+	writeGeo(w, srcAS, srcGeo)
 	w.close()
 	w.open("destination")
 	w.addr("ip", p.DstAddr)
@@ -292,10 +296,92 @@ func writeEnds(w *jsonw, p *Packet, srcAS, dstAS uint32) {
 	if !p.DstMAC.IsZero() {
 		w.mac("mac", p.DstMAC)
 	}
-	if dstAS != 0 {
+	writeGeo(w, dstAS, dstGeo)
+	w.close()
+}
+
+// writeGeo writes ECS geo and as objects. An AS from the exporter (BGP)
+// wins over the ASN database's.
+func writeGeo(w *jsonw, as uint32, g *Geo) {
+	if g != nil && as == 0 {
+		as = g.ASN
+	}
+	if as != 0 || g != nil && g.ASOrg != "" {
 		w.open("as")
-		w.uint("number", uint64(dstAS))
+		if as != 0 {
+			w.uint("number", uint64(as))
+		}
+		if g != nil && g.ASOrg != "" {
+			w.open("organization")
+			w.str("name", g.ASOrg)
+			w.close()
+		}
 		w.close()
+	}
+	if g == nil {
+		return
+	}
+	w.open("geo")
+	if g.CountryISO != "" {
+		w.str("country_iso_code", g.CountryISO)
+	}
+	if g.CountryName != "" {
+		w.str("country_name", g.CountryName)
+	}
+	if g.City != "" {
+		w.str("city_name", g.City)
+	}
+	if g.HasLocation {
+		w.open("location")
+		w.float("lat", g.Lat)
+		w.float("lon", g.Lon)
+		w.close()
+	}
+	w.close()
+}
+
+func writeIdentity(w *jsonw, key string, id *Identity) {
+	if !id.Known() {
+		return
+	}
+	w.open(key)
+	w.open("port")
+	if id.PortID != "" {
+		w.str("id", id.PortID)
+	}
+	w.close()
+	w.open("instance")
+	if id.InstanceID != "" {
+		w.str("id", id.InstanceID)
+	}
+	if id.InstanceName != "" {
+		w.str("name", id.InstanceName)
+	}
+	w.close()
+	w.open("network")
+	if id.NetworkID != "" {
+		w.str("id", id.NetworkID)
+	}
+	if id.NetworkName != "" {
+		w.str("name", id.NetworkName)
+	}
+	if id.SegmentationID != 0 {
+		w.uint("segmentation_id", uint64(id.SegmentationID))
+	}
+	w.close()
+	w.open("project")
+	if id.ProjectID != "" {
+		w.str("id", id.ProjectID)
+	}
+	if id.ProjectName != "" {
+		w.str("name", id.ProjectName)
+	}
+	w.close()
+	if id.Host != "" {
+		w.str("host", id.Host)
+	}
+	if id.Source != "" {
+		w.str("source", id.Source)
 	}
 	w.close()
 }

@@ -99,6 +99,11 @@ func (w *jsonw) uintStr(k string, v uint64) {
 	w.b = append(w.b, '"')
 }
 
+func (w *jsonw) float(k string, v float64) {
+	w.key(k)
+	w.b = strconv.AppendFloat(w.b, v, 'f', -1, 64)
+}
+
 func (w *jsonw) boolean(k string, v bool) {
 	w.key(k)
 	w.b = strconv.AppendBool(w.b, v)

@@ -219,6 +219,13 @@ type Record struct {
 	LocalPref        uint32
 	HasGateway       bool
 
+	// Enrichment: geography and network of each end, the OpenStack
+	// identity of each end, and what the flow is relative to the cloud.
+	SrcGeo, DstGeo Geo
+	SrcID, DstID   Identity
+	Direction      Direction
+	Relation       Relation
+
 	// NetFlow and IPFIX specifics.
 	EngineType, EngineID uint8
 	HasEngine            bool
@@ -233,4 +240,76 @@ type Endpoint struct {
 	Src, Dst         netip.Addr
 	Proto            uint8
 	SrcPort, DstPort uint16
+}
+
+// Geo is what GeoIP and ASN databases say about an address.
+type Geo struct {
+	CountryISO  string
+	CountryName string
+	City        string
+	Lat, Lon    float64
+	HasLocation bool
+	ASN         uint32
+	ASOrg       string
+}
+
+// Identity is what the cloud says about one end of a flow: the OpenStack
+// port, instance, network and project behind a MAC or an address.
+type Identity struct {
+	PortID         string
+	InstanceID     string
+	InstanceName   string
+	NetworkID      string
+	NetworkName    string
+	SegmentationID uint32
+	ProjectID      string
+	ProjectName    string
+	Host           string // hypervisor the port is bound to
+	Source         string // where the identity came from: ovsdb, neutron, static
+}
+
+// Known reports whether anything is known.
+func (i *Identity) Known() bool { return i.PortID != "" || i.InstanceID != "" || i.NetworkID != "" }
+
+// Direction classifies a flow by whether its ends are inside the cloud
+// (private, link-local and other reserved addresses, or known ports) or
+// outside. The names are ECS network.direction values.
+type Direction uint8
+
+const (
+	DirectionUnknown Direction = iota
+	DirectionInternal
+	DirectionInbound
+	DirectionOutbound
+	DirectionExternal
+)
+
+var directionNames = [...]string{"", "internal", "inbound", "outbound", "external"}
+
+func (d Direction) String() string {
+	if int(d) < len(directionNames) {
+		return directionNames[d]
+	}
+	return ""
+}
+
+// Relation says what a flow is in the cloud's terms.
+type Relation uint8
+
+const (
+	RelationUnknown        Relation = iota
+	RelationSameHost                // VM to VM on one hypervisor
+	RelationCrossHost               // VM to VM on two hypervisors
+	RelationVMToExternal            // a VM to something outside the cloud
+	RelationExternalToVM            // something outside to a VM
+	RelationInfrastructure          // neither end is a VM (routers, DHCP, metadata, hosts)
+)
+
+var relationNames = [...]string{"", "same-host", "cross-host", "vm-to-external", "external-to-vm", "infrastructure"}
+
+func (r Relation) String() string {
+	if int(r) < len(relationNames) {
+		return relationNames[r]
+	}
+	return ""
 }
