@@ -3,6 +3,10 @@ module github.com/flowlens/flowlens
 go 1.26.8
 
 require (
-	golang.org/x/sys v0.50.0 // indirect
-	gopkg.in/yaml.v3 v3.0.1 // indirect
+	github.com/maxmind/mmdbwriter v1.2.0
+	github.com/oschwald/maxminddb-golang/v2 v2.9.0
+	golang.org/x/sys v0.50.0
+	gopkg.in/yaml.v3 v3.0.1
 )
+
+require go4.org/netipx v0.0.0-20231129151722-fdeea329fbba // indirect

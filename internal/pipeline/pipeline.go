@@ -52,10 +52,19 @@ type Config struct {
 	QueueSize int
 	// Decoder options for sFlow.
 	SFlow sflow.Options
+	// Enrichers make, for each input goroutine, the enrichers its records
+	// go through after the interface inventory, in order.
+	Enrichers []func() Enricher
 	// Wait makes a full queue hold up the input instead of dropping:
 	// right for reading files, wrong for live UDP, where holding up the
 	// socket only moves the loss into the kernel, uncounted by us.
 	Wait bool
+}
+
+// Enricher adds information to a flow record. Each input goroutine has its
+// own, so enrichers may keep unlocked caches.
+type Enricher interface {
+	Enrich(*flow.Record)
 }
 
 // Pipeline connects inputs to outputs.
@@ -185,7 +194,11 @@ func (p *Pipeline) Outputs() []OutputStats {
 // SFlowHandler returns a new handler for one input socket. It is also what
 // `flowlens decode` feeds captured datagrams to.
 func (p *Pipeline) SFlowHandler() *SFlowHandler {
-	return &SFlowHandler{p: p, dec: sflow.NewDecoder(p.cfg.SFlow), cache: make(map[agents.Key]*agents.Stats)}
+	h := &SFlowHandler{p: p, dec: sflow.NewDecoder(p.cfg.SFlow), cache: make(map[agents.Key]*agents.Stats)}
+	for _, newEnricher := range p.cfg.Enrichers {
+		h.enrichers = append(h.enrichers, newEnricher())
+	}
+	return h
 }
 
 // UDPHandler adapts SFlowHandler to the udp package.
@@ -194,11 +207,12 @@ func (p *Pipeline) UDPHandler(int) udp.Handler { return p.SFlowHandler() }
 // SFlowHandler decodes, accounts for and enriches the datagrams of one
 // socket. It is not safe for concurrent use.
 type SFlowHandler struct {
-	p     *Pipeline
-	dec   *sflow.Decoder
-	res   sflow.Result
-	cache map[agents.Key]*agents.Stats // this socket's view of the registry, lock-free
-	batch *Batch
+	p         *Pipeline
+	dec       *sflow.Decoder
+	res       sflow.Result
+	cache     map[agents.Key]*agents.Stats // this socket's view of the registry, lock-free
+	batch     *Batch
+	enrichers []Enricher
 }
 
 // maxBatch bounds the records held before they are dispatched.
@@ -243,6 +257,9 @@ func (h *SFlowHandler) Datagram(b []byte, src netip.AddrPort, now time.Time) {
 	}
 	for i := range h.res.Flows {
 		inv.Enrich(&h.res.Flows[i])
+		for _, e := range h.enrichers {
+			e.Enrich(&h.res.Flows[i])
+		}
 	}
 	if h.batch == nil {
 		h.batch = h.p.pool.Get().(*Batch)

