@@ -1,0 +1,318 @@
+// Package openstack attributes each flow to the OpenStack ports at its two
+// ends: instance, network, project and hypervisor. It merges what several
+// sources know — the local OVSDB of each hypervisor, the Neutron and Nova
+// APIs, a static file — into one inventory, and attributes by observation
+// point and MAC, never by IP address alone: tenant networks reuse address
+// ranges.
+package openstack
+
+import (
+	"fmt"
+	"net/netip"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/flowlens/flowlens/internal/flow"
+)
+
+// Port is what is known about one Neutron port.
+type Port struct {
+	ID             string     `yaml:"id"`
+	MAC            string     `yaml:"mac"`
+	InstanceID     string     `yaml:"instance_id"`
+	InstanceName   string     `yaml:"instance_name"`
+	NetworkID      string     `yaml:"network_id"`
+	NetworkName    string     `yaml:"network_name"`
+	SegmentationID uint32     `yaml:"segmentation_id"`
+	ProjectID      string     `yaml:"project_id"`
+	ProjectName    string     `yaml:"project_name"`
+	Host           string     `yaml:"host"`
+	FixedIPs       []string   `yaml:"fixed_ips"`
+	Attachments    []Attached `yaml:"attachments"`
+
+	// Source names where the port came from; a merged port lists several.
+	Source string `yaml:"-"`
+	mac    flow.MAC
+}
+
+// Attached says where a port is plugged: the sFlow agent address of its
+// hypervisor and the Linux ifindex of its OVS interface (tap, qvo, vhu).
+type Attached struct {
+	Agent     string `yaml:"agent"`
+	IfIndex   uint32 `yaml:"ifindex"`
+	Interface string `yaml:"interface"`
+	LocalVLAN uint16 `yaml:"local_vlan"` // the ML2/OVS agent's tag on br-int
+}
+
+type attachKey struct {
+	agent netip.Addr
+	index uint32
+}
+
+type snapshot struct {
+	ports    []*Port
+	byAttach map[attachKey]*Port
+	byMAC    map[flow.MAC][]*Port
+}
+
+// Inventory merges what the sources report. Each source replaces its own
+// part whenever it learns something; lookups read an immutable snapshot
+// and never lock.
+type Inventory struct {
+	mu      sync.Mutex
+	sources map[string][]Port
+	cur     atomic.Pointer[snapshot]
+}
+
+// NewInventory returns an empty inventory.
+func NewInventory() *Inventory {
+	inv := &Inventory{sources: map[string][]Port{}}
+	inv.cur.Store(&snapshot{byAttach: map[attachKey]*Port{}, byMAC: map[flow.MAC][]*Port{}})
+	return inv
+}
+
+// Set replaces everything source knows.
+func (inv *Inventory) Set(source string, ports []Port) {
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	inv.sources[source] = ports
+	inv.cur.Store(inv.merge())
+}
+
+// precedence: names from the cloud's APIs and the operator's file are
+// better than OVSDB's (which has none); attachments come from wherever
+// they are known.
+func rank(source string) int {
+	switch {
+	case strings.HasPrefix(source, "static"):
+		return 0
+	case strings.HasPrefix(source, "neutron"):
+		return 1
+	}
+	return 2
+}
+
+func (inv *Inventory) merge() *snapshot {
+	names := make([]string, 0, len(inv.sources))
+	for n := range inv.sources {
+		names = append(names, n)
+	}
+	sort.Slice(names, func(i, j int) bool {
+		if ri, rj := rank(names[i]), rank(names[j]); ri != rj {
+			return ri < rj
+		}
+		return names[i] < names[j]
+	})
+	byID := map[string]*Port{}
+	var order []*Port
+	for _, src := range names {
+		for _, p := range inv.sources[src] {
+			p := p
+			p.Source = src
+			if m, err := parseMAC(p.MAC); err == nil {
+				p.mac = m
+			}
+			key := p.ID
+			if key == "" {
+				key = "mac:" + strings.ToLower(p.MAC) + "/" + src
+			}
+			old := byID[key]
+			if old == nil {
+				cp := p
+				byID[key] = &cp
+				order = append(order, &cp)
+				continue
+			}
+			mergeInto(old, &p)
+		}
+	}
+	s := &snapshot{ports: order, byAttach: map[attachKey]*Port{}, byMAC: map[flow.MAC][]*Port{}}
+	for _, p := range order {
+		for _, a := range p.Attachments {
+			if addr, err := netip.ParseAddr(a.Agent); err == nil && a.IfIndex != 0 {
+				s.byAttach[attachKey{addr.Unmap(), a.IfIndex}] = p
+			}
+		}
+		if !p.mac.IsZero() {
+			s.byMAC[p.mac] = append(s.byMAC[p.mac], p)
+		}
+	}
+	return s
+}
+
+// mergeInto fills what dst lacks from src.
+func mergeInto(dst, src *Port) {
+	fill := func(d *string, s string) {
+		if *d == "" {
+			*d = s
+		}
+	}
+	fill(&dst.MAC, src.MAC)
+	fill(&dst.InstanceID, src.InstanceID)
+	fill(&dst.InstanceName, src.InstanceName)
+	fill(&dst.NetworkID, src.NetworkID)
+	fill(&dst.NetworkName, src.NetworkName)
+	fill(&dst.ProjectID, src.ProjectID)
+	fill(&dst.ProjectName, src.ProjectName)
+	fill(&dst.Host, src.Host)
+	if dst.SegmentationID == 0 {
+		dst.SegmentationID = src.SegmentationID
+	}
+	if dst.mac.IsZero() {
+		dst.mac = src.mac
+	}
+	if len(dst.FixedIPs) == 0 {
+		dst.FixedIPs = src.FixedIPs
+	}
+	dst.Attachments = append(dst.Attachments, src.Attachments...)
+	dst.Source += "+" + src.Source
+}
+
+func parseMAC(s string) (flow.MAC, error) {
+	var m flow.MAC
+	s = strings.NewReplacer(":", "", "-", "", ".", "").Replace(s)
+	if len(s) != 12 {
+		return m, fmt.Errorf("%q is not a MAC address", s)
+	}
+	for i := 0; i < 6; i++ {
+		var b byte
+		for _, c := range s[2*i : 2*i+2] {
+			b <<= 4
+			switch {
+			case c >= '0' && c <= '9':
+				b |= byte(c - '0')
+			case c >= 'a' && c <= 'f':
+				b |= byte(c-'a') + 10
+			case c >= 'A' && c <= 'F':
+				b |= byte(c-'A') + 10
+			default:
+				return m, fmt.Errorf("%q is not a MAC address", s)
+			}
+		}
+		m[i] = b
+	}
+	return m, nil
+}
+
+// Ports returns the merged inventory, for `flowlens inventory`.
+func (inv *Inventory) Ports() []Port {
+	s := inv.cur.Load()
+	out := make([]Port, len(s.ports))
+	for i, p := range s.ports {
+		out[i] = *p
+	}
+	return out
+}
+
+// lookup finds the port at one end of a flow: by where the packet entered
+// or left (agent and ifIndex), else by MAC, using the VLAN or VNI to choose
+// when one MAC belongs to ports of several networks. It returns nil rather
+// than guess.
+func (s *snapshot) lookup(agent netip.Addr, port *flow.Port, mac flow.MAC, vlan uint16, vni uint32) *Port {
+	if port.Format == flow.PortSingle {
+		if p := s.byAttach[attachKey{agent, port.Index}]; p != nil {
+			return p
+		}
+	}
+	if mac.IsZero() {
+		return nil
+	}
+	cands := s.byMAC[mac]
+	switch len(cands) {
+	case 0:
+		return nil
+	case 1:
+		return cands[0]
+	}
+	var pick *Port
+	for _, p := range cands {
+		match := vni != 0 && p.SegmentationID == vni || vlan != 0 && (p.SegmentationID == uint32(vlan) || p.hasLocalVLAN(agent, vlan))
+		if match {
+			if pick != nil {
+				return nil // still ambiguous
+			}
+			pick = p
+		}
+	}
+	return pick
+}
+
+func (p *Port) hasLocalVLAN(agent netip.Addr, vlan uint16) bool {
+	for _, a := range p.Attachments {
+		if a.LocalVLAN == vlan {
+			if ad, err := netip.ParseAddr(a.Agent); err == nil && ad.Unmap() == agent {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (p *Port) identity(id *flow.Identity) {
+	*id = flow.Identity{PortID: p.ID, InstanceID: p.InstanceID, InstanceName: p.InstanceName,
+		NetworkID: p.NetworkID, NetworkName: p.NetworkName, SegmentationID: p.SegmentationID,
+		ProjectID: p.ProjectID, ProjectName: p.ProjectName, Host: p.Host, Source: p.Source}
+}
+
+// Enrich attributes both ends of r and sets its relation. It is safe for
+// concurrent use and does not allocate.
+func (inv *Inventory) Enrich(r *flow.Record) {
+	s := inv.cur.Load()
+	if len(s.ports) == 0 {
+		return
+	}
+	vlan := r.In.VLAN
+	if vlan == 0 {
+		vlan = r.VLAN
+	}
+	src := s.lookup(r.Agent, &r.In, r.SrcMAC, vlan, 0)
+	dst := s.lookup(r.Agent, &r.Out, r.DstMAC, vlan, 0)
+	// On a physical NIC, VM traffic is inside VXLAN/Geneve: the inner MACs
+	// and the VNI name the ports.
+	if r.InnerPresent && src == nil && dst == nil {
+		none := flow.Port{}
+		src = s.lookup(r.Agent, &none, r.Inner.SrcMAC, 0, r.VNI)
+		dst = s.lookup(r.Agent, &none, r.Inner.DstMAC, 0, r.VNI)
+	}
+	if src != nil {
+		src.identity(&r.SrcID)
+	}
+	if dst != nil {
+		dst.identity(&r.DstID)
+	}
+	r.Relation = relation(src, dst, r.Direction)
+}
+
+// relation classifies a flow. A VM is a port with an instance; router,
+// DHCP and other ports without one are infrastructure. Outside the cloud
+// means what GeoIP enrichment's direction says (it runs first).
+func relation(src, dst *Port, dir flow.Direction) flow.Relation {
+	srcVM, dstVM := src != nil && src.InstanceID != "", dst != nil && dst.InstanceID != ""
+	switch {
+	case src == nil && dst == nil:
+		return flow.RelationUnknown
+	case srcVM && dstVM:
+		if src.Host != "" && src.Host == dst.Host || src.Host == "" && dst.Host == "" && sameAgent(src, dst) {
+			return flow.RelationSameHost
+		}
+		return flow.RelationCrossHost
+	case srcVM && dst == nil && (dir == flow.DirectionOutbound || dir == flow.DirectionExternal):
+		return flow.RelationVMToExternal
+	case dstVM && src == nil && (dir == flow.DirectionInbound || dir == flow.DirectionExternal):
+		return flow.RelationExternalToVM
+	}
+	return flow.RelationInfrastructure
+}
+
+func sameAgent(a, b *Port) bool {
+	for _, x := range a.Attachments {
+		for _, y := range b.Attachments {
+			if x.Agent == y.Agent {
+				return true
+			}
+		}
+	}
+	return false
+}
