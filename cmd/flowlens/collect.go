@@ -90,6 +90,16 @@ func cmdRun(args []string, stderr io.Writer) error {
 		pcfg.Enrichers = append(pcfg.Enrichers, func() pipeline.Enricher { return db.NewEnricher() })
 		log.Info("GeoIP enrichment on", "city", cfg.Enrich.GeoIP.CityDatabases, "asn", cfg.Enrich.GeoIP.ASNDatabases)
 	}
+	enrichCtx, stopSources := context.WithCancel(context.Background())
+	defer stopSources()
+	osInv, err := startOpenStack(enrichCtx, cfg.Enrich.OpenStack, log)
+	if err != nil {
+		return err
+	}
+	if osInv != nil {
+		// After GeoIP: the relation uses the direction it sets.
+		pcfg.Enrichers = append(pcfg.Enrichers, func() pipeline.Enricher { return osInv })
+	}
 	p := pipeline.New(pcfg, log, outputs...)
 
 	ln, err := udp.Listen(cfg.Input.SFlow.Config, log)

@@ -16,6 +16,7 @@ Usage:
   flowlens [run] [--config FILE] [--SETTING=VALUE ...]   collect (the default)
   flowlens decode [options] FILE.pcap ...                decode captured sFlow, print NDJSON
   flowlens replay [options] FILE.pcap                    send captured datagrams over UDP (load tests)
+  flowlens inventory [--config FILE] [--SETTING=VALUE]  print the OpenStack ports known and where from
   flowlens config [--effective] [--config FILE]          print the configuration reference / effective values
   flowlens version                                       print the version
 
@@ -44,6 +45,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdDecode(args, stdout, stderr)
 	case "replay":
 		err = cmdReplay(args, stdout, stderr)
+	case "inventory":
+		err = cmdInventory(args, stdout, stderr)
 	case "config":
 		err = cmdConfig(args, stdout, stderr)
 	case "version":

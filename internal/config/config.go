@@ -21,6 +21,7 @@ import (
 
 	"github.com/flowlens/flowlens/internal/aggregate"
 	"github.com/flowlens/flowlens/internal/enrich/geoip"
+	"github.com/flowlens/flowlens/internal/enrich/openstack"
 	"github.com/flowlens/flowlens/internal/input/udp"
 	"github.com/flowlens/flowlens/internal/output/ndjson"
 )
@@ -63,7 +64,14 @@ type SFlow struct {
 
 // Enrich configures enrichment.
 type Enrich struct {
-	GeoIP geoip.Config `yaml:"geoip"`
+	GeoIP     geoip.Config `yaml:"geoip"`
+	OpenStack OpenStack    `yaml:"openstack"`
+}
+
+// OpenStack configures OpenStack attribution.
+type OpenStack struct {
+	OVSDB      []string `yaml:"ovsdb"`
+	StaticFile string   `yaml:"static_file"`
 }
 
 // Pipeline configures the path between inputs and outputs.
@@ -151,6 +159,11 @@ func (c *Config) Validate() error {
 	}
 	if c.Input.SFlow.ReceiveBuffer < 0 || c.Input.SFlow.Batch < 0 || c.Input.SFlow.Sockets < 0 {
 		return errors.New("input.sflow: receive_buffer, batch and sockets cannot be negative")
+	}
+	for _, o := range c.Enrich.OpenStack.OVSDB {
+		if _, _, err := openstack.ParseOVSDB(o); err != nil {
+			return err
+		}
 	}
 	if err := c.Aggregate.Validate(); err != nil {
 		return err

@@ -96,6 +96,9 @@ func (l *Lab) startCollector(bin string, port int, tag string) *Collector {
 	argv = append(argv, bin, "run",
 		"--input.sflow.listen="+c.Listen,
 		"--output.ndjson.path="+c.Out,
+		// OpenStack attribution from this lab's OVSDB, as on a hypervisor
+		// (OVS's sFlow agent is lo: 127.0.0.1).
+		"--enrich.openstack.ovsdb=127.0.0.1=unix:"+filepath.Join(l.RunDir, "db.sock"),
 		"--log.format=json",
 		"--log.level=info")
 	c.Started = time.Now()

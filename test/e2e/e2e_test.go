@@ -101,6 +101,12 @@ func TestOVSsFlow(t *testing.T) {
 		}
 		checkCounters(t, l, out)
 	})
+	t.Run("openstack", func(t *testing.T) {
+		if sink {
+			t.Skip("FLOWLENS_E2E_COLLECTOR=sink: no flow records")
+		}
+		checkOpenStack(t, l, out)
+	})
 	t.Run("restart", func(t *testing.T) { checkRestart(t, rs) })
 	t.Run("contract", func(t *testing.T) { p.Report(t.Errorf) })
 }

@@ -2,10 +2,13 @@ package openstack
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -39,4 +42,40 @@ func LoadStatic(path string) ([]Port, error) {
 		}
 	}
 	return f.Ports, nil
+}
+
+// WatchStatic loads the static inventory into inv, then reloads it when the
+// file changes, until ctx is done. A broken edit keeps the last good
+// version and logs why.
+func WatchStatic(ctx context.Context, path string, inv *Inventory, log *slog.Logger) error {
+	ports, err := LoadStatic(path)
+	if err != nil {
+		return err
+	}
+	inv.Set("static", ports)
+	st, _ := os.Stat(path)
+	go func() {
+		t := time.NewTicker(10 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			now, err := os.Stat(path)
+			if err != nil || st != nil && now.ModTime().Equal(st.ModTime()) && now.Size() == st.Size() {
+				continue
+			}
+			st = now
+			ports, err := LoadStatic(path)
+			if err != nil {
+				log.Warn("static inventory not reloaded; keeping the previous one", "error", err)
+				continue
+			}
+			inv.Set("static", ports)
+			log.Info("static inventory reloaded", "path", path, "ports", len(ports))
+		}
+	}()
+	return nil
 }

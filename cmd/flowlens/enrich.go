@@ -1,0 +1,79 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/flowlens/flowlens/internal/config"
+	"github.com/flowlens/flowlens/internal/enrich/openstack"
+)
+
+// startOpenStack starts the configured identity sources. It returns nil
+// when none is configured.
+func startOpenStack(ctx context.Context, c config.OpenStack, log *slog.Logger) (*openstack.Inventory, error) {
+	if len(c.OVSDB) == 0 && c.StaticFile == "" {
+		return nil, nil
+	}
+	inv := openstack.NewInventory()
+	if c.StaticFile != "" {
+		if err := openstack.WatchStatic(ctx, c.StaticFile, inv, log); err != nil {
+			return nil, err
+		}
+	}
+	for _, o := range c.OVSDB {
+		agent, endpoint, err := openstack.ParseOVSDB(o)
+		if err != nil {
+			return nil, err
+		}
+		src := openstack.NewOVSDBSource(endpoint, agent, inv, log)
+		go func() {
+			if err := src.Run(ctx); err != nil && ctx.Err() == nil {
+				log.Error("OVSDB source stopped", "endpoint", endpoint, "error", err)
+			}
+		}()
+	}
+	return inv, nil
+}
+
+func cmdInventory(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("flowlens inventory", stderr)
+	wait := fs.Duration("wait", 3*time.Second, "how long to let the sources report before printing")
+	cfg, err := loadConfig(fs, args)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg.Log, stderr)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	inv, err := startOpenStack(ctx, cfg.Enrich.OpenStack, log)
+	if err != nil {
+		return err
+	}
+	if inv == nil {
+		return fmt.Errorf("no OpenStack source configured: set enrich.openstack.ovsdb (AGENT=ENDPOINT) or enrich.openstack.static_file")
+	}
+	time.Sleep(*wait)
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "PORT\tMAC\tINSTANCE\tNETWORK\tSEG\tPROJECT\tHOST\tATTACHED\tSOURCE")
+	for _, p := range inv.Ports() {
+		var at []string
+		for _, a := range p.Attachments {
+			at = append(at, fmt.Sprintf("%s/%d(%s,vlan %d)", a.Agent, a.IfIndex, a.Interface, a.LocalVLAN))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", p.ID, p.MAC, or(p.InstanceName, p.InstanceID),
+			or(p.NetworkName, p.NetworkID), p.SegmentationID, or(p.ProjectName, p.ProjectID), p.Host, strings.Join(at, " "), p.Source)
+	}
+	return tw.Flush()
+}
+
+func or(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}

@@ -1,0 +1,124 @@
+package openstack
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/flowlens/flowlens/internal/flow"
+)
+
+const schema = "/usr/share/openvswitch/vswitch.ovsschema"
+
+// startOVSDB runs a private ovsdb-server (from Debian's openvswitch-switch)
+// on a socket in a temporary folder.
+func startOVSDB(t *testing.T) (sock string, vsctl func(args ...string)) {
+	t.Helper()
+	server, err := exec.LookPath("ovsdb-server")
+	if err != nil {
+		server = "/usr/sbin/ovsdb-server"
+	}
+	if _, err := os.Stat(server); err != nil {
+		t.Skip("ovsdb-server not installed (apt-get install openvswitch-switch; scripts/test.sh does it as root)")
+	}
+	if _, err := os.Stat(schema); err != nil {
+		t.Skip("no " + schema)
+	}
+	dir := t.TempDir()
+	db := filepath.Join(dir, "conf.db")
+	if out, err := exec.Command("ovsdb-tool", "create", db, schema).CombinedOutput(); err != nil {
+		t.Fatalf("ovsdb-tool: %v %s", err, out)
+	}
+	sock = filepath.Join(dir, "db.sock")
+	cmd := exec.Command(server, db, "--remote=punix:"+sock, "--unixctl="+filepath.Join(dir, "ctl"), "--no-chdir",
+		"--log-file="+filepath.Join(dir, "ovsdb-server.log"), "--pidfile="+filepath.Join(dir, "pid"))
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	for i := 0; i < 100; i++ {
+		if _, err := os.Stat(sock); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	vsctl = func(args ...string) {
+		t.Helper()
+		out, err := exec.Command("ovs-vsctl", append([]string{"--db=unix:" + sock, "--no-wait"}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("ovs-vsctl %v: %v %s", args, err, out)
+		}
+	}
+	vsctl("init")
+	return sock, vsctl
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// The source reads what os-vif and the ML2/OVS agent write, and follows
+// changes.
+func TestOVSDBSourceFollowsARealOVSDB(t *testing.T) {
+	sock, vsctl := startOVSDB(t)
+	vsctl("set", "Open_vSwitch", ".", "external_ids:hostname=compute-1")
+	vsctl("add-br", "br-int")
+	vsctl("add-port", "br-int", "tapaaaa", "--",
+		"set", "Interface", "tapaaaa", "external_ids:iface-id=aaaa-port", "external_ids:attached-mac=fa:16:3e:aa:aa:aa",
+		"external_ids:vm-uuid=aaaa-vm", "external_ids:iface-status=active", "ifindex=12", "--",
+		"set", "Port", "tapaaaa", "tag=3", "other_config:net_uuid=net-red", "other_config:segmentation_id=101",
+		"other_config:network_type=vlan", "other_config:physical_network=physnet1")
+	vsctl("add-port", "br-int", "patch-tun") // no iface-id: not a Neutron port
+
+	inv := NewInventory()
+	agent := netip.MustParseAddr("192.0.2.1")
+	src := NewOVSDBSource("unix:"+sock, agent, inv, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- src.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	waitFor(t, "the port", func() bool { return len(inv.Ports()) == 1 })
+	p := inv.Ports()[0]
+	if p.ID != "aaaa-port" || p.MAC != "fa:16:3e:aa:aa:aa" || p.InstanceID != "aaaa-vm" || p.NetworkID != "net-red" ||
+		p.SegmentationID != 101 || p.Host != "compute-1" || len(p.Attachments) != 1 ||
+		p.Attachments[0].IfIndex != 12 || p.Attachments[0].LocalVLAN != 3 || p.Attachments[0].Interface != "tapaaaa" {
+		t.Errorf("port %+v", p)
+	}
+	r := flow.Record{Agent: agent, In: flow.Port{Format: flow.PortSingle, Index: 12}}
+	inv.Enrich(&r)
+	if r.SrcID.PortID != "aaaa-port" || r.SrcID.Source != "ovsdb:192.0.2.1" {
+		t.Errorf("attribution %+v", r.SrcID)
+	}
+
+	// A VM boots, another goes away.
+	vsctl("add-port", "br-int", "tapbbbb", "--", "set", "Interface", "tapbbbb", "external_ids:iface-id=bbbb-port",
+		"external_ids:attached-mac=fa:16:3e:bb:bb:bb", "ifindex=13")
+	waitFor(t, "the second port", func() bool { return len(inv.Ports()) == 2 })
+	vsctl("del-port", "br-int", "tapaaaa")
+	waitFor(t, "the first port to go", func() bool { ps := inv.Ports(); return len(ps) == 1 && ps[0].ID == "bbbb-port" })
+}
+
+func TestParseOVSDB(t *testing.T) {
+	if a, e, err := ParseOVSDB("192.0.2.1=unix:/var/run/openvswitch/db.sock"); err != nil || a.String() != "192.0.2.1" || e != "unix:/var/run/openvswitch/db.sock" {
+		t.Errorf("%v %v %v", a, e, err)
+	}
+	for _, bad := range []string{"unix:/x", "host=unix:/x", "192.0.2.1=/var/run/db.sock"} {
+		if _, _, err := ParseOVSDB(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
