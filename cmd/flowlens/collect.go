@@ -15,6 +15,7 @@ import (
 	"github.com/flowlens/flowlens/internal/agents"
 	"github.com/flowlens/flowlens/internal/aggregate"
 	"github.com/flowlens/flowlens/internal/config"
+	"github.com/flowlens/flowlens/internal/decode/netflow"
 	"github.com/flowlens/flowlens/internal/decode/sflow"
 	"github.com/flowlens/flowlens/internal/enrich/geoip"
 	"github.com/flowlens/flowlens/internal/input/udp"
@@ -100,30 +101,68 @@ func cmdRun(args []string, stderr io.Writer) error {
 		// After GeoIP: the relation uses the direction it sets.
 		pcfg.Enrichers = append(pcfg.Enrichers, func() pipeline.Enricher { return osInv })
 	}
+	nf := cfg.Input.NetFlow
+	if len(nf.Listen) > 0 {
+		nopt := netflow.Options{DefaultSamplingRate: nf.DefaultSamplingRate, TemplateTTL: nf.TemplateTTL}
+		pcfg.NetFlow, pcfg.Templates = nopt, netflow.NewTemplates(nopt)
+		loadTemplates(nf.TemplateFile, pcfg.Templates, log)
+	}
 	p := pipeline.New(pcfg, log, outputs...)
 
+	var listeners []*udp.Listener
 	ln, err := udp.Listen(cfg.Input.SFlow.Config, log)
 	if err != nil {
 		p.Close()
 		return err
 	}
+	listeners = append(listeners, ln)
+	var nln *udp.Listener
+	if len(nf.Listen) > 0 {
+		if nln, err = udp.Listen(nf.Config, log); err != nil {
+			ln.Close()
+			p.Close()
+			return err
+		}
+		listeners = append(listeners, nln)
+	}
 	addrs := ln.Addrs()
-	log.Info("flowlens started", "version", versionString(), "sflow", strings.Join(uniq(addrs), ","), "sockets", len(addrs),
-		"ndjson", cfg.Output.NDJSON.Path)
+	attrs := []any{"version", versionString(), "sflow", strings.Join(uniq(addrs), ","), "sockets", len(addrs), "ndjson", cfg.Output.NDJSON.Path}
+	if nln != nil {
+		attrs = append(attrs, "netflow_ipfix", strings.Join(uniq(nln.Addrs()), ","))
+	}
+	log.Info("flowlens started", attrs...)
 	log.Info("to send sFlow here from Open vSwitch: ovs-vsctl -- --id=@sflow create sflow agent=<interface with the host's IP> " +
 		`target='"<this host's IP>:` + port(addrs[0]) + `"' header=128 sampling=64 polling=10 -- set bridge br-int sflow=@sflow`)
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if cfg.Log.StatsInterval > 0 {
-		go statsLoop(ctx, log, cfg.Log.StatsInterval, p, ln)
+		go statsLoop(ctx, log, cfg.Log.StatsInterval, p, listeners)
 	}
-	err = ln.Run(ctx, p.UDPHandler)
+	if pcfg.Templates != nil {
+		go templateLoop(ctx, nf.TemplateFile, pcfg.Templates, log)
+	}
+	errs := make(chan error, len(listeners))
+	go func() { errs <- ln.Run(ctx, p.UDPHandler) }()
+	if nln != nil {
+		go func() { errs <- nln.Run(ctx, p.NetFlowUDPHandler) }()
+	}
+	for range listeners {
+		if e := <-errs; e != nil && err == nil {
+			err = e
+			stop() // one input failed: stop the others too
+		}
+	}
 	stop()
 	if cerr := p.Close(); cerr != nil {
 		log.Error("closing outputs", "error", cerr)
 	}
-	logSummary(log, p, ln)
+	if pcfg.Templates != nil && nf.TemplateFile != "" {
+		if serr := saveTemplates(nf.TemplateFile, pcfg.Templates); serr != nil {
+			log.Error("saving NetFlow/IPFIX templates", "error", serr)
+		}
+	}
+	logSummary(log, p, listeners)
 	return err
 }
 
@@ -150,7 +189,7 @@ type totals struct {
 	datagrams, flows, counters, lost, errors, kernelDrops, outDropped uint64
 }
 
-func collectTotals(p *pipeline.Pipeline, ln *udp.Listener) totals {
+func collectTotals(p *pipeline.Pipeline, lns []*udp.Listener) totals {
 	var t totals
 	for _, a := range p.Agents.All() {
 		t.datagrams += a.Datagrams
@@ -159,7 +198,7 @@ func collectTotals(p *pipeline.Pipeline, ln *udp.Listener) totals {
 		t.lost += a.Lost
 		t.errors += a.ErrorCount()
 	}
-	if ln != nil {
+	for _, ln := range lns {
 		for _, s := range ln.Stats() {
 			t.kernelDrops += s.KernelDrops + s.Truncated
 		}
@@ -170,7 +209,7 @@ func collectTotals(p *pipeline.Pipeline, ln *udp.Listener) totals {
 	return t
 }
 
-func statsLoop(ctx context.Context, log *slog.Logger, every time.Duration, p *pipeline.Pipeline, ln *udp.Listener) {
+func statsLoop(ctx context.Context, log *slog.Logger, every time.Duration, p *pipeline.Pipeline, ln []*udp.Listener) {
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	prev := collectTotals(p, ln)
@@ -198,24 +237,22 @@ func statsLoop(ctx context.Context, log *slog.Logger, every time.Duration, p *pi
 
 // logSummary writes one line per exporter, so a run's health is in its log
 // even without metrics.
-func logSummary(log *slog.Logger, p *pipeline.Pipeline, ln *udp.Listener) {
+func logSummary(log *slog.Logger, p *pipeline.Pipeline, lns []*udp.Listener) {
 	for _, a := range p.Agents.All() {
 		sub := int64(a.SubAgent)
 		if a.SubAgent == agents.NoSubAgent {
 			sub = -1
 		}
-		attrs := []any{"agent", a.Agent.String(), "sub_agent", sub, "datagrams", a.Datagrams,
+		attrs := []any{"agent", a.Agent.String(), "input", a.Input.String(), "sub_agent", sub, "datagrams", a.Datagrams,
 			"samples", a.FlowSamples + a.CounterSamples, "flow_samples", a.FlowSamples,
 			"counter_samples", a.CounterSamples, "lost", a.Lost, "resets", a.Resets,
 			"out_of_order", a.OutOfOrder, "decode_errors", a.ErrorCount(), "unknown_records", a.UnknownRecords}
-		for r, n := range a.DecodeErrors {
-			if n > 0 {
-				attrs = append(attrs, "error_"+sflow.Reason(r).String(), n)
-			}
+		for r, n := range a.Errors {
+			attrs = append(attrs, "error_"+r, n)
 		}
 		log.Info("agent summary", attrs...)
 	}
-	if ln != nil {
+	for _, ln := range lns {
 		for _, s := range ln.Stats() {
 			log.Info("socket summary", "address", s.Addr, "datagrams", s.Datagrams, "kernel_drops", s.KernelDrops,
 				"truncated", s.Truncated, "receive_buffer", s.ReceiveBuffer)

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 
+	"github.com/flowlens/flowlens/internal/decode/netflow"
 	"github.com/flowlens/flowlens/internal/decode/sflow"
 	"github.com/flowlens/flowlens/internal/input/pcapfile"
 	"github.com/flowlens/flowlens/internal/output/ndjson"
@@ -14,10 +15,10 @@ import (
 func cmdDecode(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("flowlens decode", stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: flowlens decode [options] FILE.pcap|FILE.pcapng ...\n\nDecodes the sFlow datagrams of captures and prints the records as NDJSON\n(the same records `flowlens run` writes), then a summary on standard error.\n\nOptions:")
+		fmt.Fprintln(stderr, "Usage: flowlens decode [options] FILE.pcap|FILE.pcapng ...\n\nDecodes the sFlow, NetFlow v5/v9 and IPFIX datagrams of captures (told apart by\ntheir version field) and prints the records as NDJSON (the same records\n`flowlens run` writes), then a summary on standard error.\n\nOptions:")
 		fs.PrintDefaults()
 	}
-	port := fs.Int("port", 6343, "UDP destination port of the sFlow datagrams in the capture (0: every UDP datagram)")
+	port := fs.Int("port", 0, "only UDP datagrams to this destination port (0: every UDP datagram)")
 	flows := fs.Bool("flows", true, "print flow records")
 	counters := fs.Bool("counters", true, "print counter records")
 	out := fs.String("output", "-", `file to write NDJSON to ("-": standard output)`)
@@ -34,8 +35,11 @@ func cmdDecode(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	p := pipeline.New(pipeline.Config{SFlow: sflow.Options{IncludeFCS: *fcs}, Wait: true}, log, w)
+	nopt := netflow.Options{}
+	p := pipeline.New(pipeline.Config{SFlow: sflow.Options{IncludeFCS: *fcs}, Wait: true,
+		NetFlow: nopt, Templates: netflow.NewTemplates(nopt)}, log, w)
 	h := p.SFlowHandler()
+	nh := p.NetFlowHandler()
 	var skipped pcapfile.Skips
 	var other uint64
 	for _, path := range fs.Args() {
@@ -58,8 +62,13 @@ func cmdDecode(args []string, stdout, stderr io.Writer) error {
 				other++
 				continue
 			}
-			h.Datagram(d.Payload, d.Src, d.Time)
-			h.Flush()
+			if isNetFlow(d.Payload) {
+				nh.Datagram(d.Payload, d.Src, d.Time)
+				nh.Flush()
+			} else {
+				h.Datagram(d.Payload, d.Src, d.Time)
+				h.Flush()
+			}
 		}
 		s := r.Skipped()
 		skipped.NotUDP += s.NotUDP
@@ -73,11 +82,21 @@ func cmdDecode(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	for _, a := range p.Agents.All() {
-		fmt.Fprintf(stderr, "agent %s sub-agent %d: %d datagrams, %d flow samples, %d counter samples, %d lost by sequence, %d decode errors\n",
-			a.Agent, int32(a.SubAgent), a.Datagrams, a.FlowSamples, a.CounterSamples, a.Lost, a.ErrorCount())
+		fmt.Fprintf(stderr, "%s %s sub-agent/domain %d: %d datagrams, %d flows, %d counter samples, %d lost by sequence, %d decode errors %v\n",
+			a.Input, a.Agent, int32(a.SubAgent), a.Datagrams, a.FlowSamples, a.CounterSamples, a.Lost, a.ErrorCount(), a.Errors)
 	}
 	if skipped.Total() > 0 || other > 0 {
 		fmt.Fprintf(stderr, "not decoded: %d UDP datagrams to other ports than %d; packets skipped: %s\n", other, *port, skipped)
 	}
 	return nil
+}
+
+// isNetFlow tells NetFlow v5/v9 and IPFIX (a 16-bit version 5, 9 or 10)
+// from sFlow (a 32-bit version 5, so its first two bytes are 0).
+func isNetFlow(b []byte) bool {
+	if len(b) < 2 {
+		return false
+	}
+	v := uint16(b[0])<<8 | uint16(b[1])
+	return v == 5 || v == 9 || v == 10
 }

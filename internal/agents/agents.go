@@ -1,25 +1,29 @@
 // Package agents keeps per-exporter health: datagrams, samples, decode
-// errors by reason, and datagrams lost according to sequence numbers. An
-// exporter is an sFlow agent and sub-agent (one per Open vSwitch bridge).
+// errors by reason, and data lost according to sequence numbers. An
+// exporter is an sFlow agent and sub-agent (one per Open vSwitch bridge), or
+// a NetFlow/IPFIX exporter and observation domain, for one protocol.
 package agents
 
 import (
+	"maps"
 	"net/netip"
 	"sort"
 	"sync"
 	"time"
 
-	"github.com/flowlens/flowlens/internal/decode/sflow"
+	"github.com/flowlens/flowlens/internal/flow"
 )
 
 // NoSubAgent marks the entry for datagrams whose header could not be read:
 // they are counted against their UDP source address.
 const NoSubAgent = ^uint32(0)
 
-// Key names one exporter.
+// Key names one exporter. The protocol is part of it: Open vSwitch exports
+// sFlow and IPFIX from the same address, both with sub-agent/domain 0.
 type Key struct {
 	Agent    netip.Addr
 	SubAgent uint32
+	Input    flow.Input
 }
 
 // maxAgents bounds the registry: spoofed sources must not grow memory
@@ -29,15 +33,17 @@ const maxAgents = 16384
 // overflowKey collects exporters beyond maxAgents.
 var overflowKey = Key{Agent: netip.IPv4Unspecified(), SubAgent: NoSubAgent}
 
-// Stats is one exporter's health. Update it through the Registry's
-// methods; read it through Read.
+// Stats is one exporter's health. Update it through Observe; read it
+// through Read.
 type Stats struct {
 	mu sync.Mutex
 	Snapshot
-	lastSeq    uint32
-	lastUptime uint32
-	seen       bool
-	lastLog    time.Time
+	next     uint32 // expected next sequence number
+	prev     uint32 // last sequence number
+	uptime   uint32
+	seen     bool
+	resync   bool
+	lastLog  time.Time
 }
 
 // Snapshot is a copy of an exporter's counters.
@@ -45,29 +51,57 @@ type Snapshot struct {
 	Key
 	Datagrams      uint64
 	Bytes          uint64
-	FlowSamples    uint64
+	FlowSamples    uint64 // sFlow flow samples, NetFlow/IPFIX flow records
 	CounterSamples uint64
 	UnknownRecords uint64
 	UnknownSamples uint64
-	// Lost is the number of datagrams missing according to sequence
-	// numbers; Resets counts agent restarts (sequence and uptime going
-	// back), OutOfOrder datagrams older than one already seen.
-	Lost         uint64
-	Resets       uint64
-	OutOfOrder   uint64
-	DecodeErrors [sflow.NumReasons]uint64
+	// Lost is what sequence numbers say went missing: datagrams for
+	// sFlow and NetFlow v9, flow records for NetFlow v5 and IPFIX. Resets
+	// counts exporter restarts (sequence and uptime going back),
+	// OutOfOrder data older than some already seen.
+	Lost       uint64
+	Resets     uint64
+	OutOfOrder uint64
+	// Errors counts decode errors by reason (datagrams dropped, and
+	// samples or sets skipped inside good datagrams).
+	Errors       map[string]uint64
 	FirstSeen    time.Time
 	LastSeen     time.Time
 	LastSequence uint32
 }
 
-// ErrorCount is the sum of DecodeErrors.
+// ErrorCount is the sum of Errors.
 func (s *Snapshot) ErrorCount() uint64 {
 	var n uint64
-	for _, v := range s.DecodeErrors {
+	for _, v := range s.Errors {
 		n += v
 	}
 	return n
+}
+
+// Observation is what one datagram tells about its exporter.
+type Observation struct {
+	Size     int
+	HeaderOK bool // Sequence, Uptime and Step are meaningful
+	Sequence uint32
+	// Step is how much the sequence number should grow with this
+	// datagram: 1 for sFlow and NetFlow v9, its flow records for NetFlow
+	// v5 and IPFIX.
+	Step uint32
+	// Uptime is the exporter's uptime in ms when the protocol has one (0
+	// otherwise): going back with the sequence means a restart.
+	Uptime uint32
+	// StepIncluded: the exporter may count this datagram's own Step in its
+	// sequence number (Open vSwitch's NetFlow v5 does), so a sequence equal
+	// to the previous one plus this Step is in order too.
+	StepIncluded bool
+	// Resync: this datagram's Step is unknown (IPFIX data held for its
+	// template), so the next sequence number is not checked.
+	Resync          bool
+	Flows, Counters int
+	Unknown         uint32 // unknown records or sets skipped
+	UnknownSamples  uint32
+	Error           string // the datagram-level decode error's reason, "" if none
 }
 
 // Registry holds every exporter's Stats.
@@ -102,17 +136,16 @@ func (r *Registry) Get(k Key) *Stats {
 	}
 	s = &Stats{}
 	s.Key = k
+	s.Errors = map[string]uint64{}
 	r.m[k] = s
 	return s
 }
 
-// Datagram records one datagram. h is nil when not even the header could
-// be read; reason is the decoding error, if any (samples decoded before an
-// error still count). It returns the datagrams the sequence number says
-// were lost before this one, and whether the caller should log the error:
-// at most one line per exporter every 10 seconds, so a flood of bad
-// datagrams cannot flood the log.
-func (s *Stats) Datagram(now time.Time, size int, h *sflow.Header, res *sflow.Result, reason sflow.Reason) (lost uint64, logIt bool) {
+// Observe records one datagram. It returns how much the sequence number
+// says was lost before it, and whether the caller should log o.Error: at
+// most once per exporter every 10 seconds, so a flood of bad datagrams
+// cannot flood the log.
+func (s *Stats) Observe(now time.Time, o *Observation) (lost uint64, logIt bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.FirstSeen.IsZero() {
@@ -120,21 +153,16 @@ func (s *Stats) Datagram(now time.Time, size int, h *sflow.Header, res *sflow.Re
 	}
 	s.LastSeen = now
 	s.Datagrams++
-	s.Bytes += uint64(size)
-	if res != nil {
-		s.FlowSamples += uint64(len(res.Flows))
-		s.CounterSamples += uint64(len(res.Counters))
-		s.UnknownRecords += uint64(res.UnknownRecords)
-		s.UnknownSamples += uint64(res.UnknownSamples)
-		for i, n := range res.SampleErrors {
-			s.DecodeErrors[i] += uint64(n)
-		}
+	s.Bytes += uint64(o.Size)
+	s.FlowSamples += uint64(o.Flows)
+	s.CounterSamples += uint64(o.Counters)
+	s.UnknownRecords += uint64(o.Unknown)
+	s.UnknownSamples += uint64(o.UnknownSamples)
+	if o.HeaderOK {
+		lost = s.sequence(o)
 	}
-	if h != nil {
-		lost = s.sequence(h.Sequence, h.Uptime)
-	}
-	if reason != sflow.ReasonNone {
-		s.DecodeErrors[reason]++
+	if o.Error != "" {
+		s.Errors[o.Error]++
 		if now.Sub(s.lastLog) >= 10*time.Second {
 			s.lastLog, logIt = now, true
 		}
@@ -142,36 +170,55 @@ func (s *Stats) Datagram(now time.Time, size int, h *sflow.Header, res *sflow.Re
 	return lost, logIt
 }
 
-// resetWindow: a sequence number this far below the last one is an agent
-// restart, not a late datagram.
+// AddErrors counts problems inside a datagram (skipped samples or sets).
+func (s *Stats) AddErrors(reason string, n uint64) {
+	if n == 0 {
+		return
+	}
+	s.mu.Lock()
+	s.Errors[reason] += n
+	s.mu.Unlock()
+}
+
+// resetWindow: a sequence number this far below the expected one is a
+// restart, not late data.
 const resetWindow = 1000
 
-// maxGap: a jump this large forward is treated as a restart of an agent
-// we missed, not as millions of lost datagrams.
+// maxGap: a jump this large forward is treated as a restart we missed, not
+// as millions lost.
 const maxGap = 1 << 20
 
-func (s *Stats) sequence(seq, uptime uint32) uint64 {
-	if !s.seen {
-		s.seen, s.lastSeq, s.lastUptime, s.LastSequence = true, seq, uptime, seq
+func (s *Stats) sequence(o *Observation) uint64 {
+	seq := o.Sequence
+	defer func() {
+		s.LastSequence, s.prev = seq, seq
+	}()
+	if !s.seen || s.resync {
+		s.seen, s.resync = true, o.Resync
+		s.next, s.uptime = seq+o.Step, o.Uptime
 		return 0
 	}
 	var lost uint64
+	gap := seq - s.next // wraps: a small negative is a huge uint32
+	if gap != 0 && o.StepIncluded && seq == s.prev+o.Step {
+		gap = 0
+	}
 	switch {
-	case seq == s.lastSeq+1:
-	case uptime < s.lastUptime && seq < s.lastSeq:
-		// The agent restarted (Open vSwitch does this whenever its sFlow
-		// row changes): sequence and uptime start again.
+	case gap == 0:
+	case o.Uptime != 0 && o.Uptime < s.uptime && gap > maxGap:
+		// The exporter restarted (Open vSwitch does this whenever its
+		// sFlow row changes): sequence and uptime start again.
 		s.Resets++
-	case seq > s.lastSeq && seq-s.lastSeq <= maxGap:
-		lost = uint64(seq - s.lastSeq - 1)
+	case gap <= maxGap:
+		lost = uint64(gap)
 		s.Lost += lost
-	case seq <= s.lastSeq && s.lastSeq-seq < resetWindow:
+	case s.next-seq <= resetWindow:
 		s.OutOfOrder++
 		return 0
 	default:
 		s.Resets++
 	}
-	s.lastSeq, s.lastUptime, s.LastSequence = seq, uptime, seq
+	s.next, s.uptime, s.resync = seq+o.Step, o.Uptime, o.Resync
 	return lost
 }
 
@@ -179,10 +226,12 @@ func (s *Stats) sequence(seq, uptime uint32) uint64 {
 func (s *Stats) Read() Snapshot {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.Snapshot
+	c := s.Snapshot
+	c.Errors = maps.Clone(s.Errors)
+	return c
 }
 
-// All returns a snapshot of every exporter, sorted by agent and sub-agent.
+// All returns a snapshot of every exporter, sorted.
 func (r *Registry) All() []Snapshot {
 	r.mu.RLock()
 	list := make([]*Stats, 0, len(r.m))
@@ -197,6 +246,9 @@ func (r *Registry) All() []Snapshot {
 	sort.Slice(out, func(i, j int) bool {
 		if c := out[i].Agent.Compare(out[j].Agent); c != 0 {
 			return c < 0
+		}
+		if out[i].Input != out[j].Input {
+			return out[i].Input < out[j].Input
 		}
 		return out[i].SubAgent < out[j].SubAgent
 	})

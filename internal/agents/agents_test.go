@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flowlens/flowlens/internal/decode/sflow"
 )
 
 func TestSequenceAccounting(t *testing.T) {
@@ -13,7 +12,7 @@ func TestSequenceAccounting(t *testing.T) {
 	s := r.Get(Key{Agent: netip.MustParseAddr("192.0.2.1")})
 	now := time.Now()
 	feed := func(seq, uptime uint32) uint64 {
-		lost, _ := s.Datagram(now, 100, &sflow.Header{Sequence: seq, Uptime: uptime}, &sflow.Result{}, sflow.ReasonNone)
+		lost, _ := s.Observe(now, &Observation{Size: 100, HeaderOK: true, Sequence: seq, Step: 1, Uptime: uptime})
 		return lost
 	}
 	steps := []struct {
@@ -44,15 +43,15 @@ func TestDecodeErrorsAreRateLimitedInTheLog(t *testing.T) {
 	t0 := time.Now()
 	logged := 0
 	for i := 0; i < 100; i++ {
-		if _, l := s.Datagram(t0.Add(time.Duration(i)*time.Second), 10, nil, nil, sflow.ReasonVersion); l {
+		if _, l := s.Observe(t0.Add(time.Duration(i)*time.Second), &Observation{Size: 10, Error: "version"}); l {
 			logged++
 		}
 	}
 	if logged != 10 {
 		t.Errorf("logged %d times over 100 s, want 10", logged)
 	}
-	if s.Read().DecodeErrors[sflow.ReasonVersion] != 100 {
-		t.Errorf("counted %d", s.Read().DecodeErrors[sflow.ReasonVersion])
+	if s.Read().Errors["version"] != 100 {
+		t.Errorf("counted %d", s.Read().Errors["version"])
 	}
 }
 
@@ -63,5 +62,48 @@ func TestRegistryIsBounded(t *testing.T) {
 	}
 	if n := len(r.All()); n != maxAgents+1 {
 		t.Errorf("%d entries, want %d plus the overflow entry", n, maxAgents)
+	}
+}
+
+// NetFlow v5 and IPFIX count records, not datagrams; held IPFIX data makes
+// the next sequence number unknowable.
+func TestRecordSequences(t *testing.T) {
+	s := NewRegistry().Get(Key{Agent: netip.MustParseAddr("192.0.2.1"), Input: 3})
+	now := time.Now()
+	obs := func(seq, step uint32, resync bool) uint64 {
+		lost, _ := s.Observe(now, &Observation{HeaderOK: true, Sequence: seq, Step: step, Resync: resync})
+		return lost
+	}
+	if obs(1000, 30, false) != 0 || obs(1030, 30, false) != 0 || obs(1070, 5, false) != 10 {
+		t.Error("30 records after 1000 means 1030 next; 1070 means 10 lost")
+	}
+	if obs(1075, 0, true) != 0 || obs(1090, 3, false) != 0 {
+		t.Error("after a datagram with held data the next sequence is not checked")
+	}
+	if obs(1093, 1, false) != 0 || s.Read().Lost != 10 {
+		t.Errorf("lost %d", s.Read().Lost)
+	}
+	if obs(10, 1, false) != 0 || s.Read().Resets != 1 {
+		t.Errorf("a big jump back without uptime is a restart: %+v", s.Read())
+	}
+}
+
+// Open vSwitch's NetFlow v5 sequence counts the datagram's own records.
+func TestNetFlowV5BothConventions(t *testing.T) {
+	s := NewRegistry().Get(Key{Agent: netip.MustParseAddr("192.0.2.1"), Input: 1})
+	now := time.Now()
+	// The real Open vSwitch capture: sequence 1, 3, 7, 10, 14, 15 with 2, 2, 4, 3, 4, 1 records.
+	for i, c := range [][2]uint32{{1, 2}, {3, 2}, {7, 4}, {10, 3}, {14, 4}, {15, 1}} {
+		if lost, _ := s.Observe(now, &Observation{HeaderOK: true, Sequence: c[0], Step: c[1], StepIncluded: true}); lost != 0 {
+			t.Errorf("datagram %d: %d lost", i, lost)
+		}
+	}
+	// Cisco's convention: flows before this datagram.
+	c := NewRegistry().Get(Key{Agent: netip.MustParseAddr("192.0.2.2"), Input: 1})
+	for i, x := range [][2]uint32{{0, 30}, {30, 30}, {60, 10}, {90, 5}} {
+		lost, _ := c.Observe(now, &Observation{HeaderOK: true, Sequence: x[0], Step: x[1], StepIncluded: true})
+		if want := map[int]uint64{3: 20}[i]; lost != want {
+			t.Errorf("datagram %d: %d lost, want %d", i, lost, want)
+		}
 	}
 }

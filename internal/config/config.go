@@ -53,7 +53,16 @@ type Log struct {
 
 // Input configures the listeners.
 type Input struct {
-	SFlow SFlow `yaml:"sflow"`
+	SFlow   SFlow   `yaml:"sflow"`
+	NetFlow NetFlow `yaml:"netflow"`
+}
+
+// NetFlow configures the NetFlow v5/v9 and IPFIX listener and decoder.
+type NetFlow struct {
+	udp.Config          `yaml:",inline"`
+	DefaultSamplingRate uint32        `yaml:"default_sampling_rate"`
+	TemplateTTL         time.Duration `yaml:"template_ttl"`
+	TemplateFile        string        `yaml:"template_file"`
 }
 
 // SFlow configures the sFlow listener and decoder.
@@ -243,6 +252,12 @@ func set(v reflect.Value, s string) error {
 			return fmt.Errorf("%q is not a whole number", s)
 		}
 		v.SetInt(n)
+	case reflect.Uint, reflect.Uint64, reflect.Uint32, reflect.Uint16:
+		n, err := strconv.ParseUint(s, 10, v.Type().Bits())
+		if err != nil {
+			return fmt.Errorf("%q is not a whole number from 0 to %d", s, uint64(1)<<v.Type().Bits()-1)
+		}
+		v.SetUint(n)
 	case reflect.Slice:
 		if v.Type().Elem().Kind() != reflect.String {
 			return fmt.Errorf("unsupported list type %s", v.Type())

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/flowlens/flowlens/internal/agents"
+	"github.com/flowlens/flowlens/internal/decode/netflow"
 	"github.com/flowlens/flowlens/internal/decode/sflow"
 	"github.com/flowlens/flowlens/internal/enrich/ifaces"
 	"github.com/flowlens/flowlens/internal/flow"
@@ -52,6 +53,10 @@ type Config struct {
 	QueueSize int
 	// Decoder options for sFlow.
 	SFlow sflow.Options
+	// NetFlow/IPFIX decoder options and the template cache every NetFlow
+	// socket shares (nil: no NetFlow input).
+	NetFlow   netflow.Options
+	Templates *netflow.Templates
 	// Enrichers make, for each input goroutine, the enrichers its records
 	// go through after the interface inventory, in order.
 	Enrichers []func() Enricher
@@ -194,11 +199,7 @@ func (p *Pipeline) Outputs() []OutputStats {
 // SFlowHandler returns a new handler for one input socket. It is also what
 // `flowlens decode` feeds captured datagrams to.
 func (p *Pipeline) SFlowHandler() *SFlowHandler {
-	h := &SFlowHandler{p: p, dec: sflow.NewDecoder(p.cfg.SFlow), cache: make(map[agents.Key]*agents.Stats)}
-	for _, newEnricher := range p.cfg.Enrichers {
-		h.enrichers = append(h.enrichers, newEnricher())
-	}
-	return h
+	return &SFlowHandler{handler: p.newHandler(), dec: sflow.NewDecoder(p.cfg.SFlow)}
 }
 
 // UDPHandler adapts SFlowHandler to the udp package.
@@ -207,12 +208,9 @@ func (p *Pipeline) UDPHandler(int) udp.Handler { return p.SFlowHandler() }
 // SFlowHandler decodes, accounts for and enriches the datagrams of one
 // socket. It is not safe for concurrent use.
 type SFlowHandler struct {
-	p         *Pipeline
-	dec       *sflow.Decoder
-	res       sflow.Result
-	cache     map[agents.Key]*agents.Stats // this socket's view of the registry, lock-free
-	batch     *Batch
-	enrichers []Enricher
+	handler
+	dec *sflow.Decoder
+	res sflow.Result
 }
 
 // maxBatch bounds the records held before they are dispatched.
@@ -221,62 +219,157 @@ const maxBatch = 4096
 // Datagram handles one datagram.
 func (h *SFlowHandler) Datagram(b []byte, src netip.AddrPort, now time.Time) {
 	err := h.dec.Decode(b, now, &h.res)
-	reason := sflow.ReasonNone
+	o := agents.Observation{Size: len(b), Flows: len(h.res.Flows), Counters: len(h.res.Counters),
+		Unknown: h.res.UnknownRecords, UnknownSamples: h.res.UnknownSamples}
 	var se sflow.Error
 	if errors.As(err, &se) {
-		reason = se.Reason
+		o.Error = se.Reason.String()
 	}
 	hdr := &h.res.Header
-	key := agents.Key{Agent: hdr.Agent, SubAgent: hdr.SubAgent}
-	if !h.res.HeaderOK {
+	key := agents.Key{Agent: hdr.Agent, SubAgent: hdr.SubAgent, Input: flow.InputSFlow}
+	if h.res.HeaderOK {
+		o.HeaderOK, o.Sequence, o.Step, o.Uptime = true, hdr.Sequence, 1, hdr.Uptime
+	} else {
 		// Without a header the datagram belongs to whoever sent it.
-		key = agents.Key{Agent: src.Addr().Unmap(), SubAgent: agents.NoSubAgent}
-		hdr = nil
+		key = agents.Key{Agent: src.Addr().Unmap(), SubAgent: agents.NoSubAgent, Input: flow.InputSFlow}
 	}
-	st := h.cache[key]
-	if st == nil {
-		if len(h.cache) > 4096 {
-			clear(h.cache)
-		}
-		st = h.p.Agents.Get(key)
-		h.cache[key] = st
+	st := h.p.stats(h.cache, key)
+	_, logIt := st.Observe(now, &o)
+	for r, n := range h.res.SampleErrors {
+		st.AddErrors(sflow.Reason(r).String(), uint64(n))
 	}
-	_, logIt := st.Datagram(now, len(b), hdr, &h.res, reason)
 	if logIt {
 		h.p.log.Warn("bad sFlow datagram dropped (logged at most every 10 s per agent)",
-			"from", src.String(), "agent", key.Agent.String(), "reason", reason.String(), "size", len(b))
+			"from", src.String(), "agent", key.Agent.String(), "reason", o.Error, "size", len(b))
 	}
 	if len(h.res.Flows) == 0 && len(h.res.Counters) == 0 {
 		return
 	}
-	inv := h.p.Inventory
 	// Counters first: a port's name may arrive in the same datagram as
 	// its first flows.
 	for i := range h.res.Counters {
-		inv.Update(&h.res.Counters[i])
+		h.p.Inventory.Update(&h.res.Counters[i])
 	}
-	for i := range h.res.Flows {
-		inv.Enrich(&h.res.Flows[i])
+	h.add(h.res.Flows, h.res.Counters)
+}
+
+// stats finds an exporter's Stats through a goroutine-local cache, so the
+// registry's lock is taken only for new exporters.
+func (p *Pipeline) stats(cache map[agents.Key]*agents.Stats, key agents.Key) *agents.Stats {
+	st := cache[key]
+	if st == nil {
+		if len(cache) > 4096 {
+			clear(cache)
+		}
+		st = p.Agents.Get(key)
+		cache[key] = st
+	}
+	return st
+}
+
+// handler is what the protocol handlers share: enrichment and batching.
+type handler struct {
+	p         *Pipeline
+	cache     map[agents.Key]*agents.Stats // this socket's view of the registry, lock-free
+	batch     *Batch
+	enrichers []Enricher
+}
+
+func (p *Pipeline) newHandler() handler {
+	h := handler{p: p, cache: make(map[agents.Key]*agents.Stats)}
+	for _, newEnricher := range p.cfg.Enrichers {
+		h.enrichers = append(h.enrichers, newEnricher())
+	}
+	return h
+}
+
+// add enriches flows and queues them with counters for the outputs.
+func (h *handler) add(flows []flow.Record, counters []flow.Counter) {
+	if len(flows) == 0 && len(counters) == 0 {
+		return
+	}
+	for i := range flows {
+		h.p.Inventory.Enrich(&flows[i])
 		for _, e := range h.enrichers {
-			e.Enrich(&h.res.Flows[i])
+			e.Enrich(&flows[i])
 		}
 	}
 	if h.batch == nil {
 		h.batch = h.p.pool.Get().(*Batch)
 	}
-	h.batch.Flows = append(h.batch.Flows, h.res.Flows...)
-	h.batch.Counters = append(h.batch.Counters, h.res.Counters...)
+	h.batch.Flows = append(h.batch.Flows, flows...)
+	h.batch.Counters = append(h.batch.Counters, counters...)
 	if h.batch.Len() >= maxBatch {
 		h.Flush()
 	}
 }
 
 // Flush hands the records gathered so far to the outputs.
-func (h *SFlowHandler) Flush() {
+func (h *handler) Flush() {
 	if h.batch == nil {
 		return
 	}
 	b := h.batch
 	h.batch = nil
 	h.p.dispatch(b)
+}
+
+// NetFlowHandler decodes, accounts for and enriches the NetFlow v5/v9 and
+// IPFIX datagrams of one socket. It is not safe for concurrent use.
+type NetFlowHandler struct {
+	handler
+	dec *netflow.Decoder
+	res netflow.Result
+}
+
+// NetFlowHandler returns a new handler for one NetFlow/IPFIX socket.
+func (p *Pipeline) NetFlowHandler() *NetFlowHandler {
+	return &NetFlowHandler{handler: p.newHandler(), dec: netflow.NewDecoder(p.cfg.Templates, p.cfg.NetFlow)}
+}
+
+// NetFlowUDPHandler adapts NetFlowHandler to the udp package.
+func (p *Pipeline) NetFlowUDPHandler(int) udp.Handler { return p.NetFlowHandler() }
+
+// Datagram handles one datagram.
+func (h *NetFlowHandler) Datagram(b []byte, src netip.AddrPort, now time.Time) {
+	err := h.dec.Decode(b, src, now, &h.res)
+	r := &h.res
+	o := agents.Observation{Size: len(b), Flows: len(r.Flows), Unknown: r.UnknownSets}
+	var ne netflow.Error
+	if errors.As(err, &ne) {
+		o.Error = ne.Reason.String()
+	}
+	key := agents.Key{Agent: src.Addr().Unmap(), SubAgent: r.Domain, Input: flow.InputIPFIX}
+	switch r.Version {
+	case 5:
+		key.Input = flow.InputNetFlowV5
+	case 9:
+		key.Input = flow.InputNetFlowV9
+	}
+	if r.HeaderOK {
+		o.HeaderOK, o.Sequence = true, r.Sequence
+		switch r.Version {
+		case 5: // flows seen before this datagram (Open vSwitch: up to and including it)
+			o.Step, o.StepIncluded = uint32(len(r.Flows)), true
+		case 9: // datagrams
+			o.Step, o.Uptime = 1, r.SysUptime
+		default: // IPFIX: data records, options data included, before this message
+			o.Step = uint32(len(r.Flows)) - r.PendingRecords + r.OptionsRecords
+			o.Resync = r.PendingHeld > 0 // held sets have records we cannot count yet
+		}
+	} else {
+		key.SubAgent = agents.NoSubAgent
+	}
+	st := h.p.stats(h.cache, key)
+	_, logIt := st.Observe(now, &o)
+	for reason, n := range r.Errors {
+		st.AddErrors(netflow.Reason(reason).String(), uint64(n))
+	}
+	st.AddErrors("no_template_expired", uint64(r.PendingExpired))
+	st.AddErrors("no_template_overflow", uint64(r.PendingOverflow))
+	if logIt {
+		h.p.log.Warn("bad NetFlow/IPFIX datagram dropped (logged at most every 10 s per exporter)",
+			"from", src.String(), "reason", o.Error, "size", len(b))
+	}
+	h.add(r.Flows, nil)
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/flowlens/flowlens/internal/agents"
+	"github.com/flowlens/flowlens/internal/decode/netflow"
 	"github.com/flowlens/flowlens/internal/decode/sflow"
 	"github.com/flowlens/flowlens/internal/flow"
 	"github.com/flowlens/flowlens/internal/input/pcapfile"
@@ -137,10 +138,10 @@ func TestLoopback(t *testing.T) {
 	if real.Datagrams != uint64(sent) || real.Lost != 1 || real.ErrorCount() != 0 {
 		t.Errorf("real agent: %d datagrams (sent %d), %d lost (want 1), %d errors", real.Datagrams, sent, real.Lost, real.ErrorCount())
 	}
-	if junk.Datagrams+spoof.Datagrams != uint64(sent) || junk.DecodeErrors[sflow.ReasonVersion] != junk.Datagrams ||
-		spoof.DecodeErrors[sflow.ReasonSampleLength] != spoof.Datagrams || spoof.Datagrams == 0 {
+	if junk.Datagrams+spoof.Datagrams != uint64(sent) || junk.Errors[sflow.ReasonVersion.String()] != junk.Datagrams ||
+		spoof.Errors[sflow.ReasonSampleLength.String()] != spoof.Datagrams || spoof.Datagrams == 0 {
 		t.Errorf("junk sender: %d datagrams, errors %v; spoofed agent: %d datagrams, errors %v",
-			junk.Datagrams, junk.DecodeErrors, spoof.Datagrams, spoof.DecodeErrors)
+			junk.Datagrams, junk.Errors, spoof.Datagrams, spoof.Errors)
 	}
 	out.mu.Lock()
 	defer out.mu.Unlock()
@@ -194,5 +195,75 @@ func TestSlowOutputDropsAreCounted(t *testing.T) {
 	}
 	if st.Dropped == 0 || st.Written+st.Dropped != total {
 		t.Errorf("written %d + dropped %d != %d records", st.Written, st.Dropped, total)
+	}
+}
+
+// Open vSwitch's IPFIX and NetFlow v5, received over UDP like sFlow: every
+// record arrives, no loss is reported, interface names come from IPFIX.
+func TestNetFlowAndIPFIXLoopback(t *testing.T) {
+	out := &memOutput{}
+	opt := netflow.Options{}
+	p := pipeline.New(pipeline.Config{NetFlow: opt, Templates: netflow.NewTemplates(opt)}, quiet(), out)
+	ln, err := udp.Listen(udp.Config{Listen: []string{"127.0.0.1:0"}, Sockets: 1, ReceiveBuffer: 8 << 20}, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- ln.Run(ctx, p.NetFlowUDPHandler) }()
+	sent := 0
+	for _, f := range []string{"ovs-ipfix.pcap", "ovs-netflow.pcap"} {
+		ds, err := pcapfile.ReadAll("../../testdata/ovs/"+f, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := net.Dial("udp", ln.Addrs()[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, d := range ds {
+			c.Write(d.Payload)
+			sent++
+			if i%20 == 0 {
+				time.Sleep(time.Millisecond)
+			}
+		}
+		c.Close()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var n uint64
+		for _, a := range p.Agents.All() {
+			n += a.Datagrams
+		}
+		if n >= uint64(sent) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	p.Close()
+	byInput := map[flow.Input]agents.Snapshot{}
+	for _, a := range p.Agents.All() {
+		byInput[a.Input] = a
+	}
+	ipfix, v5 := byInput[flow.InputIPFIX], byInput[flow.InputNetFlowV5]
+	if ipfix.FlowSamples != 1386 || ipfix.Lost != 0 || ipfix.ErrorCount() != 0 {
+		t.Errorf("IPFIX: %+v", ipfix)
+	}
+	if v5.FlowSamples != 16 || v5.Lost != 0 || v5.ErrorCount() != 0 {
+		t.Errorf("NetFlow v5: %+v", v5)
+	}
+	out.mu.Lock()
+	defer out.mu.Unlock()
+	named := 0
+	for _, f := range out.flows {
+		if f.Input == flow.InputIPFIX && f.In.Name != "" {
+			named++
+		}
+	}
+	if len(out.flows) != 1386+16 || named < 1000 {
+		t.Errorf("%d flows, %d IPFIX flows with an ingress name", len(out.flows), named)
 	}
 }

@@ -129,10 +129,16 @@ func enrichPort(m map[Key]Interface, agent netip.Addr, p *flow.Port) {
 	if !ok {
 		return
 	}
-	p.Name = i.Name
-	p.OFPort, p.HasOFPort = i.OFPort, i.HasOFPort
-	p.DatapathID = i.DatapathID
-	p.Speed = i.Speed
+	// Keep what the record already says (IPFIX carries interface names).
+	if i.Name != "" {
+		p.Name = i.Name
+	}
+	if i.HasOFPort {
+		p.OFPort, p.HasOFPort, p.DatapathID = i.OFPort, true, i.DatapathID
+	}
+	if i.Speed != 0 {
+		p.Speed = i.Speed
+	}
 }
 
 // Entry is an Interface with the time it was last reported.
