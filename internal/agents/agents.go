@@ -38,12 +38,12 @@ var overflowKey = Key{Agent: netip.IPv4Unspecified(), SubAgent: NoSubAgent}
 type Stats struct {
 	mu sync.Mutex
 	Snapshot
-	next     uint32 // expected next sequence number
-	prev     uint32 // last sequence number
-	uptime   uint32
-	seen     bool
-	resync   bool
-	lastLog  time.Time
+	next    uint32 // expected next sequence number
+	prev    uint32 // last sequence number
+	uptime  uint32
+	seen    bool
+	resync  bool
+	lastLog time.Time
 }
 
 // Snapshot is a copy of an exporter's counters.

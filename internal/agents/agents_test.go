@@ -4,7 +4,6 @@ import (
 	"net/netip"
 	"testing"
 	"time"
-
 )
 
 func TestSequenceAccounting(t *testing.T) {
