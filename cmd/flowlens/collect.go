@@ -131,8 +131,8 @@ func cmdRun(args []string, stderr io.Writer) error {
 		attrs = append(attrs, "netflow_ipfix", strings.Join(uniq(nln.Addrs()), ","))
 	}
 	log.Info("flowlens started", attrs...)
-	log.Info("to send sFlow here from Open vSwitch: ovs-vsctl -- --id=@sflow create sflow agent=<interface with the host's IP> " +
-		`target='"<this host's IP>:` + port(addrs[0]) + `"' header=128 sampling=64 polling=10 -- set bridge br-int sflow=@sflow`)
+	log.Info("to export sFlow from Open vSwitch to here, run `flowlens ovs configure --target <this host's IP>:" + port(addrs[0]) +
+		"` (prints the ovs-vsctl command; --apply runs it), and `flowlens ovs check` to see what bridges export")
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()

@@ -17,6 +17,7 @@ Usage:
   flowlens decode [options] FILE.pcap ...                decode captured sFlow, print NDJSON
   flowlens replay [options] FILE.pcap                    send captured datagrams over UDP (load tests)
   flowlens inventory [--config FILE] [--SETTING=VALUE]  print the OpenStack ports known and where from
+  flowlens ovs configure|check [options]                 export sFlow from Open vSwitch to flowlens / show what bridges export
   flowlens config [--effective] [--config FILE]          print the configuration reference / effective values
   flowlens version                                       print the version
 
@@ -45,6 +46,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdDecode(args, stdout, stderr)
 	case "replay":
 		err = cmdReplay(args, stdout, stderr)
+	case "ovs":
+		err = cmdOVS(args, stdout, stderr)
 	case "inventory":
 		err = cmdInventory(args, stdout, stderr)
 	case "config":

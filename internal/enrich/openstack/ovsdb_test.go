@@ -5,59 +5,12 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/flowlens/flowlens/internal/flow"
+	"github.com/flowlens/flowlens/internal/ovstest"
 )
-
-const schema = "/usr/share/openvswitch/vswitch.ovsschema"
-
-// startOVSDB runs a private ovsdb-server (from Debian's openvswitch-switch)
-// on a socket in a temporary folder.
-func startOVSDB(t *testing.T) (sock string, vsctl func(args ...string)) {
-	t.Helper()
-	server, err := exec.LookPath("ovsdb-server")
-	if err != nil {
-		server = "/usr/sbin/ovsdb-server"
-	}
-	if _, err := os.Stat(server); err != nil {
-		t.Skip("ovsdb-server not installed (apt-get install openvswitch-switch; scripts/test.sh does it as root)")
-	}
-	if _, err := os.Stat(schema); err != nil {
-		t.Skip("no " + schema)
-	}
-	dir := t.TempDir()
-	db := filepath.Join(dir, "conf.db")
-	if out, err := exec.Command("ovsdb-tool", "create", db, schema).CombinedOutput(); err != nil {
-		t.Fatalf("ovsdb-tool: %v %s", err, out)
-	}
-	sock = filepath.Join(dir, "db.sock")
-	cmd := exec.Command(server, db, "--remote=punix:"+sock, "--unixctl="+filepath.Join(dir, "ctl"), "--no-chdir",
-		"--log-file="+filepath.Join(dir, "ovsdb-server.log"), "--pidfile="+filepath.Join(dir, "pid"))
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	for i := 0; i < 100; i++ {
-		if _, err := os.Stat(sock); err == nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	vsctl = func(args ...string) {
-		t.Helper()
-		out, err := exec.Command("ovs-vsctl", append([]string{"--db=unix:" + sock, "--no-wait"}, args...)...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("ovs-vsctl %v: %v %s", args, err, out)
-		}
-	}
-	vsctl("init")
-	return sock, vsctl
-}
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
@@ -73,7 +26,8 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // The source reads what os-vif and the ML2/OVS agent write, and follows
 // changes.
 func TestOVSDBSourceFollowsARealOVSDB(t *testing.T) {
-	sock, vsctl := startOVSDB(t)
+	db := ovstest.Start(t)
+	sock, vsctl := db.Socket, func(args ...string) { db.Vsctl(args...) }
 	vsctl("set", "Open_vSwitch", ".", "external_ids:hostname=compute-1")
 	vsctl("add-br", "br-int")
 	vsctl("add-port", "br-int", "tapaaaa", "--",
