@@ -8,28 +8,26 @@ const (
 	DatasetCounters = "flowlens.counters"
 )
 
-// transportNames are ECS network.transport values: IANA keywords, lower case.
-var transportNames = map[uint8]string{
-	1: "icmp", 2: "igmp", 4: "ipip", 6: "tcp", 17: "udp", 41: "ipv6", 47: "gre",
-	50: "esp", 51: "ah", 58: "ipv6-icmp", 89: "ospf", 103: "pim", 112: "vrrp", 132: "sctp",
-}
-
-// ianaStrings avoids formatting the protocol number on every record.
-var ianaStrings [256]string
+// ianaStrings and transportNames are indexed by IP protocol, so writing a
+// record neither formats the number nor looks up a map. Transport names are
+// ECS network.transport values: IANA keywords, lower case, else the number.
+var ianaStrings, transportNames [256]string
 
 func init() {
 	for i := range ianaStrings {
 		ianaStrings[i] = strconv.Itoa(i)
+		transportNames[i] = ianaStrings[i]
+	}
+	for p, n := range map[uint8]string{
+		1: "icmp", 2: "igmp", 4: "ipip", 6: "tcp", 17: "udp", 41: "ipv6", 47: "gre",
+		50: "esp", 51: "ah", 58: "ipv6-icmp", 89: "ospf", 103: "pim", 112: "vrrp", 132: "sctp",
+	} {
+		transportNames[p] = n
 	}
 }
 
 // Transport returns the ECS network.transport name of an IP protocol.
-func Transport(proto uint8) string {
-	if n, ok := transportNames[proto]; ok {
-		return n
-	}
-	return ianaStrings[proto]
-}
+func Transport(proto uint8) string { return transportNames[proto] }
 
 // NetworkType returns the ECS network.type of an EtherType.
 func NetworkType(et uint16) string {

@@ -100,3 +100,25 @@ func TestJSONEscapesHostileNames(t *testing.T) {
 		t.Errorf("name %q", v)
 	}
 }
+
+func BenchmarkAppendJSON(b *testing.B) {
+	ds, err := pcapfile.ReadAll("../../testdata/ovs/ovs-sflow.pcap", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	dec := sflow.NewDecoder(sflow.Options{})
+	var res sflow.Result
+	var recs []flow.Record
+	for _, d := range ds {
+		dec.Decode(d.Payload, d.Time, &res)
+		recs = append(recs, res.Flows...)
+	}
+	buf := make([]byte, 0, 4096)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for j := range recs {
+			buf = recs[j].AppendJSON(buf[:0])
+		}
+	}
+	b.ReportMetric(float64(b.N*len(recs))/b.Elapsed().Seconds(), "records/s")
+}

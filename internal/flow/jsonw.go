@@ -49,15 +49,22 @@ func (w *jsonw) close() {
 func (w *jsonw) key(k string) {
 	for w.pending > 0 {
 		w.sep()
-		w.b = appendString(w.b, w.keys[w.depth])
-		w.b = append(w.b, ':', '{')
+		w.b = appendKey(w.b, w.keys[w.depth])
+		w.b = append(w.b, '{')
 		w.pending--
 		w.depth++
 		w.comma[w.depth] = false
 	}
 	w.sep()
-	w.b = appendString(w.b, k)
-	w.b = append(w.b, ':')
+	w.b = appendKey(w.b, k)
+}
+
+// appendKey appends "k": without escaping: keys are constants of this
+// package, never data from the network.
+func appendKey(b []byte, k string) []byte {
+	b = append(b, '"')
+	b = append(b, k...)
+	return append(b, '"', ':')
 }
 
 func (w *jsonw) sep() {
