@@ -54,14 +54,14 @@ type OVSDBSource struct {
 func ParseOVSDB(s string) (agent netip.Addr, endpoint string, err error) {
 	a, e, ok := strings.Cut(s, "=")
 	if !ok {
-		return agent, "", fmt.Errorf("enrich.openstack.ovsdb %q: write AGENT=ENDPOINT, e.g. 192.0.2.10=unix:/var/run/openvswitch/db.sock (AGENT is the sFlow agent address of that hypervisor)", s)
+		return agent, "", fmt.Errorf("enrich.openstack.ovsdb %q: write AGENT=ENDPOINT: AGENT is the sFlow agent address of that hypervisor, e.g. 192.0.2.10=unix:/var/run/openvswitch/db.sock", s)
 	}
 	agent, err = netip.ParseAddr(a)
 	if err != nil {
 		return agent, "", fmt.Errorf("enrich.openstack.ovsdb %q: %q is not an IP address", s, a)
 	}
 	if !strings.HasPrefix(e, "unix:") && !strings.HasPrefix(e, "tcp:") && !strings.HasPrefix(e, "ssl:") {
-		return agent, "", fmt.Errorf("enrich.openstack.ovsdb %q: the endpoint must start with unix:, tcp: or ssl:", s)
+		return agent, "", fmt.Errorf("enrich.openstack.ovsdb %q: the endpoint must start with unix:, tcp: or ssl: (e.g. unix:/var/run/openvswitch/db.sock)", s)
 	}
 	return agent.Unmap(), e, nil
 }
