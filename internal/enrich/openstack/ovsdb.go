@@ -119,7 +119,17 @@ func (s *OVSDBSource) Run(ctx context.Context) error {
 		UpdateFunc: func(string, model.Model, model.Model) { poke() },
 		DeleteFunc: func(string, model.Model) { poke() },
 	})
-	if _, err := c.MonitorAll(ctx); err != nil {
+	// Monitor only the columns the model has: with MonitorAll the server
+	// sends every column, and libovsdb logs an error for each it cannot map.
+	var ifc ovsInterface
+	var port ovsPort
+	var root ovsRoot
+	mon := c.NewMonitor(
+		client.WithTable(&ifc, &ifc.Name, &ifc.Ifindex, &ifc.OFPort, &ifc.ExternalIDs),
+		client.WithTable(&port, &port.Name, &port.Interfaces, &port.Tag, &port.OtherConfig),
+		client.WithTable(&root, &root.ExternalIDs),
+	)
+	if _, err := c.Monitor(ctx, mon); err != nil {
 		return fmt.Errorf("OVSDB %s: monitor: %w", s.Endpoint, err)
 	}
 	s.log.Info("following OVSDB for OpenStack ports", "endpoint", s.Endpoint, "agent", s.Agent)
