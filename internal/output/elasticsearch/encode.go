@@ -1,0 +1,409 @@
+package elasticsearch
+
+import (
+	"encoding/base64"
+	"math/bits"
+	"net/netip"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/flowlens/flowlens/internal/flow"
+)
+
+// encoder turns records into bulk "create" items: an action line naming
+// the index and the document id, and the document. It keeps the current
+// day's index names so that naming costs nothing per record.
+type encoder struct {
+	n      names
+	compat bool
+	now    func() time.Time
+
+	day  [2]int64
+	name [2][]byte
+}
+
+func newEncoder(cfg *Config) *encoder {
+	e := &encoder{n: names{cfg.Index, cfg.DataStream}, compat: cfg.Schema == SchemaNetFlowCompat, now: time.Now}
+	e.day = [2]int64{-1 << 62, -1 << 62}
+	return e
+}
+
+// index returns the index (or data stream) for a record of kind k at t.
+func (e *encoder) index(k kind, t time.Time) []byte {
+	if e.n.dataStream {
+		if e.name[k] == nil {
+			e.name[k] = []byte(e.n.target(k))
+		}
+		return e.name[k]
+	}
+	if t.IsZero() {
+		t = e.now()
+	}
+	sec := t.Unix()
+	day := sec / 86400
+	if sec < 0 && sec%86400 != 0 {
+		day--
+	}
+	if day != e.day[k] {
+		e.day[k] = day
+		e.name[k] = t.UTC().AppendFormat(append(e.name[k][:0], e.n.target(k)...), "2006.01.02")
+	}
+	return e.name[k]
+}
+
+const actionFixed = len(`{"create":{"_index":"`) + len(`","_id":"`) + idLen + len("\"}}\n")
+
+func appendAction(b, index []byte, id *[idLen]byte) []byte {
+	b = append(b, `{"create":{"_index":"`...)
+	b = append(b, index...)
+	b = append(b, `","_id":"`...)
+	b = append(b, id[:]...)
+	return append(b, "\"}}\n"...)
+}
+
+// flow appends the bulk item of r. The action line's place is kept while
+// the document is written, as its id may depend on the document.
+func (e *encoder) flow(b []byte, r *flow.Record) []byte {
+	index := e.index(kindFlows, r.Time)
+	start, alen := len(b), actionFixed+len(index)
+	b = slices.Grow(b, alen)[:start+alen]
+	if e.compat {
+		b = appendCompat(b, r)
+	} else {
+		b = r.AppendJSON(b)
+	}
+	id := flowID(r, b[start+alen:])
+	if a := appendAction(b[start:start:start+alen], index, &id); len(a) != alen {
+		panic("elasticsearch: action line length")
+	}
+	return append(b, '\n')
+}
+
+// counter appends the bulk item of c.
+func (e *encoder) counter(b []byte, c *flow.Counter) []byte {
+	id := counterID(c)
+	b = appendAction(b, e.index(kindCounters, c.Time), &id)
+	b = c.AppendJSON(b)
+	return append(b, '\n')
+}
+
+// Document ids. A bulk "create" with an id that already exists fails with
+// 409 instead of adding a second copy, so a batch sent again after a
+// timeout, a partial failure or a restart never duplicates a document.
+// The id is a 128-bit hash of what identifies the observation: record
+// kind, input, agent, sub-agent, datagram and sample sequence numbers,
+// data source, arrival and flow times, and the flow's key. Sequence
+// numbers alone would repeat when an agent restarts; the arrival time
+// keeps those apart. An sFlow sample is identified by its sequence
+// numbers; NetFlow and IPFIX records (several per datagram, sharing its
+// sequence number) and aggregates (no sequence numbers) are identified by
+// their whole document as well.
+
+const idLen = 22 // 16 bytes in unpadded base64url
+
+type hash128 struct {
+	h1, h2 uint64
+	n      uint64
+}
+
+const (
+	hc1 = 0x87c37b91114253d5
+	hc2 = 0x4cf5ad432745937f
+)
+
+// add mixes two 64-bit words (MurmurHash3 x64 128 block step).
+func (h *hash128) add(k1, k2 uint64) {
+	k1 *= hc1
+	k1 = bits.RotateLeft64(k1, 31)
+	k1 *= hc2
+	h.h1 ^= k1
+	h.h1 = bits.RotateLeft64(h.h1, 27)
+	h.h1 += h.h2
+	h.h1 = h.h1*5 + 0x52dce729
+	k2 *= hc2
+	k2 = bits.RotateLeft64(k2, 33)
+	k2 *= hc1
+	h.h2 ^= k2
+	h.h2 = bits.RotateLeft64(h.h2, 31)
+	h.h2 += h.h1
+	h.h2 = h.h2*5 + 0x38495ab5
+	h.n += 16
+}
+
+func (h *hash128) addr(a netip.Addr) {
+	b := a.As16()
+	h.add(beUint64(b[:8]), beUint64(b[8:]))
+}
+
+// bytes mixes p, 16 bytes at a time, the tail zero-padded.
+func (h *hash128) bytes(p []byte) {
+	for len(p) >= 16 {
+		h.add(leUint64(p), leUint64(p[8:]))
+		p = p[16:]
+	}
+	if len(p) > 0 {
+		var tail [16]byte
+		copy(tail[:], p)
+		h.add(leUint64(tail[:]), leUint64(tail[8:]))
+		h.n += uint64(len(p)) - 16
+	}
+}
+
+func leUint64(b []byte) uint64 {
+	_ = b[7]
+	return uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
+		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
+}
+
+func fmix64(k uint64) uint64 {
+	k ^= k >> 33
+	k *= 0xff51afd7ed558ccd
+	k ^= k >> 33
+	k *= 0xc4ceb9fe1a85ec53
+	k ^= k >> 33
+	return k
+}
+
+func (h *hash128) sum() (id [idLen]byte) {
+	h1, h2 := h.h1^h.n, h.h2^h.n
+	h1 += h2
+	h2 += h1
+	h1, h2 = fmix64(h1), fmix64(h2)
+	h1 += h2
+	h2 += h1
+	var raw [16]byte
+	putUint64(raw[:8], h1)
+	putUint64(raw[8:], h2)
+	base64.RawURLEncoding.Encode(id[:], raw[:])
+	return id
+}
+
+func beUint64(b []byte) uint64 {
+	_ = b[7]
+	return uint64(b[0])<<56 | uint64(b[1])<<48 | uint64(b[2])<<40 | uint64(b[3])<<32 |
+		uint64(b[4])<<24 | uint64(b[5])<<16 | uint64(b[6])<<8 | uint64(b[7])
+}
+
+func putUint64(b []byte, v uint64) {
+	_ = b[7]
+	for i := 7; i >= 0; i-- {
+		b[i] = byte(v)
+		v >>= 8
+	}
+}
+
+func nanos(t time.Time) uint64 {
+	if t.IsZero() {
+		return 0
+	}
+	return uint64(t.UnixNano())
+}
+
+// flowID is the id of r; doc is r's encoded document.
+func flowID(r *flow.Record, doc []byte) [idLen]byte {
+	h := hash128{h1: 0x666c6f776c656e73, h2: 0x666c6f7773}
+	h.addr(r.Agent)
+	h.add(uint64(kindFlows)<<40|uint64(r.Input)<<32|uint64(r.SubAgent), uint64(r.Sequence)<<32|uint64(r.SampleSeq))
+	h.add(uint64(r.SourceIDType)<<32|uint64(r.SourceIndex), nanos(r.Time))
+	h.add(nanos(r.Start), nanos(r.End))
+	h.addr(r.SrcAddr)
+	h.addr(r.DstAddr)
+	h.add(uint64(r.SrcPort)<<48|uint64(r.DstPort)<<32|uint64(r.Proto)<<24|uint64(r.TemplateID),
+		uint64(r.In.Index)<<32|uint64(r.Out.Index))
+	h.add(r.Bytes, r.Packets)
+	if r.Input != flow.InputSFlow || r.Samples > 0 {
+		h.add(r.Samples, nanos(r.Time))
+		h.bytes(doc)
+	}
+	return h.sum()
+}
+
+func counterID(c *flow.Counter) [idLen]byte {
+	h := hash128{h1: 0x666c6f776c656e73, h2: 0x636f756e74657273}
+	h.addr(c.Agent)
+	h.add(uint64(kindCounters)<<40|uint64(c.SubAgent), uint64(c.Sequence)<<32|uint64(c.SampleSeq))
+	h.add(uint64(c.SourceIDType)<<32|uint64(c.SourceIndex), nanos(c.Time))
+	return h.sum()
+}
+
+// appendCompat appends r as a netflow-compat document: the field names and
+// value types of fluent-plugin-netflow's NetFlow v5 records (plus its v9
+// names for IPv6 addresses, MACs and VLAN), as the Fluentd chain flowlens
+// replaces indexed them, and the geoip_pin ("lat,lon") its GeoIP filter
+// added. Like the plugin it writes every v5 field, with 0 for what the
+// record lacks; addresses are left out when absent.
+func appendCompat(b []byte, r *flow.Record) []byte {
+	b = append(b, `{"@timestamp":"`...)
+	b = r.Time.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, '"')
+	if r.Agent.IsValid() {
+		b = append(b, `,"host":"`...)
+		b = r.Agent.Unmap().AppendTo(b)
+		b = append(b, '"')
+	}
+	switch r.Input {
+	case flow.InputNetFlowV5:
+		b = append(b, `,"version":5`...)
+	case flow.InputNetFlowV9:
+		b = append(b, `,"version":9`...)
+	case flow.InputIPFIX:
+		b = append(b, `,"version":10`...)
+	}
+	b = appendUintField(b, "flow_seq_num", uint64(r.Sequence))
+	if r.HasEngine {
+		b = appendUintField(b, "engine_type", uint64(r.EngineType))
+		b = appendUintField(b, "engine_id", uint64(r.EngineID))
+	}
+	b = appendUintField(b, "sampling_interval", uint64(r.SamplingRate))
+	if r.TemplateID != 0 {
+		b = appendUintField(b, "flowset_id", uint64(r.TemplateID))
+	}
+	src, dst := r.SrcAddr.Unmap(), r.DstAddr.Unmap()
+	b = appendAddrField(b, "ipv4_src_addr", "ipv6_src_addr", src)
+	b = appendAddrField(b, "ipv4_dst_addr", "ipv6_dst_addr", dst)
+	b = appendAddrField(b, "ipv4_next_hop", "ipv6_next_hop", r.NextHop.Unmap())
+	b = appendUintField(b, "input_snmp", snmpIndex(&r.In))
+	b = appendUintField(b, "output_snmp", snmpIndex(&r.Out))
+	b = appendUintField(b, "in_pkts", r.Packets)
+	b = appendUintField(b, "in_bytes", r.Bytes)
+	first, last := r.Start, r.End
+	if first.IsZero() {
+		first = r.Time
+	}
+	if last.IsZero() {
+		last = r.Time
+	}
+	// fluent-plugin-netflow's format: milliseconds, Z.
+	b = append(b, `,"first_switched":"`...)
+	at := len(b)
+	b = appendMillis(b, first)
+	stamp := b[at:]
+	b = append(b, `","last_switched":"`...)
+	if last.Equal(first) { // sFlow: one instant
+		b = append(b, stamp...)
+	} else {
+		b = appendMillis(b, last)
+	}
+	b = append(b, '"')
+	var sport, dport uint64
+	if r.HasPorts {
+		sport, dport = uint64(r.SrcPort), uint64(r.DstPort)
+	}
+	b = appendUintField(b, "l4_src_port", sport)
+	b = appendUintField(b, "l4_dst_port", dport)
+	var flags, proto uint64
+	if r.HasProto {
+		proto = uint64(r.Proto)
+		if r.Proto == 6 {
+			flags = uint64(r.TCPFlags & 0xff)
+		}
+	}
+	b = appendUintField(b, "tcp_flags", flags)
+	b = appendUintField(b, "protocol", proto)
+	b = appendUintField(b, "src_tos", uint64(r.TOS))
+	srcAS, dstAS := r.SrcAS, r.DstAS
+	if srcAS == 0 {
+		srcAS = r.SrcGeo.ASN
+	}
+	if dstAS == 0 {
+		dstAS = r.DstGeo.ASN
+	}
+	b = appendUintField(b, "src_as", uint64(srcAS))
+	b = appendUintField(b, "dst_as", uint64(dstAS))
+	b = appendUintField(b, "src_mask", uint64(r.SrcMask))
+	b = appendUintField(b, "dst_mask", uint64(r.DstMask))
+	if !r.SrcMAC.IsZero() {
+		b = appendMACField(b, "in_src_mac", r.SrcMAC)
+	}
+	if !r.DstMAC.IsZero() {
+		b = appendMACField(b, "in_dst_mac", r.DstMAC)
+	}
+	if r.VLANCount > 0 {
+		b = appendUintField(b, "src_vlan", uint64(r.VLAN))
+	}
+	if src.IsValid() {
+		v := uint64(6)
+		if src.Is4() {
+			v = 4
+		}
+		b = appendUintField(b, "ip_protocol_version", v)
+	}
+	// The location of the source, or of the destination when the source
+	// has none (a private address: traffic leaving the cloud).
+	g := &r.SrcGeo
+	if !g.HasLocation {
+		g = &r.DstGeo
+	}
+	if g.HasLocation {
+		b = append(b, `,"geoip_pin":"`...)
+		b = strconv.AppendFloat(b, g.Lat, 'f', -1, 64)
+		b = append(b, ',')
+		b = strconv.AppendFloat(b, g.Lon, 'f', -1, 64)
+		b = append(b, '"')
+	}
+	return append(b, '}')
+}
+
+// appendMillis appends t as 2006-01-02T15:04:05.000Z, in UTC, faster
+// than a layout.
+func appendMillis(b []byte, t time.Time) []byte {
+	t = t.UTC()
+	y, mo, d := t.Date()
+	if y < 0 || y > 9999 {
+		return t.AppendFormat(b, "2006-01-02T15:04:05.000Z")
+	}
+	h, mi, sec := t.Clock()
+	ms := t.Nanosecond() / 1e6
+	return append(b, byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10), '-',
+		byte('0'+int(mo)/10), byte('0'+int(mo)%10), '-', byte('0'+d/10), byte('0'+d%10), 'T',
+		byte('0'+h/10), byte('0'+h%10), ':', byte('0'+mi/10), byte('0'+mi%10), ':', byte('0'+sec/10), byte('0'+sec%10), '.',
+		byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10), 'Z')
+}
+
+// snmpIndex is the port's ifIndex, 0 when it is not a single port (as a
+// NetFlow exporter reports an unknown interface).
+func snmpIndex(p *flow.Port) uint64 {
+	if p.Format == flow.PortSingle {
+		return uint64(p.Index)
+	}
+	return 0
+}
+
+func appendUintField(b []byte, k string, v uint64) []byte {
+	b = append(b, ',', '"')
+	b = append(b, k...)
+	b = append(b, '"', ':')
+	return strconv.AppendUint(b, v, 10)
+}
+
+func appendAddrField(b []byte, k4, k6 string, a netip.Addr) []byte {
+	if !a.IsValid() {
+		return b
+	}
+	k := k6
+	if a.Is4() {
+		k = k4
+	}
+	b = append(b, ',', '"')
+	b = append(b, k...)
+	b = append(b, `":"`...)
+	b = a.AppendTo(b)
+	return append(b, '"')
+}
+
+// appendMACField writes a MAC as fluent-plugin-netflow does: lower case,
+// colon-separated.
+func appendMACField(b []byte, k string, m flow.MAC) []byte {
+	const hexd = "0123456789abcdef"
+	b = append(b, ',', '"')
+	b = append(b, k...)
+	b = append(b, `":"`...)
+	for i, c := range m {
+		if i > 0 {
+			b = append(b, ':')
+		}
+		b = append(b, hexd[c>>4], hexd[c&15])
+	}
+	return append(b, '"')
+}
