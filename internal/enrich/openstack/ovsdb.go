@@ -48,7 +48,12 @@ type OVSDBSource struct {
 	inv      *Inventory
 	log      *slog.Logger
 	name     string
+	synced   chan struct{}
 }
+
+// Synced is closed once the source has put its first view of the database
+// into the inventory.
+func (s *OVSDBSource) Synced() <-chan struct{} { return s.synced }
 
 // ParseOVSDB reads the "AGENT=ENDPOINT" form of enrich.openstack.ovsdb.
 func ParseOVSDB(s string) (agent netip.Addr, endpoint string, err error) {
@@ -68,7 +73,8 @@ func ParseOVSDB(s string) (agent netip.Addr, endpoint string, err error) {
 
 // NewOVSDBSource returns a source; Run connects and follows changes.
 func NewOVSDBSource(endpoint string, agent netip.Addr, inv *Inventory, log *slog.Logger) *OVSDBSource {
-	return &OVSDBSource{Endpoint: endpoint, Agent: agent, inv: inv, log: log, name: "ovsdb:" + agent.String()}
+	return &OVSDBSource{Endpoint: endpoint, Agent: agent, inv: inv, log: log, name: "ovsdb:" + agent.String(),
+		synced: make(chan struct{})}
 }
 
 // Run connects (retrying with backoff), mirrors the tables and rebuilds
@@ -132,8 +138,14 @@ func (s *OVSDBSource) Run(ctx context.Context) error {
 	if _, err := c.Monitor(ctx, mon); err != nil {
 		return fmt.Errorf("OVSDB %s: monitor: %w", s.Endpoint, err)
 	}
-	s.log.Info("following OVSDB for OpenStack ports", "endpoint", s.Endpoint, "agent", s.Agent)
-	poke()
+	// The first view goes in at once; later changes are batched.
+	ports, err := s.read(ctx, c)
+	if err != nil {
+		return fmt.Errorf("OVSDB %s: %w", s.Endpoint, err)
+	}
+	s.inv.Set(s.name, ports)
+	close(s.synced)
+	s.log.Info("following OVSDB for OpenStack ports", "endpoint", s.Endpoint, "agent", s.Agent, "ports", len(ports))
 	for {
 		select {
 		case <-ctx.Done():
