@@ -25,6 +25,7 @@ func startOpenStack(ctx context.Context, c config.OpenStack, log *slog.Logger) (
 			return nil, err
 		}
 	}
+	var ovsdbs []*openstack.OVSDBSource
 	for _, o := range c.OVSDB {
 		agent, endpoint, err := openstack.ParseOVSDB(o)
 		if err != nil {
@@ -36,6 +37,19 @@ func startOpenStack(ctx context.Context, c config.OpenStack, log *slog.Logger) (
 				log.Error("OVSDB source stopped", "endpoint", endpoint, "error", err)
 			}
 		}()
+		ovsdbs = append(ovsdbs, src)
+	}
+	// Wait a little for the local databases, so that the first flows are
+	// attributed too; an unreachable one must not keep flowlens from
+	// listening (Open vSwitch drops what it sends meanwhile).
+	wait, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	for _, src := range ovsdbs {
+		select {
+		case <-src.Synced():
+		case <-wait.Done():
+			log.Warn("OVSDB not read yet; starting anyway, flows are attributed once it is", "endpoint", src.Endpoint)
+		}
 	}
 	return inv, nil
 }
