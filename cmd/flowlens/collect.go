@@ -15,12 +15,17 @@ import (
 	"github.com/flowlens/flowlens/internal/agents"
 	"github.com/flowlens/flowlens/internal/aggregate"
 	"github.com/flowlens/flowlens/internal/config"
+	"github.com/flowlens/flowlens/internal/console"
+	"github.com/flowlens/flowlens/internal/console/assets"
 	"github.com/flowlens/flowlens/internal/decode/netflow"
 	"github.com/flowlens/flowlens/internal/decode/sflow"
 	"github.com/flowlens/flowlens/internal/enrich/geoip"
 	"github.com/flowlens/flowlens/internal/input/udp"
+	"github.com/flowlens/flowlens/internal/output/elasticsearch"
 	"github.com/flowlens/flowlens/internal/output/ndjson"
+	"github.com/flowlens/flowlens/internal/ovs"
 	"github.com/flowlens/flowlens/internal/pipeline"
+	"github.com/flowlens/flowlens/internal/store"
 )
 
 // loadConfig parses the common flags (--config and every setting) and
@@ -72,12 +77,38 @@ func cmdRun(args []string, stderr io.Writer) error {
 		}
 		outputs = append(outputs, out)
 	}
+	var st *store.Store
+	if cfg.Store.Enabled {
+		if st, err = store.Open(cfg.Store, log); err != nil {
+			return err
+		}
+		// The store keeps aggregates: one row per key and interval.
+		agg, err := aggregate.New(cfg.Aggregate, st)
+		if err != nil {
+			st.Close()
+			return err
+		}
+		outputs = append(outputs, agg)
+	}
+	var es *elasticsearch.Output
+	if ecfg := cfg.Output.Elasticsearch; len(ecfg.URLs) > 0 {
+		if es, err = elasticsearch.New(ecfg, log); err != nil {
+			return err
+		}
+		var out pipeline.Output = es
+		if ecfg.Aggregate {
+			if out, err = aggregate.New(cfg.Aggregate, es); err != nil {
+				return err
+			}
+		}
+		outputs = append(outputs, out)
+	}
 	if len(outputs) == 0 {
 		log.Warn("no output is configured: records are decoded and counted, then discarded (set output.ndjson.path)")
 	}
 	pcfg := pipeline.Config{
-		QueueSize: cfg.Pipeline.QueueSize,
-		SFlow:     sflow.Options{IncludeFCS: cfg.Input.SFlow.IncludeFCS},
+		QueueRecords: cfg.Pipeline.QueueRecords,
+		SFlow:        sflow.Options{IncludeFCS: cfg.Input.SFlow.IncludeFCS},
 	}
 	stopEnrich := make(chan struct{})
 	defer close(stopEnrich)
@@ -130,6 +161,31 @@ func cmdRun(args []string, stderr io.Writer) error {
 	if nln != nil {
 		attrs = append(attrs, "netflow_ipfix", strings.Join(uniq(nln.Addrs()), ","))
 	}
+	var srv *console.Server
+	if cfg.Console.Enabled {
+		listen := map[string][]string{"sflow": uniq(addrs)}
+		if nln != nil {
+			listen["netflow"] = uniq(nln.Addrs())
+		}
+		api := console.NewAPI(st, p.Agents, p.Inventory, console.StatusInfo{
+			Version: versionString(), Started: time.Now(), Listen: listen, QueryTimeout: cfg.Console.QueryTimeout,
+			SetupHint: ovs.ShellQuote(append([]string{"ovs-vsctl"}, ovs.Command(ovs.Settings{Agent: agentHint(),
+				Target: "COLLECTOR_IP:" + port(addrs[0]), Sampling: 64, Polling: 10, Header: 128}, []string{"br-int"})...)),
+		})
+		ccfg := cfg.Console
+		ccfg.Assets = assets.FS
+		if srv, err = console.NewServer(ccfg, api, log); err == nil {
+			err = srv.Start()
+		}
+		if err != nil {
+			for _, l := range listeners {
+				l.Close()
+			}
+			p.Close()
+			return err
+		}
+		attrs = append(attrs, "console", consoleURL(srv.Addr().String(), ccfg))
+	}
 	log.Info("flowlens started", attrs...)
 	log.Info("to export sFlow from Open vSwitch to here, run `flowlens ovs configure --target <this host's IP>:" + port(addrs[0]) +
 		"` (prints the ovs-vsctl command; --apply runs it), and `flowlens ovs check` to see what bridges export")
@@ -154,6 +210,11 @@ func cmdRun(args []string, stderr io.Writer) error {
 		}
 	}
 	stop()
+	if srv != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		srv.Shutdown(sctx)
+		cancel()
+	}
 	if cerr := p.Close(); cerr != nil {
 		log.Error("closing outputs", "error", cerr)
 	}
@@ -163,7 +224,28 @@ func cmdRun(args []string, stderr io.Writer) error {
 		}
 	}
 	logSummary(log, p, listeners)
+	if es != nil {
+		st := es.Stats()
+		log.Info("elasticsearch summary", "accepted", st.Accepted, "indexed", st.Indexed, "duplicates", st.Duplicates,
+			"dead_lettered", st.DeadLettered, "retried", st.Retried, "dropped", st.Dropped,
+			"spooled_documents", st.Spool.Documents, "spooled_bytes", st.Spool.Bytes)
+	}
 	return err
+}
+
+func agentHint() string {
+	if i := ovs.DefaultInterface(); i != "" {
+		return i
+	}
+	return "eth0"
+}
+
+func consoleURL(addr string, c console.Config) string {
+	scheme := "http"
+	if c.TLS.CertFile != "" {
+		scheme = "https"
+	}
+	return scheme + "://" + addr + "/"
 }
 
 func port(addr string) string {

@@ -16,20 +16,27 @@ import (
 // startOpenStack starts the configured identity sources. It returns nil
 // when none is configured.
 func startOpenStack(ctx context.Context, c config.OpenStack, log *slog.Logger) (*openstack.Inventory, error) {
-	if len(c.OVSDB) == 0 && c.StaticFile == "" {
-		return nil, nil
+	inv, _, err := startOpenStackSources(ctx, c, log)
+	return inv, err
+}
+
+// startOpenStackSources also returns the API source, if enabled, so that
+// `flowlens inventory` can wait for its first read.
+func startOpenStackSources(ctx context.Context, c config.OpenStack, log *slog.Logger) (*openstack.Inventory, *openstack.APISource, error) {
+	if len(c.OVSDB) == 0 && c.StaticFile == "" && !c.API.Enabled {
+		return nil, nil, nil
 	}
 	inv := openstack.NewInventory()
 	if c.StaticFile != "" {
 		if err := openstack.WatchStatic(ctx, c.StaticFile, inv, log); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	var ovsdbs []*openstack.OVSDBSource
 	for _, o := range c.OVSDB {
 		agent, endpoint, err := openstack.ParseOVSDB(o)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		src := openstack.NewOVSDBSource(endpoint, agent, inv, log)
 		go func() {
@@ -51,7 +58,16 @@ func startOpenStack(ctx context.Context, c config.OpenStack, log *slog.Logger) (
 			log.Warn("OVSDB not read yet; starting anyway, flows are attributed once it is", "endpoint", src.Endpoint)
 		}
 	}
-	return inv, nil
+	var api *openstack.APISource
+	if c.API.Enabled {
+		api = openstack.NewAPISource(c.API, inv, log)
+		go func() {
+			if err := api.Run(ctx); err != nil && ctx.Err() == nil {
+				log.Error("OpenStack API source stopped", "error", err)
+			}
+		}()
+	}
+	return inv, api, nil
 }
 
 func cmdInventory(args []string, stdout, stderr io.Writer) error {
@@ -64,14 +80,22 @@ func cmdInventory(args []string, stdout, stderr io.Writer) error {
 	log := newLogger(cfg.Log, stderr)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	inv, err := startOpenStack(ctx, cfg.Enrich.OpenStack, log)
+	inv, api, err := startOpenStackSources(ctx, cfg.Enrich.OpenStack, log)
 	if err != nil {
 		return err
 	}
 	if inv == nil {
-		return fmt.Errorf("no OpenStack source configured: set enrich.openstack.ovsdb (AGENT=ENDPOINT) or enrich.openstack.static_file")
+		return fmt.Errorf("no OpenStack source configured: set enrich.openstack.ovsdb (AGENT=ENDPOINT), enrich.openstack.static_file or enrich.openstack.api.enabled")
 	}
 	time.Sleep(*wait)
+	if api != nil {
+		// The APIs' first read can take longer than --wait (logins, pages).
+		select {
+		case <-api.Ready():
+		case <-time.After(4 * cfg.Enrich.OpenStack.API.Timeout):
+			log.Warn("the OpenStack APIs have not answered yet; printing what the other sources know")
+		}
+	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "PORT\tMAC\tINSTANCE\tNETWORK\tSEG\tPROJECT\tHOST\tATTACHED\tSOURCE")
 	for _, p := range inv.Ports() {

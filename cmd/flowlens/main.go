@@ -10,7 +10,7 @@ import (
 	"os"
 )
 
-const usage = `flowlens: flow collector for Open vSwitch (sFlow v5)
+const usage = `flowlens: flow collector for Open vSwitch (sFlow v5, NetFlow, IPFIX) with a web console
 
 Usage:
   flowlens [run] [--config FILE] [--SETTING=VALUE ...]   collect (the default)
@@ -18,6 +18,8 @@ Usage:
   flowlens replay [options] FILE.pcap                    send captured datagrams over UDP (load tests)
   flowlens inventory [--config FILE] [--SETTING=VALUE]  print the OpenStack ports known and where from
   flowlens ovs configure|check [options]                 export sFlow from Open vSwitch to flowlens / show what bridges export
+  flowlens setup elasticsearch|kibana [--config FILE]    install index templates / import the Kibana dashboard
+  flowlens console hash-password                         bcrypt hash for console.auth.password_hash
   flowlens config [--effective] [--config FILE]          print the configuration reference / effective values
   flowlens version                                       print the version
 
@@ -46,6 +48,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdDecode(args, stdout, stderr)
 	case "replay":
 		err = cmdReplay(args, stdout, stderr)
+	case "console":
+		err = cmdConsole(args, stdout, stderr)
+	case "setup":
+		err = cmdSetup(args, stdout, stderr)
 	case "ovs":
 		err = cmdOVS(args, stdout, stderr)
 	case "inventory":

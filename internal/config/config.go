@@ -20,10 +20,13 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/flowlens/flowlens/internal/aggregate"
+	"github.com/flowlens/flowlens/internal/console"
 	"github.com/flowlens/flowlens/internal/enrich/geoip"
 	"github.com/flowlens/flowlens/internal/enrich/openstack"
 	"github.com/flowlens/flowlens/internal/input/udp"
+	"github.com/flowlens/flowlens/internal/output/elasticsearch"
 	"github.com/flowlens/flowlens/internal/output/ndjson"
+	"github.com/flowlens/flowlens/internal/store"
 )
 
 // Default is the documented default configuration.
@@ -37,6 +40,8 @@ type Config struct {
 	Input     Input            `yaml:"input"`
 	Enrich    Enrich           `yaml:"enrich"`
 	Aggregate aggregate.Config `yaml:"aggregate"`
+	Store     store.Config     `yaml:"store"`
+	Console   console.Config   `yaml:"console"`
 	Pipeline  Pipeline         `yaml:"pipeline"`
 	Output    Output           `yaml:"output"`
 
@@ -79,18 +84,20 @@ type Enrich struct {
 
 // OpenStack configures OpenStack attribution.
 type OpenStack struct {
-	OVSDB      []string `yaml:"ovsdb"`
-	StaticFile string   `yaml:"static_file"`
+	OVSDB      []string            `yaml:"ovsdb"`
+	StaticFile string              `yaml:"static_file"`
+	API        openstack.APIConfig `yaml:"api"`
 }
 
 // Pipeline configures the path between inputs and outputs.
 type Pipeline struct {
-	QueueSize int `yaml:"queue_size"`
+	QueueRecords int `yaml:"queue_records"`
 }
 
 // Output configures the outputs.
 type Output struct {
-	NDJSON ndjson.Config `yaml:"ndjson"`
+	NDJSON        ndjson.Config        `yaml:"ndjson"`
+	Elasticsearch elasticsearch.Config `yaml:"elasticsearch"`
 }
 
 // EnvPrefix starts every environment variable flowlens reads.
@@ -171,6 +178,24 @@ func (c *Config) Validate() error {
 	}
 	for _, o := range c.Enrich.OpenStack.OVSDB {
 		if _, _, err := openstack.ParseOVSDB(o); err != nil {
+			return err
+		}
+	}
+	if err := c.Enrich.OpenStack.API.Validate(); err != nil {
+		return err
+	}
+	if c.Store.Enabled {
+		if err := c.Store.Validate(); err != nil {
+			return err
+		}
+	}
+	if c.Console.Enabled {
+		if err := c.Console.Validate(); err != nil {
+			return err
+		}
+	}
+	if len(c.Output.Elasticsearch.URLs) > 0 {
+		if err := c.Output.Elasticsearch.Validate(); err != nil {
 			return err
 		}
 	}

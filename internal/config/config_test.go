@@ -18,7 +18,8 @@ func TestDefaults(t *testing.T) {
 	if got := c.Input.SFlow.Listen; len(got) != 1 || got[0] != ":6343" {
 		t.Errorf("listen %v", got)
 	}
-	if c.Output.NDJSON.Path != "-" || !c.Output.NDJSON.Flows || c.Log.StatsInterval != time.Minute {
+	if c.Output.NDJSON.Path != "" || !c.Output.NDJSON.Flows || c.Log.StatsInterval != time.Minute || !c.Store.Enabled ||
+		!c.Console.Enabled || c.Console.Listen != "127.0.0.1:8080" {
 		t.Errorf("defaults: %+v", c)
 	}
 }

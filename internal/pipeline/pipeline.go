@@ -49,8 +49,9 @@ type Output interface {
 
 // Config is the pipeline configuration.
 type Config struct {
-	// QueueSize is the number of batches each output may have waiting.
-	QueueSize int
+	// QueueRecords bounds the records each output may have waiting, and
+	// so the memory a slow output can hold.
+	QueueRecords int
 	// Decoder options for sFlow.
 	SFlow sflow.Options
 	// NetFlow/IPFIX decoder options and the template cache every NetFlow
@@ -93,6 +94,8 @@ type queue struct {
 	errors  atomic.Uint64 // failed writes
 	failed  atomic.Uint64 // records in failed writes
 	lastLog atomic.Int64
+	queued  atomic.Int64 // records waiting
+	limit   int64
 }
 
 // OutputStats describes one output.
@@ -104,13 +107,13 @@ type OutputStats struct {
 
 // New returns a pipeline writing to outputs.
 func New(cfg Config, log *slog.Logger, outputs ...Output) *Pipeline {
-	if cfg.QueueSize <= 0 {
-		cfg.QueueSize = 1024
+	if cfg.QueueRecords <= 0 {
+		cfg.QueueRecords = 65536
 	}
 	p := &Pipeline{cfg: cfg, log: log, Agents: agents.NewRegistry(), Inventory: ifaces.New()}
 	p.pool.New = func() any { return &Batch{p: p} }
 	for _, o := range outputs {
-		q := &queue{out: o, ch: make(chan *Batch, cfg.QueueSize)}
+		q := &queue{out: o, ch: make(chan *Batch, 4096), limit: int64(cfg.QueueRecords)}
 		p.outputs = append(p.outputs, q)
 		p.wg.Add(1)
 		go p.drain(q)
@@ -122,6 +125,7 @@ func (p *Pipeline) drain(q *queue) {
 	defer p.wg.Done()
 	for b := range q.ch {
 		n := uint64(b.Len())
+		q.queued.Add(-int64(n))
 		if err := q.out.Write(b); err != nil {
 			q.errors.Add(1)
 			q.failed.Add(n)
@@ -150,19 +154,25 @@ func (p *Pipeline) dispatch(b *Batch) {
 		return
 	}
 	b.refs.Store(int32(len(p.outputs)))
+	n := int64(b.Len())
 	for _, q := range p.outputs {
 		if p.cfg.Wait {
+			q.queued.Add(n)
 			q.ch <- b
 			continue
 		}
-		select {
-		case q.ch <- b:
-		default:
-			q.dropped.Add(uint64(b.Len()))
-			p.rateLog(q, "output queue full: records dropped (the output is slower than the input)",
-				"output", q.out.Name(), "dropped_total", q.dropped.Load())
-			b.release()
+		if q.queued.Add(n) <= q.limit {
+			select {
+			case q.ch <- b:
+				continue
+			default:
+			}
 		}
+		q.queued.Add(-n)
+		q.dropped.Add(uint64(n))
+		p.rateLog(q, "output queue full: records dropped (the output is slower than the input)",
+			"output", q.out.Name(), "dropped_total", q.dropped.Load())
+		b.release()
 	}
 }
 

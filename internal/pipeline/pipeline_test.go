@@ -174,7 +174,7 @@ func TestLoopback(t *testing.T) {
 // A slow output loses records (counted), and never holds up decoding.
 func TestSlowOutputDropsAreCounted(t *testing.T) {
 	out := &memOutput{delay: 20 * time.Millisecond}
-	p := pipeline.New(pipeline.Config{QueueSize: 2}, quiet(), out)
+	p := pipeline.New(pipeline.Config{QueueRecords: 50}, quiet(), out)
 	h := p.SFlowHandler()
 	ds := sflowCapture(t)
 	start := time.Now()

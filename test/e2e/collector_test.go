@@ -96,6 +96,8 @@ func (l *Lab) startCollector(bin string, port int, tag string) *Collector {
 	argv = append(argv, bin, "run",
 		"--input.sflow.listen="+c.Listen,
 		"--output.ndjson.path="+c.Out,
+		// The embedded store in this run's folder, not in /var/lib/flowlens.
+		"--store.path="+filepath.Join(l.Dir, "store-"+tag),
 		// OpenStack attribution from this lab's OVSDB, as on a hypervisor
 		// (OVS's sFlow agent is lo: 127.0.0.1).
 		"--enrich.openstack.ovsdb=127.0.0.1=unix:"+filepath.Join(l.RunDir, "db.sock"),

@@ -1,0 +1,214 @@
+package console
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/fstest"
+	"time"
+)
+
+var okAPI = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, 200, map[string]string{"path": r.URL.Path})
+})
+
+func TestNonLoopbackNeedsAuth(t *testing.T) {
+	for _, listen := range []string{"0.0.0.0:8080", ":8080", "[::]:8080", "192.0.2.10:8080", "flowlens.example:8080"} {
+		cfg := DefaultConfig()
+		cfg.Listen = listen
+		_, err := NewServer(cfg, okAPI, nil)
+		if err == nil {
+			t.Errorf("%s without auth: accepted", listen)
+			continue
+		}
+		for _, hint := range []string{"console.auth.mode", "allow_no_auth_on_non_loopback", "127.0.0.1"} {
+			if !strings.Contains(err.Error(), hint) {
+				t.Errorf("%s: error %q does not mention %s", listen, err, hint)
+			}
+		}
+		cfg.AllowNoAuthOnNonLoopback = true
+		if _, err := NewServer(cfg, okAPI, nil); err != nil {
+			t.Errorf("%s with allow_no_auth_on_non_loopback: %v", listen, err)
+		}
+		cfg.AllowNoAuthOnNonLoopback = false
+		cfg.Auth.Mode, cfg.Auth.Token = AuthToken, "0123456789abcdef0123"
+		if _, err := NewServer(cfg, okAPI, nil); err != nil {
+			t.Errorf("%s with a token: %v", listen, err)
+		}
+	}
+	for _, listen := range []string{"127.0.0.1:8080", "localhost:8080", "[::1]:8080", "127.0.0.2:0"} {
+		cfg := DefaultConfig()
+		cfg.Listen = listen
+		if _, err := NewServer(cfg, okAPI, nil); err != nil {
+			t.Errorf("%s: %v", listen, err)
+		}
+	}
+}
+
+func TestAuthConfigErrors(t *testing.T) {
+	for _, tc := range []struct {
+		auth Auth
+		want string
+	}{
+		{Auth{Mode: "password"}, "none, token or basic"},
+		{Auth{Mode: AuthToken, Token: "short"}, "at least 16"},
+		{Auth{Mode: AuthBasic, Username: "admin", PasswordHash: "secret"}, "bcrypt"},
+		{Auth{Mode: AuthBasic, PasswordHash: "$2a$04$abcdefghijklmnopqrstuu5Ny4zV0hJW2jfOzb0zGnHm1D0nIcyE6"}, "username"},
+		{Auth{Mode: AuthToken, Token: "0123456789abcdef0123", TokenFile: "/x"}, "not both"},
+	} {
+		cfg := DefaultConfig()
+		cfg.Auth = tc.auth
+		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: %v, want %q", tc.auth, err, tc.want)
+		}
+	}
+}
+
+func do(t *testing.T, h http.Handler, req *http.Request) *httptest.ResponseRecorder {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}
+
+func TestTokenAuth(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Listen = "0.0.0.0:0"
+	tokFile := filepath.Join(t.TempDir(), "token")
+	os.WriteFile(tokFile, []byte("0123456789abcdef0123\n"), 0o600)
+	cfg.Auth = Auth{Mode: AuthToken, TokenFile: tokFile}
+	s, err := NewServer(cfg, okAPI, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := s.Handler()
+	rec := do(t, h, httptest.NewRequest("GET", "/api/v1/status", nil))
+	if rec.Code != 401 || !strings.Contains(rec.Body.String(), "authentication required") || rec.Header().Get("WWW-Authenticate") == "" {
+		t.Errorf("no token: %d %s", rec.Code, rec.Body)
+	}
+	req := httptest.NewRequest("GET", "/api/v1/status", nil)
+	req.Header.Set("Authorization", "Bearer wrong-token-wrong-token")
+	if rec := do(t, h, req); rec.Code != 401 {
+		t.Errorf("wrong token: %d", rec.Code)
+	}
+	req = httptest.NewRequest("GET", "/api/v1/status", nil)
+	req.Header.Set("Authorization", "Bearer 0123456789abcdef0123")
+	if rec := do(t, h, req); rec.Code != 200 {
+		t.Errorf("right token: %d %s", rec.Code, rec.Body)
+	}
+	req = httptest.NewRequest("GET", "/", nil)
+	req.AddCookie(&http.Cookie{Name: "flowlens_token", Value: "0123456789abcdef0123"})
+	if rec := do(t, h, req); rec.Code != 200 {
+		t.Errorf("token cookie: %d", rec.Code)
+	}
+	// Static files are behind authentication too.
+	if rec := do(t, h, httptest.NewRequest("GET", "/", nil)); rec.Code != 401 {
+		t.Errorf("/ without token: %d", rec.Code)
+	}
+}
+
+func TestBasicAuth(t *testing.T) {
+	hash, err := HashPassword("correct horse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := HashPassword("short"); err == nil {
+		t.Error("short password hashed")
+	}
+	cfg := DefaultConfig()
+	cfg.Listen = "[::]:0"
+	cfg.Auth = Auth{Mode: AuthBasic, Username: "admin", PasswordHash: Secret(hash)}
+	s, err := NewServer(cfg, okAPI, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := s.Handler()
+	rec := do(t, h, httptest.NewRequest("GET", "/api/v1/top", nil))
+	if rec.Code != 401 || !strings.HasPrefix(rec.Header().Get("WWW-Authenticate"), "Basic") {
+		t.Errorf("no credentials: %d %v", rec.Code, rec.Header())
+	}
+	for _, tc := range []struct {
+		user, pass string
+		code       int
+	}{{"admin", "wrong password", 401}, {"root", "correct horse", 401}, {"admin", "correct horse", 200}, {"admin", "correct horse", 200}} {
+		req := httptest.NewRequest("GET", "/api/v1/top", nil)
+		req.SetBasicAuth(tc.user, tc.pass)
+		if rec := do(t, h, req); rec.Code != tc.code {
+			t.Errorf("%s/%s: %d, want %d", tc.user, tc.pass, rec.Code, tc.code)
+		}
+	}
+	if got := Secret(hash).String(); strings.Contains(got, "$2") {
+		t.Errorf("secret prints as %s", got)
+	}
+}
+
+func TestStaticAssets(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Assets = fstest.MapFS{
+		"index.html":       {Data: []byte("<html>console</html>")},
+		"assets/app-1.js":  {Data: []byte("console.log(1)")},
+		"assets/app-1.css": {Data: []byte("body{}")},
+	}
+	s, err := NewServer(cfg, okAPI, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := s.Handler()
+	for path, want := range map[string]string{
+		"/": "<html>console</html>", "/assets/app-1.js": "console.log(1)", "/flows/top": "<html>console</html>",
+		"/api/v1/status": `{"path":"/api/v1/status"}`,
+	} {
+		rec := do(t, h, httptest.NewRequest("GET", path, nil))
+		if rec.Code != 200 || strings.TrimSpace(rec.Body.String()) != want {
+			t.Errorf("%s: %d %q, want %q", path, rec.Code, rec.Body, want)
+		}
+		if rec.Header().Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("%s: no security headers", path)
+		}
+	}
+	// Without assets: a placeholder page pointing at the API.
+	s, _ = NewServer(DefaultConfig(), okAPI, nil)
+	if rec := do(t, s.Handler(), httptest.NewRequest("GET", "/", nil)); rec.Code != 200 || !strings.Contains(rec.Body.String(), "/api/v1/status") {
+		t.Errorf("placeholder: %d %s", rec.Code, rec.Body)
+	}
+}
+
+func TestServerStartStop(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Listen = "127.0.0.1:0"
+	s, err := NewServer(cfg, okAPI, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get("http://" + s.Addr().String() + "/api/v1/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(b), "/api/v1/status") {
+		t.Errorf("%d %s", resp.StatusCode, b)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The address is taken: Start says which setting to change.
+	s2, _ := NewServer(Config{Enabled: true, Listen: s.Addr().String(), Auth: Auth{Mode: AuthNone}}, okAPI, nil)
+	ln, _ := NewServer(cfg, okAPI, nil)
+	ln.Start()
+	defer ln.Shutdown(context.Background())
+	s2.cfg.Listen = ln.Addr().String()
+	if err := s2.Start(); err == nil || !strings.Contains(err.Error(), "console.listen") {
+		t.Errorf("busy address: %v", err)
+	}
+}

@@ -1,0 +1,991 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math"
+	"net/netip"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Dimension is a column flows can be grouped and filtered by.
+type Dimension struct {
+	Name  string `json:"name"`
+	Label string `json:"label"`
+	// Int dimensions hold numbers; filter values must be whole numbers.
+	Int bool `json:"-"`
+	// kind normalises filter values: "ip", "mac" or "".
+	kind string
+}
+
+// Dimensions lists every dimension, in the order the console shows them.
+var Dimensions = []Dimension{
+	{Name: "src_ip", Label: "Source IP", kind: "ip"},
+	{Name: "dst_ip", Label: "Destination IP", kind: "ip"},
+	{Name: "proto", Label: "Protocol"},
+	{Name: "src_port", Label: "Source port", Int: true},
+	{Name: "dst_port", Label: "Destination port", Int: true},
+	{Name: "src_vm", Label: "Source VM"},
+	{Name: "dst_vm", Label: "Destination VM"},
+	{Name: "src_project", Label: "Source project"},
+	{Name: "dst_project", Label: "Destination project"},
+	{Name: "src_network", Label: "Source network"},
+	{Name: "dst_network", Label: "Destination network"},
+	{Name: "src_host", Label: "Source hypervisor"},
+	{Name: "dst_host", Label: "Destination hypervisor"},
+	{Name: "direction", Label: "Direction"},
+	{Name: "relation", Label: "Relation"},
+	{Name: "src_country", Label: "Source country"},
+	{Name: "dst_country", Label: "Destination country"},
+	{Name: "src_asn", Label: "Source AS", Int: true},
+	{Name: "dst_asn", Label: "Destination AS", Int: true},
+	{Name: "agent", Label: "Agent", kind: "ip"},
+	{Name: "sub_agent", Label: "Sub-agent (bridge)", Int: true},
+	{Name: "input", Label: "Input protocol"},
+	{Name: "in_port", Label: "Input port"},
+	{Name: "out_port", Label: "Output port"},
+	{Name: "src_mac", Label: "Source MAC", kind: "mac"},
+	{Name: "dst_mac", Label: "Destination MAC", kind: "mac"},
+	{Name: "vlan", Label: "VLAN", Int: true},
+	{Name: "vni", Label: "VNI", Int: true},
+	{Name: "network_type", Label: "Network type"},
+	{Name: "tunnel", Label: "Tunnel"},
+	{Name: "inner_src_ip", Label: "Inner source IP", kind: "ip"},
+	{Name: "inner_dst_ip", Label: "Inner destination IP", kind: "ip"},
+}
+
+var dimByName = func() map[string]Dimension {
+	m := map[string]Dimension{}
+	for _, d := range Dimensions {
+		m[d.Name] = d
+	}
+	return m
+}()
+
+// LookupDimension returns the dimension called name.
+func LookupDimension(name string) (Dimension, bool) {
+	d, ok := dimByName[name]
+	return d, ok
+}
+
+// BadRequest is an error in a query's parameters: the message says what is
+// wrong and how to fix it.
+type BadRequest struct{ Msg string }
+
+func (e *BadRequest) Error() string { return e.Msg }
+
+func badRequest(format string, a ...any) error { return &BadRequest{Msg: fmt.Sprintf(format, a...)} }
+
+func unknownDimension(name string) error {
+	names := make([]string, len(Dimensions))
+	for i, d := range Dimensions {
+		names[i] = d.Name
+	}
+	return badRequest("unknown dimension %q: use one of %s", name, strings.Join(names, ", "))
+}
+
+// Filter selects flows whose dimension equals (or, with Not, differs
+// from) Value.
+type Filter struct {
+	Dim   string
+	Not   bool
+	Value string
+}
+
+// ParseFilter parses "dim=value" or "dim!=value".
+func ParseFilter(s string) (Filter, error) {
+	if d, v, ok := strings.Cut(s, "!="); ok {
+		return Filter{Dim: strings.TrimSpace(d), Not: true, Value: v}, nil
+	}
+	if d, v, ok := strings.Cut(s, "="); ok {
+		return Filter{Dim: strings.TrimSpace(d), Value: v}, nil
+	}
+	return Filter{}, badRequest("filter %q: write dimension=value or dimension!=value, e.g. filter=proto=tcp", s)
+}
+
+// Query is what every flow query has: a time range and filters.
+type Query struct {
+	From, To time.Time
+	// Filters AND together; filters on the same dimension and operator
+	// combine: "=" ones OR (IN), "!=" ones exclude every value (NOT IN).
+	Filters []Filter
+}
+
+func (q Query) check() error {
+	if q.From.IsZero() || q.To.IsZero() {
+		return badRequest("from and to are required")
+	}
+	if !q.From.Before(q.To) {
+		return badRequest("from (%s) must be before to (%s)", q.From.UTC().Format(time.RFC3339), q.To.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
+// value converts a filter value to the dimension's column type.
+func (d Dimension) value(v string) (any, error) {
+	if d.Int {
+		if v == "" {
+			return int64(0), nil
+		}
+		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		if err != nil {
+			return nil, badRequest("filter on %s: %q is not a whole number", d.Name, v)
+		}
+		return n, nil
+	}
+	switch d.kind {
+	case "ip":
+		if v == "" {
+			return "", nil
+		}
+		a, err := netip.ParseAddr(strings.TrimSpace(v))
+		if err != nil {
+			return nil, badRequest("filter on %s: %q is not an IP address", d.Name, v)
+		}
+		return a.Unmap().String(), nil
+	case "mac":
+		return strings.ToLower(strings.ReplaceAll(strings.TrimSpace(v), "-", ":")), nil
+	}
+	return v, nil
+}
+
+// where returns the SQL condition of filters (starting with " AND") and
+// its arguments.
+func where(filters []Filter) (string, []any, error) {
+	type group struct {
+		dim  Dimension
+		not  bool
+		vals []any
+	}
+	var groups []*group
+	idx := map[string]*group{}
+	for _, f := range filters {
+		d, ok := LookupDimension(f.Dim)
+		if !ok {
+			return "", nil, unknownDimension(f.Dim)
+		}
+		v, err := d.value(f.Value)
+		if err != nil {
+			return "", nil, err
+		}
+		k := d.Name + strconv.FormatBool(f.Not)
+		g := idx[k]
+		if g == nil {
+			g = &group{dim: d, not: f.Not}
+			idx[k] = g
+			groups = append(groups, g)
+		}
+		g.vals = append(g.vals, v)
+	}
+	var b strings.Builder
+	var args []any
+	for _, g := range groups {
+		b.WriteString(" AND " + g.dim.Name)
+		if g.not {
+			b.WriteString(" NOT")
+		}
+		b.WriteString(" IN (" + placeholders(len(g.vals)) + ")")
+		args = append(args, g.vals...)
+	}
+	return b.String(), args, nil
+}
+
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+// segment is a time range read from one tier.
+type segment struct {
+	tier     int
+	from, to int64
+}
+
+// resolution returns tier i's resolution in seconds.
+func (s *Store) resolution(i int) int64 {
+	if i == 0 {
+		if r := s.rawStep.Load(); r > 0 {
+			return r
+		}
+		return 60
+	}
+	return s.tiers[i].Step
+}
+
+var niceSteps = []int64{10, 15, 20, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400}
+
+// autoStep is about span/300, rounded up to a round number of seconds.
+func autoStep(span int64) int64 {
+	want := span / 300
+	for _, s := range niceSteps {
+		if s >= want {
+			return s
+		}
+	}
+	return (want + 86399) / 86400 * 86400
+}
+
+// plan picks the tiers and step to read [from, to) at about step seconds:
+// the coarsest tier not coarser than step (or a coarser one when it alone
+// still holds data that old), completed with finer tiers for the most
+// recent part that is not rolled up yet.
+func (s *Store) plan(from, to, step int64) ([]segment, int64, int64) {
+	s.smu.RLock()
+	state := append([]tierState(nil), s.state...)
+	s.smu.RUnlock()
+	k := 0
+	for i := range s.tiers {
+		if s.resolution(i) <= step {
+			k = i
+		}
+	}
+	for k < len(s.tiers)-1 {
+		st := state[k]
+		if st.oldest != 0 && st.oldest <= from {
+			break
+		}
+		older := false // does a coarser tier hold older data?
+		for j := k + 1; j < len(s.tiers); j++ {
+			if o := state[j].oldest; o != 0 && (st.oldest == 0 || o < st.oldest) {
+				older = true
+			}
+		}
+		if !older {
+			break
+		}
+		k++
+	}
+	res := s.resolution(k)
+	if step < res {
+		step = res
+	}
+	step = (step + res - 1) / res * res
+	from -= from % step
+	var segs []segment
+	cur := from
+	for j := k; j >= 0 && cur < to; j-- {
+		end := to
+		if j > 0 {
+			if state[j].done == 0 {
+				continue
+			}
+			end = min(to, state[j].done)
+		}
+		if cur < end {
+			segs = append(segs, segment{j, cur, end})
+			cur = end
+		}
+	}
+	return segs, step, from
+}
+
+// base returns a UNION ALL of cols from each segment's flows table, with
+// the filters, and its arguments.
+func (s *Store) base(segs []segment, cols, cond string, condArgs []any) (string, []any) {
+	if len(segs) == 0 {
+		// An empty relation with the right columns.
+		return fmt.Sprintf("SELECT %s FROM %s WHERE 1 = 0", cols, s.tiers[0].table("flows")), nil
+	}
+	var parts []string
+	var args []any
+	for _, sg := range segs {
+		parts = append(parts, fmt.Sprintf("SELECT %s FROM %s WHERE ts >= ? AND ts < ?%s", cols, s.tiers[sg.tier].table("flows"), cond))
+		args = append(args, sg.from, sg.to)
+		args = append(args, condArgs...)
+	}
+	return strings.Join(parts, " UNION ALL "), args
+}
+
+// TimeseriesRequest asks for traffic over time.
+type TimeseriesRequest struct {
+	Query
+	Metric string // bps (default) or pps
+	By     string // dimension; "" for the total only
+	Top    int    // series besides "other" (default 10)
+	Step   int64  // seconds; 0 picks one for about 300 points
+}
+
+// Series is one line of a time series.
+type Series struct {
+	Key    string    `json:"key"`
+	Values []float64 `json:"values"`
+}
+
+// Timeseries is the answer to a TimeseriesRequest.
+type Timeseries struct {
+	From       time.Time `json:"from"`
+	To         time.Time `json:"to"`
+	Step       int64     `json:"step"`
+	Metric     string    `json:"metric"`
+	By         string    `json:"by"`
+	Timestamps []int64   `json:"timestamps"`
+	Series     []Series  `json:"series"`
+}
+
+// OtherKey names the series of everything outside the top N; TotalKey the
+// only series when there is no by.
+const (
+	OtherKey = "other"
+	TotalKey = "total"
+)
+
+// maxPoints bounds a time series' length.
+const maxPoints = 5000
+
+func metricColumn(metric string) (string, error) {
+	switch metric {
+	case "", "bps", "bytes":
+		return "bytes", nil
+	case "pps", "packets":
+		return "packets", nil
+	}
+	return "", badRequest("metric %q: use bps or pps (timeseries), bytes or packets (top)", metric)
+}
+
+// Timeseries returns the top series by total over the range and "other".
+func (s *Store) Timeseries(ctx context.Context, r TimeseriesRequest) (*Timeseries, error) {
+	if err := r.check(); err != nil {
+		return nil, err
+	}
+	if r.Metric == "" {
+		r.Metric = "bps"
+	}
+	if r.Metric != "bps" && r.Metric != "pps" {
+		return nil, badRequest("metric %q: use bps or pps", r.Metric)
+	}
+	m, _ := metricColumn(r.Metric)
+	var dim Dimension
+	if r.By != "" {
+		var ok bool
+		if dim, ok = LookupDimension(r.By); !ok {
+			return nil, unknownDimension(r.By)
+		}
+	}
+	if r.Top <= 0 {
+		r.Top = 10
+	}
+	if r.Top > 100 {
+		return nil, badRequest("top %d: ask for at most 100 series", r.Top)
+	}
+	if r.Step < 0 {
+		return nil, badRequest("step must be a positive number of seconds")
+	}
+	from, to := r.From.Unix(), r.To.Unix()
+	step := r.Step
+	if step == 0 {
+		step = autoStep(to - from)
+	}
+	segs, step, from := s.plan(from, to, step)
+	n := (to - from + step - 1) / step
+	if n > maxPoints {
+		return nil, badRequest("step %ds gives %d points over this range: use a step of at least %ds", step, n, (to-from)/maxPoints+1)
+	}
+	cond, cargs, err := where(r.Filters)
+	if err != nil {
+		return nil, err
+	}
+	out := &Timeseries{From: time.Unix(from, 0).UTC(), To: r.To.UTC(), Step: step, Metric: r.Metric, By: r.By,
+		Timestamps: make([]int64, n)}
+	for i := range out.Timestamps {
+		out.Timestamps[i] = from + int64(i)*step
+	}
+	db := s.eng.DB()
+	scale := 1 / float64(step)
+	if m == "bytes" {
+		scale *= 8
+	}
+	if r.By == "" {
+		q, args := s.base(segs, "ts, "+m+" AS m", cond, cargs)
+		q = fmt.Sprintf("SELECT ts - ts %% %d AS b, sum(m) FROM (%s) x GROUP BY b", step, q)
+		vals := make([]float64, n)
+		err := scanRows(ctx, db, q, args, func(rows *sql.Rows) error {
+			var b, v int64
+			if err := rows.Scan(&b, &v); err != nil {
+				return err
+			}
+			if i := (b - from) / step; i >= 0 && i < n {
+				vals[i] += float64(v) * scale
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		out.Series = []Series{{Key: TotalKey, Values: vals}}
+		return out, nil
+	}
+	// The top keys over the whole range, then every bucket of those keys
+	// and of the rest.
+	q, args := s.base(segs, dim.Name+" AS k, "+m+" AS m", cond, cargs)
+	q = fmt.Sprintf("SELECT k, sum(m) AS v FROM (%s) x GROUP BY k ORDER BY v DESC, k LIMIT %d", q, r.Top)
+	var keys []any
+	err = scanRows(ctx, db, q, args, func(rows *sql.Rows) error {
+		var k any
+		var v int64
+		if err := rows.Scan(&k, &v); err != nil {
+			return err
+		}
+		keys = append(keys, normKey(k))
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	idx := map[string]int{}
+	for i, k := range keys {
+		idx[keyString(k)] = i
+		out.Series = append(out.Series, Series{Key: keyString(k), Values: make([]float64, n)})
+	}
+	other := Series{Key: OtherKey, Values: make([]float64, n)}
+	in := "1 = 0"
+	if len(keys) > 0 {
+		in = "k IN (" + placeholders(len(keys)) + ")"
+	}
+	q, args = s.base(segs, "ts, "+dim.Name+" AS k, "+m+" AS m", cond, cargs)
+	q = fmt.Sprintf("SELECT ts - ts %% %d AS b, CASE WHEN %s THEN k END AS kk, sum(m) FROM (%s) x GROUP BY b, kk", step, in, q)
+	args = append(append([]any(nil), keys...), args...)
+	err = scanRows(ctx, db, q, args, func(rows *sql.Rows) error {
+		var b, v int64
+		var k any
+		if err := rows.Scan(&b, &k, &v); err != nil {
+			return err
+		}
+		i := (b - from) / step
+		if i < 0 || i >= n {
+			return nil
+		}
+		vals := other.Values
+		if k != nil {
+			if j, ok := idx[keyString(normKey(k))]; ok {
+				vals = out.Series[j].Values
+			}
+		}
+		vals[i] += float64(v) * scale
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	out.Series = append(out.Series, other)
+	return out, nil
+}
+
+// normKey converts what the driver returns for a dimension to int64 or
+// string.
+func normKey(k any) any {
+	switch v := k.(type) {
+	case []byte:
+		return string(v)
+	case int32:
+		return int64(v)
+	case int:
+		return int64(v)
+	}
+	return k
+}
+
+func keyString(k any) string {
+	switch v := k.(type) {
+	case string:
+		return v
+	case int64:
+		return strconv.FormatInt(v, 10)
+	case nil:
+		return ""
+	}
+	return fmt.Sprint(k)
+}
+
+func scanRows(ctx context.Context, db *sql.DB, q string, args []any, fn func(*sql.Rows) error) error {
+	rows, err := db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := fn(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// TopRequest asks for the top keys over a range.
+type TopRequest struct {
+	Query
+	By     []string // one or more dimensions
+	Metric string   // bytes (default) or packets
+	Limit  int      // rows (default 10)
+}
+
+// Totals are summed bytes and packets.
+type Totals struct {
+	Bytes   int64 `json:"bytes"`
+	Packets int64 `json:"packets"`
+}
+
+// TopRow is one key of a Top answer. Key values are strings, numbers
+// included ("" when the record had none).
+type TopRow struct {
+	Key     map[string]string `json:"key"`
+	Bytes   int64             `json:"bytes"`
+	Packets int64             `json:"packets"`
+	Bps     float64           `json:"bps"`
+	Pps     float64           `json:"pps"`
+}
+
+// Top is the answer to a TopRequest.
+type Top struct {
+	From  time.Time `json:"from"`
+	To    time.Time `json:"to"`
+	By    []string  `json:"by"`
+	Rows  []TopRow  `json:"rows"`
+	Other Totals    `json:"other"`
+	Total Totals    `json:"total"`
+}
+
+// Top returns the keys with the most bytes (or packets), the rest as
+// Other and the Total.
+func (s *Store) Top(ctx context.Context, r TopRequest) (*Top, error) {
+	if err := r.check(); err != nil {
+		return nil, err
+	}
+	if len(r.By) == 0 {
+		return nil, badRequest("by is required: one or more dimensions separated by commas, e.g. by=src_ip,dst_ip")
+	}
+	if len(r.By) > 6 {
+		return nil, badRequest("by: at most 6 dimensions")
+	}
+	for _, b := range r.By {
+		if _, ok := LookupDimension(b); !ok {
+			return nil, unknownDimension(b)
+		}
+	}
+	if r.Metric == "" {
+		r.Metric = "bytes"
+	}
+	if r.Metric != "bytes" && r.Metric != "packets" {
+		return nil, badRequest("metric %q: use bytes or packets", r.Metric)
+	}
+	if r.Limit <= 0 {
+		r.Limit = 10
+	}
+	if r.Limit > 10000 {
+		return nil, badRequest("limit %d: at most 10000 rows", r.Limit)
+	}
+	cond, cargs, err := where(r.Filters)
+	if err != nil {
+		return nil, err
+	}
+	from, to := r.From.Unix(), r.To.Unix()
+	segs, _, from := s.plan(from, to, autoStep(to-from))
+	cols := strings.Join(r.By, ", ")
+	q, args := s.base(segs, cols+", bytes, packets", cond, cargs)
+	order := "b"
+	if r.Metric == "packets" {
+		order = "p"
+	}
+	q = fmt.Sprintf("SELECT %s, sum(bytes) AS b, sum(packets) AS p, sum(sum(bytes)) OVER (), sum(sum(packets)) OVER () FROM (%s) x GROUP BY %s ORDER BY %s DESC, %s LIMIT %d",
+		cols, q, cols, order, cols, r.Limit)
+	out := &Top{From: time.Unix(from, 0).UTC(), To: r.To.UTC(), By: r.By, Rows: []TopRow{}}
+	secs := float64(to - from)
+	var sum Totals
+	err = scanRows(ctx, s.eng.DB(), q, args, func(rows *sql.Rows) error {
+		vals := make([]any, len(r.By)+4)
+		ptrs := make([]any, len(vals))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return err
+		}
+		row := TopRow{Key: map[string]string{}}
+		for i, b := range r.By {
+			row.Key[b] = keyString(normKey(vals[i]))
+		}
+		n := len(r.By)
+		row.Bytes, row.Packets = toInt(vals[n]), toInt(vals[n+1])
+		out.Total = Totals{toInt(vals[n+2]), toInt(vals[n+3])}
+		row.Bps, row.Pps = float64(row.Bytes)*8/secs, float64(row.Packets)/secs
+		sum.Bytes += row.Bytes
+		sum.Packets += row.Packets
+		out.Rows = append(out.Rows, row)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	out.Other = Totals{out.Total.Bytes - sum.Bytes, out.Total.Packets - sum.Packets}
+	return out, nil
+}
+
+// toInt converts a SUM result (int64, float64, *big.Int-like strings or
+// HUGEINT) to int64.
+func toInt(v any) int64 {
+	switch x := v.(type) {
+	case int64:
+		return x
+	case int32:
+		return int64(x)
+	case float64:
+		return int64(x)
+	case []byte:
+		n, _ := strconv.ParseInt(string(x), 10, 64)
+		return n
+	case string:
+		n, _ := strconv.ParseInt(x, 10, 64)
+		return n
+	case fmt.Stringer:
+		n, _ := strconv.ParseInt(x.String(), 10, 64)
+		return n
+	}
+	return 0
+}
+
+// MatrixRequest asks who talks to whom.
+type MatrixRequest struct {
+	Query
+	Level string // ip (default), vm, network, project, host, country
+	Limit int    // links (default 50)
+}
+
+// Node is one end in a Matrix.
+type Node struct {
+	ID    string `json:"id"`
+	Label string `json:"label"`
+}
+
+// Link is the traffic from Source to Target.
+type Link struct {
+	Source  string `json:"source"`
+	Target  string `json:"target"`
+	Bytes   int64  `json:"bytes"`
+	Packets int64  `json:"packets"`
+}
+
+// Matrix is the answer to a MatrixRequest.
+type Matrix struct {
+	Level string `json:"level"`
+	Nodes []Node `json:"nodes"`
+	Links []Link `json:"links"`
+}
+
+var matrixLevels = map[string][2]string{
+	"ip": {"src_ip", "dst_ip"}, "vm": {"src_vm", "dst_vm"}, "network": {"src_network", "dst_network"},
+	"project": {"src_project", "dst_project"}, "host": {"src_host", "dst_host"}, "country": {"src_country", "dst_country"},
+}
+
+// Matrix returns the top links between ends at the requested level; ends
+// without a value at that level (a VM level for external addresses) are
+// left out.
+func (s *Store) Matrix(ctx context.Context, r MatrixRequest) (*Matrix, error) {
+	if err := r.check(); err != nil {
+		return nil, err
+	}
+	if r.Level == "" {
+		r.Level = "ip"
+	}
+	cols, ok := matrixLevels[r.Level]
+	if !ok {
+		return nil, badRequest("level %q: use ip, vm, network, project, host or country", r.Level)
+	}
+	if r.Limit <= 0 {
+		r.Limit = 50
+	}
+	if r.Limit > 10000 {
+		return nil, badRequest("limit %d: at most 10000 links", r.Limit)
+	}
+	top, err := s.Top(ctx, TopRequest{Query: Query{From: r.From, To: r.To,
+		Filters: append(append([]Filter(nil), r.Filters...), Filter{Dim: cols[0], Not: true}, Filter{Dim: cols[1], Not: true})},
+		By: cols[:], Limit: r.Limit})
+	if err != nil {
+		return nil, err
+	}
+	out := &Matrix{Level: r.Level, Nodes: []Node{}, Links: []Link{}}
+	seen := map[string]bool{}
+	for _, row := range top.Rows {
+		a, b := row.Key[cols[0]], row.Key[cols[1]]
+		out.Links = append(out.Links, Link{Source: a, Target: b, Bytes: row.Bytes, Packets: row.Packets})
+		for _, id := range []string{a, b} {
+			if !seen[id] {
+				seen[id] = true
+				out.Nodes = append(out.Nodes, Node{ID: id, Label: id})
+			}
+		}
+	}
+	return out, nil
+}
+
+// GeoRequest asks where external traffic comes from and goes to.
+type GeoRequest struct {
+	Query
+	Limit int // points (default 100)
+}
+
+// GeoPoint is one external address with a location.
+type GeoPoint struct {
+	IP        string  `json:"ip"`
+	Lat       float64 `json:"lat"`
+	Lon       float64 `json:"lon"`
+	Country   string  `json:"country"`
+	City      string  `json:"city"`
+	ASN       int64   `json:"asn"`
+	Bytes     int64   `json:"bytes"`
+	Packets   int64   `json:"packets"`
+	Direction string  `json:"direction"` // inbound: from the address; outbound: to it
+}
+
+// Geo returns the external addresses with a known location that exchange
+// the most bytes, each direction apart.
+func (s *Store) Geo(ctx context.Context, r GeoRequest) ([]GeoPoint, error) {
+	if err := r.check(); err != nil {
+		return nil, err
+	}
+	if r.Limit <= 0 {
+		r.Limit = 100
+	}
+	if r.Limit > 10000 {
+		return nil, badRequest("limit %d: at most 10000 points", r.Limit)
+	}
+	cond, cargs, err := where(r.Filters)
+	if err != nil {
+		return nil, err
+	}
+	from, to := r.From.Unix(), r.To.Unix()
+	segs, _, _ := s.plan(from, to, autoStep(to-from))
+	in, inArgs := s.base(segs, "'inbound' AS d, src_ip AS ip, src_country AS c, src_city AS city, src_lat AS lat, src_lon AS lon, src_asn AS asn, bytes, packets",
+		cond+" AND src_country <> '' AND (src_lat <> 0 OR src_lon <> 0)", cargs)
+	outq, outArgs := s.base(segs, "'outbound' AS d, dst_ip AS ip, dst_country AS c, dst_city AS city, dst_lat AS lat, dst_lon AS lon, dst_asn AS asn, bytes, packets",
+		cond+" AND dst_country <> '' AND (dst_lat <> 0 OR dst_lon <> 0)", cargs)
+	q := fmt.Sprintf("SELECT d, ip, c, city, lat, lon, asn, sum(bytes) AS b, sum(packets) FROM (%s UNION ALL %s) x GROUP BY d, ip, c, city, lat, lon, asn ORDER BY b DESC, ip LIMIT %d",
+		in, outq, r.Limit)
+	points := []GeoPoint{}
+	err = scanRows(ctx, s.eng.DB(), q, append(inArgs, outArgs...), func(rows *sql.Rows) error {
+		var p GeoPoint
+		var b, pk any
+		if err := rows.Scan(&p.Direction, &p.IP, &p.Country, &p.City, &p.Lat, &p.Lon, &p.ASN, &b, &pk); err != nil {
+			return err
+		}
+		p.Bytes, p.Packets = toInt(b), toInt(pk)
+		points = append(points, p)
+		return nil
+	})
+	return points, err
+}
+
+// PortsRequest asks for port counter series.
+type PortsRequest struct {
+	From, To time.Time
+	Agent    string // "" for every agent
+	Port     string // name or ifIndex; "" for every port
+	Step     int64  // seconds; 0 for about 300 points
+	Limit    int    // ports (default 20), busiest first
+}
+
+// Values is a series in which NaN means "no value" (null in JSON).
+type Values []float64
+
+// MarshalJSON writes NaN as null.
+func (v Values) MarshalJSON() ([]byte, error) {
+	b := make([]byte, 0, 8*len(v)+2)
+	b = append(b, '[')
+	for i, x := range v {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			b = append(b, "null"...)
+		} else {
+			b = strconv.AppendFloat(b, x, 'g', 6, 64)
+		}
+	}
+	return append(b, ']'), nil
+}
+
+// PortSeries is one port's rates, from consecutive counter samples.
+type PortSeries struct {
+	Agent          string  `json:"agent"`
+	SubAgent       int64   `json:"sub_agent"`
+	Index          int64   `json:"index"`
+	Name           string  `json:"name"`
+	Speed          int64   `json:"speed"`
+	Timestamps     []int64 `json:"timestamps"`
+	InBps          Values  `json:"in_bps"`
+	OutBps         Values  `json:"out_bps"`
+	InPps          Values  `json:"in_pps"`
+	OutPps         Values  `json:"out_pps"`
+	InErrors       Values  `json:"in_errors"`
+	OutErrors      Values  `json:"out_errors"`
+	InDiscards     Values  `json:"in_discards"`
+	OutDiscards    Values  `json:"out_discards"`
+	InUtilisation  Values  `json:"in_utilisation"`
+	OutUtilisation Values  `json:"out_utilisation"`
+	total          float64
+}
+
+// Ports returns the rates of the matching ports. Each point is the rate
+// between the last sample of the previous step and the last sample of
+// this one (errors and discards per second); a counter that went back
+// (an agent or port restart) gives no value.
+func (s *Store) Ports(ctx context.Context, r PortsRequest) ([]PortSeries, error) {
+	if err := (Query{From: r.From, To: r.To}).check(); err != nil {
+		return nil, err
+	}
+	if r.Limit <= 0 {
+		r.Limit = 20
+	}
+	if r.Limit > 1000 {
+		return nil, badRequest("limit %d: at most 1000 ports", r.Limit)
+	}
+	if r.Step < 0 {
+		return nil, badRequest("step must be a positive number of seconds")
+	}
+	from, to := r.From.Unix(), r.To.Unix()
+	step := r.Step
+	if step == 0 {
+		step = autoStep(to - from)
+	}
+	segs, step, from := s.plan(from, to, step)
+	n := (to - from + step - 1) / step
+	if n > maxPoints {
+		return nil, badRequest("step %ds gives %d points over this range: use a step of at least %ds", step, n, (to-from)/maxPoints+1)
+	}
+	cond := ""
+	var cargs []any
+	if r.Agent != "" {
+		a, err := netip.ParseAddr(r.Agent)
+		if err != nil {
+			return nil, badRequest("agent %q is not an IP address", r.Agent)
+		}
+		cond += " AND agent = ?"
+		cargs = append(cargs, a.Unmap().String())
+	}
+	if r.Port != "" {
+		if idx, err := strconv.ParseInt(r.Port, 10, 64); err == nil {
+			cond += " AND idx = ?"
+			cargs = append(cargs, idx)
+		} else {
+			cond += " AND name = ?"
+			cargs = append(cargs, r.Port)
+		}
+	}
+	var parts []string
+	var args []any
+	for _, sg := range segs {
+		// One sample before the range, to have a rate for its first step.
+		parts = append(parts, fmt.Sprintf("SELECT * FROM %s WHERE ts >= ? AND ts < ?%s", s.tiers[sg.tier].table("counters"), cond))
+		lo := sg.from
+		if sg.from == from {
+			lo -= step
+		}
+		args = append(args, lo, sg.to)
+		args = append(args, cargs...)
+	}
+	if len(parts) == 0 {
+		return []PortSeries{}, nil
+	}
+	q := strings.Join(parts, " UNION ALL ")
+	q = "SELECT ts, agent, sub_agent, idx, name, speed, in_octets, out_octets, in_pkts, out_pkts, in_errors, out_errors, in_discards, out_discards FROM (" +
+		q + ") x ORDER BY agent, sub_agent, idx, ts"
+	type sample struct {
+		ts int64
+		v  [8]sql.NullInt64
+	}
+	type key struct {
+		agent    string
+		sub, idx int64
+	}
+	var ports []*PortSeries
+	var cur *PortSeries
+	var curKey key
+	var prev *sample
+	var last [8]sql.NullInt64 // last sample of the previous step
+	var lastTS int64
+	lastBucket := int64(-1)
+	flush := func(sm *sample, bucket int64) {
+		// Rate from the last sample of the previous step to sm.
+		if lastTS != 0 && sm.ts > lastTS && bucket >= 0 {
+			dt := float64(sm.ts - lastTS)
+			series := []Values{cur.InBps, cur.OutBps, cur.InPps, cur.OutPps, cur.InErrors, cur.OutErrors, cur.InDiscards, cur.OutDiscards}
+			for j := range 8 {
+				if sm.v[j].Valid && last[j].Valid && sm.v[j].Int64 >= last[j].Int64 {
+					rate := float64(sm.v[j].Int64-last[j].Int64) / dt
+					if j < 2 {
+						rate *= 8
+						cur.total += rate
+					}
+					series[j][bucket] = rate
+				}
+			}
+			if cur.Speed > 0 {
+				cur.InUtilisation[bucket] = cur.InBps[bucket] / float64(cur.Speed)
+				cur.OutUtilisation[bucket] = cur.OutBps[bucket] / float64(cur.Speed)
+			}
+		}
+		last, lastTS = sm.v, sm.ts
+	}
+	nan := func() Values {
+		v := make(Values, n)
+		for i := range v {
+			v[i] = math.NaN()
+		}
+		return v
+	}
+	err := scanRows(ctx, s.eng.DB(), q, args, func(rows *sql.Rows) error {
+		var sm sample
+		var k key
+		var name sql.NullString
+		var speed sql.NullInt64
+		if err := rows.Scan(&sm.ts, &k.agent, &k.sub, &k.idx, &name, &speed,
+			&sm.v[0], &sm.v[1], &sm.v[2], &sm.v[3], &sm.v[4], &sm.v[5], &sm.v[6], &sm.v[7]); err != nil {
+			return err
+		}
+		if cur == nil || k != curKey {
+			if cur != nil && prev != nil {
+				flush(prev, lastBucket)
+			}
+			cur = &PortSeries{Agent: k.agent, SubAgent: k.sub, Index: k.idx, Timestamps: make([]int64, n),
+				InBps: nan(), OutBps: nan(), InPps: nan(), OutPps: nan(), InErrors: nan(), OutErrors: nan(),
+				InDiscards: nan(), OutDiscards: nan(), InUtilisation: nan(), OutUtilisation: nan()}
+			for i := range cur.Timestamps {
+				cur.Timestamps[i] = from + int64(i)*step
+			}
+			ports = append(ports, cur)
+			curKey, prev, lastTS, lastBucket = k, nil, 0, -2
+		}
+		if name.String != "" {
+			cur.Name = name.String
+		}
+		if speed.Valid {
+			cur.Speed = speed.Int64
+		}
+		b := (sm.ts - from) / step
+		if sm.ts < from {
+			b = -1
+		}
+		if prev != nil && b != lastBucket {
+			flush(prev, lastBucket)
+		}
+		smc := sm
+		prev, lastBucket = &smc, b
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if cur != nil && prev != nil {
+		flush(prev, lastBucket)
+	}
+	sort.SliceStable(ports, func(i, j int) bool { return ports[i].total > ports[j].total })
+	if len(ports) > r.Limit {
+		ports = ports[:r.Limit]
+	}
+	out := make([]PortSeries, len(ports))
+	for i, p := range ports {
+		out[i] = *p
+	}
+	return out, nil
+}
