@@ -16,6 +16,11 @@ export GOFLAGS=${GOFLAGS:--buildvcs=false}
 
 step() { printf '\n=== %s\n' "$*"; }
 
+if ! command -v cc >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  step "installing a C compiler (the embedded DuckDB store is linked through cgo)"
+  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q gcc libc6-dev
+fi
+
 if [ "$(id -u)" = 0 ] && [ -z "${SKIP_E2E:-}" ]; then
   step "installing test dependencies (Debian packages)"
   ./test/e2e/install.sh
