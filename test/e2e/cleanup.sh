@@ -75,7 +75,8 @@ for run in $runs; do
     # shellcheck disable=SC2086
     [ -n "$left" ] && { echo "  SIGKILL:$left"; kill -KILL $left 2>/dev/null; }
   fi
-  # 2. namespaces (deleting <run>-hv removes br-int, ovs-netdev and the veths with it)
+  # 2. namespaces (deleting <run>-hv removes br-int, br-ex, ovs-netdev and the veths with it;
+  #    deleting <run>-vm6 removes the internal port moved into it)
   for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^${run}-"); do
     echo "  ip netns del $ns"
     ip netns del "$ns"

@@ -165,6 +165,10 @@ func (l *Lab) configureSFlow(port int) {
 		fmt.Sprintf(`target="127.0.0.1:%d"`, port),
 		"header="+strconv.Itoa(headerBytes), "sampling="+strconv.Itoa(samplingRate),
 		"polling="+strconv.Itoa(pollingSec),
-		"--", "set", "bridge", bridge, "sflow=@sflow")
-	l.t.Logf("sFlow on %s: %s", bridge, strings.Join(strings.Fields(l.vsctl("list", "sflow")), " "))
+		"--", "set", "bridge", bridge, "sflow=@sflow",
+		// br-ex too, as operators do for every bridge: OVS samples a packet on the bridge it
+		// entered, so what vm6 sends is sampled there (OVS gives each bridge its own
+		// sub-agent), and what crosses the patch ports leaves with no single egress ifIndex.
+		"--", "set", "bridge", exBridge, "sflow=@sflow")
+	l.t.Logf("sFlow on %s and %s: %s", bridge, exBridge, strings.Join(strings.Fields(l.vsctl("list", "sflow")), " "))
 }

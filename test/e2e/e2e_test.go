@@ -55,6 +55,7 @@ func TestOVSsFlow(t *testing.T) {
 	l.configureSFlow(port)
 
 	tr := l.generate()
+	l.generateAttribution(tr)
 	t.Logf("traffic done in %.0fs; waiting %ds (one polling interval + margin) for the last counter samples",
 		tr.End.Sub(tr.Start).Seconds(), pollingSec+3)
 	l.sleep((pollingSec + 3) * time.Second)

@@ -35,6 +35,9 @@ import (
 
 const (
 	bridge        = "br-int"
+	exBridge      = "br-ex"     // a second bridge, joined to br-int by patch ports
+	patchInt      = "int-br-ex" // the patch port on br-int (Neutron's name for it)
+	patchEx       = "phy-br-ex" // its peer on br-ex
 	ovsSchema     = "/usr/share/openvswitch/vswitch.ovsschema"
 	vmCount       = 3
 	prefixBase    = "fle2e" // netns/link prefix; test/e2e/cleanup.sh knows it
@@ -69,6 +72,11 @@ type VM struct {
 	PortID      string // Neutron port UUID = external_ids:iface-id
 	InstanceID  string // Nova instance UUID = external_ids:vm-uuid
 	Net         *Network
+	Bridge      string // the OVS bridge its port is on
+	// Internal: the port is an OVS internal port moved into the VM's namespace (as Neutron's
+	// L3 and DHCP agents do with qr-/qg-/tap ports) instead of a veth. OVS then no longer
+	// knows its ifindex: sFlow reports input 0 for what it sends.
+	Internal bool
 }
 
 func (v *VM) String() string { return v.Name }
@@ -124,16 +132,21 @@ var activeLedger atomic.Pointer[ledger]
 
 // Lab is the running environment.
 type Lab struct {
-	t       *testing.T
-	ctx     context.Context
-	Dir     string // work directory (OVS db/run/log, collector output, command log)
-	Prefix  string // fle2e<NNN>
-	HV      string // hypervisor netns: OVS daemons, br-int, host ends of the veths, collector
-	RunDir  string // OVS_RUNDIR
-	DBDir   string
-	LogDir  string
-	Net     *Network
-	VMs     []*VM
+	t      *testing.T
+	ctx    context.Context
+	Dir    string // work directory (OVS db/run/log, collector output, command log)
+	Prefix string // fle2e<NNN>
+	HV     string // hypervisor netns: OVS daemons, br-int, host ends of the veths, collector
+	RunDir string // OVS_RUNDIR
+	DBDir  string
+	LogDir string
+	Net    *Network
+	VMs    []*VM // the VMs of the traffic plan (traffic_test.go), all on Net
+	// Attribution cases outside the traffic plan (openstack_test.go):
+	Net2    *Network // a second Neutron network, with another local VLAN
+	VM4     *VM      // on Net2, with VM1's IPv4 address
+	VM5     *VM      // on Net2
+	VM6     *VM      // on Net, behind the patch port: on br-ex, an internal port in its netns
 	led     *ledger
 	cmdLog  *os.File
 	cmdLogM sync.Mutex
@@ -201,12 +214,24 @@ func (l *Lab) setup() {
 		ID: newUUID(), Type: "vlan", PhysNet: "physnet1", SegmentID: 1077, LocalVLAN: 1,
 		IPv4Prefix: netip.MustParsePrefix("10.77.0.0/24"), IPv6Prefix: netip.MustParsePrefix("fd77::/64"),
 	}
+	l.Net2 = &Network{
+		ID: newUUID(), Type: "vlan", PhysNet: "physnet1", SegmentID: 1078, LocalVLAN: 2,
+		IPv4Prefix:  l.Net.IPv4Prefix, // tenant networks reuse address ranges
+		Description: "second tenant network, same range",
+	}
 	l.addNetns(l.HV)
 	l.mustRun("ip", "-n", l.HV, "link", "set", "lo", "up")
 	l.startOVS()
 	for i := 1; i <= vmCount; i++ {
-		l.addVM(i)
+		l.VMs = append(l.VMs, l.addVM(vmSpec{i: i, net: l.Net, bridge: bridge,
+			ipv4: netip.MustParseAddr(fmt.Sprintf("10.77.0.%d", 10+i)), ipv6: netip.MustParseAddr(fmt.Sprintf("fd77::%d", 10+i))}))
 	}
+	// (a) the same IPv4 address as vm1, on another network (another net_uuid and local VLAN)
+	l.VM4 = l.addVM(vmSpec{i: 4, net: l.Net2, bridge: bridge, ipv4: l.VMs[0].IPv4})
+	l.VM5 = l.addVM(vmSpec{i: 5, net: l.Net2, bridge: bridge, ipv4: netip.MustParseAddr("10.77.0.25")})
+	// (b) a second bridge joined to br-int by patch ports; vm6's traffic crosses them
+	l.addPatchedBridge()
+	l.VM6 = l.addVM(vmSpec{i: 6, net: l.Net, bridge: exBridge, internal: true, ipv4: netip.MustParseAddr("10.77.0.16")})
 	l.checkConnectivity()
 	for _, v := range l.VMs {
 		// one server per VM, in the foreground (we own the pid); it serves tests one at a time
@@ -512,19 +537,36 @@ func (l *Lab) waitFor(what string, timeout time.Duration, check func() error) {
 	l.t.Fatalf("waiting for %s: %v", what, err)
 }
 
-// addVM creates VM i: namespace, veth (host end in the hypervisor netns, eth0 in the VM),
-// addresses, checksum offload off, and the OVS port labelled like os-vif + the ML2/OVS agent.
-func (l *Lab) addVM(i int) {
+// vmSpec says how to build a VM.
+type vmSpec struct {
+	i        int
+	net      *Network
+	bridge   string
+	ipv4     netip.Addr
+	ipv6     netip.Addr // optional
+	internal bool       // an OVS internal port moved into the namespace, instead of a veth
+}
+
+// addVM creates a VM: namespace, veth (host end in the hypervisor netns, eth0 in the VM) or
+// internal port, addresses, checksum offload off, and the OVS port labelled like os-vif + the
+// ML2/OVS agent.
+func (l *Lab) addVM(sp vmSpec) *VM {
 	t := l.t
+	i := sp.i
 	v := &VM{
 		Name:       fmt.Sprintf("vm%d", i),
 		Netns:      fmt.Sprintf("%s-vm%d", l.Prefix, i),
 		HostIf:     fmt.Sprintf("%s-v%dh", l.Prefix, i),
-		IPv4:       netip.MustParseAddr(fmt.Sprintf("10.77.0.%d", 10+i)),
-		IPv6:       netip.MustParseAddr(fmt.Sprintf("fd77::%d", 10+i)),
+		IPv4:       sp.ipv4,
+		IPv6:       sp.ipv6,
 		PortID:     newUUID(),
 		InstanceID: newUUID(),
-		Net:        l.Net,
+		Net:        sp.net,
+		Bridge:     sp.bridge,
+		Internal:   sp.internal,
+	}
+	if sp.internal {
+		v.HostIf = fmt.Sprintf("%s-v%di", l.Prefix, i)
 	}
 	if len(v.HostIf) > 15 {
 		t.Fatalf("interface name %q longer than 15 characters", v.HostIf)
@@ -536,52 +578,74 @@ func (l *Lab) addVM(i int) {
 	v.MAC = net.HardwareAddr(mac)
 
 	l.addNetns(v.Netns)
-	// Both ends are created directly in their namespaces: nothing ever shows up in the host's.
-	l.mustRun("ip", "link", "add", "name", v.HostIf, "netns", l.HV, "type", "veth",
-		"peer", "name", "eth0", "address", v.MAC.String(), "netns", v.Netns)
-	l.led.add("veth "+v.HostIf, func() error {
-		if _, err := l.runT(10*time.Second, "ip", "-n", l.HV, "link", "show", v.HostIf); err != nil {
-			return nil // already gone with its namespace
-		}
-		_, err := l.runT(10*time.Second, "ip", "-n", l.HV, "link", "del", v.HostIf)
-		return err
-	})
+	// os-vif (vif_plug_ovs) sets Interface.external_ids; the ML2/OVS agent sets Port.tag (local
+	// VLAN, on br-int) and Port.other_config (net_uuid, network_type, physical_network,
+	// segmentation_id).
+	labels := []string{"--", "set", "Interface", v.HostIf,
+		"external_ids:iface-id=" + v.PortID,
+		`external_ids:attached-mac="` + v.MAC.String() + `"`,
+		"external_ids:vm-uuid=" + v.InstanceID,
+		"external_ids:iface-status=active",
+		"--", "set", "Port", v.HostIf,
+		"other_config:net_uuid=" + v.Net.ID,
+		"other_config:network_type=" + v.Net.Type,
+		"other_config:physical_network=" + v.Net.PhysNet,
+		fmt.Sprintf("other_config:segmentation_id=%d", v.Net.SegmentID)}
+	if sp.bridge == bridge {
+		labels = append(labels, fmt.Sprintf("tag=%d", v.Net.LocalVLAN))
+	}
+	dev := "eth0" // the VM's interface, in its namespace
+	if sp.internal {
+		// OVS creates the device (a tap, with the userspace datapath) in the hypervisor netns;
+		// it is then moved into the VM. Deleting the port, or stopping ovs-vswitchd, removes it.
+		dev = v.HostIf
+		l.vsctl(append([]string{"--", "add-port", sp.bridge, v.HostIf, "--", "set", "Interface", v.HostIf, "type=internal"}, labels...)...)
+		l.led.add("internal port "+v.HostIf, func() error {
+			if _, err := l.runT(10*time.Second, "ip", "-n", v.Netns, "link", "show", v.HostIf); err != nil {
+				return nil // already gone with ovs-vswitchd or its namespace
+			}
+			_, err := l.runT(10*time.Second, "ip", "-n", v.Netns, "link", "del", v.HostIf)
+			return err
+		})
+		l.mustRun("ip", "-n", l.HV, "link", "set", v.HostIf, "netns", v.Netns)
+		l.mustRun("ip", "-n", v.Netns, "link", "set", v.HostIf, "address", v.MAC.String())
+	} else {
+		// Both ends are created directly in their namespaces: nothing ever shows up in the host's.
+		l.mustRun("ip", "link", "add", "name", v.HostIf, "netns", l.HV, "type", "veth",
+			"peer", "name", "eth0", "address", v.MAC.String(), "netns", v.Netns)
+		l.led.add("veth "+v.HostIf, func() error {
+			if _, err := l.runT(10*time.Second, "ip", "-n", l.HV, "link", "show", v.HostIf); err != nil {
+				return nil // already gone with its namespace
+			}
+			_, err := l.runT(10*time.Second, "ip", "-n", l.HV, "link", "del", v.HostIf)
+			return err
+		})
+	}
 	in := func(args ...string) { l.mustRun("ip", append([]string{"-n", v.Netns}, args...)...) }
 	in("link", "set", "lo", "up")
-	in("addr", "add", v.IPv4.String()+"/24", "dev", "eth0")
-	in("addr", "add", v.IPv6.String()+"/64", "dev", "eth0", "nodad")
-	in("link", "set", "eth0", "up")
+	in("addr", "add", v.IPv4.String()+"/24", "dev", dev)
+	if v.IPv6.IsValid() {
+		in("addr", "add", v.IPv6.String()+"/64", "dev", dev, "nodad")
+	}
+	in("link", "set", dev, "up")
 	// REQUIRED with the userspace datapath: with TX checksum offload a veth leaves TCP/UDP
 	// checksums unfinished, OVS (AF_PACKET) forwards them so and the peer drops them
 	// (ping works, iperf3 "Connection timed out").
-	if _, err := l.inNS(v.Netns, 10*time.Second, "ethtool", "-K", "eth0", "tx", "off"); err != nil {
+	if _, err := l.inNS(v.Netns, 10*time.Second, "ethtool", "-K", dev, "tx", "off"); err != nil && !sp.internal {
 		t.Fatal(err)
 	}
-	l.mustRun("ip", "-n", l.HV, "link", "set", v.HostIf, "up")
-
-	// os-vif (vif_plug_ovs) sets Interface.external_ids; the ML2/OVS agent sets Port.tag (local
-	// VLAN) and Port.other_config (net_uuid, network_type, physical_network, segmentation_id).
-	l.vsctl("--", "add-port", bridge, v.HostIf,
-		"--", "set", "Interface", v.HostIf,
-		"external_ids:iface-id="+v.PortID,
-		`external_ids:attached-mac="`+v.MAC.String()+`"`,
-		"external_ids:vm-uuid="+v.InstanceID,
-		"external_ids:iface-status=active",
-		"--", "set", "Port", v.HostIf,
-		fmt.Sprintf("tag=%d", l.Net.LocalVLAN),
-		"other_config:net_uuid="+l.Net.ID,
-		"other_config:network_type="+l.Net.Type,
-		"other_config:physical_network="+l.Net.PhysNet,
-		fmt.Sprintf("other_config:segmentation_id=%d", l.Net.SegmentID))
-
-	var links []struct {
-		IfIndex int    `json:"ifindex"`
-		Address string `json:"address"`
+	if !sp.internal {
+		l.mustRun("ip", "-n", l.HV, "link", "set", v.HostIf, "up")
+		l.vsctl(append([]string{"--", "add-port", sp.bridge, v.HostIf}, labels...)...)
+		var links []struct {
+			IfIndex int    `json:"ifindex"`
+			Address string `json:"address"`
+		}
+		if err := json.Unmarshal([]byte(l.mustRun("ip", "-n", l.HV, "-j", "link", "show", "dev", v.HostIf)), &links); err != nil || len(links) != 1 {
+			t.Fatalf("ifindex of %s: %v %v", v.HostIf, links, err)
+		}
+		v.HostIfIndex = links[0].IfIndex
 	}
-	if err := json.Unmarshal([]byte(l.mustRun("ip", "-n", l.HV, "-j", "link", "show", "dev", v.HostIf)), &links); err != nil || len(links) != 1 {
-		t.Fatalf("ifindex of %s: %v %v", v.HostIf, links, err)
-	}
-	v.HostIfIndex = links[0].IfIndex
 	ofp, err := strconv.Atoi(l.vsctl("get", "Interface", v.HostIf, "ofport"))
 	if err != nil || ofp <= 0 {
 		t.Fatalf("ofport of %s: %d %v", v.HostIf, ofp, err)
@@ -590,30 +654,65 @@ func (l *Lab) addVM(i int) {
 	if got := strings.Trim(l.vsctl("get", "Interface", v.HostIf, "external_ids:attached-mac"), `"`); got != v.MAC.String() {
 		t.Fatalf("attached-mac of %s = %q, want %q", v.HostIf, got, v.MAC)
 	}
-	l.VMs = append(l.VMs, v)
-	t.Logf("%s: netns %s, port %s (ifindex %d, ofport %d), mac %s, %s %s, iface-id %s, vm-uuid %s",
-		v.Name, v.Netns, v.HostIf, v.HostIfIndex, v.OFPort, v.MAC, v.IPv4, v.IPv6, v.PortID, v.InstanceID)
+	kind := "veth"
+	if v.Internal {
+		kind = "internal port moved into the VM"
+	}
+	addrs := v.IPv4.String()
+	if v.IPv6.IsValid() {
+		addrs += " " + v.IPv6.String()
+	}
+	t.Logf("%s: netns %s, %s port %s (%s, ifindex %d, ofport %d), mac %s, %s, network %s (local VLAN %d), iface-id %s, vm-uuid %s",
+		v.Name, v.Netns, v.Bridge, v.HostIf, kind, v.HostIfIndex, v.OFPort, v.MAC, addrs, v.Net.ID, v.Net.LocalVLAN, v.PortID, v.InstanceID)
+	return v
 }
 
-// checkConnectivity pings every pair over IPv4 and IPv6 (before sFlow is configured).
+// addPatchedBridge adds br-ex and joins it to br-int with a pair of patch ports, as the
+// ML2/OVS agent does for a provider bridge. The patch port on br-int is an access port of
+// Net's local VLAN (the agent does that with flows; NORMAL switching needs the tag), so a VM
+// on br-ex is on Net.
+func (l *Lab) addPatchedBridge() {
+	l.vsctl("add-br", exBridge, "--", "set", "bridge", exBridge, "datapath_type=netdev")
+	l.mustRun("ip", "-n", l.HV, "link", "set", exBridge, "up")
+	l.vsctl("--", "add-port", bridge, patchInt, "--", "set", "Interface", patchInt, "type=patch", "options:peer="+patchEx,
+		"--", "set", "Port", patchInt, fmt.Sprintf("tag=%d", l.Net.LocalVLAN),
+		"--", "add-port", exBridge, patchEx, "--", "set", "Interface", patchEx, "type=patch", "options:peer="+patchInt)
+	l.t.Logf("%s joined to %s by patch ports %s <-> %s (ifindex %s)", exBridge, bridge, patchInt, patchEx,
+		l.vsctl("get", "Interface", patchInt, "ifindex"))
+}
+
+// checkConnectivity pings every pair over IPv4 and IPv6 (before sFlow is configured), and the
+// attribution cases: vm4 <-> vm5 on the second network, vm6 (behind the patch ports) <-> vm1,
+// and that vm4 cannot reach the first network (so the two 10.77.0.11 are really apart).
 func (l *Lab) checkConnectivity() {
+	ping := func(a *VM, dst netip.Addr) error {
+		var err error
+		for range 5 {
+			if _, err = l.inNS(a.Netns, 10*time.Second, "ping", "-c", "1", "-W", "2", dst.String()); err == nil {
+				break
+			}
+		}
+		return err
+	}
 	for _, a := range l.VMs {
 		for _, b := range l.VMs {
 			if a == b {
 				continue
 			}
 			for _, dst := range []netip.Addr{b.IPv4, b.IPv6} {
-				var err error
-				for range 5 {
-					if _, err = l.inNS(a.Netns, 10*time.Second, "ping", "-c", "1", "-W", "2", dst.String()); err == nil {
-						break
-					}
-				}
-				if err != nil {
+				if err := ping(a, dst); err != nil {
 					l.t.Fatalf("no connectivity %s -> %s %s: %v\n%s", a, b, dst, err, l.diag())
 				}
 			}
 		}
+	}
+	for _, p := range [][2]*VM{{l.VM4, l.VM5}, {l.VM5, l.VM4}, {l.VM6, l.VMs[0]}, {l.VMs[0], l.VM6}} {
+		if err := ping(p[0], p[1].IPv4); err != nil {
+			l.t.Fatalf("no connectivity %s -> %s %s: %v\n%s", p[0], p[1], p[1].IPv4, err, l.diag())
+		}
+	}
+	if _, err := l.inNS(l.VM4.Netns, 10*time.Second, "ping", "-c", "1", "-W", "1", l.VMs[1].IPv4.String()); err == nil {
+		l.t.Fatalf("%s (network 2) reaches %s's %s on network 1: the networks are not apart", l.VM4, l.VMs[1], l.VMs[1].IPv4)
 	}
 }
 
