@@ -7,6 +7,7 @@
 #   sudo ./scripts/test.sh            everything
 #   FUZZTIME=2m ./scripts/test.sh     fuzz longer (default 15s per target)
 #   SKIP_E2E=1 ./scripts/test.sh      without the Open vSwitch test
+#   SKIP_WEB=1 ./scripts/test.sh      without the web console's browser tests
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,9 +17,9 @@ export GOFLAGS=${GOFLAGS:--buildvcs=false}
 
 step() { printf '\n=== %s\n' "$*"; }
 
-if ! command -v cc >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+if { ! command -v cc || ! command -v curl; } >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   step "installing a C compiler (the embedded DuckDB store is linked through cgo)"
-  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q gcc libc6-dev
+  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q gcc libc6-dev curl
 fi
 
 if [ "$(id -u)" = 0 ] && [ -z "${SKIP_E2E:-}" ]; then
@@ -70,6 +71,25 @@ done < <(grep -rl --include='*_test.go' '^func Fuzz' internal | while read -r f;
              echo "./$(dirname "$f") $t"
            done
          done | sort -u)
+
+if [ -n "${SKIP_WEB:-}" ]; then
+  step "web console: skipped (SKIP_WEB set)"
+else
+  step "web console: headless Chromium against a mock API and against flowlens fed with a real capture"
+  webtmp=$(mktemp -d)
+  go build -o "$webtmp/flowlens" ./cmd/flowlens
+  "$webtmp/flowlens" --store.path="$webtmp/store" --console.listen=127.0.0.1:18089 \
+    --input.sflow.listen=127.0.0.1:16349 --input.netflow.listen= --aggregate.interval=10s \
+    --log.stats_interval=0s 2>"$webtmp/flowlens.log" &
+  webpid=$!
+  trap 'kill $webpid 2>/dev/null || true; rm -rf "$webtmp"' EXIT
+  for _ in $(seq 50); do curl -fs http://127.0.0.1:18089/api/v1/status >/dev/null 2>&1 && break; sleep 0.2; done
+  "$webtmp/flowlens" replay --to 127.0.0.1:16349 --rate 2000 testdata/ovs/ovs-sflow.pcap
+  sleep 12 # one aggregation interval, so the flows are in the store
+  FLOWLENS_URL=http://127.0.0.1:18089/ ./web/ci.sh
+  kill $webpid; wait $webpid 2>/dev/null || true
+  rm -rf "$webtmp"; trap - EXIT
+fi
 
 if [ -n "${SKIP_E2E:-}" ]; then
   step "end-to-end test with Open vSwitch: skipped (SKIP_E2E set)"

@@ -969,6 +969,11 @@ func (s *Store) Ports(ctx context.Context, r PortsRequest) ([]PortSeries, error)
 		if prev != nil && b != lastBucket {
 			flush(prev, lastBucket)
 		}
+		if lastTS == 0 {
+			// No sample before this one: the first bucket's rate runs from
+			// its first sample to its last, rather than being left empty.
+			last, lastTS = sm.v, sm.ts
+		}
 		smc := sm
 		prev, lastBucket = &smc, b
 		return nil

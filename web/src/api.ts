@@ -1,0 +1,178 @@
+// Client for the flowlens HTTP API (docs/api.md, v1).
+
+export interface Series {
+  key: string | null;
+  values: Array<number | null>;
+}
+export interface TimeseriesResp {
+  from: string;
+  to: string;
+  step: number;
+  metric: string;
+  by: string;
+  timestamps: number[];
+  series: Series[];
+}
+export interface Counts {
+  bytes: number;
+  packets: number;
+}
+export interface TopRow extends Counts {
+  key: Record<string, string | number | null>;
+  bps: number;
+  pps: number;
+}
+export interface TopResp {
+  by: string[];
+  rows: TopRow[];
+  other?: Counts | null;
+  total?: Counts | null;
+}
+export interface MatrixNode {
+  id: string;
+  label?: string | null;
+}
+export interface MatrixLink {
+  source: string;
+  target: string;
+  bytes: number;
+  packets: number;
+}
+export interface MatrixResp {
+  level: string;
+  nodes: MatrixNode[];
+  links: MatrixLink[];
+}
+export interface GeoPoint {
+  ip: string;
+  lat: number;
+  lon: number;
+  country?: string | null;
+  city?: string | null;
+  asn?: number | null;
+  bytes: number;
+  packets?: number;
+  direction?: string | null;
+}
+export interface GeoResp {
+  points: GeoPoint[];
+}
+export interface Port {
+  agent: string;
+  sub_agent: number;
+  index: number;
+  name?: string | null;
+  speed?: number | null;
+  timestamps: number[];
+  in_bps?: Array<number | null>;
+  out_bps?: Array<number | null>;
+  in_pps?: Array<number | null>;
+  out_pps?: Array<number | null>;
+  in_errors?: Array<number | null>;
+  out_errors?: Array<number | null>;
+  in_discards?: Array<number | null>;
+  out_discards?: Array<number | null>;
+  in_utilisation?: Array<number | null>;
+  out_utilisation?: Array<number | null>;
+}
+export interface PortsResp {
+  ports: Port[];
+}
+export interface Agent {
+  agent: string;
+  sub_agent: number;
+  datagrams: number;
+  datagrams_per_s: number;
+  flow_samples: number;
+  counter_samples: number;
+  lost: number;
+  loss_ratio: number;
+  decode_errors: number;
+  resets?: number;
+  first_seen: string;
+  last_seen: string;
+}
+export interface AgentsResp {
+  agents: Agent[];
+}
+export interface Status {
+  version: string;
+  started: string;
+  flows_stored: number;
+  oldest?: string | null;
+  newest?: string | null;
+  store_bytes?: number;
+  retention?: string;
+  listen?: { sflow?: string[] | null; [k: string]: string[] | null | undefined };
+  setup_hint?: string;
+  store_enabled?: boolean;
+  store_engine?: string;
+  counters_stored?: number;
+  store_write_errors?: number;
+  tiers?: Array<{ step: number; keep: string; rows: number; oldest?: string | null; newest?: string | null }>;
+}
+export interface Interface {
+  agent: string;
+  sub_agent: number;
+  index: number;
+  name?: string | null;
+  ofport?: number | null;
+  datapath_id?: string | null;
+  speed?: number | null;
+  admin_up?: boolean | null;
+  oper_up?: boolean | null;
+  last_seen?: string | null;
+}
+export interface InterfacesResp {
+  interfaces: Interface[];
+}
+export interface Dimension {
+  name: string;
+  label: string;
+}
+export interface DimensionsResp {
+  dimensions: Dimension[];
+}
+
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    public status: number,
+  ) {
+    super(message);
+  }
+}
+
+export type Params = Record<string, string | number | undefined | null | string[]>;
+
+export function apiURL(path: string, params: Params = {}): string {
+  const u = new URL('api/v1/' + path, document.baseURI);
+  for (const [k, v] of Object.entries(params)) {
+    if (v === undefined || v === null) continue;
+    if (Array.isArray(v)) v.forEach((x) => u.searchParams.append(k, x));
+    else u.searchParams.set(k, String(v));
+  }
+  return u.pathname + u.search;
+}
+
+export async function get<T>(path: string, params: Params = {}, signal?: AbortSignal): Promise<T> {
+  let resp: Response;
+  try {
+    resp = await fetch(apiURL(path, params), { signal, headers: { Accept: 'application/json' } });
+  } catch (e) {
+    if ((e as Error).name === 'AbortError') throw e;
+    throw new ApiError('cannot reach the flowlens API: ' + (e as Error).message, 0);
+  }
+  if (!resp.ok) {
+    let msg = `${resp.status} ${resp.statusText}`;
+    try {
+      const body = await resp.json();
+      if (body && body.error) msg = body.error;
+    } catch {
+      /* not JSON */
+    }
+    if (resp.status === 401) msg = 'authentication required: ' + msg;
+    throw new ApiError(msg, resp.status);
+  }
+  return (await resp.json()) as T;
+}

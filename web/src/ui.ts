@@ -1,0 +1,208 @@
+// Shared pieces: panels, tables, empty states, the setup hint.
+import { h, clear } from './dom';
+import type { Status } from './api';
+import type { State, Filter } from './state';
+import * as fmt from './format';
+
+export interface Ctx {
+  state: State;
+  status: Status | null;
+  signal: AbortSignal;
+  set(patch: Partial<State>): void;
+  addFilter(dim: string, value: string, neg?: boolean): void;
+  addFilters(fs: Filter[]): void;
+}
+
+export interface ViewImpl {
+  // Build the layout for the current state (charts may be created here).
+  mount(root: HTMLElement, ctx: Ctx): void;
+  // Fetch and draw; called after mount and on every auto-refresh.
+  load(ctx: Ctx): Promise<void>;
+}
+
+export function panel(title: string | Node, tools: Node[] = [], cls = ''): { el: HTMLElement; body: HTMLElement; head: HTMLElement } {
+  const body = h('div.panel-body');
+  const head = h('header', null, h('h2', null, title), h('span.tools', null, tools));
+  const el = h('section.panel', cls ? { class: cls } : null, head, body);
+  return { el, body, head };
+}
+
+export function message(kind: 'empty' | 'error' | 'loading' | 'info', ...content: Array<Node | string>): HTMLElement {
+  return h('div.msg', { class: 'msg-' + kind, role: kind === 'error' ? 'alert' : undefined }, content);
+}
+
+export function showIn(el: HTMLElement, ...nodes: Node[]): void {
+  clear(el);
+  nodes.forEach((n) => el.appendChild(n));
+}
+
+// Overlay on a chart container (keeps the chart's DOM, covers it).
+export function overlay(container: HTMLElement, node: Node | null): void {
+  container.querySelectorAll(':scope > .overlay').forEach((o) => o.remove());
+  if (node) container.appendChild(h('div.overlay', null, node));
+}
+
+export function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+export function isAbort(e: unknown): boolean {
+  return e instanceof Error && e.name === 'AbortError';
+}
+
+export function filtersActive(ctx: Ctx): boolean {
+  return ctx.state.filters.length > 0;
+}
+
+// The store is on and empty: time to tell the operator how to send sFlow here.
+export function noFlowsYet(ctx: Ctx): boolean {
+  return !!ctx.status && ctx.status.store_enabled !== false && ctx.status.flows_stored === 0;
+}
+
+export function noDataText(ctx: Ctx, what = 'flows'): string {
+  if (noFlowsYet(ctx)) return `No ${what} yet.`;
+  return filtersActive(ctx) ? `No ${what} match the filters in this time range.` : `No ${what} in this time range.`;
+}
+
+// Nothing in the range, but the store has flows: say when they are and offer to show them.
+export function emptyRange(ctx: Ctx, what = 'flows'): HTMLElement {
+  const st = ctx.status;
+  const m = message('empty', noDataText(ctx, what));
+  if (!st || noFlowsYet(ctx) || !st.oldest || !st.newest) return m;
+  const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
+  m.append(
+    h('br'),
+    `Stored flows span ${fmt.datetime(st.oldest)} to ${fmt.datetime(st.newest)} (${fmt.ago(st.newest)}). `,
+    h(
+      'button.link',
+      { type: 'button', 'data-testid': 'show-stored', onclick: () => ctx.set({ from: iso(Date.parse(st.oldest!) - 60e3), to: iso(Date.parse(st.newest!) + 60e3) }) },
+      'Show that range',
+    ),
+  );
+  return m;
+}
+
+const DEFAULT_HOST = 'HOST';
+
+// The command that points Open vSwitch at this collector. The server's hint
+// wins; without one, build it from the sFlow listen address.
+export function setupCommand(status: Status | null): string {
+  if (status?.setup_hint) return status.setup_hint;
+  let port = '6343';
+  let host = location.hostname || DEFAULT_HOST;
+  const l = status?.listen?.sflow?.[0];
+  if (l) {
+    const m = /^(.*):(\d+)$/.exec(l);
+    if (m) {
+      port = m[2];
+      const a = m[1].replace(/^\[|\]$/g, '');
+      if (a && a !== '0.0.0.0' && a !== '::' && a !== '127.0.0.1' && a !== '::1') host = a;
+    }
+  }
+  if (host === 'localhost' || host === '127.0.0.1') host = DEFAULT_HOST;
+  const target = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+  return (
+    `ovs-vsctl -- --id=@sflow create sflow agent=eth0 target='"${target}"' \\\n` +
+    `          header=128 sampling=64 polling=10 -- set bridge br-int sflow=@sflow`
+  );
+}
+
+function placeholder(cmd: string): string {
+  const m = /targets?=\W*"?\[?([^"\]]+?)\]?:\d+"/.exec(cmd);
+  return m ? m[1] : 'HOST';
+}
+
+export function copyButton(text: () => string): HTMLElement {
+  const b = h('button.copy', { type: 'button', title: 'Copy to the clipboard' }, 'Copy');
+  b.addEventListener('click', async () => {
+    try {
+      await navigator.clipboard.writeText(text());
+      b.textContent = 'Copied';
+    } catch {
+      const r = document.createRange();
+      const pre = b.parentElement?.querySelector('pre');
+      if (pre) {
+        r.selectNodeContents(pre);
+        const sel = getSelection();
+        sel?.removeAllRanges();
+        sel?.addRange(r);
+        b.textContent = 'Selected: Ctrl+C';
+      }
+    }
+    setTimeout(() => (b.textContent = 'Copy'), 2000);
+  });
+  return b;
+}
+
+export function setupCard(status: Status | null, headline = true): HTMLElement {
+  const cmd = setupCommand(status);
+  const listen = status?.listen?.sflow?.join(', ');
+  return h(
+    'section.setup',
+    { 'data-testid': 'setup-hint' },
+    headline ? h('h2', null, 'No flows yet: point Open vSwitch at this collector') : null,
+    h('p', null, 'Run this on each hypervisor (as root), with the target address (', h('code', null, placeholder(cmd)), ') replaced by an address of this host that the hypervisors can reach, and ', h('code', null, 'agent'), ' set to the interface whose address the datagrams should come from:'),
+    h('div.cmd', null, h('pre', null, cmd), copyButton(() => cmd)),
+    h(
+      'ul',
+      null,
+      h('li', null, 'Keep the quoting: Open vSwitch must receive the target as a quoted string, as in ', h('code', null, `target='"HOST:6343"'`), ' (the shell passes ', h('code', null, 'target="HOST:6343"'), ' on).'),
+      h('li', null, 'Start flowlens ', h('b', null, 'before'), ' configuring sFlow: Open vSwitch sends from a connected UDP socket and drops datagrams while nothing listens.'),
+      h('li', null, h('code', null, 'polling=10'), ' makes Open vSwitch export interface counters every 10 s (the Ports view).'),
+      listen ? h('li', null, 'flowlens listens for sFlow on ', h('code', null, listen), '.') : null,
+      h('li', null, 'To remove it again: ', h('code', null, 'ovs-vsctl clear bridge br-int sflow'), '.'),
+    ),
+  );
+}
+
+export interface Column<R> {
+  label: string;
+  cls?: string; // 'num' right-aligns
+  title?: string;
+  cell: (r: R, i: number) => Node | string;
+}
+
+export function table<R>(
+  columns: Column<R>[],
+  rows: R[],
+  opts: { onRow?: (r: R, ev: MouseEvent) => void; rowTitle?: string; foot?: Array<Array<Node | string>>; testid?: string } = {},
+): HTMLTableElement {
+  return h(
+    'table.grid',
+    { 'data-testid': opts.testid },
+    h('thead', null, h('tr', null, columns.map((c) => h('th', { class: c.cls, title: c.title }, c.label)))),
+    h(
+      'tbody',
+      null,
+      rows.map((r, i) =>
+        h(
+          'tr',
+          {
+            class: opts.onRow ? 'click' : undefined,
+            title: opts.onRow ? opts.rowTitle : undefined,
+            onclick: opts.onRow ? (ev: MouseEvent) => opts.onRow!(r, ev) : undefined,
+          },
+          columns.map((c) => h('td', { class: c.cls }, c.cell(r, i))),
+        ),
+      ),
+    ),
+    opts.foot && opts.foot.length
+      ? h('tfoot', null, opts.foot.map((cells) => h('tr', null, cells.map((c, i) => h('td', { class: columns[i]?.cls }, c)))))
+      : null,
+  );
+}
+
+// A number with a proportional bar behind it.
+export function barCell(text: string, ratio: number, colour?: string): HTMLElement {
+  const w = Math.max(0, Math.min(1, ratio || 0)) * 100;
+  return h('span.bar', null, h('span', null, text), h('span.track', null, h('i', { style: { width: w.toFixed(1) + '%', background: colour } })));
+}
+
+export function swatch(colour: string): HTMLElement {
+  return h('i.sw', { style: { background: colour } });
+}
+
+export function keyText(v: unknown): string {
+  if (v === null || v === undefined || v === '') return '(none)';
+  return String(v);
+}

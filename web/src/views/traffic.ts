@@ -1,0 +1,207 @@
+// Traffic: stacked time series by a dimension (top-N + other) and top-N tables.
+import { h, clear, select, segmented } from '../dom';
+import { get, type TimeseriesResp, type TopResp, type TopRow } from '../api';
+import { common } from '../state';
+import { options as dimOptions, label as dimLabel, short as dimShort } from '../dims';
+import { chart, brushZoom, color, AXIS, TOOLTIP_BASE, timeLabel, type EChartsType, type Option } from '../charts';
+import { type Ctx, type ViewImpl, noFlowsYet, emptyRange, panel, message, showIn, overlay, errorText, isAbort, noDataText, setupCard, table, barCell, swatch, keyText, type Column } from '../ui';
+import * as fmt from '../format';
+
+let chartEl: HTMLElement;
+let legendEl: HTMLElement;
+let ts: EChartsType | null = null;
+let setupEl: HTMLElement;
+let tablePanels: Array<{ by: string; body: HTMLElement; title: HTMLElement }> = [];
+
+const TOP_N: Array<[string, string]> = [['5', 'top 5'], ['10', 'top 10'], ['20', 'top 20']];
+
+function mount(root: HTMLElement, ctx: Ctx): void {
+  const s = ctx.state;
+  setupEl = h('div');
+  const tools = [
+    segmented(s.metric, [['bits', 'bits/s'], ['packets', 'packets/s']], (v) => ctx.set({ metric: v as 'bits' | 'packets' }), { 'data-testid': 'metric' }),
+    h('label', null, 'by ', select(s.by, dimOptions('total (no split)'), (v) => ctx.set({ by: v }), { 'data-testid': 'stack-by', 'aria-label': 'Stack by' })),
+    select(String(s.top), TOP_N, (v) => ctx.set({ top: +v }), { 'aria-label': 'Number of series' }),
+  ];
+  const title = (s.metric === 'bits' ? 'Bits/s' : 'Packets/s') + (s.by ? ' by ' + dimLabel(s.by) : '');
+  const p = panel(title, tools, 'ts-panel');
+  chartEl = h('div.chart.ts', { 'data-testid': 'timeseries' });
+  legendEl = h('div.legend', { 'data-testid': 'legend' });
+  p.body.append(h('div.ts-wrap', null, chartEl, legendEl));
+
+  const grid = h('div.tables');
+  tablePanels = s.tables.map((by, i) => {
+    const [a, b = ''] = by.split(',');
+    const change = (na: string, nb: string) => {
+      const t = [...s.tables];
+      t[i] = nb && nb !== na ? na + ',' + nb : na;
+      ctx.set({ tables: t });
+    };
+    const remove = h('button.x', { type: 'button', title: 'Remove this table', onclick: () => ctx.set({ tables: s.tables.filter((_, j) => j !== i) }) }, '×');
+    const tp = panel(
+      h('span', null, select(a, dimOptions(), (v) => change(v, b), { 'aria-label': 'Table dimension' }), ' × ', select(b, dimOptions('—'), (v) => change(a, v), { 'aria-label': 'Second dimension' })),
+      [s.tables.length > 1 ? remove : h('span')],
+      'top-panel',
+    );
+    tp.el.dataset.by = by;
+    tp.el.dataset.testid = 'top-' + by;
+    tp.body.append(message('loading', 'Loading…'));
+    grid.append(tp.el);
+    return { by, body: tp.body, title: tp.head };
+  });
+  grid.append(
+    h('button.addtable', { type: 'button', onclick: () => ctx.set({ tables: [...s.tables, 'dst_port'] }) }, '+ table'),
+  );
+  root.append(setupEl, p.el, grid);
+  ts = chart(chartEl);
+  ts.on('click', (ev) => {
+    const key = ev.seriesName;
+    if (s.by && key && key !== 'other') ctx.addFilter(s.by, key === '(none)' ? '' : key, !!(ev.event?.event as MouseEvent | undefined)?.shiftKey);
+  });
+  // Drag across the chart to zoom into that time range.
+  brushZoom(chartEl, ts, (a, b) => {
+    const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
+    ctx.set({ from: iso(a), to: iso(b) });
+  });
+}
+
+async function load(ctx: Ctx): Promise<void> {
+  const s = ctx.state;
+  clear(setupEl);
+  if (noFlowsYet(ctx)) setupEl.append(setupCard(ctx.status));
+  const q = common(s);
+  const jobs: Array<Promise<void>> = [];
+  jobs.push(
+    get<TimeseriesResp>('timeseries', { ...q, metric: s.metric === 'bits' ? 'bps' : 'pps', by: s.by, top: s.top }, ctx.signal)
+      .then((r) => drawSeries(ctx, r))
+      .catch((e) => {
+        if (isAbort(e)) throw e;
+        ts?.clear();
+        clear(legendEl);
+        overlay(chartEl, message('error', errorText(e)));
+      }),
+  );
+  for (const tp of tablePanels) {
+    jobs.push(
+      get<TopResp>('top', { ...q, by: tp.by, metric: s.metric === 'bits' ? 'bytes' : 'packets', limit: 10 }, ctx.signal)
+        .then((r) => drawTable(ctx, tp.body, r))
+        .catch((e) => {
+          if (isAbort(e)) throw e;
+          showIn(tp.body, message('error', errorText(e)));
+        }),
+    );
+  }
+  await Promise.all(jobs);
+}
+
+function drawSeries(ctx: Ctx, r: TimeseriesResp): void {
+  if (!ts) return;
+  const s = ctx.state;
+  const unit = s.metric === 'bits' ? fmt.bps : fmt.pps;
+  const times = (r.timestamps || []).map((t) => t * 1000);
+  // values[i] is the rate over [timestamps[i], +step): with few steps, draw them as steps.
+  const stepped = times.length > 0 && times.length < 60 && r.step > 0;
+  const xmax = times.length ? times[times.length - 1] + (stepped ? r.step * 1000 : 0) : undefined;
+  // "other" is always there, zeros when the top N hold everything: hide it then.
+  const series = (r.series || []).filter((x) => x.key !== 'other' || x.values.some((v) => v));
+  const span = times.length > 1 ? (times[times.length - 1] - times[0]) / 1000 : 3600;
+  const total = series.reduce((acc, x) => acc + x.values.reduce<number>((a, v) => a + (v || 0), 0), 0);
+  overlay(chartEl, !series.length || total === 0 ? emptyRange(ctx) : null);
+
+  // Legend table: what each colour is, with avg / max / last.
+  const stats = series.map((x, i) => {
+    const vals = x.values.filter((v): v is number => v !== null && v !== undefined);
+    const sum = vals.reduce((a, v) => a + v, 0);
+    return { key: keyText(x.key), raw: x.key, colour: color(i, x.key), avg: vals.length ? sum / vals.length : 0, max: vals.length ? Math.max(...vals) : 0, last: vals.length ? vals[vals.length - 1] : null };
+  });
+  const cols: Column<(typeof stats)[number]>[] = [
+    { label: s.by ? dimShort(s.by) : 'Series', cell: (x) => h('span', null, swatch(x.colour), x.key) },
+    { label: 'avg', cls: 'num', cell: (x) => unit(x.avg) },
+    { label: 'max', cls: 'num', cell: (x) => unit(x.max) },
+  ];
+  showIn(
+    legendEl,
+    series.length
+      ? table(cols, stats, {
+          testid: 'legend-table',
+          rowTitle: s.by ? 'Click: filter on this · shift-click: exclude' : undefined,
+          onRow: s.by ? (x, ev) => x.raw !== null && x.raw !== 'other' && ctx.addFilter(s.by, String(x.raw), ev.shiftKey) : undefined,
+        })
+      : h('span'),
+  );
+
+  const opt: Option = {
+    animation: false,
+    grid: { left: 64, right: 12, top: 10, bottom: 24 },
+    tooltip: {
+      ...TOOLTIP_BASE,
+      trigger: 'axis',
+      axisPointer: { type: 'line' },
+      order: 'seriesDesc',
+      valueFormatter: (v) => unit(v as number),
+    },
+    xAxis: {
+      type: 'time',
+      ...AXIS,
+      splitLine: { show: false },
+      axisLabel: { ...AXIS.axisLabel, formatter: (v: number) => timeLabel(v, span), hideOverlap: true },
+      min: times[0],
+      max: xmax,
+    },
+    yAxis: { type: 'value', ...AXIS, axisLabel: { ...AXIS.axisLabel, formatter: (v: number) => unit(v) } },
+    series: series.map((x, i) => ({
+      type: 'line',
+      name: keyText(x.key),
+      stack: 'total',
+      symbol: 'none',
+      sampling: 'lttb',
+      lineStyle: { width: 1 },
+      areaStyle: { opacity: x.key === 'other' ? 0.5 : 0.75 },
+      color: color(i, x.key),
+      emphasis: { focus: 'series' },
+      triggerLineEvent: true,
+      step: stepped ? 'end' : undefined,
+      data: stepped ? [...times.map((t, j) => [t, x.values[j] ?? null]), [xmax!, x.values[times.length - 1] ?? null]] : times.map((t, j) => [t, x.values[j] ?? null]),
+    })),
+  };
+  ts.setOption(opt, true);
+}
+
+function drawTable(ctx: Ctx, body: HTMLElement, r: TopResp): void {
+  const s = ctx.state;
+  const dims = r.by && r.by.length ? r.by : [];
+  const bytesMetric = s.metric === 'bits';
+  const val = (x: { bytes: number; packets: number }) => (bytesMetric ? x.bytes : x.packets);
+  const totalV = r.total ? val(r.total) : (r.rows || []).reduce((a, x) => a + val(x), 0) + (r.other ? val(r.other) : 0);
+  const rows = r.rows || [];
+  if (!rows.length) {
+    showIn(body, message('empty', noDataText(ctx)));
+    return;
+  }
+  const cols: Column<TopRow>[] = [
+    ...dims.map((d) => ({ label: dimShort(d), cls: 'key', title: dimLabel(d), cell: (x: TopRow) => keyText(x.key[d]) })),
+    {
+      label: bytesMetric ? 'Bytes' : 'Packets',
+      cls: 'num',
+      cell: (x: TopRow) => (bytesMetric ? fmt.bytes(x.bytes) : fmt.count(x.packets)),
+    },
+    { label: bytesMetric ? 'bps' : 'pps', cls: 'num', cell: (x: TopRow) => (bytesMetric ? fmt.bps(x.bps) : fmt.pps(x.pps)) },
+    { label: 'Share', cls: 'num', cell: (x: TopRow) => barCell(fmt.pct(totalV ? val(x) / totalV : 0), totalV ? val(x) / totalV : 0) },
+  ];
+  const pad = dims.slice(1).map(() => '');
+  const foot: Array<Array<string>> = [];
+  if (r.other && val(r.other) > 0) foot.push(['Other', ...pad, bytesMetric ? fmt.bytes(r.other.bytes) : fmt.count(r.other.packets), '', fmt.pct(totalV ? val(r.other) / totalV : 0)]);
+  if (r.total) foot.push(['Total', ...pad, bytesMetric ? fmt.bytes(r.total.bytes) : fmt.count(r.total.packets), '', '']);
+  showIn(
+    body,
+    table(cols, rows, {
+      testid: 'top-table',
+      rowTitle: 'Click: filter on this · shift-click: exclude',
+      onRow: (x, ev) =>
+        ctx.addFilters(dims.filter((d) => x.key[d] !== null && x.key[d] !== undefined).map((d) => ({ dim: d, value: String(x.key[d]), neg: ev.shiftKey }))),
+      foot,
+    }),
+  );
+}
+
+export const traffic: ViewImpl = { mount, load };

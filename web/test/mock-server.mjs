@@ -1,0 +1,211 @@
+// A tiny stand-in for flowlens: serves the built console
+// (internal/console/assets/dist) and /api/v1/* from fixtures.
+//
+//   node test/mock-server.mjs [--port 8080] [--empty]    (npm run mock)
+//
+// Tests import startMock() and read .requests to see what the console asked.
+import http from 'node:http';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as fx from './fixtures.mjs';
+
+export const DIST = fileURLToPath(new URL('../../internal/console/assets/dist/', import.meta.url));
+
+// A strict policy the console must work under (and that flowlens can send):
+// nothing from any other host, no inline script.
+export const CSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'";
+
+const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.json': 'application/json', '.svg': 'image/svg+xml' };
+
+class BadRequest extends Error {}
+
+// The parameters each endpoint takes; any other is a 400, as in flowlens.
+const FLOW = ['from', 'to', 'filter'];
+const PARAMS = {
+  timeseries: [...FLOW, 'metric', 'by', 'top', 'step'],
+  top: [...FLOW, 'by', 'metric', 'limit'],
+  matrix: [...FLOW, 'level', 'limit'],
+  geo: [...FLOW, 'limit'],
+  ports: ['from', 'to', 'agent', 'port', 'step', 'limit'],
+  agents: [], interfaces: [], status: [], dimensions: [],
+};
+
+function api(route, q, opts) {
+  if (!(route in PARAMS)) return undefined;
+  for (const k of q.keys()) {
+    if (!PARAMS[route].includes(k)) throw new BadRequest(`unknown parameter "${k}": this endpoint takes ${PARAMS[route].join(', ') || 'no parameters'}`);
+  }
+  const filters = q.getAll('filter');
+  let from, to;
+  try {
+    from = fx.parseTime(q.get('from'), '-1h');
+    to = fx.parseTime(q.get('to'), 'now');
+  } catch (e) {
+    throw new BadRequest(e.message);
+  }
+  if (to <= from) throw new BadRequest('from must be before to');
+  const span = to - from;
+  // The fixtures' flows are in the last hour: a range that misses it has none.
+  const empty = opts.empty || to < fx.NOW - 3600 || from > fx.NOW;
+  let flows;
+  try {
+    flows = empty ? [] : fx.applyFilters(fx.FLOWS, filters);
+  } catch (e) {
+    throw new BadRequest(e.message);
+  }
+  // The fixture flows cover the last hour; scale to the range asked.
+  const scale = Math.min(span, 7 * 86400) / 3600;
+  const scaled = flows.map((f) => ({ ...f, bytes: Math.round(f.bytes * scale), packets: Math.round(f.packets * scale) }));
+
+  switch (route) {
+    case 'status':
+      return {
+        version: 'flowlens 0.4.0-mock',
+        started: new Date((fx.NOW - 5400) * 1000).toISOString(),
+        flows_stored: empty || opts.storeDisabled ? 0 : 697,
+        oldest: empty ? null : new Date((fx.NOW - 3600) * 1000).toISOString(),
+        newest: empty ? null : new Date(Date.now() - 4000).toISOString(),
+        store_bytes: empty ? 0 : 184320,
+        retention: '168h0m0s',
+        listen: { sflow: [':6343'] },
+        store_enabled: !opts.storeDisabled,
+        store_engine: 'duckdb',
+        counters_stored: empty ? 0 : 24,
+        store_write_errors: 0,
+        tiers: [
+          { step: 0, keep: '6h0m0s', rows: empty ? 0 : 697, oldest: empty ? null : new Date((fx.NOW - 3600) * 1000).toISOString(), newest: empty ? null : new Date((fx.NOW - 60) * 1000).toISOString() },
+          { step: 300, keep: '48h0m0s', rows: 0, oldest: null, newest: null },
+          { step: 3600, keep: '168h0m0s', rows: 0, oldest: null, newest: null },
+        ],
+        ...(opts.noHint ? {} : { setup_hint: fx.SETUP_HINT }),
+      };
+    case 'dimensions':
+      return { dimensions: fx.DIMENSIONS };
+    case 'top': {
+      const by = (q.get('by') || '').split(',').filter(Boolean);
+      if (!by.length) throw new BadRequest('by: name one or more dimensions, e.g. by=src_ip,dst_ip');
+      for (const d of by) if (!fx.DIMENSIONS.some((x) => x.name === d)) throw new BadRequest(`by: unknown dimension "${d}" (see /api/v1/dimensions)`);
+      const metric = q.get('metric') || 'bytes';
+      const limit = +(q.get('limit') || 10);
+      const rows = fx.aggregate(scaled, by).sort((a, b) => b[metric] - a[metric]);
+      const top = rows.slice(0, limit).map((r) => ({ ...r, bps: (r.bytes * 8) / span, pps: r.packets / span }));
+      const rest = rows.slice(limit);
+      const sum = (a, k) => a.reduce((s, r) => s + r[k], 0);
+      return { by, rows: top, other: { bytes: sum(rest, 'bytes'), packets: sum(rest, 'packets') }, total: { bytes: sum(rows, 'bytes'), packets: sum(rows, 'packets') } };
+    }
+    case 'timeseries': {
+      const metric = q.get('metric') || 'bps';
+      const by = q.get('by') || '';
+      const top = +(q.get('top') || 10);
+      const step = +(q.get('step') || Math.max(10, Math.round(span / 300 / 10) * 10));
+      const n = Math.floor(span / step);
+      const timestamps = Array.from({ length: n }, (_, j) => from + j * step);
+      const v = (r) => (metric === 'pps' ? r.packets / span : (r.bytes * 8) / span);
+      const groups = by ? fx.aggregate(scaled, [by]).sort((a, b) => v(b) - v(a)) : [{ key: { total: 'total' }, ...fx.aggregate(scaled, [])[0] }];
+      if (!flows.length) return { from: new Date(from * 1000).toISOString(), to: new Date(to * 1000).toISOString(), step, metric, by, timestamps, series: [] };
+      const mk = (g, i) => timestamps.map((_, j) => +(v(g) * fx.shape(i, j, n)).toFixed(3));
+      const series = groups.slice(0, top).map((g, i) => ({ key: by ? g.key[by] : 'total', values: mk(g, i) }));
+      // "other" is always present, zeros when the top N hold everything.
+      const o = groups.slice(top).reduce((a, g) => ({ bytes: a.bytes + g.bytes, packets: a.packets + g.packets }), { bytes: 0, packets: 0 });
+      series.push({ key: 'other', values: mk(o, 7) });
+      return { from: new Date(from * 1000).toISOString(), to: new Date(to * 1000).toISOString(), step, metric, by, timestamps, series };
+    }
+    case 'matrix': {
+      const level = q.get('level') || 'ip';
+      if (!['ip', 'vm', 'network', 'project', 'host', 'country'].includes(level)) throw new BadRequest('level: one of ip, vm, network, project, host, country');
+      const limit = +(q.get('limit') || 50);
+      const [sd, dd] = [`src_${level}`, `dst_${level}`];
+      // Ends without a value at this level are left out.
+      const links = fx.aggregate(scaled, [sd, dd]).filter((r) => r.key[sd] !== '' && r.key[dd] !== '').sort((a, b) => b.bytes - a.bytes).slice(0, limit)
+        .map((r) => ({ source: r.key[sd], target: r.key[dd], bytes: r.bytes, packets: r.packets }));
+      const ids = [...new Set(links.flatMap((l) => [l.source, l.target]))];
+      return { level, nodes: ids.map((id) => ({ id, label: id })), links };
+    }
+    case 'geo':
+      return { points: empty || opts.noGeo ? [] : fx.GEO_POINTS };
+    case 'ports': {
+      if (empty) return { ports: [] };
+      let p = fx.ports(from, to);
+      if (q.get('agent')) p = p.filter((x) => x.agent === q.get('agent'));
+      if (q.get('port')) p = p.filter((x) => x.name === q.get('port') || String(x.index) === q.get('port'));
+      p = p.slice(0, +(q.get('limit') || 20));
+      return { ports: p };
+    }
+    case 'interfaces':
+      return { interfaces: empty ? [] : fx.interfaces() };
+    case 'agents':
+      if (empty) return { agents: [] };
+      return {
+        agents: fx.AGENTS.map((a) => ({
+          ...a,
+          last_seen: new Date(Date.now() - (a.last_seen === 'STALE' ? 400e3 : 3e3)).toISOString(),
+        })),
+      };
+    default:
+      return undefined;
+  }
+}
+
+export function startMock(opts = {}) {
+  const requests = [];
+  const server = http.createServer((req, res) => {
+    const u = new URL(req.url, 'http://x');
+    const rec = { method: req.method, path: u.pathname, query: u.searchParams, url: req.url, cookie: req.headers.cookie || '', status: 0 };
+    requests.push(rec);
+    if (u.pathname.startsWith('/api/v1/')) {
+      const route = u.pathname.slice('/api/v1/'.length);
+      let body, code = 200;
+      const headers = { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' };
+      try {
+        if (opts.token && !rec.cookie.split(/;\s*/).includes('flowlens_token=' + opts.token)) {
+          [code, body] = [401, { error: 'authentication required: send Authorization: Bearer TOKEN (console.auth.token)' }];
+          headers['WWW-Authenticate'] = 'Bearer realm="flowlens"';
+        } else if (opts.storeDisabled && route !== 'status' && route !== 'dimensions' && route !== 'agents') {
+          [code, body] = [503, { error: 'the flow store is disabled (store.enabled: false)' }];
+        } else {
+          body = api(route, u.searchParams, opts);
+          if (body === undefined) [code, body] = [404, { error: `no such endpoint ${u.pathname}` }];
+        }
+      } catch (e) {
+        [code, body] = [e instanceof BadRequest ? 400 : 500, { error: e.message }];
+      }
+      rec.status = code;
+      const delay = opts.delayMs || 0;
+      setTimeout(() => {
+        res.writeHead(code, headers);
+        res.end(JSON.stringify(body));
+      }, delay);
+      return;
+    }
+    let p = path.normalize(decodeURIComponent(u.pathname)).replace(/^(\.\.[/\\])+/, '');
+    if (p === '/' || p === '') p = '/index.html';
+    const file = path.join(DIST, p);
+    if (!file.startsWith(DIST) || !fs.existsSync(file) || fs.statSync(file).isDirectory()) {
+      res.writeHead(404, { 'Content-Type': 'text/plain' });
+      res.end('not found');
+      return;
+    }
+    rec.status = 200;
+    res.writeHead(200, { 'Content-Type': TYPES[path.extname(file)] || 'application/octet-stream', 'Content-Security-Policy': CSP });
+    fs.createReadStream(file).pipe(res);
+  });
+  return new Promise((resolve) => {
+    server.listen(opts.port ?? 0, '127.0.0.1', () => {
+      const { port } = server.address();
+      resolve({
+        url: `http://127.0.0.1:${port}/`,
+        requests,
+        apiRequests: (route) => requests.filter((r) => r.path === '/api/v1/' + route),
+        close: () => new Promise((r) => { server.closeAllConnections?.(); server.close(r); }),
+      });
+    });
+  });
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
+  const args = process.argv.slice(2);
+  const port = args.includes('--port') ? +args[args.indexOf('--port') + 1] : 8080;
+  const m = await startMock({ port, empty: args.includes('--empty'), noGeo: args.includes('--no-geo') });
+  console.log(`mock flowlens API (and built console) on ${m.url}`);
+}
