@@ -202,9 +202,16 @@ func NewServer(cfg Config, api http.Handler, log *slog.Logger) (*Server, error) 
 		return nil, err
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/api/", api)
-	mux.Handle("/", staticHandler(cfg.Assets))
-	s := &Server{cfg: cfg, log: log, handler: securityHeaders(auth.wrap(mux))}
+	mux.Handle("/api/", auth.wrap(api))
+	// With token authentication the page itself must load without the
+	// token, to show the form that asks for it; it holds no data. Basic
+	// authentication keeps everything behind the browser's prompt.
+	static := staticHandler(cfg.Assets)
+	if cfg.Auth.Mode != AuthToken {
+		static = auth.wrap(static)
+	}
+	mux.Handle("/", static)
+	s := &Server{cfg: cfg, log: log, handler: securityHeaders(mux)}
 	return s, nil
 }
 
