@@ -213,20 +213,24 @@ func portExpanded(format, v uint32) flow.Port {
 	return flow.Port{Format: flow.PortUnknown}
 }
 
+// sampleID reads a sample's sequence number and data source: type and
+// index packed in one word (8 and 24 bits), or a word each when expanded.
+func sampleID(r *reader, expanded bool) (seq uint32, typ uint8, index uint32) {
+	seq = r.u32()
+	if expanded {
+		return seq, uint8(r.u32()), r.u32()
+	}
+	sid := r.u32()
+	return seq, uint8(sid >> 24), sid & 0xffffff
+}
+
 func (d *Decoder) flowSample(r *reader, expanded bool, now time.Time, res *Result) Reason {
 	res.Flows = append(res.Flows, flow.Record{})
 	rec := &res.Flows[len(res.Flows)-1]
 	h := &res.Header
 	rec.Time = now
 	rec.Agent, rec.SubAgent, rec.Sequence = h.Agent, h.SubAgent, h.Sequence
-	rec.SampleSeq = r.u32()
-	if expanded {
-		rec.SourceIDType = uint8(r.u32())
-		rec.SourceIndex = r.u32()
-	} else {
-		sid := r.u32()
-		rec.SourceIDType, rec.SourceIndex = uint8(sid>>24), sid&0xffffff
-	}
+	rec.SampleSeq, rec.SourceIDType, rec.SourceIndex = sampleID(r, expanded)
 	rec.SamplingRate = r.u32()
 	rec.SamplePool = r.u32()
 	rec.Drops = r.u32()
@@ -429,14 +433,7 @@ func (d *Decoder) counterSample(r *reader, expanded bool, now time.Time, res *Re
 	h := &res.Header
 	c.Time = now
 	c.Agent, c.SubAgent, c.Sequence = h.Agent, h.SubAgent, h.Sequence
-	c.SampleSeq = r.u32()
-	if expanded {
-		c.SourceIDType = uint8(r.u32())
-		c.SourceIndex = r.u32()
-	} else {
-		sid := r.u32()
-		c.SourceIDType, c.SourceIndex = uint8(sid>>24), sid&0xffffff
-	}
+	c.SampleSeq, c.SourceIDType, c.SourceIndex = sampleID(r, expanded)
 	n := r.u32()
 	drop := func(reason Reason) Reason {
 		res.Counters = res.Counters[:len(res.Counters)-1]
