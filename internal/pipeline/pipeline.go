@@ -231,8 +231,9 @@ func (h *SFlowHandler) Datagram(b []byte, src netip.AddrPort, now time.Time) {
 	err := h.dec.Decode(b, now, &h.res)
 	o := agents.Observation{Size: len(b), Flows: len(h.res.Flows), Counters: len(h.res.Counters),
 		Unknown: h.res.UnknownRecords, UnknownSamples: h.res.UnknownSamples}
-	var se sflow.Error
-	if errors.As(err, &se) {
+	// A type assertion, not errors.As: the decoder returns the value
+	// itself, and errors.As would allocate its target on every datagram.
+	if se, ok := err.(sflow.Error); ok {
 		o.Error = se.Reason.String()
 	}
 	hdr := &h.res.Header
@@ -345,8 +346,7 @@ func (h *NetFlowHandler) Datagram(b []byte, src netip.AddrPort, now time.Time) {
 	err := h.dec.Decode(b, src, now, &h.res)
 	r := &h.res
 	o := agents.Observation{Size: len(b), Flows: len(r.Flows), Unknown: r.UnknownSets}
-	var ne netflow.Error
-	if errors.As(err, &ne) {
+	if ne, ok := err.(netflow.Error); ok {
 		o.Error = ne.Reason.String()
 	}
 	key := agents.Key{Agent: src.Addr().Unmap(), SubAgent: r.Domain, Input: flow.InputIPFIX}
