@@ -213,7 +213,11 @@ func (s *Stats) sequence(o *Observation) uint64 {
 		lost = uint64(gap)
 		s.Lost += lost
 	case s.next-seq <= resetWindow:
+		// A late datagram: it fills a gap counted as loss when it opened.
 		s.OutOfOrder++
+		if s.Lost > 0 {
+			s.Lost--
+		}
 		return 0
 	default:
 		s.Resets++

@@ -123,6 +123,11 @@ type Aggregator struct {
 	start   time.Time  // current interval
 	entries map[key]*entry
 	free    []*entry
+	// Counter records are passed on at most every counterEvery, in
+	// groups: a store commits each write to disk, and a commit per input
+	// batch would cost more than the whole decoding.
+	counters     []flow.Counter
+	countersSent time.Time
 
 	records, aggregates, overflowed, late atomic.Uint64
 
@@ -160,10 +165,26 @@ func (a *Aggregator) Write(b *pipeline.Batch) error {
 	for i := range b.Flows {
 		a.add(&b.Flows[i])
 	}
-	if len(b.Counters) > 0 {
-		return a.next.Write(&pipeline.Batch{Counters: b.Counters})
+	a.counters = append(a.counters, b.Counters...)
+	if len(a.counters) >= maxCounters || a.now().Sub(a.countersSent) >= counterEvery {
+		return a.sendCounters()
 	}
 	return nil
+}
+
+const (
+	counterEvery = time.Second
+	maxCounters  = 4096
+)
+
+func (a *Aggregator) sendCounters() error {
+	a.countersSent = a.now()
+	if len(a.counters) == 0 {
+		return nil
+	}
+	err := a.next.Write(&pipeline.Batch{Counters: a.counters})
+	a.counters = a.counters[:0]
+	return err
 }
 
 func (a *Aggregator) add(r *flow.Record) {
@@ -232,9 +253,10 @@ func (a *Aggregator) Flush() error {
 }
 
 func (a *Aggregator) flushLocked(next time.Time) error {
+	cerr := a.sendCounters()
 	if len(a.entries) == 0 {
 		a.start = next
-		return nil
+		return cerr
 	}
 	end := a.start.Add(a.cfg.Interval)
 	if now := a.now(); now.Before(end) {
@@ -253,7 +275,7 @@ func (a *Aggregator) flushLocked(next time.Time) error {
 	}
 	a.start = next
 	a.aggregates.Add(uint64(len(out)))
-	return a.next.Write(&pipeline.Batch{Flows: out})
+	return errors.Join(cerr, a.next.Write(&pipeline.Batch{Flows: out}))
 }
 
 func (a *Aggregator) loop() {

@@ -33,8 +33,15 @@ type Batch struct {
 // Len is the number of records in the batch.
 func (b *Batch) Len() int { return len(b.Flows) + len(b.Counters) }
 
+// size is what the batch holds in memory, in records: its capacity, not
+// its length, since a pooled batch keeps the arrays it once grew to.
+func (b *Batch) size() int64 { return int64(cap(b.Flows) + cap(b.Counters)) }
+
 func (b *Batch) release() {
 	if b.refs.Add(-1) == 0 {
+		if cap(b.Flows) > 2*maxBatch || cap(b.Counters) > 2*maxBatch {
+			return // an exceptional batch: let the GC have it
+		}
 		b.Flows, b.Counters = b.Flows[:0], b.Counters[:0]
 		b.p.pool.Put(b)
 	}
@@ -125,7 +132,7 @@ func (p *Pipeline) drain(q *queue) {
 	defer p.wg.Done()
 	for b := range q.ch {
 		n := uint64(b.Len())
-		q.queued.Add(-int64(n))
+		q.queued.Add(-b.size())
 		if err := q.out.Write(b); err != nil {
 			q.errors.Add(1)
 			q.failed.Add(n)
@@ -154,21 +161,21 @@ func (p *Pipeline) dispatch(b *Batch) {
 		return
 	}
 	b.refs.Store(int32(len(p.outputs)))
-	n := int64(b.Len())
+	n, size := int64(b.Len()), b.size()
 	for _, q := range p.outputs {
 		if p.cfg.Wait {
-			q.queued.Add(n)
+			q.queued.Add(size)
 			q.ch <- b
 			continue
 		}
-		if q.queued.Add(n) <= q.limit {
+		if q.queued.Add(size) <= q.limit {
 			select {
 			case q.ch <- b:
 				continue
 			default:
 			}
 		}
-		q.queued.Add(-n)
+		q.queued.Add(-size)
 		q.dropped.Add(uint64(n))
 		p.rateLog(q, "output queue full: records dropped (the output is slower than the input)",
 			"output", q.out.Name(), "dropped_total", q.dropped.Load())

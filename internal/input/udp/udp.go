@@ -63,6 +63,11 @@ type Listener struct {
 	cfg     Config
 	log     *slog.Logger
 	sockets []*socket
+
+	closeOnce sync.Once
+	// finalDrops are the kernel's drop counters read just before the
+	// sockets closed: closed sockets vanish from /proc/net/udp.
+	finalDrops atomic.Pointer[map[uint64]uint64]
 }
 
 type socket struct {
@@ -257,11 +262,16 @@ func sockaddr(sa *unix.RawSockaddrInet6) netip.AddrPort {
 	return netip.AddrPort{}
 }
 
-// Close closes every socket; Run then returns.
+// Close closes every socket; Run then returns. The kernel's drop counters
+// are read first, so that Stats still reports them.
 func (l *Listener) Close() {
-	for _, s := range l.sockets {
-		s.conn.Close()
-	}
+	l.closeOnce.Do(func() {
+		d := kernelDrops()
+		l.finalDrops.Store(&d)
+		for _, s := range l.sockets {
+			s.conn.Close()
+		}
+	})
 }
 
 // Addrs returns the bound addresses (useful with port 0).
@@ -275,7 +285,12 @@ func (l *Listener) Addrs() []string {
 
 // Stats returns per-socket counters, including the kernel's drop count.
 func (l *Listener) Stats() []SocketStats {
-	drops := kernelDrops()
+	var drops map[uint64]uint64
+	if d := l.finalDrops.Load(); d != nil {
+		drops = *d
+	} else {
+		drops = kernelDrops()
+	}
 	out := make([]SocketStats, len(l.sockets))
 	for i, s := range l.sockets {
 		out[i] = SocketStats{

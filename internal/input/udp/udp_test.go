@@ -101,6 +101,11 @@ func TestKernelDropsAreReported(t *testing.T) {
 	if st.KernelDrops == 0 {
 		t.Errorf("no kernel drops reported after overflowing a %d-byte buffer", st.ReceiveBuffer)
 	}
+	// The shutdown summary is written after the sockets closed.
+	ln.Close()
+	if after := ln.Stats()[0]; after.KernelDrops < st.KernelDrops {
+		t.Errorf("after Close: %d kernel drops, %d before", after.KernelDrops, st.KernelDrops)
+	}
 }
 
 func TestTruncatedDatagramsAreCounted(t *testing.T) {
