@@ -370,18 +370,9 @@ func (s *Store) Timeseries(ctx context.Context, r TimeseriesRequest) (*Timeserie
 	if r.Top > 100 {
 		return nil, badRequest("top %d: ask for at most 100 series", r.Top)
 	}
-	if r.Step < 0 {
-		return nil, badRequest("step must be a positive number of seconds")
-	}
-	from, to := r.From.Unix(), r.To.Unix()
-	step := r.Step
-	if step == 0 {
-		step = autoStep(to - from)
-	}
-	segs, step, from := s.plan(from, to, step)
-	n := (to - from + step - 1) / step
-	if n > maxPoints {
-		return nil, badRequest("step %ds gives %d points over this range: use a step of at least %ds", step, n, (to-from)/maxPoints+1)
+	segs, from, _, step, n, err := s.steps(r.From, r.To, r.Step)
+	if err != nil {
+		return nil, err
 	}
 	cond, cargs, err := where(r.Filters)
 	if err != nil {
@@ -805,6 +796,26 @@ func (v Values) MarshalJSON() ([]byte, error) {
 	return append(b, ']'), nil
 }
 
+// steps turns a time range and an asked-for step (0: automatic) into the
+// segments to read, the aligned range, the step the data allows and the
+// number of points, refusing steps that would give too many points.
+func (s *Store) steps(fromT, toT time.Time, asked int64) (segs []segment, from, to, step, n int64, err error) {
+	if asked < 0 {
+		return nil, 0, 0, 0, 0, badRequest("step must be a positive number of seconds")
+	}
+	from, to = fromT.Unix(), toT.Unix()
+	step = asked
+	if step == 0 {
+		step = autoStep(to - from)
+	}
+	segs, step, from = s.plan(from, to, step)
+	n = (to - from + step - 1) / step
+	if n > maxPoints {
+		return nil, 0, 0, 0, 0, badRequest("step %ds gives %d points over this range: use a step of at least %ds", step, n, (to-from)/maxPoints+1)
+	}
+	return segs, from, to, step, n, nil
+}
+
 // PortSeries is one port's rates, from consecutive counter samples.
 type PortSeries struct {
 	Agent          string  `json:"agent"`
@@ -840,18 +851,9 @@ func (s *Store) Ports(ctx context.Context, r PortsRequest) ([]PortSeries, error)
 	if r.Limit > 1000 {
 		return nil, badRequest("limit %d: at most 1000 ports", r.Limit)
 	}
-	if r.Step < 0 {
-		return nil, badRequest("step must be a positive number of seconds")
-	}
-	from, to := r.From.Unix(), r.To.Unix()
-	step := r.Step
-	if step == 0 {
-		step = autoStep(to - from)
-	}
-	segs, step, from := s.plan(from, to, step)
-	n := (to - from + step - 1) / step
-	if n > maxPoints {
-		return nil, badRequest("step %ds gives %d points over this range: use a step of at least %ds", step, n, (to-from)/maxPoints+1)
+	segs, from, _, step, n, err := s.steps(r.From, r.To, r.Step)
+	if err != nil {
+		return nil, err
 	}
 	cond := ""
 	var cargs []any
@@ -934,7 +936,7 @@ func (s *Store) Ports(ctx context.Context, r PortsRequest) ([]PortSeries, error)
 		}
 		return v
 	}
-	err := scanRows(ctx, s.eng.DB(), q, args, func(rows *sql.Rows) error {
+	err = scanRows(ctx, s.eng.DB(), q, args, func(rows *sql.Rows) error {
 		var sm sample
 		var k key
 		var name sql.NullString
