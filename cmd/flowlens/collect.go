@@ -134,7 +134,8 @@ func cmdRun(args []string, stderr io.Writer) error {
 	}
 	nf := cfg.Input.NetFlow
 	if len(nf.Listen) > 0 {
-		nopt := netflow.Options{DefaultSamplingRate: nf.DefaultSamplingRate, TemplateTTL: nf.TemplateTTL}
+		rates, _ := nf.Rates() // checked when the configuration was loaded
+		nopt := netflow.Options{DefaultSamplingRate: nf.DefaultSamplingRate, SamplingRates: rates, TemplateTTL: nf.TemplateTTL}
 		pcfg.NetFlow, pcfg.Templates = nopt, netflow.NewTemplates(nopt)
 		loadTemplates(nf.TemplateFile, pcfg.Templates, log)
 	}

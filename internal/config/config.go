@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"reflect"
 	"strconv"
@@ -66,6 +67,7 @@ type Input struct {
 type NetFlow struct {
 	udp.Config          `yaml:",inline"`
 	DefaultSamplingRate uint32        `yaml:"default_sampling_rate"`
+	SamplingRates       []string      `yaml:"sampling_rates"`
 	TemplateTTL         time.Duration `yaml:"template_ttl"`
 	TemplateFile        string        `yaml:"template_file"`
 }
@@ -198,6 +200,9 @@ func (c *Config) Validate() error {
 		if err := c.Output.Elasticsearch.Validate(); err != nil {
 			return err
 		}
+	}
+	if _, err := c.Input.NetFlow.Rates(); err != nil {
+		return err
 	}
 	if err := c.Aggregate.Validate(); err != nil {
 		return err
@@ -373,4 +378,22 @@ func (c *Config) Settings() [][3]string {
 		out = append(out, [3]string{f.path, EnvPrefix + strings.ToUpper(strings.ReplaceAll(f.path, ".", "_")), fmt.Sprint(f.v.Interface())})
 	}
 	return out
+}
+
+// Rates parses SamplingRates.
+func (n NetFlow) Rates() (map[netip.Addr]uint32, error) {
+	if len(n.SamplingRates) == 0 {
+		return nil, nil
+	}
+	out := make(map[netip.Addr]uint32, len(n.SamplingRates))
+	for _, e := range n.SamplingRates {
+		a, r, ok := strings.Cut(e, "=")
+		addr, err := netip.ParseAddr(strings.TrimSpace(a))
+		rate, rerr := strconv.ParseUint(strings.TrimSpace(r), 10, 32)
+		if !ok || err != nil || rerr != nil || rate == 0 {
+			return nil, fmt.Errorf("input.netflow.sampling_rates %q: write ADDRESS=RATE, e.g. 192.0.2.7=64", e)
+		}
+		out[addr.Unmap()] = uint32(rate)
+	}
+	return out, nil
 }

@@ -3,6 +3,7 @@ package config
 import (
 	"flag"
 	"io"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -86,5 +87,29 @@ func TestErrorsSayWhatToDo(t *testing.T) {
 	Flags(fs)
 	if err := fs.Parse([]string{"--input.sflow.sockets=many"}); err == nil {
 		t.Error("a bad number must be refused when the flag is parsed")
+	}
+}
+
+func TestNetFlowSamplingRates(t *testing.T) {
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fl := Flags(fs)
+	if err := fs.Parse([]string{"--input.netflow.sampling_rates=192.0.2.7=64, 2001:db8::1=1000"}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load("", nil, fl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := c.Input.NetFlow.Rates()
+	if err != nil || len(r) != 2 || r[netip.MustParseAddr("192.0.2.7")] != 64 || r[netip.MustParseAddr("2001:db8::1")] != 1000 {
+		t.Errorf("%v %v", r, err)
+	}
+	fs = flag.NewFlagSet("t", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fl = Flags(fs)
+	fs.Parse([]string{"--input.netflow.sampling_rates=192.0.2.7:64"})
+	if _, err := Load("", nil, fl); err == nil || !strings.Contains(err.Error(), "ADDRESS=RATE") {
+		t.Errorf("bad entry: %v", err)
 	}
 }
