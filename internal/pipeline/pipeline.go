@@ -388,5 +388,8 @@ func (h *NetFlowHandler) Datagram(b []byte, src netip.AddrPort, now time.Time) {
 		h.p.log.Warn("bad NetFlow/IPFIX datagram dropped (logged at most every 10 s per exporter)",
 			"from", src.String(), "reason", o.Error, "size", len(b))
 	}
+	for _, i := range r.Interfaces {
+		h.p.Inventory.Learn(key.Agent, i.Index, i.Name, now)
+	}
 	h.add(r.Flows, nil)
 }

@@ -2,6 +2,7 @@ package pipeline_test
 
 import (
 	"context"
+	"encoding/binary"
 	"io"
 	"log/slog"
 	"net"
@@ -265,5 +266,60 @@ func TestNetFlowAndIPFIXLoopback(t *testing.T) {
 	}
 	if len(out.flows) != 1386+16 || named < 1000 {
 		t.Errorf("%d flows, %d IPFIX flows with an ingress name", len(out.flows), named)
+	}
+}
+
+// An exporter's interface table (IPFIX options data: scope ingressInterface,
+// interfaceName) names the interfaces of its flows.
+func TestIPFIXInterfaceTable(t *testing.T) {
+	be := binary.BigEndian
+	msg := func(seq uint32, sets ...[]byte) []byte {
+		b := be.AppendUint16(nil, 10)
+		b = be.AppendUint16(b, 0) // length, below
+		b = be.AppendUint32(b, uint32(time.Now().Unix()))
+		b = be.AppendUint32(b, seq)
+		b = be.AppendUint32(b, 7) // observation domain
+		for _, s := range sets {
+			b = append(b, s...)
+		}
+		be.PutUint16(b[2:], uint16(len(b)))
+		return b
+	}
+	set := func(id uint16, body []byte) []byte {
+		b := be.AppendUint16(nil, id)
+		b = be.AppendUint16(b, uint16(4+len(body)))
+		return append(b, body...)
+	}
+	u16 := func(vs ...uint16) []byte {
+		var b []byte
+		for _, v := range vs {
+			b = be.AppendUint16(b, v)
+		}
+		return b
+	}
+	// Options template 300: scope ingressInterface (10), interfaceName (82, variable length).
+	optTpl := set(3, u16(300, 2, 1, 10, 4, 82, 65535))
+	// Data template 301: ingressInterface, source and destination IPv4, packetDeltaCount.
+	dataTpl := set(2, u16(301, 4, 10, 4, 8, 4, 12, 4, 2, 8))
+	optData := set(300, append(be.AppendUint32(nil, 5), append([]byte{4}, "tap5"...)...))
+	rec := be.AppendUint32(nil, 5)
+	rec = append(rec, 10, 0, 0, 1, 10, 0, 0, 2)
+	rec = be.AppendUint64(rec, 3)
+	data := set(301, rec)
+
+	out := &memOutput{}
+	opt := netflow.Options{}
+	p := pipeline.New(pipeline.Config{NetFlow: opt, Templates: netflow.NewTemplates(opt), Wait: true}, quiet(), out)
+	h := p.NetFlowHandler()
+	src := netip.MustParseAddrPort("192.0.2.9:40000")
+	h.Datagram(msg(0, optTpl, dataTpl, optData), src, time.Now())
+	h.Datagram(msg(1, data), src, time.Now())
+	h.Flush()
+	p.Close()
+	if len(out.flows) != 1 {
+		t.Fatalf("%d flows", len(out.flows))
+	}
+	if f := out.flows[0]; f.In.Index != 5 || f.In.Name != "tap5" || f.Packets != 3 {
+		t.Errorf("flow %+v", f.In)
 	}
 }

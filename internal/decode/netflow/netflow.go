@@ -193,6 +193,10 @@ type Result struct {
 	// held data sets that the templates in this datagram made decodable.
 	Flows []flow.Record
 
+	// Interfaces are interface names from options data (an interface
+	// table: ingressInterface with interfaceName).
+	Interfaces []InterfaceName
+
 	Templates        uint32 // template records learned or refreshed
 	OptionsTemplates uint32 // options template records learned or refreshed
 	Withdrawals      uint32 // IPFIX template withdrawals
@@ -215,9 +219,18 @@ type Result struct {
 }
 
 func (r *Result) reset() {
-	flows := r.Flows[:0]
-	*r = Result{Flows: flows}
+	flows, ifs := r.Flows[:0], r.Interfaces[:0]
+	*r = Result{Flows: flows, Interfaces: ifs}
 }
+
+// InterfaceName is one entry of an exporter's interface table.
+type InterfaceName struct {
+	Index uint32
+	Name  string
+}
+
+// maxInterfaceNames bounds the interface names kept from one datagram.
+const maxInterfaceNames = 1024
 
 // Decoder decodes datagrams. It is not safe for concurrent use: give each
 // reading goroutine its own, all sharing one Templates.

@@ -439,6 +439,11 @@ func (s *scratch) recordRate() uint32 {
 // the exporter's boot time.
 func (d *Decoder) optionsRecord(c *msgCtx, s *scratch, res *Result) {
 	res.OptionsRecords++
+	// An interface table (scope ingressInterface, interfaceName): names
+	// for the interface inventory, which puts them on every flow.
+	if in := &d.optRec.In; in.Format == flow.PortSingle && in.Name != "" && len(res.Interfaces) < maxInterfaceNames {
+		res.Interfaces = append(res.Interfaces, InterfaceName{Index: in.Index, Name: in.Name})
+	}
 	rate := s.recordRate()
 	if rate == 0 && !s.hasSysInit {
 		return

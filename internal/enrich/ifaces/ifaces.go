@@ -111,6 +111,15 @@ func (inv *Inventory) Update(c *flow.Counter) {
 	inv.cur.Store(&m)
 }
 
+// Learn records an interface name an exporter sent outside counter
+// samples (NetFlow v9/IPFIX interface tables).
+func (inv *Inventory) Learn(agent netip.Addr, index uint32, name string, now time.Time) {
+	if index == 0 || name == "" {
+		return
+	}
+	inv.Update(&flow.Counter{Time: now, Agent: agent, SourceIndex: index, HasPortName: true, PortName: name})
+}
+
 // Enrich attaches what is known about r's ingress and egress ports.
 func (inv *Inventory) Enrich(r *flow.Record) {
 	m := *inv.cur.Load()
