@@ -71,6 +71,7 @@ func (l *Lab) buildCollector() string {
 type Collector struct {
 	Tag     string
 	Listen  string
+	NetFlow string // --input.netflow.listen: 127.0.0.1:(port+1) (softflowd, netflow_test.go)
 	Out     string // NDJSON path
 	LogPath string // stderr: JSON logs
 	Proc    *Proc
@@ -86,6 +87,7 @@ func (l *Lab) startCollector(bin string, port int, tag string) *Collector {
 	c := &Collector{
 		Tag:     tag,
 		Listen:  fmt.Sprintf("127.0.0.1:%d", port),
+		NetFlow: fmt.Sprintf("127.0.0.1:%d", port+1),
 		Out:     filepath.Join(l.Dir, "flows-"+tag+".ndjson"),
 		LogPath: filepath.Join(l.Dir, "flowlens-"+tag+".log"),
 	}
@@ -95,6 +97,8 @@ func (l *Lab) startCollector(bin string, port int, tag string) *Collector {
 	}
 	argv = append(argv, bin, "run",
 		"--input.sflow.listen="+c.Listen,
+		// NetFlow v9 / IPFIX on a known port (softflowd exports there, netflow_test.go).
+		"--input.netflow.listen="+c.NetFlow,
 		"--output.ndjson.path="+c.Out,
 		// The embedded store in this run's folder, not in /var/lib/flowlens.
 		"--store.path="+filepath.Join(l.Dir, "store-"+tag),

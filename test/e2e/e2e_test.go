@@ -53,9 +53,16 @@ func TestOVSsFlow(t *testing.T) {
 	// drops every other datagram.
 	col := l.startCollector(bin, port, "main")
 	l.configureSFlow(port)
+	sink := os.Getenv(collectorEnv) == "sink"
+	// NetFlow v9 and IPFIX from softflowd on vm1's host-side veth, during the same traffic.
+	var sfs []*Softflowd
+	if !sink {
+		sfs = l.startSoftflowd(l.VMs[0].HostIf, col)
+	}
 
 	tr := l.generate()
 	l.generateAttribution(tr)
+	l.stopSoftflowd(sfs)
 	t.Logf("traffic done in %.0fs; waiting %ds (one polling interval + margin) for the last counter samples",
 		tr.End.Sub(tr.Start).Seconds(), pollingSec+3)
 	l.sleep((pollingSec + 3) * time.Second)
@@ -81,9 +88,16 @@ func TestOVSsFlow(t *testing.T) {
 		}
 		t.Logf("collector log: %s", e)
 	}
-	sink := os.Getenv(collectorEnv) == "sink"
+	// The sFlow checks see only the sFlow agents' summaries (and ParseOutput keeps NetFlow /
+	// IPFIX records out of out.Flows).
+	var sflowSums []AgentSummary
+	for _, s := range sums {
+		if s.Input == "" || s.Input == inputSFlow {
+			sflowSums = append(sflowSums, s)
+		}
+	}
 
-	t.Run("sequence", func(t *testing.T) { checkSequences(t, out, sums) })
+	t.Run("sequence", func(t *testing.T) { checkSequences(t, out, sflowSums) })
 	t.Run("flows", func(t *testing.T) {
 		if sink {
 			t.Skip("FLOWLENS_E2E_COLLECTOR=sink: no flow records")
@@ -107,6 +121,12 @@ func TestOVSsFlow(t *testing.T) {
 			t.Skip("FLOWLENS_E2E_COLLECTOR=sink: no flow records")
 		}
 		checkOpenStack(t, l, out)
+	})
+	t.Run("netflow-softflowd", func(t *testing.T) {
+		if sink {
+			t.Skip("FLOWLENS_E2E_COLLECTOR=sink: no NetFlow input")
+		}
+		checkNetFlow(t, l, out, sums, sfs)
 	})
 	t.Run("restart", func(t *testing.T) { checkRestart(t, rs) })
 	t.Run("contract", func(t *testing.T) { p.Report(t.Errorf) })

@@ -71,7 +71,11 @@ func helperRaw() int {
 	src, err1 := netip.ParseAddr(f[2])
 	dst, err2 := netip.ParseAddr(f[3])
 	dstMAC, err3 := net.ParseMAC(f[4])
-	ifc, err4 := net.InterfaceByName("eth0")
+	ifName := "eth0"
+	if v := os.Getenv("FLOWLENS_E2E_RAW_IF"); v != "" {
+		ifName = v // the "flush" frames are sent on a VM's host-side veth (netflow_test.go)
+	}
+	ifc, err4 := net.InterfaceByName(ifName)
 	for _, err := range []error{err1, err2, err3, err4} {
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -87,6 +91,9 @@ func helperRaw() int {
 		frame, etype = neighborSolicit(ifc.HardwareAddr, src, dst), 0x86dd
 	case "ether":
 		frame, etype = etherFrame(ifc.HardwareAddr, dstMAC), rawEtherType
+	case "flush":
+		// full-size frames of the raw ethertype, sent back to back (see stopSoftflowd)
+		frame, etype = append(etherFrame(ifc.HardwareAddr, dstMAC), make([]byte, 1500-46)...), rawEtherType
 	default:
 		fmt.Fprintln(os.Stderr, "unknown kind", f[0])
 		return 2
@@ -105,6 +112,9 @@ func helperRaw() int {
 			break
 		}
 		sent++
+		if f[0] == "flush" {
+			continue
+		}
 		// ~4000 frames/s: spread out so OVS's AF_PACKET socket buffer never overflows.
 		time.Sleep(250 * time.Microsecond)
 	}

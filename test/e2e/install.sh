@@ -9,7 +9,8 @@ set -Eeuo pipefail
 
 need=()
 for t in ovs-vsctl:openvswitch-switch ovsdb-server:openvswitch-switch ovs-vswitchd:openvswitch-switch \
-         ip:iproute2 iperf3:iperf3 ping:iputils-ping ethtool:ethtool; do
+         ip:iproute2 iperf3:iperf3 ping:iputils-ping ethtool:ethtool softflowd:softflowd \
+         softflowctl:softflowd; do
   cmd=${t%%:*} pkg=${t#*:}
   if ! command -v "$cmd" >/dev/null 2>&1 && ! [ -x "/usr/sbin/$cmd" ]; then
     need+=("$pkg")

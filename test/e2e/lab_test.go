@@ -750,7 +750,7 @@ func ecsMAC(m net.HardwareAddr) string {
 // toolsMissing lists the commands the lab needs that are not installed.
 func toolsMissing() []string {
 	var miss []string
-	for _, c := range []string{"ovs-vsctl", "ovsdb-server", "ovs-vswitchd", "ovsdb-tool", "ovs-appctl", "ip", "iperf3", "ping", "ethtool"} {
+	for _, c := range []string{"ovs-vsctl", "ovsdb-server", "ovs-vswitchd", "ovsdb-tool", "ovs-appctl", "ip", "iperf3", "ping", "ethtool", "softflowd", "softflowctl"} {
 		if _, err := exec.LookPath(c); err != nil {
 			if _, err := os.Stat("/usr/sbin/" + c); err != nil {
 				miss = append(miss, c)

@@ -21,6 +21,7 @@ import (
 const (
 	fTimestamp   = "@timestamp"
 	fDataset     = "event.dataset"
+	fInput       = "flowlens.input"
 	fAgentIP     = "observer.ip"
 	fSubID       = "flowlens.agent.sub_id"
 	fSequence    = "flowlens.sflow.sequence"
@@ -57,6 +58,8 @@ const (
 	datasetFlow     = "flowlens.flow"
 	datasetCounters = "flowlens.counters"
 	datasetDatagram = "flowlens.datagram" // only the sink helper writes these
+
+	inputSFlow = "sflow"
 )
 
 // Record is one NDJSON object (numbers kept as json.Number).
@@ -179,7 +182,8 @@ func (p *Problems) Empty() bool { return len(p.order) == 0 }
 
 // Output is a parsed NDJSON file.
 type Output struct {
-	Flows     []*FlowRec
+	Flows     []*FlowRec // sFlow flow records only (flowlens.input "sflow" or absent)
+	NetFlows  []*FlowRec // NetFlow / IPFIX flow records (any other flowlens.input)
 	Counters  []*CounterRec
 	Datagrams []*DatagramRec // sink helper only
 	Other     map[string]int // dataset -> count of records of other datasets
@@ -197,6 +201,7 @@ type Interface struct {
 // FlowRec is event.dataset = flowlens.flow.
 type FlowRec struct {
 	Time               time.Time
+	Input              string // flowlens.input: sflow, netflow_v5, netflow_v9, ipfix
 	Agent              string
 	SubID              int64
 	Seq                int64
@@ -266,7 +271,13 @@ func ParseOutput(path string, p *Problems) (*Output, error) {
 		ds, _ := r.Str(fDataset, p)
 		switch ds {
 		case datasetFlow:
-			o.Flows = append(o.Flows, parseFlow(r, p))
+			// The sFlow-only checks (sequence numbers, sampling, coverage, bytes) see only
+			// o.Flows; NetFlow / IPFIX records (softflowd, netflow_test.go) go to o.NetFlows.
+			if in, _ := r.Str(fInput, p); in != "" && in != inputSFlow {
+				o.NetFlows = append(o.NetFlows, parseNetFlow(r, in, p))
+			} else {
+				o.Flows = append(o.Flows, parseFlow(r, p))
+			}
 		case datasetCounters:
 			o.Counters = append(o.Counters, parseCounter(r, p))
 		case datasetDatagram:
@@ -299,8 +310,39 @@ func parseTime(r Record, p *Problems) time.Time {
 	return ts
 }
 
+// parseNetFlow reads a NetFlow / IPFIX flow record: the fields every input has (no sFlow
+// sequence numbers, no sampled header).
+func parseNetFlow(r Record, input string, p *Problems) *FlowRec {
+	f := &FlowRec{Raw: r, Input: input, SrcPort: -1, DstPort: -1, ICMPType: -1, ICMPCode: -1}
+	f.Time = parseTime(r, p)
+	var ok bool
+	if f.Agent, ok = r.Str(fAgentIP, p); !ok {
+		p.Add("netflow: missing "+fAgentIP, r)
+	}
+	f.SubID, _ = r.Int(fSubID, p)
+	f.Rate, _ = r.Int(fSampling, p)
+	f.SrcIP = addrField(r, fSrcIP, p)
+	f.DstIP = addrField(r, fDstIP, p)
+	if v, ok := r.Int(fSrcPort, p); ok {
+		f.SrcPort = v
+	}
+	if v, ok := r.Int(fDstPort, p); ok {
+		f.DstPort = v
+	}
+	f.Type, _ = r.Str(fNetType, p)
+	f.Transport, _ = r.Str(fTransport, p)
+	f.IANA, _ = r.Str(fIANA, p)
+	if f.Bytes, ok = r.Int(fBytes, p); !ok {
+		p.Add("netflow: missing "+fBytes, r)
+	}
+	if f.Packets, ok = r.Int(fPackets, p); !ok {
+		p.Add("netflow: missing "+fPackets, r)
+	}
+	return f
+}
+
 func parseFlow(r Record, p *Problems) *FlowRec {
-	f := &FlowRec{Raw: r, SrcPort: -1, DstPort: -1, ICMPType: -1, ICMPCode: -1}
+	f := &FlowRec{Raw: r, Input: inputSFlow, SrcPort: -1, DstPort: -1, ICMPType: -1, ICMPCode: -1}
 	f.Time = parseTime(r, p)
 	var ok bool
 	if f.Agent, ok = r.Str(fAgentIP, p); !ok {
@@ -463,6 +505,7 @@ func Gaps(seqs []int64) (missing int64, ranges []string) {
 // AgentSummary is the "agent summary" line flowlens logs per (agent, sub-agent) at exit.
 type AgentSummary struct {
 	Agent        string
+	Input        string // sflow, netflow_v9, ipfix, ...; "" if the line has no input
 	SubAgent     int64
 	Datagrams    int64
 	Samples      int64
@@ -492,6 +535,7 @@ func ParseSummaries(logPath string, p *Problems) (sums []AgentSummary, errs []st
 		var s AgentSummary
 		var ok [6]bool
 		s.Agent, ok[0] = r.Str("agent", p)
+		s.Input, _ = r.Str("input", p)
 		s.SubAgent, ok[1] = r.Int("sub_agent", p)
 		s.Datagrams, ok[2] = r.Int("datagrams", p)
 		s.Samples, ok[3] = r.Int("samples", p)
