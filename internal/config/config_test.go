@@ -6,9 +6,14 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/flowlens/flowlens/internal/console"
+	"github.com/flowlens/flowlens/internal/output/elasticsearch"
+	"github.com/flowlens/flowlens/internal/store"
 )
 
 func TestDefaults(t *testing.T) {
@@ -111,5 +116,27 @@ func TestNetFlowSamplingRates(t *testing.T) {
 	fs.Parse([]string{"--input.netflow.sampling_rates=192.0.2.7:64"})
 	if _, err := Load("", nil, fl); err == nil || !strings.Contains(err.Error(), "ADDRESS=RATE") {
 		t.Errorf("bad entry: %v", err)
+	}
+}
+
+// The components' DefaultConfig (used by their tests and by callers that
+// build a component alone) are what default.yaml documents.
+func TestComponentDefaultsMatchDefaultYAML(t *testing.T) {
+	c, err := Load("", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	es := c.Output.Elasticsearch
+	if len(es.URLs) == 0 {
+		es.URLs = nil // [] in the file
+	}
+	for name, pair := range map[string][2]any{
+		"store":                {c.Store, store.DefaultConfig()},
+		"console":              {c.Console, console.DefaultConfig()},
+		"output.elasticsearch": {es, elasticsearch.DefaultConfig()},
+	} {
+		if !reflect.DeepEqual(pair[0], pair[1]) {
+			t.Errorf("%s: default.yaml gives\n%+v\nDefaultConfig() is\n%+v", name, pair[0], pair[1])
+		}
 	}
 }

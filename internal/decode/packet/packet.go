@@ -286,25 +286,11 @@ func (p *parser) ip(b []byte, pk *flow.Packet, inner bool, version int) {
 func (p *parser) l4(proto uint8, b []byte, pk *flow.Packet, inner bool) {
 	switch proto {
 	case ProtoTCP:
-		if len(b) < 14 {
-			p.truncated()
-			return
+		if p.ports(b, 14, pk, inner) {
+			pk.TCPFlags = binary.BigEndian.Uint16(b[12:14]) & 0x01ff
 		}
-		pk.SrcPort = binary.BigEndian.Uint16(b[0:2])
-		pk.DstPort = binary.BigEndian.Uint16(b[2:4])
-		pk.HasPorts = true
-		pk.TCPFlags = binary.BigEndian.Uint16(b[12:14]) & 0x01ff
-		p.reached(flow.LayerL4, inner)
 	case ProtoUDP:
-		if len(b) < 8 {
-			p.truncated()
-			return
-		}
-		pk.SrcPort = binary.BigEndian.Uint16(b[0:2])
-		pk.DstPort = binary.BigEndian.Uint16(b[2:4])
-		pk.HasPorts = true
-		p.reached(flow.LayerL4, inner)
-		if !inner {
+		if p.ports(b, 8, pk, inner) && !inner {
 			switch pk.DstPort {
 			case PortVXLAN:
 				p.vxlan(b[8:])
@@ -313,14 +299,7 @@ func (p *parser) l4(proto uint8, b []byte, pk *flow.Packet, inner bool) {
 			}
 		}
 	case ProtoSCTP:
-		if len(b) < 4 {
-			p.truncated()
-			return
-		}
-		pk.SrcPort = binary.BigEndian.Uint16(b[0:2])
-		pk.DstPort = binary.BigEndian.Uint16(b[2:4])
-		pk.HasPorts = true
-		p.reached(flow.LayerL4, inner)
+		p.ports(b, 4, pk, inner)
 	case ProtoICMP, ProtoICMPv6:
 		if len(b) < 2 {
 			p.truncated()
@@ -333,6 +312,20 @@ func (p *parser) l4(proto uint8, b []byte, pk *flow.Packet, inner bool) {
 			p.gre(b)
 		}
 	}
+}
+
+// ports reads the source and destination ports that TCP, UDP and SCTP
+// headers start with, once need bytes of the header are there.
+func (p *parser) ports(b []byte, need int, pk *flow.Packet, inner bool) bool {
+	if len(b) < need {
+		p.truncated()
+		return false
+	}
+	pk.SrcPort = binary.BigEndian.Uint16(b[0:2])
+	pk.DstPort = binary.BigEndian.Uint16(b[2:4])
+	pk.HasPorts = true
+	p.reached(flow.LayerL4, inner)
+	return true
 }
 
 func (p *parser) vxlan(b []byte) {

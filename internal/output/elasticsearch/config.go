@@ -175,7 +175,8 @@ type Config struct {
 	Kibana     Kibana `yaml:"kibana"`
 }
 
-// DefaultConfig returns the documented defaults (default.yaml).
+// DefaultConfig returns the defaults documented in internal/config/default.yaml
+// (a test there keeps the two equal).
 func DefaultConfig() Config {
 	return Config{
 		Index:           "flow",
