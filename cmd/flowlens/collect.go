@@ -141,8 +141,15 @@ func cmdRun(args []string, stderr io.Writer) error {
 	}
 	p := pipeline.New(pcfg, log, outputs...)
 
+	// Sockets passed by systemd (flowlens.socket) outlive this process:
+	// restarts lose no datagram.
+	act, err := udp.Activation()
+	if err != nil {
+		p.Close()
+		return err
+	}
 	var listeners []*udp.Listener
-	ln, err := udp.Listen(cfg.Input.SFlow.Config, log)
+	ln, err := udp.ListenActivated(cfg.Input.SFlow.Config, log, act)
 	if err != nil {
 		p.Close()
 		return err
@@ -150,12 +157,23 @@ func cmdRun(args []string, stderr io.Writer) error {
 	listeners = append(listeners, ln)
 	var nln *udp.Listener
 	if len(nf.Listen) > 0 {
-		if nln, err = udp.Listen(nf.Config, log); err != nil {
+		if nln, err = udp.ListenActivated(nf.Config, log, act); err != nil {
 			ln.Close()
 			p.Close()
 			return err
 		}
 		listeners = append(listeners, nln)
+	}
+	if act.Len() > 0 {
+		n := 0
+		for _, l := range listeners {
+			n += l.Activated()
+		}
+		log.Info("socket activation: reading the sockets the service manager passed", "passed", act.Len(), "used", n)
+		if u := act.Unused(); len(u) > 0 {
+			log.Warn("socket activation passed UDP sockets that no input listens on: nothing reads them; make the socket unit's ListenDatagram= match input.sflow.listen and input.netflow.listen",
+				"unused", strings.Join(u, ","))
+		}
 	}
 	addrs := ln.Addrs()
 	attrs := []any{"version", versionString(), "sflow", strings.Join(uniq(addrs), ","), "sockets", len(addrs), "ndjson", cfg.Output.NDJSON.Path}
@@ -188,6 +206,7 @@ func cmdRun(args []string, stderr io.Writer) error {
 		attrs = append(attrs, "console", consoleURL(srv.Addr().String(), ccfg))
 	}
 	log.Info("flowlens started", attrs...)
+	notifySystemd(log, "READY=1\nSTATUS=collecting")
 	log.Info("to export sFlow from Open vSwitch to here, run `flowlens ovs configure --target <this host's IP>:" + port(addrs[0]) +
 		"` (prints the ovs-vsctl command; --apply runs it), and `flowlens ovs check` to see what bridges export")
 
@@ -211,6 +230,7 @@ func cmdRun(args []string, stderr io.Writer) error {
 		}
 	}
 	stop()
+	notifySystemd(log, "STOPPING=1")
 	if srv != nil {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		srv.Shutdown(sctx)

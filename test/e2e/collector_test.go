@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // repoRoot is two levels above this package (test/e2e).
@@ -83,6 +85,13 @@ type Collector struct {
 // startCollector starts the collector inside the hypervisor namespace (where OVS sends its
 // datagrams to 127.0.0.1) and waits until its UDP socket is bound.
 func (l *Lab) startCollector(bin string, port int, tag string) *Collector {
+	return l.startCollectorWith(bin, port, tag, nil)
+}
+
+// startCollectorWith starts the collector; with a passed socket (activated) it is started the
+// way systemd starts flowlens.service from flowlens.socket: the socket as descriptor 3,
+// LISTEN_FDS=1 and LISTEN_PID set to the collector's own pid (by the shell that then execs it).
+func (l *Lab) startCollectorWith(bin string, port int, tag string, activated *os.File) *Collector {
 	t := l.t
 	c := &Collector{
 		Tag:     tag,
@@ -94,6 +103,9 @@ func (l *Lab) startCollector(bin string, port int, tag string) *Collector {
 	argv := []string{"ip", "netns", "exec", l.HV}
 	if os.Getenv(collectorEnv) == "sink" {
 		argv = append([]string{"env", helperEnv + "=sink"}, argv...)
+	}
+	if activated != nil {
+		argv = append(argv, "sh", "-c", `LISTEN_PID=$$ LISTEN_FDS=1 LISTEN_FDNAMES=flowlens.socket exec "$0" "$@"`)
 	}
 	argv = append(argv, bin, "run",
 		"--input.sflow.listen="+c.Listen,
@@ -108,7 +120,7 @@ func (l *Lab) startCollector(bin string, port int, tag string) *Collector {
 		"--log.format=json",
 		"--log.level=info")
 	c.Started = time.Now()
-	p, err := l.start("collector-"+tag, c.LogPath, argv...)
+	p, err := l.startFiles("collector-"+tag, c.LogPath, activated, argv...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +130,7 @@ func (l *Lab) startCollector(bin string, port int, tag string) *Collector {
 		if !p.Running() {
 			t.Fatalf("collector %s exited before listening (%v):\n%s", tag, p.err, tail(c.LogPath, 30))
 		}
-		if udpBound(p.Cmd.Process.Pid, port) {
+		if activated != nil && logged(c.LogPath, `"msg":"flowlens started"`) || activated == nil && udpBound(p.Cmd.Process.Pid, port) {
 			c.Bound = time.Now()
 			break
 		}
@@ -128,6 +140,54 @@ func (l *Lab) startCollector(bin string, port int, tag string) *Collector {
 		time.Sleep(5 * time.Millisecond)
 	}
 	return c
+}
+
+// logged reports whether the log file has a line containing s.
+func logged(path, s string) bool {
+	found := false
+	_ = readLines(path, func(line []byte) {
+		if strings.Contains(string(line), s) {
+			found = true
+		}
+	})
+	return found
+}
+
+// passedSocket binds a UDP socket on 127.0.0.1:port inside the hypervisor namespace, as
+// systemd does for flowlens.socket (ListenDatagram=, ReceiveBuffer=), and keeps it open across
+// collector restarts. Only this thread enters the namespace, and returns.
+func (l *Lab) passedSocket(port int) *os.File {
+	t := l.t
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	self, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer self.Close()
+	hv, err := os.Open(filepath.Join("/run/netns", l.HV))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hv.Close()
+	if err := unix.Setns(int(hv.Fd()), unix.CLONE_NEWNET); err != nil {
+		t.Fatal(err)
+	}
+	fd, serr := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if serr == nil {
+		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 32<<20)
+		serr = unix.Bind(fd, &unix.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}})
+	}
+	if err := unix.Setns(int(self.Fd()), unix.CLONE_NEWNET); err != nil {
+		// This thread is in the wrong namespace: never let it run anything else.
+		runtime.Goexit()
+	}
+	if serr != nil {
+		t.Fatalf("binding 127.0.0.1:%d in %s: %v", port, l.HV, serr)
+	}
+	f := os.NewFile(uintptr(fd), "flowlens.socket")
+	l.led.add(fmt.Sprintf("passed socket 127.0.0.1:%d", port), f.Close)
+	return f
 }
 
 // udpBound reports whether 127.0.0.1:port is bound in the network namespace of pid

@@ -68,8 +68,13 @@ func TestOVSsFlow(t *testing.T) {
 	l.sleep((pollingSec + 3) * time.Second)
 	col.stop(t)
 
-	// Datagram loss across a collector restart under traffic (baseline, not asserted to be 0).
-	rs := l.restartLoss(bin, port)
+	// Datagram loss across a collector restart under traffic: binding its own socket (baseline,
+	// not asserted to be 0), then with socket activation (asserted 0).
+	rs := l.restartLoss(bin, port, false)
+	var ra *RestartResult
+	if !sink {
+		ra = l.restartLoss(bin, port, true)
+	}
 
 	var p Problems
 	out, err := ParseOutput(col.Out, &p)
@@ -129,6 +134,12 @@ func TestOVSsFlow(t *testing.T) {
 		checkNetFlow(t, l, out, sums, sfs)
 	})
 	t.Run("restart", func(t *testing.T) { checkRestart(t, rs) })
+	t.Run("restart-socket-activation", func(t *testing.T) {
+		if sink {
+			t.Skip("FLOWLENS_E2E_COLLECTOR=sink: no socket activation")
+		}
+		checkRestart(t, ra)
+	})
 	t.Run("contract", func(t *testing.T) { p.Report(t.Errorf) })
 }
 

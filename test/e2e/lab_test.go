@@ -383,6 +383,11 @@ type Proc struct {
 // process group (a terminal ^C reaches only the test, which then tears down in order) and
 // SIGTERM if the test process dies.
 func (l *Lab) start(name, logPath string, argv ...string) (*Proc, error) {
+	return l.startFiles(name, logPath, nil, argv...)
+}
+
+// startFiles is start with an open file passed as descriptor 3 (when not nil).
+func (l *Lab) startFiles(name, logPath string, fd3 *os.File, argv ...string) (*Proc, error) {
 	f, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
@@ -390,6 +395,9 @@ func (l *Lab) start(name, logPath string, argv ...string) (*Proc, error) {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = l.ovsEnv()
 	cmd.Stdout, cmd.Stderr = f, f
+	if fd3 != nil {
+		cmd.ExtraFiles = []*os.File{fd3}
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: deathSignal(syscall.SIGTERM)}
 	if err := cmd.Start(); err != nil {
 		f.Close()

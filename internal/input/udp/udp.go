@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -63,6 +64,8 @@ type Listener struct {
 	cfg     Config
 	log     *slog.Logger
 	sockets []*socket
+	// activated counts the passed sockets read (socket activation).
+	activated int
 
 	closeOnce sync.Once
 	// finalDrops are the kernel's drop counters read just before the
@@ -76,6 +79,9 @@ type socket struct {
 	raw   syscall.RawConn
 	inode uint64
 	rcv   int
+	// dup: another reader of the same kernel socket (socket activation)
+	// already warned about its buffer and reports its kernel drops.
+	dup bool
 
 	msgs  []unix.Mmsghdr
 	iovs  []unix.Iovec
@@ -91,6 +97,15 @@ type socket struct {
 // Listen opens every socket. It fails if any address cannot be bound, with
 // a message that says what to do.
 func Listen(cfg Config, log *slog.Logger) (*Listener, error) {
+	return ListenActivated(cfg, log, nil)
+}
+
+// ListenActivated is Listen that first looks among the sockets passed by
+// socket activation (see Activation) for each address: a passed socket is
+// read by cfg.Sockets goroutines instead of binding new ones, so it
+// outlives this process. Addresses without a passed socket are bound as
+// usual.
+func ListenActivated(cfg Config, log *slog.Logger, act *Activated) (*Listener, error) {
 	if cfg.Sockets <= 0 {
 		cfg.Sockets = runtime.NumCPU()
 	}
@@ -102,6 +117,25 @@ func Listen(cfg Config, log *slog.Logger) (*Listener, error) {
 	}
 	l := &Listener{cfg: cfg, log: log}
 	for _, addr := range cfg.Listen {
+		files, err := act.take(addr)
+		if err != nil {
+			l.Close()
+			return nil, err
+		}
+		for _, f := range files {
+			for i := 0; i < cfg.Sockets; i++ {
+				s, err := l.inherit(f)
+				if err != nil {
+					l.Close()
+					return nil, err
+				}
+				l.sockets = append(l.sockets, s)
+			}
+			l.activated++
+		}
+		if len(files) > 0 {
+			continue
+		}
 		for i := 0; i < cfg.Sockets; i++ {
 			s, err := l.open(addr)
 			if err != nil {
@@ -117,6 +151,9 @@ func Listen(cfg Config, log *slog.Logger) (*Listener, error) {
 	return l, nil
 }
 
+// Activated is how many passed sockets the listener reads.
+func (l *Listener) Activated() int { return l.activated }
+
 func (l *Listener) open(addr string) (*socket, error) {
 	lc := net.ListenConfig{Control: func(network, address string, c syscall.RawConn) error {
 		var serr error
@@ -125,12 +162,7 @@ func (l *Listener) open(addr string) (*socket, error) {
 			if serr != nil {
 				return
 			}
-			// SO_RCVBUFFORCE ignores net.core.rmem_max but needs
-			// CAP_NET_ADMIN; without it, fall back to the capped
-			// request and warn below.
-			if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, l.cfg.ReceiveBuffer) != nil {
-				_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, l.cfg.ReceiveBuffer)
-			}
+			l.setReceiveBuffer(fd)
 		})
 		if err != nil {
 			return err
@@ -141,7 +173,41 @@ func (l *Listener) open(addr string) (*socket, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot listen on UDP %s: %w (is another collector already bound to it without SO_REUSEPORT? change the address with --input.sflow.listen)", addr, err)
 	}
-	conn := pc.(*net.UDPConn)
+	return l.setup(pc.(*net.UDPConn))
+}
+
+// inherit makes a reader of a passed socket. Each reader has its own
+// descriptor (a dup) so that the runtime poller does not serialize them.
+func (l *Listener) inherit(f *os.File) (*socket, error) {
+	pc, err := net.FilePacketConn(f)
+	if err != nil {
+		return nil, fmt.Errorf("socket activation: %s: %w", f.Name(), err)
+	}
+	conn, ok := pc.(*net.UDPConn)
+	if !ok {
+		pc.Close()
+		return nil, fmt.Errorf("socket activation: %s is not a UDP socket", f.Name())
+	}
+	if raw, err := conn.SyscallConn(); err == nil {
+		_ = raw.Control(func(fd uintptr) {
+			// Only ever raise what the socket unit set (ReceiveBuffer=).
+			if v, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF); err == nil && v/2 < l.cfg.ReceiveBuffer {
+				l.setReceiveBuffer(fd)
+			}
+		})
+	}
+	return l.setup(conn)
+}
+
+func (l *Listener) setReceiveBuffer(fd uintptr) {
+	// SO_RCVBUFFORCE ignores net.core.rmem_max but needs CAP_NET_ADMIN;
+	// without it, fall back to the capped request and warn in setup.
+	if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, l.cfg.ReceiveBuffer) != nil {
+		_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, l.cfg.ReceiveBuffer)
+	}
+}
+
+func (l *Listener) setup(conn *net.UDPConn) (*socket, error) {
 	raw, err := conn.SyscallConn()
 	if err != nil {
 		conn.Close()
@@ -158,10 +224,15 @@ func (l *Listener) open(addr string) (*socket, error) {
 			s.inode = st.Ino
 		}
 	})
-	if s.rcv < l.cfg.ReceiveBuffer {
+	for _, o := range l.sockets {
+		if o.inode == s.inode {
+			s.dup = true
+		}
+	}
+	if s.rcv < l.cfg.ReceiveBuffer && !s.dup {
 		l.log.Warn("the kernel capped the socket receive buffer; bursts may be dropped",
 			"address", s.addr, "asked", l.cfg.ReceiveBuffer, "got", s.rcv,
-			"fix", fmt.Sprintf("sysctl -w net.core.rmem_max=%d (or run flowlens with CAP_NET_ADMIN)", l.cfg.ReceiveBuffer))
+			"fix", fmt.Sprintf("sysctl -w net.core.rmem_max=%d (or run flowlens with CAP_NET_ADMIN; with socket activation set ReceiveBuffer= in the socket unit)", l.cfg.ReceiveBuffer))
 	}
 	b := l.cfg.Batch
 	s.msgs = make([]unix.Mmsghdr, b)
@@ -295,7 +366,11 @@ func (l *Listener) Stats() []SocketStats {
 	for i, s := range l.sockets {
 		out[i] = SocketStats{
 			Addr: s.addr, Datagrams: s.datagrams.Load(), Bytes: s.bytes.Load(),
-			Truncated: s.truncated.Load(), KernelDrops: drops[s.inode], ReceiveBuffer: s.rcv,
+			Truncated: s.truncated.Load(), ReceiveBuffer: s.rcv,
+		}
+		// Readers sharing a passed socket share its drop counter: count it once.
+		if !s.dup {
+			out[i].KernelDrops = drops[s.inode]
 		}
 	}
 	return out
