@@ -22,6 +22,7 @@ Usage:
   flowlens console hash-password                         bcrypt hash for console.auth.password_hash
   flowlens config [--effective] [--config FILE]          print the configuration reference / effective values
   flowlens version                                       print the version
+  flowlens completion bash|zsh|fish                      shell completion script
 
 Every setting of the configuration file is also a flag (flowlens run -h)
 and an environment variable (FLOWLENS_INPUT_SFLOW_LISTEN=...).
@@ -60,6 +61,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdConfig(args, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, versionString())
+	case "completion":
+		err = cmdCompletion(args, stdout, stderr)
+	case "__complete":
+		err = cmdComplete(args, stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 	default:
