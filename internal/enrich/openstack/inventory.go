@@ -132,7 +132,9 @@ type Enricher struct {
 	c   *counts
 }
 
-// NewEnricher returns an Enricher whose counts Stats includes.
+// NewEnricher returns an Enricher whose counts Stats includes. Make one per
+// input goroutine, not per record: the inventory keeps every one's counters
+// for its whole life.
 func (inv *Inventory) NewEnricher() *Enricher {
 	c := &counts{}
 	inv.mu.Lock()
