@@ -62,6 +62,11 @@ func cmdRun(args []string, stderr io.Writer) error {
 	for _, w := range cfg.Warnings {
 		log.Warn(w)
 	}
+	mx, err := startMetrics(cfg.Metrics, log)
+	if err != nil {
+		return err
+	}
+	defer mx.close()
 
 	var outputs []pipeline.Output
 	if cfg.Output.NDJSON.Path != "" {
@@ -112,12 +117,14 @@ func cmdRun(args []string, stderr io.Writer) error {
 	}
 	stopEnrich := make(chan struct{})
 	defer close(stopEnrich)
+	var geo *geoip.DB
 	if cfg.Enrich.GeoIP.Enabled() {
 		db, err := geoip.Open(cfg.Enrich.GeoIP, log)
 		if err != nil {
 			return err
 		}
 		defer db.Close()
+		geo = db
 		go db.Run(stopEnrich)
 		pcfg.Enrichers = append(pcfg.Enrichers, func() pipeline.Enricher { return db.NewEnricher() })
 		log.Info("GeoIP enrichment on", "city", cfg.Enrich.GeoIP.CityDatabases, "asn", cfg.Enrich.GeoIP.ASNDatabases)
@@ -130,7 +137,7 @@ func cmdRun(args []string, stderr io.Writer) error {
 	}
 	if osInv != nil {
 		// After GeoIP: the relation uses the direction it sets.
-		pcfg.Enrichers = append(pcfg.Enrichers, func() pipeline.Enricher { return osInv })
+		pcfg.Enrichers = append(pcfg.Enrichers, func() pipeline.Enricher { return osInv.NewEnricher() })
 	}
 	nf := cfg.Input.NetFlow
 	if len(nf.Listen) > 0 {
@@ -180,6 +187,7 @@ func cmdRun(args []string, stderr io.Writer) error {
 	if nln != nil {
 		attrs = append(attrs, "netflow_ipfix", strings.Join(uniq(nln.Addrs()), ","))
 	}
+	mx.collect(p, outputs, pcfg.Templates, geo, osInv, st, es, ln, nln)
 	var srv *console.Server
 	if cfg.Console.Enabled {
 		listen := map[string][]string{"sflow": uniq(addrs)}
@@ -194,6 +202,7 @@ func cmdRun(args []string, stderr io.Writer) error {
 		ccfg := cfg.Console
 		ccfg.Assets = assets.FS
 		if srv, err = console.NewServer(ccfg, api, log); err == nil {
+			mx.serveOn(srv)
 			err = srv.Start()
 		}
 		if err != nil {
@@ -223,6 +232,7 @@ func cmdRun(args []string, stderr io.Writer) error {
 	if nln != nil {
 		go func() { errs <- nln.Run(ctx, p.NetFlowUDPHandler) }()
 	}
+	mx.ready(ctx)
 	for range listeners {
 		if e := <-errs; e != nil && err == nil {
 			err = e

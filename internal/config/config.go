@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"os"
 	"reflect"
@@ -43,6 +44,7 @@ type Config struct {
 	Aggregate aggregate.Config `yaml:"aggregate"`
 	Store     store.Config     `yaml:"store"`
 	Console   console.Config   `yaml:"console"`
+	Metrics   Metrics          `yaml:"metrics"`
 	Pipeline  Pipeline         `yaml:"pipeline"`
 	Output    Output           `yaml:"output"`
 
@@ -89,6 +91,33 @@ type OpenStack struct {
 	OVSDB      []string            `yaml:"ovsdb"`
 	StaticFile string              `yaml:"static_file"`
 	API        openstack.APIConfig `yaml:"api"`
+}
+
+// Metrics configures the listener for Prometheus and health probes.
+type Metrics struct {
+	// Listen is HOST:PORT; empty: no listener of its own (the console
+	// serves the endpoints).
+	Listen string `yaml:"listen"`
+}
+
+// Validate checks the listen address, against the console's too: both on
+// one address would fail at start with a less helpful error.
+func (m Metrics) Validate(c console.Config) error {
+	if m.Listen == "" {
+		return nil
+	}
+	host, port, err := net.SplitHostPort(m.Listen)
+	if _, perr := strconv.ParseUint(port, 10, 16); err != nil || perr != nil {
+		return fmt.Errorf("metrics.listen %q: write HOST:PORT, e.g. 192.0.2.5:9740 (an address on the management network), "+
+			"or leave it empty to serve /metrics, /healthz and /readyz on the console only", m.Listen)
+	}
+	if c.Enabled && port != "0" {
+		if chost, cport, err := net.SplitHostPort(c.Listen); err == nil && cport == port && (chost == host || chost == "" || host == "") {
+			return fmt.Errorf("metrics.listen %s and console.listen %s use the same port: pick another port for metrics.listen, "+
+				"or leave it empty and scrape /metrics from the console", m.Listen, c.Listen)
+		}
+	}
+	return nil
 }
 
 // Pipeline configures the path between inputs and outputs.
@@ -195,6 +224,9 @@ func (c *Config) Validate() error {
 		if err := c.Console.Validate(); err != nil {
 			return err
 		}
+	}
+	if err := c.Metrics.Validate(c.Console); err != nil {
+		return err
 	}
 	if len(c.Output.Elasticsearch.URLs) > 0 {
 		if err := c.Output.Elasticsearch.Validate(); err != nil {

@@ -140,3 +140,29 @@ func TestComponentDefaultsMatchDefaultYAML(t *testing.T) {
 		}
 	}
 }
+
+func TestMetricsListen(t *testing.T) {
+	c, err := Load("", nil, nil)
+	if err != nil || c.Metrics.Listen != "" {
+		t.Fatalf("default: %q %v", c.Metrics.Listen, err)
+	}
+	c, err = Load("", []string{"FLOWLENS_METRICS_LISTEN=192.0.2.5:9740"}, nil)
+	if err != nil || c.Metrics.Listen != "192.0.2.5:9740" {
+		t.Errorf("from the environment: %q %v", c.Metrics.Listen, err)
+	}
+	for listen, want := range map[string]string{
+		"9740":           "write HOST:PORT",
+		"192.0.2.5:http": "write HOST:PORT",
+		"127.0.0.1:8080": "same port", // the console's default
+		":8080":          "same port",
+	} {
+		_, err := Load("", []string{"FLOWLENS_METRICS_LISTEN=" + listen}, nil)
+		if err == nil || !strings.Contains(err.Error(), "metrics.listen") || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", listen, err, want)
+		}
+	}
+	// With the console off, its port is free.
+	if _, err := Load("", []string{"FLOWLENS_METRICS_LISTEN=127.0.0.1:8080", "FLOWLENS_CONSOLE_ENABLED=false"}, nil); err != nil {
+		t.Errorf("console off: %v", err)
+	}
+}

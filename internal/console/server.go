@@ -182,6 +182,8 @@ func HashPassword(password string) (string, error) {
 type Server struct {
 	cfg     Config
 	log     *slog.Logger
+	auth    *authenticator
+	mux     *http.ServeMux
 	handler http.Handler
 	srv     *http.Server
 	ln      net.Listener
@@ -212,9 +214,18 @@ func NewServer(cfg Config, api http.Handler, log *slog.Logger) (*Server, error) 
 		static = auth.wrap(static)
 	}
 	mux.Handle("/", static)
-	s := &Server{cfg: cfg, log: log, handler: securityHeaders(mux)}
+	s := &Server{cfg: cfg, log: log, auth: auth, mux: mux, handler: securityHeaders(mux)}
 	return s, nil
 }
+
+// Handle serves h at pattern behind the console's authentication, like the
+// API (Prometheus can send the token, or the user name and password).
+func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, s.auth.wrap(h)) }
+
+// HandlePublic serves h at pattern without authentication, for endpoints
+// that reveal nothing, such as health checks: probes rarely carry
+// credentials.
+func (s *Server) HandlePublic(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
 
 // Handler is the server's whole handler (authentication included).
 func (s *Server) Handler() http.Handler { return s.handler }

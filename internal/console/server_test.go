@@ -11,6 +11,8 @@ import (
 	"testing"
 	"testing/fstest"
 	"time"
+
+	"github.com/flowlens/flowlens/internal/metrics"
 )
 
 var okAPI = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -214,5 +216,68 @@ func TestServerStartStop(t *testing.T) {
 	s2.cfg.Listen = ln.Addr().String()
 	if err := s2.Start(); err == nil || !strings.Contains(err.Error(), "console.listen") {
 		t.Errorf("busy address: %v", err)
+	}
+}
+
+// Health checks are open; the metrics need the console's credentials when
+// it has some, and never show them.
+func TestMetricsAndHealthEndpoints(t *testing.T) {
+	const token = "0123456789abcdef0123"
+	hash, err := HashPassword("correct horse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, auth := range []Auth{
+		{Mode: AuthNone},
+		{Mode: AuthToken, Token: token},
+		{Mode: AuthBasic, Username: "admin", PasswordHash: Secret(hash)},
+	} {
+		cfg := DefaultConfig()
+		cfg.Auth = auth
+		s, err := NewServer(cfg, okAPI, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := metrics.New("dev", "", nil)
+		s.Handle(metrics.MetricsPath, m.Handler())
+		s.HandlePublic(metrics.HealthPath, metrics.Healthz())
+		s.HandlePublic(metrics.ReadyPath, metrics.Readyz(m.Ready))
+		h := s.Handler()
+
+		if rec := do(t, h, httptest.NewRequest("GET", "/healthz", nil)); rec.Code != 200 || rec.Body.String() != "ok\n" {
+			t.Errorf("%s: /healthz without credentials: %d %q", auth.Mode, rec.Code, rec.Body)
+		}
+		if rec := do(t, h, httptest.NewRequest("GET", "/readyz", nil)); rec.Code != 503 || !strings.Contains(rec.Body.String(), "starting") {
+			t.Errorf("%s: /readyz while starting: %d %q", auth.Mode, rec.Code, rec.Body)
+		}
+		m.Ready.SetReady()
+		if rec := do(t, h, httptest.NewRequest("GET", "/readyz", nil)); rec.Code != 200 {
+			t.Errorf("%s: /readyz when ready: %d %q", auth.Mode, rec.Code, rec.Body)
+		}
+
+		rec := do(t, h, httptest.NewRequest("GET", "/metrics", nil))
+		if auth.Mode == AuthNone {
+			if rec.Code != 200 || !strings.Contains(rec.Body.String(), "flowlens_build_info") {
+				t.Errorf("none: /metrics: %d", rec.Code)
+			}
+			continue
+		}
+		if rec.Code != 401 {
+			t.Errorf("%s: /metrics without credentials: %d", auth.Mode, rec.Code)
+		}
+		req := httptest.NewRequest("GET", "/metrics", nil)
+		if auth.Mode == AuthToken {
+			req.Header.Set("Authorization", "Bearer "+token)
+		} else {
+			req.SetBasicAuth("admin", "correct horse")
+		}
+		rec = do(t, h, req)
+		body := rec.Body.String()
+		if rec.Code != 200 || !strings.Contains(body, "flowlens_build_info") {
+			t.Errorf("%s: /metrics with credentials: %d", auth.Mode, rec.Code)
+		}
+		if strings.Contains(body, token) || strings.Contains(body, "correct horse") || strings.Contains(body, hash) {
+			t.Errorf("%s: a credential is in the metrics", auth.Mode)
+		}
 	}
 }

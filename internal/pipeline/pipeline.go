@@ -109,7 +109,10 @@ type queue struct {
 type OutputStats struct {
 	Name                      string
 	Written, Dropped, Errored uint64
-	Queued                    int
+	Queued                    int // batches waiting
+	// QueuedRecords is what counts against QueueLimit: the records the
+	// waiting batches can hold (their capacity, as that is their memory).
+	QueuedRecords, QueueLimit int64
 }
 
 // New returns a pipeline writing to outputs.
@@ -208,7 +211,7 @@ func (p *Pipeline) Outputs() []OutputStats {
 	out := make([]OutputStats, len(p.outputs))
 	for i, q := range p.outputs {
 		out[i] = OutputStats{Name: q.out.Name(), Written: q.written.Load(), Dropped: q.dropped.Load(),
-			Errored: q.failed.Load(), Queued: len(q.ch)}
+			Errored: q.failed.Load(), Queued: len(q.ch), QueuedRecords: q.queued.Load(), QueueLimit: q.limit}
 	}
 	return out
 }

@@ -418,12 +418,30 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 		newest = max(newest, ts.newest)
 	}
 	st.Oldest, st.Newest = unixOrZero(oldest), unixOrZero(newest)
+	st.Bytes = s.diskBytes()
+	return st, nil
+}
+
+// Usage is the part of Stats that needs no query, cheap enough to read at
+// every metrics scrape.
+type Usage struct {
+	Bytes                int64 // disk use of the database files
+	Written, WriteErrors uint64
+}
+
+// Usage returns the disk use and write counters.
+func (s *Store) Usage() Usage {
+	return Usage{Bytes: s.diskBytes(), Written: s.written.Load(), WriteErrors: s.writeErrors.Load()}
+}
+
+func (s *Store) diskBytes() int64 {
+	var n int64
 	for _, f := range s.eng.Files() {
 		if fi, err := os.Stat(f); err == nil {
-			st.Bytes += fi.Size()
+			n += fi.Size()
 		}
 	}
-	return st, nil
+	return n
 }
 
 // Retention is the configured retention.

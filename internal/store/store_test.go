@@ -112,6 +112,9 @@ func TestRollupsAndRetention(t *testing.T) {
 	if len(st.Tiers) != 3 || st.Tiers[1].Step != 300 || st.Tiers[2].Step != 3600 {
 		t.Fatalf("tiers %+v", st.Tiers)
 	}
+	if u := s.Usage(); u.Bytes != st.Bytes || u.Bytes == 0 || u.Written != st.Written || u.Written == 0 {
+		t.Errorf("usage %+v, stats %+v", u, st)
+	}
 	now := end.Add(10 * time.Minute)
 	for i, want := range []time.Duration{2 * time.Hour, 6 * time.Hour, 12 * time.Hour} {
 		tr := st.Tiers[i]

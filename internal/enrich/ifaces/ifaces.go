@@ -156,6 +156,9 @@ type Entry struct {
 	LastSeen time.Time
 }
 
+// Len is the number of known interfaces.
+func (inv *Inventory) Len() int { return len(*inv.cur.Load()) }
+
 // List returns every known interface, sorted by agent and ifIndex.
 func (inv *Inventory) List() []Entry {
 	m := *inv.cur.Load()

@@ -137,6 +137,31 @@ func TestEnrichDoesNotAllocate(t *testing.T) {
 	}
 }
 
+// Each input goroutine's Enricher counts on its own; Stats adds them up.
+func TestEnricherCounts(t *testing.T) {
+	inv := testInventory()
+	e1, e2 := inv.NewEnricher(), inv.NewEnricher()
+	both := flowRec(hostA, single(5), single(6), "fa:16:3e:00:00:a1", "fa:16:3e:00:00:a2", "10.0.0.5", "10.0.0.5")
+	srcOnly := flowRec(hostA, single(5), single(99), "fa:16:3e:00:00:a1", "02:00:00:00:00:99", "10.0.0.5", "8.8.8.8")
+	none := flowRec(hostA, single(98), single(99), "02:00:00:00:00:98", "02:00:00:00:00:99", "192.0.2.9", "8.8.8.8")
+	e1.Enrich(&both)
+	e2.Enrich(&srcOnly)
+	e2.Enrich(&none)
+	if both.DstID.PortID != "port-a2" || srcOnly.SrcID.PortID != "port-a1" || none.SrcID.PortID != "" {
+		t.Fatalf("attribution: %+v %+v %+v", both.DstID, srcOnly.SrcID, none.SrcID)
+	}
+	st := inv.Stats()
+	if st.Flows != 3 || st.Source != 2 || st.Destination != 1 {
+		t.Errorf("counts: %+v", st)
+	}
+	if st.Ports != 4 || len(st.Sources) != 3 || st.Sources[0].Name != "neutron" || st.Sources[0].Ports != 4 || st.Sources[0].Updated.IsZero() {
+		t.Errorf("sources: %+v", st)
+	}
+	if a := testing.AllocsPerRun(100, func() { e1.Enrich(&both) }); a != 0 {
+		t.Errorf("%.1f allocations per flow", a)
+	}
+}
+
 func TestStaticFile(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "inventory.yaml")
