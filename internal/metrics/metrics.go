@@ -227,6 +227,10 @@ var (
 	socketTruncated   = counter("flowlens_socket_truncated_total", "Datagrams longer than max_datagram, dropped.", socketLabels...)
 	socketKernelDrops = counter("flowlens_socket_kernel_drops_total",
 		"Datagrams the kernel dropped because the socket's receive buffer was full.", socketLabels...)
+	socketDenied = counter("flowlens_socket_denied_total",
+		"Datagrams dropped unread because their source is outside allowed_sources.", socketLabels...)
+	socketRateLimited = counter("flowlens_socket_rate_limited_total",
+		"Datagrams dropped unread because their source sent more than max_datagrams_per_source.", socketLabels...)
 	socketBuffer = gauge("flowlens_socket_receive_buffer_bytes", "Receive buffer the kernel granted the socket.", socketLabels...)
 
 	outputWritten = counter("flowlens_output_records_written_total",
@@ -346,6 +350,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			emit(ch, socketBytes, float64(st.Bytes), lv...)
 			emit(ch, socketTruncated, float64(st.Truncated), lv...)
 			emit(ch, socketKernelDrops, float64(st.KernelDrops), lv...)
+			emit(ch, socketDenied, float64(st.Denied), lv...)
+			emit(ch, socketRateLimited, float64(st.RateLimited), lv...)
 			emit(ch, socketBuffer, float64(st.ReceiveBuffer), lv...)
 		}
 	}
