@@ -214,6 +214,8 @@ var (
 		"Datagrams older than some already received.", agentLabels...)
 	agentUnknownRecords = counter("flowlens_agent_unknown_records_total",
 		"Records (sFlow) or sets (NetFlow/IPFIX) of unknown types skipped.", agentLabels...)
+	agentOtherSources = counter("flowlens_agent_other_source_datagrams_total",
+		"sFlow datagrams with this agent address from another UDP source than the first: two exporters claim one agent address.", agentLabels...)
 	agentUnknownSamples = counter("flowlens_agent_unknown_samples_total",
 		"sFlow samples of unknown types skipped.", agentLabels...)
 	agentErrors = counter("flowlens_agent_decode_errors_total",
@@ -416,6 +418,7 @@ func collectAgent(ch chan<- prometheus.Metric, a *agents.Snapshot) {
 	emit(ch, agentOutOfOrder, float64(a.OutOfOrder), lv...)
 	emit(ch, agentUnknownRecords, float64(a.UnknownRecords), lv...)
 	emit(ch, agentUnknownSamples, float64(a.UnknownSamples), lv...)
+	emit(ch, agentOtherSources, float64(a.OtherSources), lv...)
 	emit(ch, agentLastSeen, unixSeconds(a.LastSeen), lv...)
 	for reason, n := range a.Errors {
 		emit(ch, agentErrors, float64(n), lv[0], lv[1], lv[2], reason)
