@@ -55,7 +55,12 @@ type attachKey struct {
 type snapshot struct {
 	ports    []*Port
 	byAttach map[attachKey]*Port
-	byMAC    map[flow.MAC][]*Port
+	// byAttach4 holds the IPv4 agents' attachments under a 64-bit key
+	// (agent << 32 | ifIndex), and byMAC uses MACs as 64-bit keys: the
+	// runtime's 64-bit map path is several times faster than hashing a
+	// netip.Addr, and these run twice for every record.
+	byAttach4 map[uint64]*Port
+	byMAC     map[uint64][]*Port
 }
 
 // Inventory merges what the sources report. Each source replaces its own
@@ -72,7 +77,7 @@ type Inventory struct {
 // NewInventory returns an empty inventory.
 func NewInventory() *Inventory {
 	inv := &Inventory{sources: map[string][]Port{}, updated: map[string]time.Time{}}
-	inv.cur.Store(&snapshot{byAttach: map[attachKey]*Port{}, byMAC: map[flow.MAC][]*Port{}})
+	inv.cur.Store(&snapshot{byAttach: map[attachKey]*Port{}, byAttach4: map[uint64]*Port{}, byMAC: map[uint64][]*Port{}})
 	return inv
 }
 
@@ -202,15 +207,19 @@ func (inv *Inventory) merge() *snapshot {
 			mergeInto(old, &p)
 		}
 	}
-	s := &snapshot{ports: order, byAttach: map[attachKey]*Port{}, byMAC: map[flow.MAC][]*Port{}}
+	s := &snapshot{ports: order, byAttach: map[attachKey]*Port{}, byAttach4: map[uint64]*Port{}, byMAC: map[uint64][]*Port{}}
 	for _, p := range order {
 		for _, a := range p.Attachments {
 			if addr, err := netip.ParseAddr(a.Agent); err == nil && a.IfIndex != 0 {
-				s.byAttach[attachKey{addr.Unmap(), a.IfIndex}] = p
+				if k, ok := attach4(addr.Unmap(), a.IfIndex); ok {
+					s.byAttach4[k] = p
+				} else {
+					s.byAttach[attachKey{addr.Unmap(), a.IfIndex}] = p
+				}
 			}
 		}
 		if !p.mac.IsZero() {
-			s.byMAC[p.mac] = append(s.byMAC[p.mac], p)
+			s.byMAC[macKey(p.mac)] = append(s.byMAC[macKey(p.mac)], p)
 		}
 	}
 	return s
@@ -286,14 +295,20 @@ func (inv *Inventory) Ports() []Port {
 // than guess.
 func (s *snapshot) lookup(agent netip.Addr, port *flow.Port, mac flow.MAC, vlan uint16, vni uint32) *Port {
 	if port.Format == flow.PortSingle {
-		if p := s.byAttach[attachKey{agent, port.Index}]; p != nil {
+		var p *Port
+		if k, ok := attach4(agent, port.Index); ok {
+			p = s.byAttach4[k]
+		} else {
+			p = s.byAttach[attachKey{agent, port.Index}]
+		}
+		if p != nil {
 			return p
 		}
 	}
 	if mac.IsZero() {
 		return nil
 	}
-	cands := s.byMAC[mac]
+	cands := s.byMAC[macKey(mac)]
 	switch len(cands) {
 	case 0:
 		return nil
@@ -311,6 +326,18 @@ func (s *snapshot) lookup(agent netip.Addr, port *flow.Port, mac flow.MAC, vlan 
 		}
 	}
 	return pick
+}
+
+func attach4(agent netip.Addr, ifIndex uint32) (uint64, bool) {
+	if !agent.Is4() {
+		return 0, false
+	}
+	a := agent.As4()
+	return uint64(a[0])<<56 | uint64(a[1])<<48 | uint64(a[2])<<40 | uint64(a[3])<<32 | uint64(ifIndex), true
+}
+
+func macKey(m flow.MAC) uint64 {
+	return uint64(m[0])<<40 | uint64(m[1])<<32 | uint64(m[2])<<24 | uint64(m[3])<<16 | uint64(m[4])<<8 | uint64(m[5])
 }
 
 func (p *Port) hasLocalVLAN(agent netip.Addr, vlan uint16) bool {
