@@ -36,6 +36,8 @@ type Port struct {
 	// Source names where the port came from; a merged port lists several.
 	Source string `yaml:"-"`
 	mac    flow.MAC
+	// id is what flows attributed to the port point at.
+	id flow.Identity
 }
 
 // Attached says where a port is plugged: the sFlow agent address of its
@@ -209,6 +211,9 @@ func (inv *Inventory) merge() *snapshot {
 	}
 	s := &snapshot{ports: order, byAttach: map[attachKey]*Port{}, byAttach4: map[uint64]*Port{}, byMAC: map[uint64][]*Port{}}
 	for _, p := range order {
+		p.id = flow.Identity{PortID: p.ID, InstanceID: p.InstanceID, InstanceName: p.InstanceName,
+			NetworkID: p.NetworkID, NetworkName: p.NetworkName, SegmentationID: p.SegmentationID,
+			ProjectID: p.ProjectID, ProjectName: p.ProjectName, Host: p.Host, Source: p.Source}
 		for _, a := range p.Attachments {
 			if addr, err := netip.ParseAddr(a.Agent); err == nil && a.IfIndex != 0 {
 				if k, ok := attach4(addr.Unmap(), a.IfIndex); ok {
@@ -351,12 +356,6 @@ func (p *Port) hasLocalVLAN(agent netip.Addr, vlan uint16) bool {
 	return false
 }
 
-func (p *Port) identity(id *flow.Identity) {
-	*id = flow.Identity{PortID: p.ID, InstanceID: p.InstanceID, InstanceName: p.InstanceName,
-		NetworkID: p.NetworkID, NetworkName: p.NetworkName, SegmentationID: p.SegmentationID,
-		ProjectID: p.ProjectID, ProjectName: p.ProjectName, Host: p.Host, Source: p.Source}
-}
-
 // Enrich attributes both ends of r and sets its relation. It is safe for
 // concurrent use and does not allocate.
 func (inv *Inventory) Enrich(r *flow.Record) { inv.enrich(r) }
@@ -381,10 +380,10 @@ func (inv *Inventory) enrich(r *flow.Record) (srcFound, dstFound bool) {
 		dst = s.lookup(r.Agent, &none, r.Inner.DstMAC, 0, r.VNI)
 	}
 	if src != nil {
-		src.identity(&r.SrcID)
+		r.SrcID = &src.id
 	}
 	if dst != nil {
-		dst.identity(&r.DstID)
+		r.DstID = &dst.id
 	}
 	r.Relation = relation(src, dst, r.Direction)
 	return src != nil, dst != nil
