@@ -42,6 +42,7 @@ type Sockets struct {
 type StoreUsage struct {
 	Bytes                int64
 	Written, WriteErrors uint64
+	Memory               int64 // -1: unknown
 }
 
 // Sources are the components the collector reads. Every field is optional:
@@ -298,6 +299,7 @@ var (
 	esSpoolWErrs    = counter("flowlens_elasticsearch_spool_write_errors_total", "Spool files that could not be written.")
 
 	storeBytes       = gauge("flowlens_store_size_bytes", "Disk use of the store's database files.")
+	storeMemory      = gauge("flowlens_store_memory_bytes", "Memory the store's database engine holds (buffer pool, bounded by store.memory_limit): part of the process's resident memory.")
 	storeWritten     = counter("flowlens_store_records_written_total", "Flow records written to the store.")
 	storeWriteErrors = counter("flowlens_store_write_errors_total", "Writes to the store that failed.")
 )
@@ -398,6 +400,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	if s.Store != nil {
 		u := s.Store()
 		emit(ch, storeBytes, float64(u.Bytes))
+		if u.Memory >= 0 {
+			emit(ch, storeMemory, float64(u.Memory))
+		}
 		emit(ch, storeWritten, float64(u.Written))
 		emit(ch, storeWriteErrors, float64(u.WriteErrors))
 	}

@@ -428,11 +428,22 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 type Usage struct {
 	Bytes                int64 // disk use of the database files
 	Written, WriteErrors uint64
+	// Memory is what the database engine holds in memory (its buffer
+	// pool, up to memory_limit): part of the process's resident memory
+	// that is the store's cache, not the collector's. -1 if unknown.
+	Memory int64
 }
 
-// Usage returns the disk use and write counters.
+// Usage returns the disk use, memory and write counters.
 func (s *Store) Usage() Usage {
-	return Usage{Bytes: s.diskBytes(), Written: s.written.Load(), WriteErrors: s.writeErrors.Load()}
+	u := Usage{Bytes: s.diskBytes(), Written: s.written.Load(), WriteErrors: s.writeErrors.Load(), Memory: -1}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	var n int64
+	if s.eng.DB().QueryRowContext(ctx, "SELECT coalesce(sum(memory_usage_bytes), 0)::BIGINT FROM duckdb_memory()").Scan(&n) == nil {
+		u.Memory = n
+	}
+	return u
 }
 
 func (s *Store) diskBytes() int64 {
