@@ -435,8 +435,8 @@ func newECSDoc(r *flow.Record) *ecsDoc {
 	if obs != (ecsObserver{}) {
 		d.Observer = &obs
 	}
-	d.Source = end(r.SrcAddr, r.SrcPort, r.HasPorts, r.SrcMAC, r.SrcAS, &r.SrcGeo)
-	d.Destination = end(r.DstAddr, r.DstPort, r.HasPorts, r.DstMAC, r.DstAS, &r.DstGeo)
+	d.Source = end(r.SrcAddr, r.SrcPort, r.HasPorts, r.SrcMAC, r.SrcAS, r.SrcGeo)
+	d.Destination = end(r.DstAddr, r.DstPort, r.HasPorts, r.DstMAC, r.DstAS, r.DstGeo)
 
 	n := &d.Network
 	n.Bytes, n.Packets = r.Bytes, r.Packets
@@ -463,7 +463,7 @@ func newECSDoc(r *flow.Record) *ecsDoc {
 
 	f := &d.Flowlens
 	f.Input = r.Input.String()
-	f.Src, f.Dst = identity(&r.SrcID), identity(&r.DstID)
+	f.Src, f.Dst = identity(r.SrcID), identity(r.DstID)
 	if r.Relation != flow.RelationUnknown {
 		f.Relation = r.Relation.String()
 	}
@@ -591,7 +591,7 @@ func fullRecords() []flow.Record {
 		Out:    flow.Port{Format: flow.PortMultiple, Count: 4, Name: "tap2", HasOFPort: true, OFPort: 2, Speed: 1e9, VLAN: 6, HasVLAN: true},
 		Packet: pk, Parsed: flow.LayerInnerL4, Truncated: true, Tunnel: flow.TunnelVXLAN, VNI: 7, HasVNI: true, Inner: pk, InnerPresent: true,
 		TunnelEgress: ep, TunnelIngress: ep, TunnelEgressVNI: 1, HasTunnelEgressVNI: true, TunnelIngressVNI: 2, HasTunnelIngressVNI: true,
-		SrcGeo: geo, DstGeo: geo, SrcID: id, DstID: id, Direction: flow.DirectionInbound, Relation: flow.RelationCrossHost,
+		SrcGeo: &geo, DstGeo: &geo, SrcID: &id, DstID: &id, Direction: flow.DirectionInbound, Relation: flow.RelationCrossHost,
 		NextHop: a("192.0.2.254"), SrcMask: 24, DstMask: 24, SrcAS: 1, DstAS: 2, PeerAS: 3, ASPath: [8]uint32{2, 3}, ASPathLen: 2, LocalPref: 100, HasGateway: true,
 		Bytes: 6400, Packets: 64,
 	}
@@ -600,12 +600,12 @@ func fullRecords() []flow.Record {
 		SubAgent: 256, Sequence: 77, TemplateID: 300, HasEngine: true, EngineType: 1, EndReason: 3, Bytes: 1500, Packets: 3,
 		In: flow.Port{Format: flow.PortDiscard, Reason: 2}, Out: flow.Port{Format: flow.PortUnknown},
 		Packet: flow.Packet{SrcAddr: a("2001:db8::1"), DstAddr: a("2001:db8::2"), Proto: 58, HasProto: true, HasICMP: true, ICMPType: 128},
-		SrcGeo: flow.Geo{ASOrg: "Only org"}, DstGeo: flow.Geo{CountryISO: "DE"}, Direction: flow.DirectionOutbound,
+		SrcGeo: &flow.Geo{ASOrg: "Only org"}, DstGeo: &flow.Geo{CountryISO: "DE"}, Direction: flow.DirectionOutbound,
 	}
 	agg := flow.Record{
 		Time: time.Unix(200, 0), Agent: a("10.1.1.1"), Samples: 12, Overflow: true, Bytes: 1, Packets: 1,
 		Packet:  flow.Packet{EtherType: 0x0806, ARPOp: 2, SrcMAC: flow.MAC{0xaa}},
-		SrcID:   flow.Identity{InstanceID: "only-instance"},
+		SrcID:   &flow.Identity{InstanceID: "only-instance"},
 		NextHop: a("10.1.1.254"),
 	}
 	return []flow.Record{sf, nf, agg}
