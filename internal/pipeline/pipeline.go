@@ -333,6 +333,11 @@ func (h *handler) add(flows []flow.Record, counters []flow.Counter) {
 
 // Flush hands the records gathered so far to the outputs.
 func (h *handler) Flush() {
+	for _, e := range h.enrichers {
+		if f, ok := e.(interface{ Flush() }); ok {
+			f.Flush()
+		}
+	}
 	if h.batch == nil {
 		return
 	}

@@ -137,6 +137,9 @@ type counts struct {
 type Enricher struct {
 	inv *Inventory
 	c   *counts
+	// Counted here, added to c at Flush: even uncontended atomic adds
+	// were a fifth of attribution's cost per record.
+	flows, src, dst uint64
 }
 
 // NewEnricher returns an Enricher whose counts Stats includes. Make one per
@@ -153,13 +156,25 @@ func (inv *Inventory) NewEnricher() *Enricher {
 // Enrich attributes r like Inventory.Enrich and counts the result.
 func (e *Enricher) Enrich(r *flow.Record) {
 	src, dst := e.inv.enrich(r)
-	e.c.flows.Add(1)
+	e.flows++
 	if src {
-		e.c.src.Add(1)
+		e.src++
 	}
 	if dst {
-		e.c.dst.Add(1)
+		e.dst++
 	}
+}
+
+// Flush makes the counts so far visible to Stats. The pipeline calls it
+// after each batch of datagrams.
+func (e *Enricher) Flush() {
+	if e.flows == 0 {
+		return
+	}
+	e.c.flows.Add(e.flows)
+	e.c.src.Add(e.src)
+	e.c.dst.Add(e.dst)
+	e.flows, e.src, e.dst = 0, 0, 0
 }
 
 // precedence: names from the cloud's APIs and the operator's file are

@@ -150,6 +150,12 @@ func TestEnricherCounts(t *testing.T) {
 	if both.DstID.OrEmpty().PortID != "port-a2" || srcOnly.SrcID.OrEmpty().PortID != "port-a1" || none.SrcID.OrEmpty().PortID != "" {
 		t.Fatalf("attribution: %+v %+v %+v", both.DstID, srcOnly.SrcID, none.SrcID)
 	}
+	// Counts become visible when the pipeline flushes a batch.
+	if st := inv.Stats(); st.Flows != 0 {
+		t.Errorf("counted before Flush: %+v", st)
+	}
+	e1.Flush()
+	e2.Flush()
 	st := inv.Stats()
 	if st.Flows != 3 || st.Source != 2 || st.Destination != 1 {
 		t.Errorf("counts: %+v", st)
