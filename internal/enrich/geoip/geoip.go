@@ -219,6 +219,14 @@ func (d *DB) Internal(a netip.Addr) bool {
 		}
 		return false
 	}
+	// Link-local, multicast and unique-local IPv6 (neighbour discovery,
+	// most of it) without the full classification.
+	if a.Is6() && len(d.internal) == 0 {
+		b := a.As16()
+		if b[0] == 0xff || b[0]&0xfe == 0xfc || b[0] == 0xfe && b[1]&0xc0 == 0x80 {
+			return true
+		}
+	}
 	return internalSlow(a, d.internal)
 }
 
@@ -255,9 +263,10 @@ func internalSpans(own []netip.Prefix) []span4 {
 		lo := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
 		out = append(out, span4{lo, lo | uint32(uint64(1)<<(32-p.Bits())-1)})
 	}
+	// Private first: most addresses inside a cloud are.
 	for _, s := range []string{
-		"0.0.0.0/32", "255.255.255.255/32", "127.0.0.0/8", "224.0.0.0/4", "169.254.0.0/16", // not global unicast
 		"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", // private
+		"0.0.0.0/32", "255.255.255.255/32", "127.0.0.0/8", "224.0.0.0/4", "169.254.0.0/16", // not global unicast
 	} {
 		add(netip.MustParsePrefix(s))
 	}

@@ -31,6 +31,22 @@ func TestInternalFastPathMatchesDefinition(t *testing.T) {
 			t.Fatalf("%s mapped: %v", a, got)
 		}
 	}
+	// IPv6 shortcuts agree with the definition too.
+	d6 := &DB{internal4: internalSpans(nil)}
+	for range 200000 {
+		var b [16]byte
+		for i := range b {
+			b[i] = byte(rng.Uint32())
+		}
+		b[0] = []byte{0xff, 0xfe, 0xfd, 0xfc, 0x20, 0x00}[rng.IntN(6)]
+		a := netip.AddrFrom16(b)
+		if a.Is4In6() {
+			continue
+		}
+		if got, want := d6.Internal(a), internalSlow(a, nil); got != want {
+			t.Fatalf("%s: fast %v, definition %v", a, got, want)
+		}
+	}
 	for s, want := range map[string]bool{"8.8.8.8": true, "8.8.8.9": false, "203.0.115.255": true, "1.1.1.1": false,
 		"100.64.0.1": true, "fd00::1": true, "2001:db9::1": true, "2a00::1": false} {
 		if got := d.Internal(netip.MustParseAddr(s)); got != want {
