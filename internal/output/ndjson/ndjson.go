@@ -4,6 +4,7 @@ package ndjson
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -32,6 +33,10 @@ type Config struct {
 }
 
 // Writer is the output. Write is called from one goroutine.
+//
+// A batch is acknowledged when Write returns: its lines are then in the
+// operating system's hands, so they survive the process being killed
+// (SIGKILL, a crash), though not a power loss (the file is not synced).
 type Writer struct {
 	cfg     Config
 	f       *os.File
@@ -41,6 +46,7 @@ type Writer struct {
 	buf     []byte
 	now     func() time.Time
 	rotated int
+	torn    int64
 }
 
 // New opens the destination.
@@ -62,19 +68,66 @@ func (w *Writer) open() error {
 			return fmt.Errorf("ndjson output: cannot create directory %s: %w", dir, err)
 		}
 	}
-	f, err := os.OpenFile(w.cfg.Path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	f, err := os.OpenFile(w.cfg.Path, os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o644)
 	if err != nil {
 		return fmt.Errorf("ndjson output: cannot open %s: %w (check output.ndjson.path and permissions)", w.cfg.Path, err)
 	}
-	st, err := f.Stat()
+	size, torn, err := cutTornLine(f)
 	if err != nil {
 		f.Close()
-		return err
+		return fmt.Errorf("ndjson output: %s: %w", w.cfg.Path, err)
 	}
-	w.f, w.size, w.opened = f, st.Size(), w.now()
+	w.torn += torn
+	w.f, w.size, w.opened = f, size, w.now()
 	w.w = bufio.NewWriterSize(f, 256<<10)
 	return nil
 }
+
+// cutTornLine removes an unfinished last line: what a process killed in the
+// middle of a batch leaves (lines reach the file in buffer-sized pieces).
+// Appending after it would glue the next record to it and make one
+// unreadable line of two; cutting it loses only a record that was never
+// acknowledged. Readers that follow the file line by line never read past
+// the last newline, so the cut does not look like a truncation to them.
+// It returns the file's new size and the bytes cut.
+func cutTornLine(f *os.File) (size, torn int64, err error) {
+	st, err := f.Stat()
+	if err != nil {
+		return 0, 0, err
+	}
+	size = st.Size()
+	if size == 0 || !st.Mode().IsRegular() {
+		return size, 0, nil
+	}
+	buf := make([]byte, 64<<10)
+	end := size
+	for end > 0 {
+		n := int64(len(buf))
+		if end < n {
+			n = end
+		}
+		if _, err := f.ReadAt(buf[:n], end-n); err != nil {
+			return 0, 0, err
+		}
+		if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
+			end = end - n + int64(i) + 1
+			break
+		}
+		end -= n
+	}
+	if end == size {
+		return size, 0, nil
+	}
+	if err := f.Truncate(end); err != nil {
+		return 0, 0, fmt.Errorf("cutting an unfinished last line: %w", err)
+	}
+	return end, size - end, nil
+}
+
+// TornBytes is the size of the unfinished last lines cut when the file was
+// opened (see cutTornLine): non-zero after the previous run was killed while
+// writing.
+func (w *Writer) TornBytes() int64 { return w.torn }
 
 // Name implements pipeline.Output.
 func (w *Writer) Name() string { return "ndjson" }
