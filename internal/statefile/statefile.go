@@ -6,6 +6,7 @@
 package statefile
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -88,4 +89,46 @@ func WriteFile(path string, perm os.FileMode, write func(io.Writer) error) error
 		d.Close()
 	}
 	return nil
+}
+
+// CutTornLine removes an unfinished last line: what a process killed in the
+// middle of a batch leaves in a file of lines (they reach the file in
+// buffer-sized pieces). f must be open for reading and writing.
+// Appending after it would glue the next record to it and make one
+// unreadable line of two; cutting it loses only a record that was never
+// acknowledged. Readers that follow the file line by line never read past
+// the last newline, so the cut does not look like a truncation to them.
+// It returns the file's new size and the bytes cut.
+func CutTornLine(f *os.File) (size, torn int64, err error) {
+	st, err := f.Stat()
+	if err != nil {
+		return 0, 0, err
+	}
+	size = st.Size()
+	if size == 0 || !st.Mode().IsRegular() {
+		return size, 0, nil
+	}
+	buf := make([]byte, 64<<10)
+	end := size
+	for end > 0 {
+		n := int64(len(buf))
+		if end < n {
+			n = end
+		}
+		if _, err := f.ReadAt(buf[:n], end-n); err != nil {
+			return 0, 0, err
+		}
+		if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
+			end = end - n + int64(i) + 1
+			break
+		}
+		end -= n
+	}
+	if end == size {
+		return size, 0, nil
+	}
+	if err := f.Truncate(end); err != nil {
+		return 0, 0, fmt.Errorf("cutting an unfinished last line: %w", err)
+	}
+	return end, size - end, nil
 }

@@ -4,7 +4,6 @@ package ndjson
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/flowlens/flowlens/internal/pipeline"
+	"github.com/flowlens/flowlens/internal/statefile"
 )
 
 // Config is the NDJSON output configuration.
@@ -72,7 +72,7 @@ func (w *Writer) open() error {
 	if err != nil {
 		return fmt.Errorf("ndjson output: cannot open %s: %w (check output.ndjson.path and permissions)", w.cfg.Path, err)
 	}
-	size, torn, err := cutTornLine(f)
+	size, torn, err := statefile.CutTornLine(f)
 	if err != nil {
 		f.Close()
 		return fmt.Errorf("ndjson output: %s: %w", w.cfg.Path, err)
@@ -83,50 +83,9 @@ func (w *Writer) open() error {
 	return nil
 }
 
-// cutTornLine removes an unfinished last line: what a process killed in the
-// middle of a batch leaves (lines reach the file in buffer-sized pieces).
-// Appending after it would glue the next record to it and make one
-// unreadable line of two; cutting it loses only a record that was never
-// acknowledged. Readers that follow the file line by line never read past
-// the last newline, so the cut does not look like a truncation to them.
-// It returns the file's new size and the bytes cut.
-func cutTornLine(f *os.File) (size, torn int64, err error) {
-	st, err := f.Stat()
-	if err != nil {
-		return 0, 0, err
-	}
-	size = st.Size()
-	if size == 0 || !st.Mode().IsRegular() {
-		return size, 0, nil
-	}
-	buf := make([]byte, 64<<10)
-	end := size
-	for end > 0 {
-		n := int64(len(buf))
-		if end < n {
-			n = end
-		}
-		if _, err := f.ReadAt(buf[:n], end-n); err != nil {
-			return 0, 0, err
-		}
-		if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
-			end = end - n + int64(i) + 1
-			break
-		}
-		end -= n
-	}
-	if end == size {
-		return size, 0, nil
-	}
-	if err := f.Truncate(end); err != nil {
-		return 0, 0, fmt.Errorf("cutting an unfinished last line: %w", err)
-	}
-	return end, size - end, nil
-}
-
 // TornBytes is the size of the unfinished last lines cut when the file was
-// opened (see cutTornLine): non-zero after the previous run was killed while
-// writing.
+// opened (statefile.CutTornLine): non-zero after the previous run was killed
+// while writing.
 func (w *Writer) TornBytes() int64 { return w.torn }
 
 // Name implements pipeline.Output.
