@@ -47,6 +47,7 @@ type Writer struct {
 	now     func() time.Time
 	rotated int
 	torn    int64
+	good    int64 // the file's size after the last batch written whole
 }
 
 // New opens the destination.
@@ -78,7 +79,7 @@ func (w *Writer) open() error {
 		return fmt.Errorf("ndjson output: %s: %w", w.cfg.Path, err)
 	}
 	w.torn += torn
-	w.f, w.size, w.opened = f, size, w.now()
+	w.f, w.size, w.good, w.opened = f, size, size, w.now()
 	w.w = bufio.NewWriterSize(f, 256<<10)
 	return nil
 }
@@ -92,8 +93,20 @@ func (w *Writer) TornBytes() int64 { return w.torn }
 func (w *Writer) Name() string { return "ndjson" }
 
 // Write implements pipeline.Output. Each batch is flushed, so a reader
-// following the file sees records within the batch interval.
+// following the file sees records within the batch interval. A batch is
+// written whole or not at all: when a write fails (a full disk), the file
+// is cut back to the previous batch, Write returns the error (the pipeline
+// counts the batch as failed), and the next batch is tried afresh.
 func (w *Writer) Write(b *pipeline.Batch) error {
+	if err := w.write(b); err != nil {
+		w.undo()
+		return err
+	}
+	w.good = w.size
+	return w.maybeRotate()
+}
+
+func (w *Writer) write(b *pipeline.Batch) error {
 	if w.cfg.Flows {
 		for i := range b.Flows {
 			if err := w.line(b.Flows[i].AppendJSON(w.buf[:0])); err != nil {
@@ -108,10 +121,20 @@ func (w *Writer) Write(b *pipeline.Batch) error {
 			}
 		}
 	}
-	if err := w.w.Flush(); err != nil {
-		return err
+	return w.w.Flush()
+}
+
+// undo drops what a failed Write left: a bufio.Writer refuses everything
+// after its first error, and part of the batch (maybe half a line) may be
+// in the file.
+func (w *Writer) undo() {
+	if w.f == nil {
+		w.w.Reset(os.Stdout)
+		return
 	}
-	return w.maybeRotate()
+	w.f.Truncate(w.good) // appends go to the new end (O_APPEND)
+	w.w.Reset(w.f)
+	w.size = w.good
 }
 
 func (w *Writer) line(b []byte) error {

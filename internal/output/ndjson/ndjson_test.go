@@ -3,6 +3,7 @@ package ndjson
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -295,5 +296,56 @@ func TestKill9(t *testing.T) {
 	}
 	if torn == 0 {
 		t.Log("no kill landed in the middle of a line (TestTornLastLineCut covers that case)")
+	}
+}
+
+// The disk fills up: the batch that does not fit fails whole (the file is
+// cut back to the batch before), and once there is room again the next
+// batches are written. A real full file system: a small tmpfs.
+func TestDiskFull(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a small tmpfs for a real full disk needs root; run the tests as root to cover it")
+	}
+	dir := t.TempDir()
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV, "size=256k"); err != nil {
+		t.Skipf("cannot mount a tmpfs on %s (%v)", dir, err)
+	}
+	t.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
+	filler := filepath.Join(dir, "filler")
+	if err := os.WriteFile(filler, make([]byte, 64<<10), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "flows.ndjson")
+	w, err := New(Config{Path: path, Flows: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	written := 0
+	for i := 0; ; i++ {
+		if i > 1000 {
+			t.Fatal("the disk never filled up")
+		}
+		err := w.Write(seqBatch(i*50, 50))
+		if err == nil {
+			written++
+			continue
+		}
+		if !errors.Is(err, syscall.ENOSPC) {
+			t.Fatalf("batch %d: %v", i, err)
+		}
+		break
+	}
+	if n := lines(t, path); n != written*50 {
+		t.Fatalf("%d lines after the disk filled up, want the %d batches written whole: %d", n, written, written*50)
+	}
+	os.Remove(filler)
+	if err := w.Write(seqBatch(1<<20, 50)); err != nil {
+		t.Fatalf("once there is room again: %v", err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := lines(t, path); n != (written+1)*50 {
+		t.Errorf("%d lines, want %d", n, (written+1)*50)
 	}
 }
