@@ -290,6 +290,53 @@ func TestDeadLetterDiskFull(t *testing.T) {
 	}
 }
 
+// A cluster slower than the client's timeout: it creates the documents of
+// the first requests but answers after the client gave up. The output
+// sends them again, the cluster says they are there (409), and every
+// record is stored once, none lost, none twice.
+func TestSlowClusterBeyondTimeout(t *testing.T) {
+	f, srv := newFakeES(t, "es8")
+	cfg := testConfig(t, srv.URL)
+	cfg.Timeout, cfg.Workers, cfg.BatchDocs, cfg.Counters = 200*time.Millisecond, 2, 100, false
+	f.late = func(n int) time.Duration {
+		if n <= 4 {
+			return 400 * time.Millisecond
+		}
+		return 0
+	}
+	log, logs := testLogger(t)
+	o, err := New(cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	const total = 1000
+	for i := 0; i < total; i += 100 {
+		o.Write(batchOf(i, 100, 0))
+	}
+	waitFor(t, "every document", 20*time.Second, func() bool {
+		s := o.Stats()
+		return s.Accepted == total && s.Indexed+s.Duplicates == total && s.Spool.Files == 0
+	})
+	s := o.Stats()
+	if s.Dropped != 0 || s.DeadLettered != 0 || s.RequestErrors < 4 || s.Duplicates < 100 {
+		t.Errorf("stats %+v: want the 4 late requests timed out, and their documents, sent again, found there (409)", s)
+	}
+	stored := f.stored()
+	if len(stored) != total {
+		t.Errorf("%d documents stored, %d written", len(stored), total)
+	}
+	for i := 0; i < total; i++ {
+		r := genRecord(i)
+		if _, ok := stored[idOf(&r)]; !ok {
+			t.Fatalf("record %d lost", i)
+		}
+	}
+	if !strings.Contains(logs.String(), "Timeout") && !strings.Contains(logs.String(), "deadline") {
+		t.Errorf("the timeouts are not in the log:\n%s", logs)
+	}
+}
+
 const killChildEnv = "FLOWLENS_ES_KILL_CHILD"
 
 // TestKillChild is the child of TestKill9: it writes to a cluster that is
