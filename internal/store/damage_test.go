@@ -11,6 +11,9 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
+
+	"github.com/flowlens/flowlens/internal/pipeline"
 )
 
 func copyFile(t *testing.T, from, to string) {
@@ -227,4 +230,82 @@ func TestLockedStoreNotSetAside(t *testing.T) {
 		t.Errorf("moved aside: %v (error: %v)", aside, err)
 	}
 	t.Logf("error: %v", err)
+}
+
+// The store's disk fills up: the write that does not fit fails whole and
+// is counted; a checkpoint on the full disk makes DuckDB give up on the
+// database (a fatal error), which the store opens again; once there is
+// room the store goes on, and after a restart every batch written is
+// there, whole. A real full file system: a small tmpfs.
+func TestDiskFull(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a small tmpfs for a real full disk needs root; run the tests as root to cover it")
+	}
+	disk := t.TempDir()
+	if err := syscall.Mount("tmpfs", disk, "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV, "size=6m"); err != nil {
+		t.Skipf("cannot mount a tmpfs on %s (%v)", disk, err)
+	}
+	t.Cleanup(func() { syscall.Unmount(disk, syscall.MNT_DETACH) })
+	defer func(d time.Duration) { reopenEvery = d }(reopenEvery)
+	reopenEvery = 0
+	filler := filepath.Join(disk, "filler")
+	if err := os.WriteFile(filler, make([]byte, 3<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(filepath.Join(disk, "store"))
+	var logs bytes.Buffer
+	s, err := Open(cfg, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	written := map[int]bool{}
+	full := -1
+	for i := 0; i < 1000; i++ {
+		if err := s.Write(&pipeline.Batch{Flows: killRecords(i)}); err != nil {
+			if !strings.Contains(err.Error(), "No space left on device") {
+				t.Fatalf("batch %d: %v", i, err)
+			}
+			full = i
+			break
+		}
+		written[i] = true
+	}
+	if full < 0 {
+		t.Fatal("the disk never filled up")
+	}
+	// The hourly checkpoint comes while the disk is full.
+	s.checkpoint()
+	err = s.Write(&pipeline.Batch{Flows: killRecords(full + 1)})
+	if err == nil {
+		t.Fatal("a write on a full disk worked")
+	}
+	if st, _ := s.Stats(context.Background()); st.WriteErrors != 2 {
+		t.Errorf("write errors counted: %d, want 2", st.WriteErrors)
+	}
+	os.Remove(filler)
+	for i := full + 2; i < full+5; i++ {
+		if err := s.Write(&pipeline.Batch{Flows: killRecords(i)}); err != nil {
+			t.Fatalf("batch %d, once there is room again: %v\n%s", i, err, logs.String())
+		}
+		written[i] = true
+	}
+	if !strings.Contains(logs.String(), "was opened again") {
+		t.Errorf("the reopening is not reported:\n%s", logs.String())
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openTest(t, cfg)
+	if err := s.Check(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got := batchesIn(t, s)
+	for b, n := range got {
+		if !written[b] || n != killBatch {
+			t.Errorf("batch %d: %d rows (written: %v)", b, n, written[b])
+		}
+	}
+	if len(got) != len(written) {
+		t.Errorf("%d batches stored, %d written", len(got), len(written))
+	}
 }

@@ -246,6 +246,7 @@ func (s *Store) Append(flows []flow.Record, counters []flow.Counter) error {
 			}
 		})
 		if err != nil {
+			s.recover(err)
 			return fmt.Errorf("storing flows: %w", err)
 		}
 		s.written.Add(uint64(len(flows)))
@@ -272,6 +273,7 @@ func (s *Store) Append(flows []flow.Record, counters []flow.Counter) error {
 			counterRow(&counters[i], row)
 		})
 		if err != nil {
+			s.recover(err)
 			return fmt.Errorf("storing counters: %w", err)
 		}
 	}
@@ -527,13 +529,39 @@ func (s *Store) loop(every time.Duration) {
 		}
 		if err := s.Maintain(time.Now()); err != nil {
 			s.log.Warn("store maintenance failed (rollups, retention); retrying at the next interval", "error", err)
+			s.recover(err)
 		}
 		if time.Since(lastCompact) > time.Hour {
 			lastCompact = time.Now()
-			if err := s.eng.Compact(context.Background()); err != nil {
-				s.log.Warn("store checkpoint failed", "error", err)
-			}
+			s.checkpoint()
 		}
+	}
+}
+
+// checkpoint writes the log into the database file.
+func (s *Store) checkpoint() {
+	if err := s.eng.Compact(context.Background()); err != nil {
+		s.log.Warn("store checkpoint failed", "error", err)
+		s.recover(err)
+	}
+}
+
+// recover lets the engine reopen a database it had to give up on (see
+// duckEngine.Recover): without it one checkpoint on a full disk would stop
+// the store until flowlens restarts.
+func (s *Store) recover(err error) {
+	r, ok := s.eng.(interface{ Recover(error) (bool, error) })
+	if !ok {
+		return
+	}
+	reopened, rerr := r.Recover(err)
+	switch {
+	case rerr != nil:
+		s.log.Error("store: the database stopped after a fatal error and could not be opened again; retrying (writes fail meanwhile, counted)",
+			"error", err.Error(), "reopen_error", rerr.Error())
+	case reopened:
+		s.log.Warn("store: the database stopped after a fatal error (a checkpoint on a full disk, for one) and was opened again; what was committed is kept",
+			"error", err.Error())
 	}
 }
 
