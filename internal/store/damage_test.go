@@ -289,6 +289,9 @@ func TestDiskFull(t *testing.T) {
 		}
 		written[i] = true
 	}
+	if !strings.Contains(logs.String(), "store: write failed, its records are lost") {
+		t.Errorf("the failed writes are not reported:\n%s", logs.String())
+	}
 	if !strings.Contains(logs.String(), "was opened again") {
 		t.Errorf("the reopening is not reported:\n%s", logs.String())
 	}

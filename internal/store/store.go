@@ -45,6 +45,7 @@ type Store struct {
 	rawStep atomic.Int64
 
 	written, writeErrors atomic.Uint64
+	lastErrLog           atomic.Int64 // unix nanoseconds
 
 	stop chan struct{}
 	done chan struct{}
@@ -220,7 +221,14 @@ func (s *Store) Name() string { return "store" }
 func (s *Store) Write(b *pipeline.Batch) error {
 	err := s.Append(b.Flows, b.Counters)
 	if err != nil {
-		s.writeErrors.Add(1)
+		n := s.writeErrors.Add(1)
+		// The aggregator's interval flushes come from its own goroutine,
+		// which has nobody to tell: the store says it, every 10 s at most.
+		now := time.Now().UnixNano()
+		if last := s.lastErrLog.Load(); now-last >= int64(10*time.Second) && s.lastErrLog.CompareAndSwap(last, now) {
+			s.log.Warn("store: write failed, its records are lost", "error", err.Error(),
+				"flows", len(b.Flows), "counters", len(b.Counters), "write_errors_total", n)
+		}
 	}
 	return err
 }
