@@ -74,6 +74,10 @@ func cmdRun(args []string, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
+		if n := w.TornBytes(); n > 0 {
+			log.Warn("NDJSON output: the file ended in an unfinished line, left by a run killed while writing it: cut off, so that the next record starts a line of its own",
+				"path", cfg.Output.NDJSON.Path, "bytes", n)
+		}
 		var out pipeline.Output = w
 		if cfg.Output.NDJSON.Aggregate {
 			if out, err = aggregate.New(cfg.Aggregate, w); err != nil {

@@ -2,22 +2,22 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/flowlens/flowlens/internal/decode/netflow"
+	"github.com/flowlens/flowlens/internal/statefile"
 )
 
 // loadTemplates reads the saved NetFlow/IPFIX templates. A file that cannot
 // be read is moved aside and reported, never fatal: the exporters resend
-// their templates sooner or later.
+// their templates sooner or later, and the next save writes a new file.
 func loadTemplates(path string, t *netflow.Templates, log *slog.Logger) {
 	if path == "" {
 		return
 	}
+	statefile.RemoveTemps(path)
 	f, err := os.Open(path)
 	if os.IsNotExist(err) {
 		return
@@ -30,36 +30,23 @@ func loadTemplates(path string, t *netflow.Templates, log *slog.Logger) {
 			return
 		}
 	}
-	aside := fmt.Sprintf("%s.corrupt-%s", path, time.Now().UTC().Format("20060102T150405"))
-	if rerr := os.Rename(path, aside); rerr == nil {
-		log.Warn("saved NetFlow/IPFIX templates unreadable: moved aside, starting without them", "file", path, "moved_to", aside, "error", err)
-	} else {
-		log.Warn("saved NetFlow/IPFIX templates unreadable, starting without them", "file", path, "error", err)
+	const what = "until the exporters send their templates again (IPFIX/v9 data that arrives before is held, then dropped and counted); " +
+		"a new file is saved every 5 minutes and at shutdown"
+	aside, rerr := statefile.SetAside(path, time.Now())
+	if rerr != nil {
+		log.Warn("saved NetFlow/IPFIX templates unreadable and could not be moved aside: starting without them "+what+
+			"; check the permissions of input.netflow.template_file and its directory",
+			"file", path, "error", err, "rename_error", rerr)
+		return
 	}
+	log.Warn("saved NetFlow/IPFIX templates unreadable: moved aside, starting without them "+what+
+		"; the moved file can be deleted", "file", path, "moved_to", aside, "error", err)
 }
 
-// saveTemplates writes the templates through a temporary file and a rename,
-// so a crash never leaves a half-written file.
+// saveTemplates replaces the file as a whole: a crash while saving leaves
+// the previous file.
 func saveTemplates(path string, t *netflow.Templates) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	if err := t.Save(tmp); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return statefile.WriteFile(path, 0o640, t.Save)
 }
 
 // templateLoop expires templates and held data, and saves the templates

@@ -297,6 +297,7 @@ var (
 	esSpoolDropFile = counter("flowlens_elasticsearch_spool_dropped_files_total", "Bulk requests the spool's overflow policy dropped.")
 	esSpoolCorrupt  = counter("flowlens_elasticsearch_spool_corrupt_files_total", "Spool files found corrupt and moved aside.")
 	esSpoolWErrs    = counter("flowlens_elasticsearch_spool_write_errors_total", "Spool files that could not be written.")
+	esSpoolDiskFull = counter("flowlens_elasticsearch_spool_disk_full_total", "Spool writes that found the disk full (the overflow policy then applies).")
 
 	storeBytes       = gauge("flowlens_store_size_bytes", "Disk use of the store's database files.")
 	storeMemory      = gauge("flowlens_store_memory_bytes", "Memory the store's database engine holds (buffer pool, bounded by store.memory_limit): part of the process's resident memory.")
@@ -452,6 +453,7 @@ func collectES(ch chan<- prometheus.Metric, st elasticsearch.Stats) {
 	emit(ch, esSpoolDropFile, float64(st.Spool.DroppedFiles))
 	emit(ch, esSpoolCorrupt, float64(st.Spool.Corrupt))
 	emit(ch, esSpoolWErrs, float64(st.Spool.WriteErrors))
+	emit(ch, esSpoolDiskFull, float64(st.Spool.DiskFull))
 }
 
 func unixSeconds(t time.Time) float64 {

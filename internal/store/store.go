@@ -15,12 +15,14 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/flowlens/flowlens/internal/flow"
 	"github.com/flowlens/flowlens/internal/pipeline"
+	"github.com/flowlens/flowlens/internal/statefile"
 )
 
 // FileName is the database file in the store directory.
@@ -43,6 +45,7 @@ type Store struct {
 	rawStep atomic.Int64
 
 	written, writeErrors atomic.Uint64
+	lastErrLog           atomic.Int64 // unix nanoseconds
 
 	stop chan struct{}
 	done chan struct{}
@@ -68,7 +71,15 @@ func Open(cfg Config, log *slog.Logger) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("store.path: %w (set store.path to a writable directory)", err)
 	}
-	eng, err := OpenDuckDB(filepath.Join(dir, FileName), DuckDBOptions{MemoryLimit: cfg.MemoryLimit, Threads: cfg.Threads, CheckpointThreshold: "128MB"})
+	path := filepath.Join(dir, FileName)
+	opts := DuckDBOptions{MemoryLimit: cfg.MemoryLimit, Threads: cfg.Threads, CheckpointThreshold: "128MB"}
+	eng, err := OpenDuckDB(path, opts)
+	if wal, db := damaged(err); wal || db {
+		if err := setAsideDamaged(path, db, err, log); err != nil {
+			return nil, err
+		}
+		eng, err = OpenDuckDB(path, opts)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -78,6 +89,63 @@ func Open(cfg Config, log *slog.Logger) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// damaged tells whether a DuckDB open error says that the write-ahead log
+// or the database file is damaged. Other errors (the file locked by
+// another process, permissions, a file from a newer DuckDB) are not
+// damage: the files are left alone and the error stops the start.
+func damaged(err error) (wal, db bool) {
+	if err == nil {
+		return false, false
+	}
+	// DuckDB checksums the log's entries and the file's blocks; its
+	// messages are all there is to tell damage from other errors.
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "Corrupt WAL file"):
+		return true, false
+	case strings.Contains(msg, "Could not read enough bytes from file"):
+		wal := strings.Contains(msg, `.wal"`)
+		return wal, !wal
+	case strings.Contains(msg, "Corrupt database file"), strings.Contains(msg, "is not a valid DuckDB database file"):
+		return false, true
+	}
+	return false, false
+}
+
+// setAsideDamaged moves a damaged write-ahead log aside, or a damaged
+// database file and its log, so that flowlens starts and goes on
+// collecting: with the database as of its last checkpoint, or with an
+// empty one. What was moved stays for recovery.
+func setAsideDamaged(path string, db bool, cause error, log *slog.Logger) error {
+	files := []string{path + ".wal"}
+	if db {
+		files = []string{path, path + ".wal"}
+	}
+	now := time.Now()
+	var moved []string
+	for _, f := range files {
+		if _, err := os.Lstat(f); err != nil {
+			continue
+		}
+		aside, err := statefile.SetAside(f, now)
+		if err != nil {
+			return fmt.Errorf("%w; moving it aside failed too: %v (move %s away by hand to start with an empty store)", cause, err, f)
+		}
+		moved = append(moved, aside)
+	}
+	if log == nil {
+		return nil
+	}
+	if db {
+		log.Error("store: the database file is damaged: moved aside with its write-ahead log, starting with an empty store; "+
+			"the history is in the moved files (the duckdb command-line tool may read part of it)", "error", cause.Error(), "moved_to", moved)
+	} else {
+		log.Error("store: the write-ahead log is damaged: moved aside, the store opens as it was at its last checkpoint "+
+			"(the flows written since, up to an hour, are in the moved file)", "error", cause.Error(), "moved_to", moved)
+	}
+	return nil
 }
 
 // OpenEngine opens the store on an engine already opened. Maintenance runs
@@ -153,7 +221,14 @@ func (s *Store) Name() string { return "store" }
 func (s *Store) Write(b *pipeline.Batch) error {
 	err := s.Append(b.Flows, b.Counters)
 	if err != nil {
-		s.writeErrors.Add(1)
+		n := s.writeErrors.Add(1)
+		// The aggregator's interval flushes come from its own goroutine,
+		// which has nobody to tell: the store says it, every 10 s at most.
+		now := time.Now().UnixNano()
+		if last := s.lastErrLog.Load(); now-last >= int64(10*time.Second) && s.lastErrLog.CompareAndSwap(last, now) {
+			s.log.Warn("store: write failed, its records are lost", "error", err.Error(),
+				"flows", len(b.Flows), "counters", len(b.Counters), "write_errors_total", n)
+		}
 	}
 	return err
 }
@@ -179,6 +254,7 @@ func (s *Store) Append(flows []flow.Record, counters []flow.Counter) error {
 			}
 		})
 		if err != nil {
+			s.recover(err)
 			return fmt.Errorf("storing flows: %w", err)
 		}
 		s.written.Add(uint64(len(flows)))
@@ -205,6 +281,7 @@ func (s *Store) Append(flows []flow.Record, counters []flow.Counter) error {
 			counterRow(&counters[i], row)
 		})
 		if err != nil {
+			s.recover(err)
 			return fmt.Errorf("storing counters: %w", err)
 		}
 	}
@@ -472,13 +549,39 @@ func (s *Store) loop(every time.Duration) {
 		}
 		if err := s.Maintain(time.Now()); err != nil {
 			s.log.Warn("store maintenance failed (rollups, retention); retrying at the next interval", "error", err)
+			s.recover(err)
 		}
 		if time.Since(lastCompact) > time.Hour {
 			lastCompact = time.Now()
-			if err := s.eng.Compact(context.Background()); err != nil {
-				s.log.Warn("store checkpoint failed", "error", err)
-			}
+			s.checkpoint()
 		}
+	}
+}
+
+// checkpoint writes the log into the database file.
+func (s *Store) checkpoint() {
+	if err := s.eng.Compact(context.Background()); err != nil {
+		s.log.Warn("store checkpoint failed", "error", err)
+		s.recover(err)
+	}
+}
+
+// recover lets the engine reopen a database it had to give up on (see
+// duckEngine.Recover): without it one checkpoint on a full disk would stop
+// the store until flowlens restarts.
+func (s *Store) recover(err error) {
+	r, ok := s.eng.(interface{ Recover(error) (bool, error) })
+	if !ok {
+		return
+	}
+	reopened, rerr := r.Recover(err)
+	switch {
+	case rerr != nil:
+		s.log.Error("store: the database stopped after a fatal error and could not be opened again; retrying (writes fail meanwhile, counted)",
+			"error", err.Error(), "reopen_error", rerr.Error())
+	case reopened:
+		s.log.Warn("store: the database stopped after a fatal error (a checkpoint on a full disk, for one) and was opened again; what was committed is kept",
+			"error", err.Error())
 	}
 }
 

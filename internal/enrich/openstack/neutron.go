@@ -5,16 +5,17 @@ package openstack
 // names come from; OVSDB knows only ids.
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,6 +31,8 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/ports"
 	"github.com/gophercloud/gophercloud/v2/pagination"
 	"gopkg.in/yaml.v3"
+
+	"github.com/flowlens/flowlens/internal/statefile"
 )
 
 // APISourceName is the inventory source the APIs fill.
@@ -133,16 +136,7 @@ func (s *APISource) Requests() int64 { return s.requests.Load() }
 // what the last good one said, and the read is retried with backoff.
 func (s *APISource) Run(ctx context.Context) error {
 	if s.cfg.CacheFile != "" {
-		if ports, err := LoadStatic(s.cfg.CacheFile); err == nil {
-			s.inv.Set(APISourceName, ports)
-			age := ""
-			if st, err := os.Stat(s.cfg.CacheFile); err == nil {
-				age = time.Since(st.ModTime()).Round(time.Second).String()
-			}
-			s.log.Info("OpenStack API inventory loaded from the cache file until the APIs answer", "path", s.cfg.CacheFile, "ports", len(ports), "age", age)
-		} else if !errors.Is(err, os.ErrNotExist) {
-			s.log.Warn("OpenStack API cache file not loaded", "error", err)
-		}
+		s.loadCache()
 	}
 	retry := s.retryMin
 	timer := time.NewTimer(0)
@@ -170,6 +164,36 @@ func (s *APISource) Run(ctx context.Context) error {
 		retry = s.retryMin
 		timer.Reset(s.cfg.Refresh)
 	}
+}
+
+// loadCache puts the cache file's ports in the inventory. A damaged cache
+// is moved aside, never fatal: the APIs fill the inventory at the first
+// good read, which also writes a new cache.
+func (s *APISource) loadCache() {
+	path := s.cfg.CacheFile
+	statefile.RemoveTemps(path)
+	ports, err := loadCache(path)
+	switch {
+	case err == nil:
+		s.inv.Set(APISourceName, ports)
+		age := ""
+		if st, err := os.Stat(path); err == nil {
+			age = time.Since(st.ModTime()).Round(time.Second).String()
+		}
+		s.log.Info("OpenStack API inventory loaded from the cache file until the APIs answer", "path", path, "ports", len(ports), "age", age)
+		return
+	case errors.Is(err, os.ErrNotExist):
+		return
+	}
+	const what = "flows are attributed through the APIs once they answer, which also writes a new cache"
+	aside, rerr := statefile.SetAside(path, time.Now())
+	if rerr != nil {
+		s.log.Warn("OpenStack API cache file unreadable and could not be moved aside: starting without it; "+what+
+			"; check the permissions of enrich.openstack.api.cache_file and its directory", "path", path, "error", err, "rename_error", rerr)
+		return
+	}
+	s.log.Warn("OpenStack API cache file unreadable: moved aside, starting without it; "+what+"; the moved file can be deleted",
+		"path", path, "moved_to", aside, "error", err)
 }
 
 // Refresh reads everything once and replaces this source's part of the
@@ -619,25 +643,49 @@ func (e *listError) Error() string { return e.msg }
 func (e *listError) Unwrap() error { return e.err }
 
 // writeCache saves ports in the static file's format, atomically.
+// The cache file is the static inventory's format between a header and an
+// end line that counts the ports: YAML cut at a line boundary is still
+// valid YAML, so without the count a truncated cache would load as a
+// smaller inventory.
+const (
+	cacheHeader = "# Written by flowlens from the OpenStack APIs; read back at start. Do not edit.\n"
+	cacheEnd    = "# end of the flowlens cache: "
+)
+
 func writeCache(path string, ports []Port) error {
 	data, err := yaml.Marshal(staticFile{Ports: ports})
 	if err != nil {
 		return err
 	}
-	data = append([]byte("# Written by flowlens from the OpenStack APIs; read back at start. Do not edit.\n"), data...)
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".flowlens-inventory-*")
+	// The cache names instances and projects: readable by flowlens only.
+	return statefile.WriteFile(path, 0o600, func(w io.Writer) error {
+		_, err := fmt.Fprintf(w, "%s%s%s%d ports\n", cacheHeader, data, cacheEnd, len(ports))
+		return err
+	})
+}
+
+// loadCache reads a file writeCache wrote; anything else is an error.
+func loadCache(path string) ([]Port, error) {
+	data, err := os.ReadFile(path)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
+	i := bytes.LastIndex(data, []byte(cacheEnd))
+	var n int
+	if i < 0 || !bytes.HasSuffix(data, []byte(" ports\n")) {
+		return nil, errors.New("no end line: the file was cut short, or flowlens did not write it")
 	}
-	if err := tmp.Close(); err != nil {
-		return err
+	if _, err := fmt.Sscanf(string(data[i+len(cacheEnd):]), "%d ports\n", &n); err != nil {
+		return nil, fmt.Errorf("end line: %w", err)
 	}
-	return os.Rename(tmp.Name(), path)
+	ports, err := parseStatic(data[:i])
+	if err != nil {
+		return nil, err
+	}
+	if len(ports) != n {
+		return nil, fmt.Errorf("%d ports where the end line says %d", len(ports), n)
+	}
+	return ports, nil
 }
 
 // --- rate limit, failures -------------------------------------------------------------------

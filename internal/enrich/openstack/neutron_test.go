@@ -852,6 +852,89 @@ func TestAPICacheFile(t *testing.T) {
 	}
 }
 
+// A damaged cache file at start-up is reported and moved aside with its
+// content intact; the source starts without it and writes a new one at the
+// first good read.
+func TestAPICacheFileDamaged(t *testing.T) {
+	f := newFakeCloud(t)
+	f.populate()
+	openrc(t, f)
+	dir := t.TempDir()
+	cfg := testAPIConfig()
+	cfg.CacheFile = filepath.Join(dir, "inventory-cache.yaml")
+	s, _ := newTestSource(cfg, NewInventory())
+	n, err := s.Refresh(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	good, err := os.ReadFile(cfg.CacheFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := os.Stat(cfg.CacheFile); st.Mode().Perm() != 0o600 {
+		t.Errorf("cache file mode %v: it names instances and projects", st.Mode().Perm())
+	}
+	if ports, err := loadCache(cfg.CacheFile); err != nil || len(ports) != n || n < 2 {
+		t.Fatalf("good cache: %d ports of %d (%v)", len(ports), n, err)
+	}
+	body := string(good)
+	endLine := body[strings.LastIndex(body, cacheEnd):]
+	lastPort := strings.LastIndex(body, "\n    - ")
+	cases := map[string]string{
+		"empty":             "",
+		"garbage":           "\x00\x01 not yaml: [",
+		"cut in the middle": body[:len(body)/2],
+		// YAML cut at a line boundary is valid YAML: only the end line
+		// tells that ports are missing.
+		"last port and end line cut": body[:lastPort+1],
+		"a port less":                body[:lastPort+1] + endLine,
+		"end line cut":               strings.TrimSuffix(body, endLine),
+		"not a port":                 strings.Replace(body, "ports:", "portz:", 1),
+	}
+	for name, content := range cases {
+		t.Run(name, func(t *testing.T) {
+			if content == body {
+				t.Fatal("the case does not damage the file")
+			}
+			if err := os.WriteFile(cfg.CacheFile, []byte(content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			// A restart while the APIs are down.
+			f.set(func(f *fakeCloud) { f.down = true })
+			inv := NewInventory()
+			s, logs := newTestSource(cfg, inv)
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- s.Run(ctx) }()
+			<-s.Ready()
+			if ports := inv.Ports(); len(ports) != 0 {
+				t.Errorf("%d ports loaded from a damaged cache", len(ports))
+			}
+			aside, _ := filepath.Glob(cfg.CacheFile + ".corrupt-*")
+			if len(aside) != 1 {
+				t.Fatalf("moved aside: %v", aside)
+			}
+			if b, err := os.ReadFile(aside[0]); err != nil || string(b) != content {
+				t.Errorf("the moved file does not hold what was there (%v)", err)
+			}
+			os.Remove(aside[0])
+			if log := logs.String(); !strings.Contains(log, "level=WARN") || !strings.Contains(log, "moved_to="+aside[0]) {
+				t.Errorf("not reported:\n%s", log)
+			}
+			// The APIs come back: a new cache, which loads.
+			f.set(func(f *fakeCloud) { f.down = false })
+			waitFor(t, "a new cache file", func() bool { _, err := loadCache(cfg.CacheFile); return err == nil })
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			if ports, err := loadCache(cfg.CacheFile); err != nil || len(ports) != n {
+				t.Errorf("new cache: %d ports of %d (%v)", len(ports), n, err)
+			}
+		})
+	}
+}
+
 func TestAPIConfigValidate(t *testing.T) {
 	good := APIConfig{Enabled: true, Refresh: 5 * time.Minute, RateLimit: 5, Timeout: 30 * time.Second, PageSize: 500}
 	if err := good.Validate(); err != nil {

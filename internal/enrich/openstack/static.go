@@ -25,19 +25,27 @@ func LoadStatic(path string) ([]Port, error) {
 	if err != nil {
 		return nil, fmt.Errorf("static inventory: %w", err)
 	}
+	ports, err := parseStatic(data)
+	if err != nil {
+		return nil, fmt.Errorf("static inventory %s: %w (see docs/openstack.md for the format)", path, err)
+	}
+	return ports, nil
+}
+
+func parseStatic(data []byte) ([]Port, error) {
 	var f staticFile
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("static inventory %s: %w (see docs/openstack.md for the format)", path, err)
+		return nil, err
 	}
 	for i, p := range f.Ports {
 		if p.ID == "" && p.MAC == "" {
-			return nil, fmt.Errorf("static inventory %s: port %d has neither id nor mac", path, i+1)
+			return nil, fmt.Errorf("port %d has neither id nor mac", i+1)
 		}
 		if p.MAC != "" {
 			if _, err := parseMAC(p.MAC); err != nil {
-				return nil, fmt.Errorf("static inventory %s: port %d: %w", path, i+1, err)
+				return nil, fmt.Errorf("port %d: %w", i+1, err)
 			}
 		}
 	}

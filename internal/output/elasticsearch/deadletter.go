@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/flowlens/flowlens/internal/statefile"
 )
 
 // deadLetter appends the documents the cluster rejected for good (mapping
@@ -23,6 +25,11 @@ type deadLetter struct {
 	w    *bufio.Writer
 	size int64
 	errs uint64
+	torn int64 // bytes of an unfinished last line cut at open
+	// good is the file's size after the last flush that worked; pending
+	// the entries written to w since.
+	good    int64
+	pending uint64
 }
 
 // DeadLetterEntry is one line of the dead-letter file.
@@ -53,16 +60,18 @@ func (d *deadLetter) open() error {
 	if err := os.MkdirAll(filepath.Dir(d.path), 0o750); err != nil {
 		return fmt.Errorf("dead-letter file: %w (check output.elasticsearch.dead_letter.path)", err)
 	}
-	f, err := os.OpenFile(d.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	f, err := os.OpenFile(d.path, os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o640)
 	if err != nil {
 		return fmt.Errorf("dead-letter file: %w (check output.elasticsearch.dead_letter.path)", err)
 	}
-	st, err := f.Stat()
+	// A run killed while writing leaves half a line; the next entry must
+	// not be glued to it.
+	size, torn, err := statefile.CutTornLine(f)
 	if err != nil {
 		f.Close()
-		return err
+		return fmt.Errorf("dead-letter file %s: %w", d.path, err)
 	}
-	d.f, d.size = f, st.Size()
+	d.f, d.size, d.good, d.pending, d.torn = f, size, size, 0, d.torn+torn
 	d.w = bufio.NewWriterSize(f, 64<<10)
 	return nil
 }
@@ -103,15 +112,32 @@ func (d *deadLetter) add(now time.Time, item []byte, status int, errType, reason
 	}
 	line = append(line, '\n')
 	if _, err := d.w.Write(line); err != nil {
-		d.errs++
+		d.failed(1)
 		return
 	}
 	d.size += int64(len(line))
+	d.pending++
+}
+
+// failed counts the entries a failed write lost (those still buffered, and
+// extra more) and starts again from the last flush that worked. A
+// bufio.Writer refuses everything after its first error, so without this
+// one full disk would stop the dead-letter file until the next start; and
+// the cut leaves no half entry for the next ones to be glued to. Called
+// with mu held.
+func (d *deadLetter) failed(extra uint64) {
+	d.errs += d.pending + extra
+	d.pending = 0
+	d.f.Truncate(d.good) // appends go to the new end (O_APPEND)
+	d.w.Reset(d.f)
+	d.size = d.good
 }
 
 // rotate keeps one previous file, Path.1. Called with mu held.
 func (d *deadLetter) rotate() {
-	d.w.Flush()
+	if d.w.Flush() != nil {
+		d.failed(0)
+	}
 	d.f.Close()
 	d.w, d.f = nil, nil
 	os.Rename(d.path, d.path+".1")
@@ -123,9 +149,14 @@ func (d *deadLetter) rotate() {
 func (d *deadLetter) flush() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.w != nil && d.w.Flush() != nil {
-		d.errs++
+	if d.w == nil {
+		return
 	}
+	if d.w.Flush() != nil {
+		d.failed(0)
+		return
+	}
+	d.good, d.pending = d.size, 0
 }
 
 func (d *deadLetter) close() error {
@@ -135,6 +166,9 @@ func (d *deadLetter) close() error {
 		return nil
 	}
 	err := d.w.Flush()
+	if err != nil {
+		d.failed(0)
+	}
 	if cerr := d.f.Close(); err == nil {
 		err = cerr
 	}

@@ -56,6 +56,10 @@ type fakeES struct {
 	itemFail func(id string, doc []byte, attempt int) (status int, typ, reason string)
 	// slow holds every bulk request this long.
 	slow time.Duration
+	// late returns how long to wait before answering bulk request n
+	// (1-based), after processing it whether or not the client still
+	// waits: an overloaded cluster finishing work its client gave up on.
+	late func(n int) time.Duration
 }
 
 type parsedTemplate struct {
@@ -296,7 +300,7 @@ func (f *fakeES) bulk(w http.ResponseWriter, r *http.Request, body []byte) {
 	f.mu.Lock()
 	f.bulks++
 	n := f.bulks
-	reqFail, slow, refuse := f.reqFail, f.slow, f.refuse
+	reqFail, slow, refuse, late := f.reqFail, f.slow, f.refuse, f.late
 	f.mu.Unlock()
 	if slow > 0 {
 		select {
@@ -362,6 +366,9 @@ func (f *fakeES) bulk(w http.ResponseWriter, r *http.Request, body []byte) {
 	if drop {
 		hijackClose(w)
 		return
+	}
+	if late != nil {
+		time.Sleep(late(n))
 	}
 	writeJSON(w, 200, map[string]any{"took": 3, "errors": errorsFlag, "items": items})
 }

@@ -214,6 +214,10 @@ func New(cfg Config, log *slog.Logger) (*Output, error) {
 		if o.dl, err = openDeadLetter(cfg.DeadLetter.Path, cfg.DeadLetter.MaxBytes); err != nil {
 			return nil, fmt.Errorf("output.elasticsearch: %w", err)
 		}
+		if o.dl.torn > 0 {
+			log.Warn("elasticsearch output: the dead-letter file ended in an unfinished line, left by a run killed while writing it: cut off",
+				"file", cfg.DeadLetter.Path, "bytes", o.dl.torn)
+		}
 	}
 	o.ctx, o.cancel = context.WithCancel(context.Background())
 	o.wg.Add(1)
@@ -346,14 +350,23 @@ func (o *Output) spill(c *chunk) {
 		return
 	}
 	dropped, err := o.sp.put(c)
-	if err != nil {
-		dropped = c.docs()
-		o.warn("spoolerr", "elasticsearch output: cannot write the spool: documents dropped", "error", err.Error())
-	}
+	o.spoolDropped(dropped, err)
+}
+
+// spoolDropped counts and reports what a spool write lost.
+func (o *Output) spoolDropped(dropped int, err error) {
 	if dropped > 0 {
 		o.st.dropped.Add(uint64(dropped))
-		o.warn("overflow", "elasticsearch output: spool full: documents dropped by the overflow policy",
-			"policy", o.cfg.Spool.Overflow, "dropped_total", o.st.dropped.Load(), "max_bytes", o.cfg.Spool.MaxBytes)
+	}
+	if err != nil {
+		o.warn("spoolerr", "elasticsearch output: cannot write the spool (check the disk of the spool directory)",
+			"error", err.Error(), "dir", o.cfg.Spool.Dir, "dropped", dropped, "dropped_total", o.st.dropped.Load())
+		return
+	}
+	if dropped > 0 {
+		o.warn("overflow", "elasticsearch output: spool full (max_bytes, or the disk): documents dropped by the overflow policy",
+			"policy", o.cfg.Spool.Overflow, "dropped_total", o.st.dropped.Load(), "max_bytes", o.cfg.Spool.MaxBytes,
+			"disk_full_total", o.sp.stats().DiskFull)
 	}
 }
 
@@ -644,11 +657,7 @@ func (w *worker) ship(c *chunk) {
 	o.streak.Add(1)
 	switch {
 	case c.spooled:
-		dropped, err := o.sp.release(c)
-		if err != nil {
-			dropped = c.docs()
-		}
-		o.st.dropped.Add(uint64(dropped))
+		o.spoolDropped(o.sp.release(c))
 		c.release()
 	default:
 		o.spill(c)

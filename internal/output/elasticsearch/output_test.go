@@ -469,7 +469,7 @@ func TestCorruptSpoolFilesMovedAside(t *testing.T) {
 	if s := o.Stats(); s.Spool.Corrupt != 3 {
 		t.Errorf("corrupt files counted: %+v", s.Spool)
 	}
-	aside, _ := filepath.Glob(filepath.Join(cfg.Spool.Dir, "*.corrupt"))
+	aside, _ := filepath.Glob(filepath.Join(cfg.Spool.Dir, "*.corrupt-*"))
 	if len(aside) != 3 {
 		t.Errorf("moved aside: %v", aside)
 	}

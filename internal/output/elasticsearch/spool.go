@@ -15,6 +15,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
+	"time"
+
+	"github.com/flowlens/flowlens/internal/statefile"
 )
 
 // The spool keeps bulk requests on disk while the cluster cannot take
@@ -57,12 +61,13 @@ type spool struct {
 	droppedFiles uint64
 	corrupt      uint64
 	writeErrors  uint64
+	diskFull     uint64
 
 	zpool sync.Pool // *gzip.Writer
 }
 
 // openSpool reads the directory back: valid files are queued in order,
-// corrupt ones are renamed to *.corrupt and reported, never fatal.
+// corrupt ones are renamed to *.corrupt-TIME and reported, never fatal.
 func openSpool(dir string, maxBytes int64, policy string, log *slog.Logger) (*spool, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("spool: cannot create %s: %w (check output.elasticsearch.spool.dir and permissions)", dir, err)
@@ -109,10 +114,10 @@ func openSpool(dir string, maxBytes int64, policy string, log *slog.Logger) (*sp
 // setAside renames a corrupt file out of the way and reports it.
 func (s *spool) setAside(path string, why error) {
 	s.corrupt++
-	aside := path + ".corrupt"
-	err := os.Rename(path, aside)
+	aside, err := statefile.SetAside(path, time.Now())
 	if s.log != nil {
-		s.log.Warn("elasticsearch output: corrupt spool file moved aside", "file", path, "moved_to", aside, "reason", why.Error(), "rename_error", errString(err))
+		s.log.Warn("elasticsearch output: corrupt spool file moved aside; its documents are not sent (the file can be deleted once looked at)",
+			"file", path, "moved_to", aside, "reason", why.Error(), "rename_error", errString(err))
 	}
 }
 
@@ -196,9 +201,11 @@ func (s *spool) removeAvail(seq uint64) {
 }
 
 // put writes c to the spool (replacing the file of the same sequence
-// number, if any). When the spool is full, the overflow policy drops the
-// oldest (or newest) requests, by sequence number, among the waiting files
-// and c. put returns the number of documents dropped.
+// number, if any). When the spool is full (max_bytes, or the disk), the
+// overflow policy drops the oldest (or newest) requests, by sequence
+// number, among the waiting files and c. put returns the number of
+// documents dropped, c's included when it could not be written; the error
+// says why a write failed.
 func (s *spool) put(c *chunk) (dropped int, err error) {
 	data := s.encode(c)
 	size := int64(len(data))
@@ -267,20 +274,94 @@ func (s *spool) put(c *chunk) (dropped int, err error) {
 	s.remove(victims)
 
 	err = writeFileSync(s.path(c.seq), data)
+	for err != nil && isDiskFull(err) {
+		s.mu.Lock()
+		s.diskFull++
+		s.mu.Unlock()
+		if old != nil {
+			break // a rewrite only saves room; the previous file is kept below
+		}
+		// The disk filled up before max_bytes: make room as the overflow
+		// policy would, among the waiting files and c.
+		n, ok := s.dropForRoom(c.seq)
+		if !ok {
+			break
+		}
+		dropped += n
+		err = writeFileSync(s.path(c.seq), data)
+	}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err != nil {
-		s.writeErrors++
-		delete(s.entries, c.seq)
 		s.bytes -= size
 		s.docs -= int64(e.docs)
-		return 0, fmt.Errorf("spool: %w", err)
+		if old != nil {
+			// The previous version of the file is still there, whole: it
+			// holds every document of c (and some delivered since, which
+			// will come back as duplicates). Keep it rather than lose c.
+			if !isDiskFull(err) {
+				s.writeErrors++
+			}
+			old.taken = false
+			s.entries[c.seq] = old
+			s.bytes += oldSize
+			s.docs += int64(oldDocs)
+			s.insertAvail(c.seq)
+			s.broadcast()
+			return dropped, fmt.Errorf("spool: %w (the previous version of the file is kept)", err)
+		}
+		delete(s.entries, c.seq)
+		if isDiskFull(err) {
+			// The policy picks c itself: nothing waiting is older (newer).
+			s.droppedDocs += uint64(c.docs())
+			s.droppedFiles++
+			return dropped + c.docs(), nil
+		}
+		s.writeErrors++
+		return dropped + c.docs(), fmt.Errorf("spool: %w", err)
 	}
 	e.taken = false
 	s.insertAvail(c.seq)
 	s.broadcast()
 	return dropped, nil
+}
+
+// isDiskFull reports whether err says the file system (or the user's quota)
+// is full.
+func isDiskFull(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
+}
+
+// dropForRoom drops the waiting file the overflow policy gives up first,
+// if that is not seq itself: the oldest if older than seq (drop_oldest),
+// the newest if newer (drop_newest). Counted as overflow. It returns the
+// documents dropped.
+func (s *spool) dropForRoom(seq uint64) (int, bool) {
+	s.mu.Lock()
+	if len(s.avail) == 0 {
+		s.mu.Unlock()
+		return 0, false
+	}
+	i := 0
+	if !s.oldest {
+		i = len(s.avail) - 1
+	}
+	v := s.avail[i]
+	if s.oldest && v >= seq || !s.oldest && v <= seq {
+		s.mu.Unlock()
+		return 0, false
+	}
+	s.avail = append(s.avail[:i], s.avail[i+1:]...)
+	e := s.entries[v]
+	delete(s.entries, v)
+	s.bytes -= e.size
+	s.docs -= int64(e.docs)
+	s.droppedDocs += uint64(e.docs)
+	s.droppedFiles++
+	s.mu.Unlock()
+	s.remove([]uint64{v})
+	return e.docs, true
 }
 
 func (s *spool) remove(seqs []uint64) {
@@ -436,13 +517,19 @@ type SpoolStats struct {
 	// DroppedDocuments and DroppedFiles were lost to the overflow policy.
 	DroppedDocuments, DroppedFiles uint64
 	// Corrupt files were moved aside; WriteErrors are files that could not
-	// be written (their documents are counted as dropped by the output).
+	// be written for another reason than a full disk (their documents are
+	// counted as dropped by the output).
 	Corrupt, WriteErrors uint64
+	// DiskFull counts writes that found the disk full (ENOSPC, EDQUOT):
+	// the overflow policy then drops files as at max_bytes, counted in
+	// DroppedDocuments and DroppedFiles.
+	DiskFull uint64
 }
 
 func (s *spool) stats() SpoolStats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return SpoolStats{Files: int64(len(s.entries)), Documents: s.docs, Bytes: s.bytes,
-		DroppedDocuments: s.droppedDocs, DroppedFiles: s.droppedFiles, Corrupt: s.corrupt, WriteErrors: s.writeErrors}
+		DroppedDocuments: s.droppedDocs, DroppedFiles: s.droppedFiles, Corrupt: s.corrupt, WriteErrors: s.writeErrors,
+		DiskFull: s.diskFull}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/flowlens/flowlens/internal/pipeline"
+	"github.com/flowlens/flowlens/internal/statefile"
 )
 
 // Config is the NDJSON output configuration.
@@ -32,6 +33,10 @@ type Config struct {
 }
 
 // Writer is the output. Write is called from one goroutine.
+//
+// A batch is acknowledged when Write returns: its lines are then in the
+// operating system's hands, so they survive the process being killed
+// (SIGKILL, a crash), though not a power loss (the file is not synced).
 type Writer struct {
 	cfg     Config
 	f       *os.File
@@ -41,6 +46,8 @@ type Writer struct {
 	buf     []byte
 	now     func() time.Time
 	rotated int
+	torn    int64
+	good    int64 // the file's size after the last batch written whole
 }
 
 // New opens the destination.
@@ -62,26 +69,44 @@ func (w *Writer) open() error {
 			return fmt.Errorf("ndjson output: cannot create directory %s: %w", dir, err)
 		}
 	}
-	f, err := os.OpenFile(w.cfg.Path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	f, err := os.OpenFile(w.cfg.Path, os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o644)
 	if err != nil {
 		return fmt.Errorf("ndjson output: cannot open %s: %w (check output.ndjson.path and permissions)", w.cfg.Path, err)
 	}
-	st, err := f.Stat()
+	size, torn, err := statefile.CutTornLine(f)
 	if err != nil {
 		f.Close()
-		return err
+		return fmt.Errorf("ndjson output: %s: %w", w.cfg.Path, err)
 	}
-	w.f, w.size, w.opened = f, st.Size(), w.now()
+	w.torn += torn
+	w.f, w.size, w.good, w.opened = f, size, size, w.now()
 	w.w = bufio.NewWriterSize(f, 256<<10)
 	return nil
 }
+
+// TornBytes is the size of the unfinished last lines cut when the file was
+// opened (statefile.CutTornLine): non-zero after the previous run was killed
+// while writing.
+func (w *Writer) TornBytes() int64 { return w.torn }
 
 // Name implements pipeline.Output.
 func (w *Writer) Name() string { return "ndjson" }
 
 // Write implements pipeline.Output. Each batch is flushed, so a reader
-// following the file sees records within the batch interval.
+// following the file sees records within the batch interval. A batch is
+// written whole or not at all: when a write fails (a full disk), the file
+// is cut back to the previous batch, Write returns the error (the pipeline
+// counts the batch as failed), and the next batch is tried afresh.
 func (w *Writer) Write(b *pipeline.Batch) error {
+	if err := w.write(b); err != nil {
+		w.undo()
+		return err
+	}
+	w.good = w.size
+	return w.maybeRotate()
+}
+
+func (w *Writer) write(b *pipeline.Batch) error {
 	if w.cfg.Flows {
 		for i := range b.Flows {
 			if err := w.line(b.Flows[i].AppendJSON(w.buf[:0])); err != nil {
@@ -96,10 +121,20 @@ func (w *Writer) Write(b *pipeline.Batch) error {
 			}
 		}
 	}
-	if err := w.w.Flush(); err != nil {
-		return err
+	return w.w.Flush()
+}
+
+// undo drops what a failed Write left: a bufio.Writer refuses everything
+// after its first error, and part of the batch (maybe half a line) may be
+// in the file.
+func (w *Writer) undo() {
+	if w.f == nil {
+		w.w.Reset(os.Stdout)
+		return
 	}
-	return w.maybeRotate()
+	w.f.Truncate(w.good) // appends go to the new end (O_APPEND)
+	w.w.Reset(w.f)
+	w.size = w.good
 }
 
 func (w *Writer) line(b []byte) error {

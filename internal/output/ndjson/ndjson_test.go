@@ -3,8 +3,14 @@ package ndjson
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -138,4 +144,243 @@ func BenchmarkWrite(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N*len(batch.Flows))/b.Elapsed().Seconds(), "records/s")
+}
+
+// A file that ends in an unfinished line (a killed run) is cut back to its
+// last whole line before anything is appended: every line stays readable.
+func TestTornLastLineCut(t *testing.T) {
+	for _, tc := range []struct {
+		name, before, want string
+	}{
+		{"torn line", "{\"a\":1}\n{\"b\":", "{\"a\":1}\n"},
+		{"only a torn line", "{\"b\":", ""},
+		{"whole lines", "{\"a\":1}\n", "{\"a\":1}\n"},
+		// longer than one read back from the end
+		{"long torn line", "{\"a\":1}\n{\"b\":\"" + strings.Repeat("x", 200<<10), "{\"a\":1}\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "flows.ndjson")
+			if err := os.WriteFile(path, []byte(tc.before), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			w, err := New(Config{Path: path, Flows: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := w.TornBytes(), int64(len(tc.before)-len(tc.want)); got != want {
+				t.Errorf("TornBytes %d, want %d", got, want)
+			}
+			if err := w.Write(batch(3)); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			b, _ := os.ReadFile(path)
+			if !strings.HasPrefix(string(b), tc.want) {
+				t.Fatalf("the file starts with %.40q, want %.40q", b, tc.want)
+			}
+			if n := lines(t, path); n != strings.Count(tc.want, "\n")+3 {
+				t.Errorf("%d lines", n)
+			}
+		})
+	}
+}
+
+const killChildEnv = "FLOWLENS_NDJSON_KILL_CHILD"
+
+// killBatch is big enough that a batch reaches the file in several
+// buffer-sized writes, so that a kill can land between two of them.
+const killBatch = 2000
+
+// TestKillChild is the child of TestKill9: it writes batches in a loop,
+// printing "ack N" once Write returned for batch N.
+func TestKillChild(t *testing.T) {
+	path := os.Getenv(killChildEnv)
+	if path == "" {
+		t.Skip("child process of TestKill9")
+	}
+	w, err := New(Config{Path: path, Flows: true})
+	if err != nil {
+		fmt.Println("error", err)
+		os.Exit(1)
+	}
+	// One batch, renumbered: the child spends its time writing.
+	b := seqBatch(0, killBatch)
+	for i := 0; ; i++ {
+		for j := range b.Flows {
+			b.Flows[j].SampleSeq = uint32(i*killBatch + j)
+		}
+		if err := w.Write(b); err != nil {
+			fmt.Println("error", err)
+			os.Exit(1)
+		}
+		fmt.Printf("ack %d\n", i)
+	}
+}
+
+// seqBatch holds flow records with sample sequence numbers from..from+n-1.
+func seqBatch(from, n int) *pipeline.Batch {
+	b := &pipeline.Batch{}
+	for i := from; i < from+n; i++ {
+		b.Flows = append(b.Flows, flow.Record{SampleSeq: uint32(i), Bytes: 1500, Packets: 1,
+			In: flow.Port{Format: flow.PortSingle, Index: 3, Name: "tap0a1b2c3d-4e"}})
+	}
+	return b
+}
+
+// TestKill9 kills a process writing NDJSON with SIGKILL, then starts a
+// writer on the same file as the next run would: every record of every
+// batch acknowledged before the kill is there once, every line is whole
+// JSON, and the next run's records follow.
+func TestKill9(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "flows.ndjson")
+	next := 1 << 30 // the next run's records, told apart by their numbers
+	var torn int64
+	for round := range 3 {
+		cmd := exec.Command(exe, "-test.run=^TestKillChild$", "-test.count=1")
+		cmd.Env = append(os.Environ(), killChildEnv+"="+path)
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		acked := -1
+		sc := bufio.NewScanner(out)
+		killAt := 5 + 3*round
+		killed := false
+		for sc.Scan() {
+			line := sc.Text()
+			if n, ok := strings.CutPrefix(line, "ack "); ok {
+				acked, _ = strconv.Atoi(n)
+				if acked >= killAt && !killed {
+					// Into the next batch, at a different point each round.
+					time.Sleep(time.Duration(1+2*round) * time.Millisecond)
+					cmd.Process.Signal(syscall.SIGKILL)
+					killed = true
+				}
+			} else if strings.HasPrefix(line, "error") {
+				t.Fatal(line)
+			}
+		}
+		// The acknowledgements printed before the kill have been read.
+		cmd.Wait()
+		if acked < killAt {
+			t.Fatalf("round %d: child stopped after batch %d", round, acked)
+		}
+
+		w, err := New(Config{Path: path, Flows: true})
+		if err != nil {
+			t.Fatalf("round %d: opening after kill -9: %v", round, err)
+		}
+		torn += w.TornBytes()
+		if err := w.Write(seqBatch(next, 10)); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[int]int{}
+		sc = bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for n := 1; sc.Scan(); n++ {
+			var r struct {
+				Flowlens struct {
+					Sflow struct {
+						SampleSequence int `json:"sample_sequence"`
+					}
+				}
+			}
+			if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+				t.Fatalf("round %d: line %d is not whole JSON (%v): %.80q", round, n, err, sc.Bytes())
+			}
+			seen[r.Flowlens.Sflow.SampleSequence]++
+		}
+		f.Close()
+		for i := 0; i < (acked+1)*killBatch; i++ {
+			if seen[i] != 1 {
+				t.Fatalf("round %d: acknowledged record %d is there %d times", round, i, seen[i])
+			}
+		}
+		for i := next; i < next+10; i++ {
+			if seen[i] != 1 {
+				t.Fatalf("round %d: the next run's record %d is there %d times", round, i, seen[i])
+			}
+		}
+		for k, n := range seen {
+			if n != 1 {
+				t.Fatalf("round %d: record %d is there %d times", round, k, n)
+			}
+		}
+		t.Logf("round %d: killed after batch %d acknowledged; %d records in the file; %d bytes of an unfinished line cut",
+			round, acked, len(seen), w.TornBytes())
+		// The child starts numbering from 0 again: start clean.
+		os.Remove(path)
+		next += 10
+	}
+	if torn == 0 {
+		t.Log("no kill landed in the middle of a line (TestTornLastLineCut covers that case)")
+	}
+}
+
+// The disk fills up: the batch that does not fit fails whole (the file is
+// cut back to the batch before), and once there is room again the next
+// batches are written. A real full file system: a small tmpfs.
+func TestDiskFull(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a small tmpfs for a real full disk needs root; run the tests as root to cover it")
+	}
+	dir := t.TempDir()
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV, "size=256k"); err != nil {
+		t.Skipf("cannot mount a tmpfs on %s (%v)", dir, err)
+	}
+	t.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
+	filler := filepath.Join(dir, "filler")
+	if err := os.WriteFile(filler, make([]byte, 64<<10), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "flows.ndjson")
+	w, err := New(Config{Path: path, Flows: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	written := 0
+	for i := 0; ; i++ {
+		if i > 1000 {
+			t.Fatal("the disk never filled up")
+		}
+		err := w.Write(seqBatch(i*50, 50))
+		if err == nil {
+			written++
+			continue
+		}
+		if !errors.Is(err, syscall.ENOSPC) {
+			t.Fatalf("batch %d: %v", i, err)
+		}
+		break
+	}
+	if n := lines(t, path); n != written*50 {
+		t.Fatalf("%d lines after the disk filled up, want the %d batches written whole: %d", n, written, written*50)
+	}
+	os.Remove(filler)
+	if err := w.Write(seqBatch(1<<20, 50)); err != nil {
+		t.Fatalf("once there is room again: %v", err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := lines(t, path); n != (written+1)*50 {
+		t.Errorf("%d lines, want %d", n, (written+1)*50)
+	}
 }
