@@ -5,11 +5,18 @@ go 1.26.8
 replace github.com/flowlens/flowlens => ../
 
 require (
+	github.com/elastic/go-elasticsearch/v8 v8.19.7
 	github.com/flowlens/flowlens v0.0.0-00010101000000-000000000000
 	github.com/netsampler/goflow2/v2 v2.2.6
 )
 
 require (
+	github.com/elastic/elastic-transport-go/v8 v8.9.0 // indirect
+	github.com/go-logr/logr v1.4.3 // indirect
+	github.com/go-logr/stdr v1.2.2 // indirect
+	go.opentelemetry.io/otel v1.29.0 // indirect
+	go.opentelemetry.io/otel/metric v1.29.0 // indirect
+	go.opentelemetry.io/otel/trace v1.29.0 // indirect
 	golang.org/x/sys v0.50.0 // indirect
-	google.golang.org/protobuf v1.36.11 // indirect
+	google.golang.org/protobuf v1.36.12 // indirect
 )

@@ -54,8 +54,8 @@ func BenchmarkCollectorNoOutput(b *testing.B) {
 }
 
 // captureRecords decodes the capture into the records the output sees.
-func captureRecords(b *testing.B) ([]flow.Record, []flow.Counter) {
-	data := loadCapture(b)
+func captureRecords(tb testing.TB) ([]flow.Record, []flow.Counter) {
+	data := loadCapture(tb)
 	dec := sflow.NewDecoder(sflow.Options{})
 	var res sflow.Result
 	var flows []flow.Record
@@ -63,7 +63,7 @@ func captureRecords(b *testing.B) ([]flow.Record, []flow.Counter) {
 	now := time.Now()
 	for _, d := range data {
 		if err := dec.Decode(d, now, &res); err != nil {
-			b.Fatal(err)
+			tb.Fatal(err)
 		}
 		flows = append(flows, res.Flows...)
 		counters = append(counters, res.Counters...)

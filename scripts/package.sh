@@ -12,6 +12,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The toolchain of the tests (scripts/test.sh): its standard library has the
+# security fixes Go 1.26.8 lacks.
+export GOTOOLCHAIN=${FLOWLENS_GOTOOLCHAIN:-go1.27.3}
 VERSION=${VERSION:-0.0.0~git$(date -u +%Y%m%d)}
 ARCH=$(dpkg --print-architecture 2>/dev/null || go env GOARCH)
 OUT=${OUT:-dist}

@@ -79,7 +79,7 @@ func (s *metricsServer) collect(p *pipeline.Pipeline, outputs []pipeline.Output,
 	if st != nil {
 		src.Store = func() metrics.StoreUsage {
 			u := st.Usage()
-			return metrics.StoreUsage{Bytes: u.Bytes, Written: u.Written, WriteErrors: u.WriteErrors}
+			return metrics.StoreUsage{Bytes: u.Bytes, Written: u.Written, WriteErrors: u.WriteErrors, Memory: u.Memory}
 		}
 	}
 	if err := s.m.Collect(src); err != nil {

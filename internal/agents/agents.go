@@ -44,6 +44,8 @@ type Stats struct {
 	seen    bool
 	resync  bool
 	lastLog time.Time
+	// lastConflictLog: when a second source was last reported.
+	lastConflictLog time.Time
 }
 
 // Snapshot is a copy of an exporter's counters.
@@ -68,6 +70,10 @@ type Snapshot struct {
 	FirstSeen    time.Time
 	LastSeen     time.Time
 	LastSequence uint32
+	// Source is the UDP source address of the first datagram;
+	// OtherSources counts datagrams from any other source address.
+	Source       netip.Addr
+	OtherSources uint64
 }
 
 // ErrorCount is the sum of Errors.
@@ -102,6 +108,13 @@ type Observation struct {
 	Unknown         uint32 // unknown records or sets skipped
 	UnknownSamples  uint32
 	Error           string // the datagram-level decode error's reason, "" if none
+	// Source is the datagram's UDP source address. An sFlow agent names
+	// itself in the header; two exporters that claim the same name (two
+	// hypervisors with agent=lo, for instance) mix their sequence numbers.
+	Source netip.Addr
+	// LogConflict is set by Observe when this datagram came from another
+	// source than the agent's first, and it is time to say so again.
+	LogConflict bool
 }
 
 // Registry holds every exporter's Stats.
@@ -158,6 +171,17 @@ func (s *Stats) Observe(now time.Time, o *Observation) (lost uint64, logIt bool)
 	s.CounterSamples += uint64(o.Counters)
 	s.UnknownRecords += uint64(o.Unknown)
 	s.UnknownSamples += uint64(o.UnknownSamples)
+	if o.Source.IsValid() {
+		switch {
+		case !s.Source.IsValid():
+			s.Source = o.Source
+		case o.Source != s.Source:
+			s.OtherSources++
+			if now.Sub(s.lastConflictLog) >= time.Minute {
+				s.lastConflictLog, o.LogConflict = now, true
+			}
+		}
+	}
 	if o.HeaderOK {
 		lost = s.sequence(o)
 	}
@@ -168,6 +192,13 @@ func (s *Stats) Observe(now time.Time, o *Observation) (lost uint64, logIt bool)
 		}
 	}
 	return lost, logIt
+}
+
+// FirstSource is the address the exporter's first datagram came from.
+func (s *Stats) FirstSource() netip.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.Snapshot.Source
 }
 
 // AddErrors counts problems inside a datagram (skipped samples or sets).

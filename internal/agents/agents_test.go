@@ -106,3 +106,24 @@ func TestNetFlowV5BothConventions(t *testing.T) {
 		}
 	}
 }
+
+// Two exporters claiming one agent address are told apart by their UDP
+// source: counted, and reported at most every minute.
+func TestSourceConflict(t *testing.T) {
+	r := NewRegistry()
+	s := r.Get(Key{Agent: netip.MustParseAddr("127.0.0.1"), SubAgent: 0})
+	a, b := netip.MustParseAddr("192.0.2.11"), netip.MustParseAddr("192.0.2.12")
+	t0 := time.Unix(1000, 0)
+	var logged int
+	for i, src := range []netip.Addr{a, a, b, a, b, b} {
+		o := &Observation{HeaderOK: true, Sequence: uint32(i + 1), Step: 1, Source: src}
+		s.Observe(t0.Add(time.Duration(i)*time.Second), o)
+		if o.LogConflict {
+			logged++
+		}
+	}
+	snap := r.All()[0]
+	if snap.Source != a || snap.OtherSources != 3 || logged != 1 || s.FirstSource() != a {
+		t.Errorf("source %v, other %d, logged %d", snap.Source, snap.OtherSources, logged)
+	}
+}

@@ -204,8 +204,11 @@ func (c *Config) Validate() error {
 	if len(c.Input.SFlow.Listen) == 0 {
 		return errors.New("input.sflow.listen is empty: give at least one address, e.g. :6343")
 	}
-	if c.Input.SFlow.ReceiveBuffer < 0 || c.Input.SFlow.Batch < 0 || c.Input.SFlow.Sockets < 0 {
-		return errors.New("input.sflow: receive_buffer, batch and sockets cannot be negative")
+	if err := c.Input.SFlow.Config.Validate("input.sflow"); err != nil {
+		return err
+	}
+	if err := c.Input.NetFlow.Config.Validate("input.netflow"); err != nil {
+		return err
 	}
 	for _, o := range c.Enrich.OpenStack.OVSDB {
 		if _, _, err := openstack.ParseOVSDB(o); err != nil {

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"compress/gzip"
 	"context"
 	"io"
 	"net/http"
@@ -279,5 +280,47 @@ func TestMetricsAndHealthEndpoints(t *testing.T) {
 		if strings.Contains(body, token) || strings.Contains(body, "correct horse") || strings.Contains(body, hash) {
 			t.Errorf("%s: a credential is in the metrics", auth.Mode)
 		}
+	}
+}
+
+// Large answers go compressed to clients that accept gzip, and every
+// answer carries a policy that only allows the console's own resources.
+func TestCompressionAndContentSecurityPolicy(t *testing.T) {
+	cfg := DefaultConfig()
+	js := strings.Repeat("function chart(){return 1}\n", 2000)
+	cfg.Assets = fstest.MapFS{"index.html": {Data: []byte("<html>console</html>")}, "assets/app-1.js": {Data: []byte(js)}}
+	s, err := NewServer(cfg, okAPI, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := httptest.NewRequest("GET", "/assets/app-1.js", nil)
+	req.Header.Set("Accept-Encoding", "gzip")
+	rec := do(t, s.Handler(), req)
+	if rec.Header().Get("Content-Encoding") != "gzip" || rec.Body.Len() >= len(js)/10 {
+		t.Fatalf("asset: encoding %q, %d bytes for %d", rec.Header().Get("Content-Encoding"), rec.Body.Len(), len(js))
+	}
+	zr, err := gzip.NewReader(rec.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := io.ReadAll(zr); string(b) != js {
+		t.Error("the compressed asset does not decompress to the file")
+	}
+	if !strings.Contains(rec.Header().Get("Vary"), "Accept-Encoding") {
+		t.Error("no Vary: Accept-Encoding")
+	}
+	// Clients that do not ask for gzip get the file as it is.
+	rec = do(t, s.Handler(), httptest.NewRequest("GET", "/assets/app-1.js", nil))
+	if rec.Header().Get("Content-Encoding") != "" || rec.Body.String() != js {
+		t.Error("uncompressed answer differs")
+	}
+	csp := rec.Header().Get("Content-Security-Policy")
+	for _, d := range []string{"default-src 'self'", "script-src 'self'", "frame-ancestors 'none'", "object-src 'none'"} {
+		if !strings.Contains(csp, d) {
+			t.Errorf("Content-Security-Policy %q lacks %q", csp, d)
+		}
+	}
+	if strings.Contains(csp, "unsafe-eval") || strings.Contains(csp, "script-src 'self' 'unsafe-inline'") {
+		t.Errorf("Content-Security-Policy allows inline or eval'd scripts: %q", csp)
 	}
 }

@@ -78,7 +78,7 @@ func (r *Record) AppendJSON(b []byte) []byte {
 	writeObserverPort(&w, "egress", &r.Out)
 	w.close()
 
-	writeEnds(&w, &r.Packet, r.SrcAS, r.DstAS, &r.SrcGeo, &r.DstGeo)
+	writeEnds(&w, &r.Packet, r.SrcAS, r.DstAS, r.SrcGeo, r.DstGeo)
 
 	w.open("network")
 	if r.EtherType != 0 {
@@ -115,8 +115,8 @@ func (r *Record) AppendJSON(b []byte) []byte {
 
 	w.open("flowlens")
 	w.str("input", r.Input.String())
-	writeIdentity(&w, "src", &r.SrcID)
-	writeIdentity(&w, "dst", &r.DstID)
+	writeIdentity(&w, "src", r.SrcID)
+	writeIdentity(&w, "dst", r.DstID)
 	if r.Relation != RelationUnknown {
 		w.str("relation", r.Relation.String())
 	}

@@ -221,8 +221,13 @@ type Record struct {
 
 	// Enrichment: geography and network of each end, the OpenStack
 	// identity of each end, and what the flow is relative to the cloud.
-	SrcGeo, DstGeo Geo
-	SrcID, DstID   Identity
+	// Nil when unknown. They point at the enrichers' immutable entries,
+	// shared by every record of that address or port: never write through
+	// them (replace the pointer). Out of line, they keep the record small:
+	// records are copied from decoder to batch to output, and this is most
+	// of their cost.
+	SrcGeo, DstGeo *Geo
+	SrcID, DstID   *Identity
 	Direction      Direction
 	Relation       Relation
 
@@ -268,8 +273,31 @@ type Identity struct {
 	Source         string // where the identity came from: ovsdb, neutron, static
 }
 
+var (
+	noGeo      Geo
+	noIdentity Identity
+)
+
+// OrEmpty returns g, or an empty Geo when g is nil, for reading only.
+func (g *Geo) OrEmpty() *Geo {
+	if g == nil {
+		return &noGeo
+	}
+	return g
+}
+
+// OrEmpty returns i, or an empty Identity when i is nil, for reading only.
+func (i *Identity) OrEmpty() *Identity {
+	if i == nil {
+		return &noIdentity
+	}
+	return i
+}
+
 // Known reports whether anything is known.
-func (i *Identity) Known() bool { return i.PortID != "" || i.InstanceID != "" || i.NetworkID != "" }
+func (i *Identity) Known() bool {
+	return i != nil && (i.PortID != "" || i.InstanceID != "" || i.NetworkID != "")
+}
 
 // Direction classifies a flow by whether its ends are inside the cloud
 // (private, link-local and other reserved addresses, or known ports) or

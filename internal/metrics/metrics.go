@@ -42,6 +42,7 @@ type Sockets struct {
 type StoreUsage struct {
 	Bytes                int64
 	Written, WriteErrors uint64
+	Memory               int64 // -1: unknown
 }
 
 // Sources are the components the collector reads. Every field is optional:
@@ -214,6 +215,8 @@ var (
 		"Datagrams older than some already received.", agentLabels...)
 	agentUnknownRecords = counter("flowlens_agent_unknown_records_total",
 		"Records (sFlow) or sets (NetFlow/IPFIX) of unknown types skipped.", agentLabels...)
+	agentOtherSources = counter("flowlens_agent_other_source_datagrams_total",
+		"sFlow datagrams with this agent address from another UDP source than the first: two exporters claim one agent address.", agentLabels...)
 	agentUnknownSamples = counter("flowlens_agent_unknown_samples_total",
 		"sFlow samples of unknown types skipped.", agentLabels...)
 	agentErrors = counter("flowlens_agent_decode_errors_total",
@@ -227,6 +230,10 @@ var (
 	socketTruncated   = counter("flowlens_socket_truncated_total", "Datagrams longer than max_datagram, dropped.", socketLabels...)
 	socketKernelDrops = counter("flowlens_socket_kernel_drops_total",
 		"Datagrams the kernel dropped because the socket's receive buffer was full.", socketLabels...)
+	socketDenied = counter("flowlens_socket_denied_total",
+		"Datagrams dropped unread because their source is outside allowed_sources.", socketLabels...)
+	socketRateLimited = counter("flowlens_socket_rate_limited_total",
+		"Datagrams dropped unread because their source sent more than max_datagrams_per_source.", socketLabels...)
 	socketBuffer = gauge("flowlens_socket_receive_buffer_bytes", "Receive buffer the kernel granted the socket.", socketLabels...)
 
 	outputWritten = counter("flowlens_output_records_written_total",
@@ -293,6 +300,7 @@ var (
 	esSpoolDiskFull = counter("flowlens_elasticsearch_spool_disk_full_total", "Spool writes that found the disk full (the overflow policy then applies).")
 
 	storeBytes       = gauge("flowlens_store_size_bytes", "Disk use of the store's database files.")
+	storeMemory      = gauge("flowlens_store_memory_bytes", "Memory the store's database engine holds (buffer pool, bounded by store.memory_limit): part of the process's resident memory.")
 	storeWritten     = counter("flowlens_store_records_written_total", "Flow records written to the store.")
 	storeWriteErrors = counter("flowlens_store_write_errors_total", "Writes to the store that failed.")
 )
@@ -347,6 +355,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			emit(ch, socketBytes, float64(st.Bytes), lv...)
 			emit(ch, socketTruncated, float64(st.Truncated), lv...)
 			emit(ch, socketKernelDrops, float64(st.KernelDrops), lv...)
+			emit(ch, socketDenied, float64(st.Denied), lv...)
+			emit(ch, socketRateLimited, float64(st.RateLimited), lv...)
 			emit(ch, socketBuffer, float64(st.ReceiveBuffer), lv...)
 		}
 	}
@@ -391,6 +401,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	if s.Store != nil {
 		u := s.Store()
 		emit(ch, storeBytes, float64(u.Bytes))
+		if u.Memory >= 0 {
+			emit(ch, storeMemory, float64(u.Memory))
+		}
 		emit(ch, storeWritten, float64(u.Written))
 		emit(ch, storeWriteErrors, float64(u.WriteErrors))
 	}
@@ -411,6 +424,7 @@ func collectAgent(ch chan<- prometheus.Metric, a *agents.Snapshot) {
 	emit(ch, agentOutOfOrder, float64(a.OutOfOrder), lv...)
 	emit(ch, agentUnknownRecords, float64(a.UnknownRecords), lv...)
 	emit(ch, agentUnknownSamples, float64(a.UnknownSamples), lv...)
+	emit(ch, agentOtherSources, float64(a.OtherSources), lv...)
 	emit(ch, agentLastSeen, unixSeconds(a.LastSeen), lv...)
 	for reason, n := range a.Errors {
 		emit(ch, agentErrors, float64(n), lv[0], lv[1], lv[2], reason)

@@ -467,7 +467,7 @@ func TestScrapeCountsWhatWasFed(t *testing.T) {
 	}
 	var attributed int
 	for _, f := range plain.flows {
-		if f.SrcID.PortID == "port-1" {
+		if f.SrcID.OrEmpty().PortID == "port-1" {
 			attributed++
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/maxmind/mmdbwriter"
 	"github.com/maxmind/mmdbwriter/mmdbtype"
@@ -28,6 +29,7 @@ func (discard) Close() error                { return nil }
 // port of the capture known), to measure what enrichment costs per record.
 //
 //	go test -run '^$' -bench Handler -benchmem ./internal/pipeline/
+//	go test -run '^$' -bench Handler/cost -benchtime 5000x -count 5 ./internal/pipeline/
 func BenchmarkHandler(b *testing.B) {
 	ds := sflowCaptureB(b)
 	dir := b.TempDir()
@@ -50,16 +52,15 @@ func BenchmarkHandler(b *testing.B) {
 			ProjectName: "p", Host: "h", Attachments: []openstack.Attached{{Agent: "127.0.0.1", IfIndex: uint32(29 + 2*i)}}})
 	}
 	inv.Set("static", ports)
+	plain := []func() pipeline.Enricher(nil)
+	enriched := []func() pipeline.Enricher{
+		func() pipeline.Enricher { return db.NewEnricher() },
+		func() pipeline.Enricher { return inv.NewEnricher() },
+	}
 	for _, c := range []struct {
 		name      string
 		enrichers []func() pipeline.Enricher
-	}{
-		{"plain", nil},
-		{"enriched", []func() pipeline.Enricher{
-			func() pipeline.Enricher { return db.NewEnricher() },
-			func() pipeline.Enricher { return inv },
-		}},
-	} {
+	}{{"plain", plain}, {"enriched", enriched}} {
 		b.Run(c.name, func(b *testing.B) {
 			p := pipeline.New(pipeline.Config{Enrichers: c.enrichers}, quiet(), discard{})
 			h := p.SFlowHandler()
@@ -78,6 +79,38 @@ func BenchmarkHandler(b *testing.B) {
 			p.Close()
 		})
 	}
+	// Paired: both handlers take turns on the same capture, so that a
+	// change of load on the machine affects both alike; the cost is the
+	// enriched time over the plain time.
+	b.Run("cost", func(b *testing.B) {
+		pp := pipeline.New(pipeline.Config{Enrichers: plain}, quiet(), discard{})
+		pe := pipeline.New(pipeline.Config{Enrichers: enriched}, quiet(), discard{})
+		hp, he := pp.SFlowHandler(), pe.SFlowHandler()
+		var tp, te time.Duration
+		run := func(h *pipeline.SFlowHandler) time.Duration {
+			t0 := time.Now()
+			for _, d := range ds {
+				h.Datagram(d.Payload, d.Src, d.Time)
+			}
+			h.Flush()
+			return time.Since(t0)
+		}
+		for i := 0; i < b.N; i++ {
+			if i%2 == 0 {
+				tp += run(hp)
+				te += run(he)
+			} else {
+				te += run(he)
+				tp += run(hp)
+			}
+		}
+		b.ReportMetric(float64(tp.Nanoseconds())/float64(721*b.N), "ns/record-plain")
+		b.ReportMetric(float64(te.Nanoseconds())/float64(721*b.N), "ns/record-enriched")
+		b.ReportMetric(100*(float64(te)/float64(tp)-1), "%cost")
+		b.StopTimer()
+		pp.Close()
+		pe.Close()
+	})
 }
 
 func sflowCaptureB(b *testing.B) []pcapfile.Datagram {

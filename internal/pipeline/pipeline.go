@@ -250,6 +250,7 @@ func (h *SFlowHandler) Datagram(b []byte, src netip.AddrPort, now time.Time) {
 	key := agents.Key{Agent: hdr.Agent, SubAgent: hdr.SubAgent, Input: flow.InputSFlow}
 	if h.res.HeaderOK {
 		o.HeaderOK, o.Sequence, o.Step, o.Uptime = true, hdr.Sequence, 1, hdr.Uptime
+		o.Source = src.Addr().Unmap()
 	} else {
 		// Without a header the datagram belongs to whoever sent it.
 		key = agents.Key{Agent: src.Addr().Unmap(), SubAgent: agents.NoSubAgent, Input: flow.InputSFlow}
@@ -262,6 +263,11 @@ func (h *SFlowHandler) Datagram(b []byte, src netip.AddrPort, now time.Time) {
 	if logIt {
 		h.p.log.Warn("bad sFlow datagram dropped (logged at most every 10 s per agent)",
 			"from", src.String(), "agent", key.Agent.String(), "reason", o.Error, "size", len(b))
+	}
+	if o.LogConflict {
+		h.p.log.Warn("two exporters send sFlow with the same agent address and sub-agent: their sequence numbers, loss and ports mix (logged at most every minute)",
+			"agent", key.Agent.String(), "sub_agent", key.SubAgent, "first_source", st.FirstSource().String(), "other_source", src.Addr().Unmap().String(),
+			"fix", "give each exporter an agent address of its own (Open vSwitch: flowlens ovs configure --agent IFACE, an interface with a unique address)")
 	}
 	if len(h.res.Flows) == 0 && len(h.res.Counters) == 0 {
 		return
@@ -327,6 +333,11 @@ func (h *handler) add(flows []flow.Record, counters []flow.Counter) {
 
 // Flush hands the records gathered so far to the outputs.
 func (h *handler) Flush() {
+	for _, e := range h.enrichers {
+		if f, ok := e.(interface{ Flush() }); ok {
+			f.Flush()
+		}
+	}
 	if h.batch == nil {
 		return
 	}

@@ -366,7 +366,8 @@ func flowRow(r *flow.Record, row []driver.Value) (ts, dur int64) {
 	if r.InnerPresent {
 		innerSrc, innerDst = str(r.Inner.SrcAddr, r.Inner.SrcAddr.IsValid()), str(r.Inner.DstAddr, r.Inner.DstAddr.IsValid())
 	}
-	srcASN, dstASN := int64(r.SrcGeo.ASN), int64(r.DstGeo.ASN)
+	sg, dg, si, di := r.SrcGeo.OrEmpty(), r.DstGeo.OrEmpty(), r.SrcID.OrEmpty(), r.DstID.OrEmpty()
+	srcASN, dstASN := int64(sg.ASN), int64(dg.ASN)
 	if srcASN == 0 {
 		srcASN = int64(r.SrcAS)
 	}
@@ -380,14 +381,14 @@ func flowRow(r *flow.Record, row []driver.Value) (ts, dur int64) {
 		macString(r.SrcMAC), macString(r.DstMAC), int64(vlan), vni,
 		str(r.SrcAddr, r.SrcAddr.IsValid()), str(r.DstAddr, r.DstAddr.IsValid()), int64(r.SrcPort), int64(r.DstPort),
 		proto, ntype, r.Tunnel.String(), innerSrc, innerDst,
-		first(r.SrcID.InstanceName, r.SrcID.InstanceID), first(r.DstID.InstanceName, r.DstID.InstanceID),
-		first(r.SrcID.ProjectName, r.SrcID.ProjectID), first(r.DstID.ProjectName, r.DstID.ProjectID),
-		first(r.SrcID.NetworkName, r.SrcID.NetworkID), first(r.DstID.NetworkName, r.DstID.NetworkID),
-		r.SrcID.Host, r.DstID.Host,
-		r.SrcGeo.CountryISO, r.DstGeo.CountryISO, srcASN, dstASN,
+		first(si.InstanceName, si.InstanceID), first(di.InstanceName, di.InstanceID),
+		first(si.ProjectName, si.ProjectID), first(di.ProjectName, di.ProjectID),
+		first(si.NetworkName, si.NetworkID), first(di.NetworkName, di.NetworkID),
+		si.Host, di.Host,
+		sg.CountryISO, dg.CountryISO, srcASN, dstASN,
 		r.Direction.String(), r.Relation.String(),
-		r.SrcGeo.City, r.DstGeo.City,
-		r.SrcGeo.Lat, r.SrcGeo.Lon, r.DstGeo.Lat, r.DstGeo.Lon,
+		sg.City, dg.City,
+		sg.Lat, sg.Lon, dg.Lat, dg.Lon,
 		int64(r.Bytes), int64(r.Packets), int64(max(r.Samples, 1)),
 	}
 	copy(row, v[:])
@@ -504,11 +505,22 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 type Usage struct {
 	Bytes                int64 // disk use of the database files
 	Written, WriteErrors uint64
+	// Memory is what the database engine holds in memory (its buffer
+	// pool, up to memory_limit): part of the process's resident memory
+	// that is the store's cache, not the collector's. -1 if unknown.
+	Memory int64
 }
 
-// Usage returns the disk use and write counters.
+// Usage returns the disk use, memory and write counters.
 func (s *Store) Usage() Usage {
-	return Usage{Bytes: s.diskBytes(), Written: s.written.Load(), WriteErrors: s.writeErrors.Load()}
+	u := Usage{Bytes: s.diskBytes(), Written: s.written.Load(), WriteErrors: s.writeErrors.Load(), Memory: -1}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	var n int64
+	if s.eng.DB().QueryRowContext(ctx, "SELECT coalesce(sum(memory_usage_bytes), 0)::BIGINT FROM duckdb_memory()").Scan(&n) == nil {
+		u.Memory = n
+	}
+	return u
 }
 
 func (s *Store) diskBytes() int64 {

@@ -142,6 +142,10 @@ type Cloud struct {
 	Peers       []Peer
 	convs       []conv
 	vmRate      []float64
+	// ids and geos are what records point at (flow.Record keeps them out
+	// of line), one per VM and per peer.
+	ids  []flow.Identity
+	geos []flow.Geo
 }
 
 type city struct {
@@ -330,6 +334,14 @@ func New(cfg Config) *Cloud {
 			}
 		}
 	}
+	c.ids = make([]flow.Identity, len(c.VMs))
+	for i := range c.VMs {
+		c.ids[i] = c.newIdentity(i)
+	}
+	c.geos = make([]flow.Geo, len(c.Peers))
+	for i := range c.Peers {
+		c.geos[i] = c.newGeo(i)
+	}
 	return c
 }
 
@@ -363,7 +375,9 @@ func diurnalIntegral(t float64) float64 {
 	return 0.625*t - 0.375*(math.Sin(w*t-w*3*3600)-math.Sin(-w*3*3600))/w
 }
 
-func (c *Cloud) identity(vm int) flow.Identity {
+func (c *Cloud) identity(vm int) *flow.Identity { return &c.ids[vm] }
+
+func (c *Cloud) newIdentity(vm int) flow.Identity {
 	v := &c.VMs[vm]
 	n := &c.Networks[v.Network]
 	p := &c.Projects[v.Project]
@@ -372,19 +386,31 @@ func (c *Cloud) identity(vm int) flow.Identity {
 		ProjectID: p.ID, ProjectName: p.Name, Host: c.Hypervisors[v.Hypervisor].Name, Source: "synth"}
 }
 
-func (c *Cloud) geo(peer int) flow.Geo {
+func (c *Cloud) geo(peer int) *flow.Geo { return &c.geos[peer] }
+
+func (c *Cloud) newGeo(peer int) flow.Geo {
 	p := &c.Peers[peer]
 	return flow.Geo{CountryISO: p.Country, CountryName: p.Name, City: p.City, Lat: p.Lat, Lon: p.Lon,
 		HasLocation: true, ASN: p.ASN, ASOrg: p.ASOrg}
 }
+
+// cityGeos are the cities as records point at them.
+var cityGeos = func() []flow.Geo {
+	g := make([]flow.Geo, len(cities))
+	for i, ct := range cities {
+		g[i] = flow.Geo{CountryISO: ct.iso, CountryName: ct.country, City: ct.name, Lat: ct.lat, Lon: ct.lon,
+			HasLocation: true, ASN: ct.asn, ASOrg: ct.org}
+	}
+	return g
+}()
 
 // end describes one side of a packet.
 type end struct {
 	vm   int // -1 outside
 	addr netip.Addr
 	mac  flow.MAC
-	id   flow.Identity
-	geo  flow.Geo
+	id   *flow.Identity
+	geo  *flow.Geo
 }
 
 var routerMAC = flow.MAC{0xfa, 0x16, 0x3e, 0xff, 0x00, 0x01}
@@ -451,9 +477,7 @@ func (c *Cloud) Flows(start time.Time) []flow.Record {
 			svc = services[12]
 		default:
 			src := netip.AddrFrom4([4]byte{198, 18 + byte(r.IntN(2)), byte(r.IntN(256)), byte(1 + r.IntN(254))})
-			ct := cities[r.IntN(len(cities))]
-			cl = end{vm: -1, addr: src, mac: routerMAC, geo: flow.Geo{CountryISO: ct.iso, CountryName: ct.country,
-				City: ct.name, Lat: ct.lat, Lon: ct.lon, HasLocation: true, ASN: ct.asn, ASOrg: ct.org}}
+			cl = end{vm: -1, addr: src, mac: routerMAC, geo: &cityGeos[r.IntN(len(cities))]}
 			sv = c.end(vm, false)
 			svc = service{proto: 6, pktSize: 60}
 			sport = uint16(1024 + r.IntN(60000))

@@ -120,7 +120,7 @@ func TestDirectionAndPrivateAddressesAreNotLookedUp(t *testing.T) {
 		r := flow.Record{Packet: flow.Packet{SrcAddr: netip.MustParseAddr(c.src), DstAddr: netip.MustParseAddr(c.dst)}}
 		before := db.Stats().Lookups
 		e.Enrich(&r)
-		if r.Direction != c.want || (r.SrcGeo.CountryISO != "") != c.srcGeo || (r.DstGeo.CountryISO != "") != c.dstGeo {
+		if r.Direction != c.want || (r.SrcGeo.OrEmpty().CountryISO != "") != c.srcGeo || (r.DstGeo.OrEmpty().CountryISO != "") != c.dstGeo {
 			t.Errorf("%s → %s: %v src %+v dst %+v", c.src, c.dst, r.Direction, r.SrcGeo, r.DstGeo)
 		}
 		n := 0
@@ -157,7 +157,7 @@ func TestReloadWhenTheFileChanges(t *testing.T) {
 	e := db.NewEnricher()
 	r := flow.Record{Packet: flow.Packet{SrcAddr: netip.MustParseAddr("10.0.0.1"), DstAddr: netip.MustParseAddr("81.2.69.1")}}
 	e.Enrich(&r)
-	if r.DstGeo.City != "London" {
+	if r.DstGeo.OrEmpty().City != "London" {
 		t.Fatalf("before: %+v", r.DstGeo)
 	}
 	if changed, err := db.Reload(); changed || err != nil {
@@ -168,10 +168,10 @@ func TestReloadWhenTheFileChanges(t *testing.T) {
 	if changed, err := db.Reload(); !changed || err != nil {
 		t.Fatalf("reload after a change: %v %v", changed, err)
 	}
-	r.DstGeo = flow.Geo{}
+	r.DstGeo = nil
 	e.Enrich(&r)
-	if r.DstGeo.City != "Manchester" {
-		t.Errorf("after reload the cache still answers %q", r.DstGeo.City)
+	if r.DstGeo.OrEmpty().City != "Manchester" {
+		t.Errorf("after reload the cache still answers %q", r.DstGeo.OrEmpty().City)
 	}
 }
 

@@ -55,16 +55,16 @@ func TestSameAddressInTwoNetworksStaysDistinct(t *testing.T) {
 	r2 := flowRec(hostA, single(6), flow.Port{Format: flow.PortMultiple, Count: 1}, "fa:16:3e:00:00:a2", "fa:16:3e:99:99:99", "10.0.0.5", "10.0.0.1")
 	inv.Enrich(&r1)
 	inv.Enrich(&r2)
-	if r1.SrcID.InstanceName != "web-1" || r1.SrcID.ProjectName != "shop" || r1.SrcID.NetworkName != "red" {
+	if r1.SrcID.OrEmpty().InstanceName != "web-1" || r1.SrcID.OrEmpty().ProjectName != "shop" || r1.SrcID.OrEmpty().NetworkName != "red" {
 		t.Errorf("r1 source: %+v", r1.SrcID)
 	}
-	if r2.SrcID.InstanceName != "db-1" || r2.SrcID.ProjectName != "bank" {
+	if r2.SrcID.OrEmpty().InstanceName != "db-1" || r2.SrcID.OrEmpty().ProjectName != "bank" {
 		t.Errorf("r2 source: %+v", r2.SrcID)
 	}
-	if r1.DstID.PortID != "router-1" || r1.Relation != flow.RelationInfrastructure {
+	if r1.DstID.OrEmpty().PortID != "router-1" || r1.Relation != flow.RelationInfrastructure {
 		t.Errorf("r1 destination (router, by MAC): %+v relation %v", r1.DstID, r1.Relation)
 	}
-	if r2.DstID.Known() {
+	if r2.DstID.OrEmpty().Known() {
 		t.Errorf("unknown MAC attributed: %+v", r2.DstID)
 	}
 }
@@ -74,14 +74,14 @@ func TestPatchPortTrafficIsAttributedByMAC(t *testing.T) {
 	// Arrived through a patch port (no ifindex: format unknown), left to VM a1.
 	r := flowRec(hostA, flow.Port{Format: flow.PortUnknown}, single(5), "fa:16:3e:00:00:b1", "fa:16:3e:00:00:a1", "10.0.0.6", "10.0.0.5")
 	inv.Enrich(&r)
-	if r.SrcID.InstanceName != "web-2" || r.SrcID.Host != "compute-b" || r.DstID.InstanceName != "web-1" {
+	if r.SrcID.OrEmpty().InstanceName != "web-2" || r.SrcID.OrEmpty().Host != "compute-b" || r.DstID.OrEmpty().InstanceName != "web-1" {
 		t.Errorf("src %+v dst %+v", r.SrcID, r.DstID)
 	}
 	if r.Relation != flow.RelationCrossHost {
 		t.Errorf("relation %v, want cross-host", r.Relation)
 	}
-	if !strings.Contains(r.SrcID.Source, "neutron") || !strings.Contains(r.SrcID.Source, "ovsdb") {
-		t.Errorf("merged source %q", r.SrcID.Source)
+	if !strings.Contains(r.SrcID.OrEmpty().Source, "neutron") || !strings.Contains(r.SrcID.OrEmpty().Source, "ovsdb") {
+		t.Errorf("merged source %q", r.SrcID.OrEmpty().Source)
 	}
 }
 
@@ -108,12 +108,12 @@ func TestAmbiguousMACIsResolvedByVLANOrLeftAlone(t *testing.T) {
 	})
 	r := flowRec(hostA, flow.Port{}, flow.Port{}, "fa:16:3e:00:00:0e", "fa:16:3e:00:00:ff", "10.0.0.1", "10.0.0.2")
 	inv.Enrich(&r)
-	if r.SrcID.Known() {
+	if r.SrcID.OrEmpty().Known() {
 		t.Errorf("guessed between two ports: %+v", r.SrcID)
 	}
 	r.In.VLAN = 200
 	inv.Enrich(&r)
-	if r.SrcID.PortID != "y" {
+	if r.SrcID.OrEmpty().PortID != "y" {
 		t.Errorf("VLAN 200 must pick y: %+v", r.SrcID)
 	}
 }
@@ -124,7 +124,7 @@ func TestVXLANInnerMACs(t *testing.T) {
 	r.InnerPresent, r.VNI = true, 101
 	r.Inner.SrcMAC, r.Inner.DstMAC = mac("fa:16:3e:00:00:a1"), mac("fa:16:3e:00:00:b1")
 	inv.Enrich(&r)
-	if r.SrcID.InstanceName != "web-1" || r.DstID.InstanceName != "web-2" || r.Relation != flow.RelationCrossHost {
+	if r.SrcID.OrEmpty().InstanceName != "web-1" || r.DstID.OrEmpty().InstanceName != "web-2" || r.Relation != flow.RelationCrossHost {
 		t.Errorf("inner: src %+v dst %+v %v", r.SrcID, r.DstID, r.Relation)
 	}
 }
@@ -147,9 +147,15 @@ func TestEnricherCounts(t *testing.T) {
 	e1.Enrich(&both)
 	e2.Enrich(&srcOnly)
 	e2.Enrich(&none)
-	if both.DstID.PortID != "port-a2" || srcOnly.SrcID.PortID != "port-a1" || none.SrcID.PortID != "" {
+	if both.DstID.OrEmpty().PortID != "port-a2" || srcOnly.SrcID.OrEmpty().PortID != "port-a1" || none.SrcID.OrEmpty().PortID != "" {
 		t.Fatalf("attribution: %+v %+v %+v", both.DstID, srcOnly.SrcID, none.SrcID)
 	}
+	// Counts become visible when the pipeline flushes a batch.
+	if st := inv.Stats(); st.Flows != 0 {
+		t.Errorf("counted before Flush: %+v", st)
+	}
+	e1.Flush()
+	e2.Flush()
 	st := inv.Stats()
 	if st.Flows != 3 || st.Source != 2 || st.Destination != 1 {
 		t.Errorf("counts: %+v", st)
@@ -184,7 +190,7 @@ func TestStaticFile(t *testing.T) {
 	inv.Set("static", ports)
 	r := flowRec("192.0.2.1", single(12), flow.Port{}, "00:00:00:00:00:01", "00:00:00:00:00:02", "10.0.0.1", "10.0.0.2")
 	inv.Enrich(&r)
-	if r.SrcID.InstanceName != "web-1" || r.SrcID.Source != "static" {
+	if r.SrcID.OrEmpty().InstanceName != "web-1" || r.SrcID.OrEmpty().Source != "static" {
 		t.Errorf("%+v", r.SrcID)
 	}
 	os.WriteFile(path, []byte("ports:\n  - mac: nonsense\n"), 0o644)

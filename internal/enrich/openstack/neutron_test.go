@@ -542,20 +542,20 @@ func TestAPISourceReadsNeutronNovaKeystone(t *testing.T) {
 	r2 := flowRec(hostA, single(6), single(5), "fa:16:3e:00:00:a2", "fa:16:3e:00:00:a1", "10.0.0.5", "10.0.0.5")
 	inv.Enrich(&r1)
 	inv.Enrich(&r2)
-	if r1.SrcID.InstanceName != "web-1" || r1.SrcID.ProjectName != "shop" || r1.SrcID.NetworkName != "red" || r1.SrcID.SegmentationID != 101 {
+	if r1.SrcID.OrEmpty().InstanceName != "web-1" || r1.SrcID.OrEmpty().ProjectName != "shop" || r1.SrcID.OrEmpty().NetworkName != "red" || r1.SrcID.OrEmpty().SegmentationID != 101 {
 		t.Errorf("r1 source: %+v", r1.SrcID)
 	}
-	if r1.DstID.PortID != "router-1" || r1.Relation != flow.RelationInfrastructure {
+	if r1.DstID.OrEmpty().PortID != "router-1" || r1.Relation != flow.RelationInfrastructure {
 		t.Errorf("r1 destination: %+v %v", r1.DstID, r1.Relation)
 	}
-	if r2.SrcID.InstanceName != "db-1" || r2.SrcID.ProjectName != "bank" || r2.DstID.InstanceName != "web-1" || r2.Relation != flow.RelationSameHost {
+	if r2.SrcID.OrEmpty().InstanceName != "db-1" || r2.SrcID.OrEmpty().ProjectName != "bank" || r2.DstID.OrEmpty().InstanceName != "web-1" || r2.Relation != flow.RelationSameHost {
 		t.Errorf("r2: %+v -> %+v %v", r2.SrcID, r2.DstID, r2.Relation)
 	}
 	// Through a patch port (no ifIndex), from a VM on another host known
 	// only to the APIs: attributed by MAC, cross-host.
 	r3 := flowRec(hostA, flow.Port{Format: flow.PortUnknown}, single(5), "fa:16:3e:00:00:b1", "fa:16:3e:00:00:a1", "10.0.0.6", "10.0.0.5")
 	inv.Enrich(&r3)
-	if r3.SrcID.InstanceName != "web-2" || r3.SrcID.Host != "compute-b" || r3.SrcID.Source != "neutron" || r3.Relation != flow.RelationCrossHost {
+	if r3.SrcID.OrEmpty().InstanceName != "web-2" || r3.SrcID.OrEmpty().Host != "compute-b" || r3.SrcID.OrEmpty().Source != "neutron" || r3.Relation != flow.RelationCrossHost {
 		t.Errorf("r3: %+v -> %+v %v", r3.SrcID, r3.DstID, r3.Relation)
 	}
 
@@ -672,7 +672,7 @@ func TestAPISourceOutageKeepsLastInventory(t *testing.T) {
 	// The collector goes on attributing with what it knew.
 	r := flowRec(hostA, single(5), flow.Port{}, "fa:16:3e:00:00:a1", "fa:16:3e:00:00:ff", "10.0.0.5", "192.0.2.77")
 	inv.Enrich(&r)
-	if r.SrcID.InstanceName != "web-1" || r.SrcID.ProjectName != "shop" {
+	if r.SrcID.OrEmpty().InstanceName != "web-1" || r.SrcID.OrEmpty().ProjectName != "shop" {
 		t.Errorf("during the outage: %+v", r.SrcID)
 	}
 	if len(inv.Ports()) != 25 {

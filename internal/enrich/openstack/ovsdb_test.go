@@ -62,7 +62,7 @@ func TestOVSDBSourceFollowsARealOVSDB(t *testing.T) {
 	}
 	r := flow.Record{Agent: agent, In: flow.Port{Format: flow.PortSingle, Index: 12}}
 	inv.Enrich(&r)
-	if r.SrcID.PortID != "aaaa-port" || r.SrcID.Source != "ovsdb:192.0.2.1" {
+	if r.SrcID.OrEmpty().PortID != "aaaa-port" || r.SrcID.OrEmpty().Source != "ovsdb:192.0.2.1" {
 		t.Errorf("attribution %+v", r.SrcID)
 	}
 

@@ -37,6 +37,12 @@ type Config struct {
 	// MaxDatagram is the largest datagram kept whole; longer ones are
 	// counted as truncated.
 	MaxDatagram int `yaml:"max_datagram"`
+	// AllowedSources are the addresses and CIDR prefixes datagrams are
+	// accepted from; empty accepts every source.
+	AllowedSources []string `yaml:"allowed_sources"`
+	// MaxDatagramsPerSource is the most datagrams per second taken from one
+	// source address on one socket (0: no limit).
+	MaxDatagramsPerSource int `yaml:"max_datagrams_per_source"`
 }
 
 // Handler receives the datagrams of one socket, from that socket's
@@ -55,6 +61,8 @@ type SocketStats struct {
 	Datagrams     uint64
 	Bytes         uint64
 	Truncated     uint64 // longer than MaxDatagram
+	Denied        uint64 // from a source outside AllowedSources
+	RateLimited   uint64 // over MaxDatagramsPerSource
 	KernelDrops   uint64 // dropped by the kernel: receive buffer full
 	ReceiveBuffer int    // what the kernel granted
 }
@@ -91,7 +99,10 @@ type socket struct {
 	errno syscall.Errno
 	read  func(fd uintptr) bool
 
-	datagrams, bytes, truncated atomic.Uint64
+	guard   *guard
+	lastLog time.Time // of a denied or rate-limited source
+
+	datagrams, bytes, truncated, denied, rateLimited atomic.Uint64
 }
 
 // Listen opens every socket. It fails if any address cannot be bound, with
@@ -213,7 +224,7 @@ func (l *Listener) setup(conn *net.UDPConn) (*socket, error) {
 		conn.Close()
 		return nil, err
 	}
-	s := &socket{addr: conn.LocalAddr().String(), conn: conn, raw: raw}
+	s := &socket{addr: conn.LocalAddr().String(), conn: conn, raw: raw, guard: newGuard(l.cfg)}
 	_ = raw.Control(func(fd uintptr) {
 		// The kernel reports twice the usable size it granted.
 		if v, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF); err == nil {
@@ -278,7 +289,7 @@ func (l *Listener) Run(ctx context.Context, newHandler func(socket int) Handler)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := s.loop(h); err != nil && ctx.Err() == nil {
+			if err := l.loop(s, h); err != nil && ctx.Err() == nil {
 				errs <- fmt.Errorf("reading %s: %w", s.addr, err)
 			}
 		}()
@@ -293,7 +304,7 @@ func (l *Listener) Run(ctx context.Context, newHandler func(socket int) Handler)
 	return err
 }
 
-func (s *socket) loop(h Handler) error {
+func (l *Listener) loop(s *socket, h Handler) error {
 	for {
 		if err := s.raw.Read(s.read); err != nil {
 			return err
@@ -314,9 +325,39 @@ func (s *socket) loop(h Handler) error {
 			}
 			s.datagrams.Add(1)
 			s.bytes.Add(uint64(size))
-			h.Datagram(s.bufs[i][:size], sockaddr(&s.names[i]), now)
+			src := sockaddr(&s.names[i])
+			if s.guard != nil {
+				if v := s.guard.admit(src.Addr(), now); v != admitted {
+					l.refuse(s, v, src, now)
+					continue
+				}
+			}
+			h.Datagram(s.bufs[i][:size], src, now)
 		}
 		h.Flush()
+	}
+}
+
+// refuse counts a datagram the guard turned away and says so, at most
+// every 10 s per socket.
+func (l *Listener) refuse(s *socket, v verdict, src netip.AddrPort, now time.Time) {
+	var n uint64
+	if v == denied {
+		n = s.denied.Add(1)
+	} else {
+		n = s.rateLimited.Add(1)
+	}
+	if now.Sub(s.lastLog) < 10*time.Second {
+		return
+	}
+	s.lastLog = now
+	if v == denied {
+		l.log.Warn("datagram from a source outside allowed_sources dropped (logged at most every 10 s per socket)",
+			"from", src.String(), "socket", s.addr, "denied_so_far", n,
+			"fix", "add its address to allowed_sources if it is one of yours")
+	} else {
+		l.log.Warn("source over max_datagrams_per_source: datagrams dropped (logged at most every 10 s per socket)",
+			"from", src.String(), "socket", s.addr, "limit_per_second", l.cfg.MaxDatagramsPerSource, "rate_limited_so_far", n)
 	}
 }
 
@@ -367,6 +408,7 @@ func (l *Listener) Stats() []SocketStats {
 		out[i] = SocketStats{
 			Addr: s.addr, Datagrams: s.datagrams.Load(), Bytes: s.bytes.Load(),
 			Truncated: s.truncated.Load(), ReceiveBuffer: s.rcv,
+			Denied: s.denied.Load(), RateLimited: s.rateLimited.Load(),
 		}
 		// Readers sharing a passed socket share its drop counter: count it once.
 		if !s.dup {

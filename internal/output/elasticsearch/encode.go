@@ -304,10 +304,10 @@ func appendCompat(b []byte, r *flow.Record) []byte {
 	b = appendUintField(b, "src_tos", uint64(r.TOS))
 	srcAS, dstAS := r.SrcAS, r.DstAS
 	if srcAS == 0 {
-		srcAS = r.SrcGeo.ASN
+		srcAS = r.SrcGeo.OrEmpty().ASN
 	}
 	if dstAS == 0 {
-		dstAS = r.DstGeo.ASN
+		dstAS = r.DstGeo.OrEmpty().ASN
 	}
 	b = appendUintField(b, "src_as", uint64(srcAS))
 	b = appendUintField(b, "dst_as", uint64(dstAS))
@@ -331,9 +331,9 @@ func appendCompat(b []byte, r *flow.Record) []byte {
 	}
 	// The location of the source, or of the destination when the source
 	// has none (a private address: traffic leaving the cloud).
-	g := &r.SrcGeo
+	g := r.SrcGeo.OrEmpty()
 	if !g.HasLocation {
-		g = &r.DstGeo
+		g = r.DstGeo.OrEmpty()
 	}
 	if g.HasLocation {
 		b = append(b, `,"geoip_pin":"`...)

@@ -132,7 +132,7 @@ func TestNetflowCompatDocument(t *testing.T) {
 	r.DstAddr = netip.MustParseAddr("2001:4860::8888")
 	r.Input, r.Start, r.End, r.TemplateID, r.HasEngine, r.EngineID = flow.InputNetFlowV9, t0.Add(-time.Second), t0, 260, true, 3
 	r.HasPorts = false
-	r.DstGeo = flow.Geo{Lat: 37.751, Lon: -97.822, HasLocation: true, ASN: 15169}
+	r.DstGeo = &flow.Geo{Lat: 37.751, Lon: -97.822, HasLocation: true, ASN: 15169}
 	b = appendCompat(nil, &r)
 	for _, s := range []string{`"ipv6_src_addr":"2001:db8::5"`, `"ipv6_dst_addr":"2001:4860::8888"`, `"dst_as":15169`, `"version":9`,
 		`"first_switched":"2026-11-26T23:59:58.500Z"`, `"last_switched":"2026-11-26T23:59:59.500Z"`, `"flowset_id":260`,
@@ -153,7 +153,7 @@ func TestEncodeDoesNotAllocate(t *testing.T) {
 	for _, schema := range []string{SchemaECS, SchemaNetFlowCompat} {
 		cfg.Schema = schema
 		enc := newEncoder(&cfg)
-		r.SrcGeo = flow.Geo{Lat: 1, Lon: 2, HasLocation: true}
+		r.SrcGeo = &flow.Geo{Lat: 1, Lon: 2, HasLocation: true}
 		buf := make([]byte, 0, 64<<10)
 		if n := testing.AllocsPerRun(100, func() {
 			buf = enc.flow(buf[:0], &r)

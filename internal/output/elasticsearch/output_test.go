@@ -230,6 +230,104 @@ func TestSpoolWhileDownDrainsInOrder(t *testing.T) {
 	waitFor(t, "spool emptied", 5*time.Second, func() bool { s := o.Stats(); return s.Spool.Files == 0 && !s.Down })
 }
 
+// The cluster goes away under continuous load (one request processed but
+// its answer lost, then every connection closed without an answer), for
+// longer than the retries last, and comes back while the load goes on:
+// every record written before, during and after is stored exactly once,
+// and the spool drains. bench/es-outage.sh is the long version of this,
+// with `flowlens run` and a 10-minute outage.
+func TestOutageUnderLoadExactlyOnce(t *testing.T) {
+	f, srv := newFakeES(t, "es8")
+	cfg := testConfig(t, srv.URL)
+	cfg.Counters = false
+	o, err := New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	waitFor(t, "templates", 5*time.Second, func() bool { return o.Stats().Ready })
+
+	stop := make(chan struct{})
+	written := make(chan int)
+	go func() {
+		n := 0
+		for {
+			select {
+			case <-stop:
+				written <- n
+				return
+			default:
+			}
+			if err := o.Write(batchOf(n, 10, 0)); err != nil {
+				t.Error(err)
+			}
+			n += 10
+			time.Sleep(2 * time.Millisecond)
+		}
+	}()
+	time.Sleep(150 * time.Millisecond)
+	f.mu.Lock()
+	lost := f.bulks + 1
+	f.reqFail = func(n int) (int, bool) { return 0, n == lost }
+	f.mu.Unlock()
+	waitFor(t, "a request whose answer is lost", 5*time.Second, func() bool {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return f.bulks >= lost
+	})
+	f.mu.Lock()
+	f.refuse = true
+	f.mu.Unlock()
+	waitFor(t, "spooling", 5*time.Second, func() bool { s := o.Stats(); return s.Down && s.Spool.Files > 2 })
+	time.Sleep(300 * time.Millisecond)
+	f.mu.Lock()
+	f.refuse = false
+	f.mu.Unlock()
+	time.Sleep(200 * time.Millisecond)
+	close(stop)
+	n := <-written
+
+	waitFor(t, "every document", 20*time.Second, func() bool {
+		s := o.Stats()
+		return s.Accepted == uint64(n) && s.Indexed+s.Duplicates == s.Accepted && s.Spool.Files == 0
+	})
+	s := o.Stats()
+	if s.Dropped != 0 || s.DeadLettered != 0 || s.Spool.Documents != 0 {
+		t.Errorf("stats %+v", s)
+	}
+	if s.Duplicates == 0 {
+		t.Errorf("the request whose answer was lost was not sent again (no 409): %+v", s)
+	}
+	stored := f.stored()
+	if len(stored) != n {
+		t.Errorf("%d documents stored, %d written", len(stored), n)
+	}
+	for i := 0; i < n; i++ {
+		r := genRecord(i)
+		if _, ok := stored[idOf(&r)]; !ok {
+			t.Fatalf("record %d of %d lost", i, n)
+		}
+	}
+	// One document per record: no record stored under a second id.
+	seen := map[int]bool{}
+	for k, src := range stored {
+		var d struct {
+			Flowlens struct {
+				Sflow struct {
+					SampleSequence int `json:"sample_sequence"`
+				}
+			}
+		}
+		if err := json.Unmarshal(src, &d); err != nil {
+			t.Fatalf("%s: %v", k, err)
+		}
+		if seen[d.Flowlens.Sflow.SampleSequence] {
+			t.Errorf("record %d stored twice", d.Flowlens.Sflow.SampleSequence)
+		}
+		seen[d.Flowlens.Sflow.SampleSequence] = true
+	}
+}
+
 // Down from the start (even GET / fails): everything is spooled at Close,
 // and a new instance ships it, in order, when the cluster is back.
 func TestSpoolSurvivesRestart(t *testing.T) {

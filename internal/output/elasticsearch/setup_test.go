@@ -170,7 +170,7 @@ func TestSetupDataStreamAndCompatSchema(t *testing.T) {
 	}
 	b := batchOf(0, 30, 3)
 	for i := range b.Flows {
-		b.Flows[i].SrcGeo = flow.Geo{Lat: 48.8566, Lon: 2.3522, HasLocation: true, CountryISO: "FR"}
+		b.Flows[i].SrcGeo = &flow.Geo{Lat: 48.8566, Lon: 2.3522, HasLocation: true, CountryISO: "FR"}
 	}
 	o.Write(b)
 	waitFor(t, "delivery", 10*time.Second, func() bool { return f.count() == 33 })

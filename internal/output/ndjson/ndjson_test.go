@@ -14,7 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flowlens/flowlens/internal/decode/sflow"
 	"github.com/flowlens/flowlens/internal/flow"
+	"github.com/flowlens/flowlens/internal/input/pcapfile"
 	"github.com/flowlens/flowlens/internal/pipeline"
 )
 
@@ -109,6 +111,39 @@ func TestCountersCanBeLeftOut(t *testing.T) {
 	if n := lines(t, path); n != 3 {
 		t.Errorf("%d lines, want 3 flows only", n)
 	}
+}
+
+// BenchmarkWrite encodes the real OVS capture's flow records to a file, in
+// batches of 1024 (what the pipeline hands over under load).
+//
+//	go test -run '^$' -bench Write -benchmem ./internal/output/ndjson/
+func BenchmarkWrite(b *testing.B) {
+	ds, err := pcapfile.ReadAll("../../../testdata/ovs/ovs-sflow.pcap", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	dec := sflow.NewDecoder(sflow.Options{})
+	var res sflow.Result
+	batch := &pipeline.Batch{}
+	for len(batch.Flows) < 1024 {
+		for _, d := range ds {
+			dec.Decode(d.Payload, d.Time, &res)
+			batch.Flows = append(batch.Flows, res.Flows...)
+		}
+	}
+	batch.Flows = batch.Flows[:1024]
+	w, err := New(Config{Path: filepath.Join(b.TempDir(), "flows.ndjson"), Flows: true, RotateSize: 1 << 30, Keep: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Close()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := w.Write(batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*len(batch.Flows))/b.Elapsed().Seconds(), "records/s")
 }
 
 // A file that ends in an unfinished line (a killed run) is cut back to its
