@@ -38,12 +38,15 @@ var overflowKey = Key{Agent: netip.IPv4Unspecified(), SubAgent: NoSubAgent}
 type Stats struct {
 	mu sync.Mutex
 	Snapshot
-	next    uint32 // expected next sequence number
-	prev    uint32 // last sequence number
-	uptime  uint32
-	seen    bool
-	resync  bool
-	lastLog time.Time
+	next   uint32 // expected next sequence number
+	prev   uint32 // last sequence number
+	uptime uint32
+	seen   bool
+	resync bool
+	// included: this exporter has shown that it counts a datagram's own
+	// Step in its sequence number; gaps are measured that way from then on.
+	included bool
+	lastLog  time.Time
 	// lastConflictLog: when a second source was last reported.
 	lastConflictLog time.Time
 }
@@ -98,8 +101,9 @@ type Observation struct {
 	// otherwise): going back with the sequence means a restart.
 	Uptime uint32
 	// StepIncluded: the exporter may count this datagram's own Step in its
-	// sequence number (Open vSwitch's NetFlow v5 does), so a sequence equal
-	// to the previous one plus this Step is in order too.
+	// sequence number (Open vSwitch's NetFlow v5 and softflowd's IPFIX do),
+	// so a sequence equal to the previous one plus this Step is in order
+	// too.
 	StepIncluded bool
 	// Resync: this datagram's Step is unknown (IPFIX data held for its
 	// template), so the next sequence number is not checked.
@@ -231,8 +235,22 @@ func (s *Stats) sequence(o *Observation) uint64 {
 	}
 	var lost uint64
 	gap := seq - s.next // wraps: a small negative is a huge uint32
-	if gap != 0 && o.StepIncluded && seq == s.prev+o.Step {
-		gap = 0
+	if o.StepIncluded {
+		// Which convention an exporter follows shows only when two
+		// successive datagrams differ in Step; until then the two agree.
+		// The last datagram that fits only one of them decides, so a loss
+		// that happens to fit the other convention is corrected by the
+		// next datagram.
+		incl := seq - (s.prev + o.Step)
+		switch {
+		case gap != 0 && incl == 0:
+			s.included = true
+		case gap == 0 && incl != 0:
+			s.included = false
+		}
+		if s.included {
+			gap = incl
+		}
 	}
 	switch {
 	case gap == 0:

@@ -323,3 +323,83 @@ func TestIPFIXInterfaceTable(t *testing.T) {
 		t.Errorf("flow %+v", f.In)
 	}
 }
+
+// IPFIX's sequence number counts the data records sent before the message
+// (RFC 7011 §3.1); softflowd counts them up to and including the message.
+// Both are in order; a real gap is still loss under either.
+func TestIPFIXSequenceConventions(t *testing.T) {
+	be := binary.BigEndian
+	msg := func(seq uint32, sets ...[]byte) []byte {
+		b := be.AppendUint16(nil, 10)
+		b = be.AppendUint16(b, 0)
+		b = be.AppendUint32(b, uint32(time.Now().Unix()))
+		b = be.AppendUint32(b, seq)
+		b = be.AppendUint32(b, 1)
+		for _, s := range sets {
+			b = append(b, s...)
+		}
+		be.PutUint16(b[2:], uint16(len(b)))
+		return b
+	}
+	set := func(id uint16, body []byte) []byte {
+		b := be.AppendUint16(nil, id)
+		b = be.AppendUint16(b, uint16(4+len(body)))
+		return append(b, body...)
+	}
+	// Template 256: sourceIPv4Address, destinationIPv4Address.
+	tpl := set(2, []byte{1, 0, 0, 2, 0, 8, 0, 4, 0, 12, 0, 4})
+	data := func(n int) []byte {
+		var b []byte
+		for i := range n {
+			b = append(b, 10, 0, 0, byte(i), 10, 0, 1, byte(i))
+		}
+		return set(256, b)
+	}
+	// Sizes chosen so that the lost message does not also fit the other
+	// convention (5+2 records lost before a 7-record message would).
+	sizes := []int{3, 5, 2, 6, 4}
+	for _, c := range []struct {
+		name      string
+		inclusive bool
+		skip      int // index of a message not delivered, -1 for none
+		lost      uint64
+	}{
+		{"rfc7011", false, -1, 0},
+		{"softflowd", true, -1, 0},
+		{"rfc7011-gap", false, 2, 2},
+		{"softflowd-gap", true, 2, 2},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			out := &memOutput{}
+			opt := netflow.Options{}
+			p := pipeline.New(pipeline.Config{NetFlow: opt, Templates: netflow.NewTemplates(opt), Wait: true}, quiet(), out)
+			h := p.NetFlowHandler()
+			src := netip.MustParseAddrPort("192.0.2.10:40000")
+			var seq uint32
+			for i, n := range sizes {
+				if c.inclusive {
+					seq += uint32(n)
+				}
+				sets := [][]byte{data(n)}
+				if i == 0 {
+					sets = append([][]byte{tpl}, sets...)
+				}
+				if i != c.skip {
+					h.Datagram(msg(seq, sets...), src, time.Now())
+				}
+				if !c.inclusive {
+					seq += uint32(n)
+				}
+			}
+			h.Flush()
+			p.Close()
+			var got agents.Snapshot
+			for _, a := range p.Agents.All() {
+				got = a
+			}
+			if got.Lost != c.lost || got.ErrorCount() != 0 {
+				t.Errorf("lost %d (want %d), errors %d", got.Lost, c.lost, got.ErrorCount())
+			}
+		})
+	}
+}
