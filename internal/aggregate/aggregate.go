@@ -2,7 +2,9 @@
 // dimension they have, so that outputs store one record per conversation
 // and interval instead of one per sample. Memory is bounded: past a number
 // of keys per interval, new keys are summed into one overflow record per
-// agent, and counted.
+// agent, and counted. Writes to the next output happen on a goroutine of
+// their own, so that a slow output (a store's checkpoint, a full disk) does
+// not hold up aggregation and, behind it, the pipeline.
 package aggregate
 
 import (
@@ -109,6 +111,28 @@ type Stats struct {
 	Overflowed uint64 // records summed into an overflow record
 	Late       uint64 // records for an interval already written, counted in the current one
 	Keys       int    // keys in the current interval
+	// Dropped: records (aggregates and counter records) not passed on
+	// because the next output had fallen queueBatches writes behind.
+	Dropped uint64
+	// WriteErrors: writes to the next output that failed (it counts and
+	// reports its own failures; this says they happened behind the
+	// aggregator).
+	WriteErrors uint64
+	Queued      int // writes waiting for the next output
+}
+
+// queueBatches bounds the writes waiting for the next output: about a
+// minute of counter groups plus an interval's aggregates, which covers a
+// store's checkpoint or a bulk retry; an output stalled longer loses the
+// newest writes, counted, rather than the aggregation stalling the
+// pipeline.
+const queueBatches = 64
+
+// write is one batch for the next output, or (batch nil) a marker the
+// writer closes when everything before it was written.
+type write struct {
+	batch *pipeline.Batch
+	done  chan struct{}
 }
 
 // Aggregator is a pipeline.Output that aggregates flows and writes the
@@ -119,7 +143,7 @@ type Aggregator struct {
 	next pipeline.Output
 	now  func() time.Time
 
-	mu      sync.Mutex // guards the map and calls to next
+	mu      sync.Mutex // guards the map and the counters
 	start   time.Time  // current interval
 	entries map[key]*entry
 	free    []*entry
@@ -130,6 +154,13 @@ type Aggregator struct {
 	countersSent time.Time
 
 	records, aggregates, overflowed, late atomic.Uint64
+	dropped, writeErrors                  atomic.Uint64
+
+	queue      chan write // to the writer goroutine
+	writerDone chan struct{}
+	closing    bool // guarded by mu
+	closeOnce  sync.Once
+	closeErr   error
 
 	running bool // the flushing goroutine was started
 	stop    chan struct{}
@@ -150,9 +181,45 @@ func New(cfg Config, next pipeline.Output) (*Aggregator, error) {
 
 func newAggregator(cfg Config, next pipeline.Output, now func() time.Time) *Aggregator {
 	a := &Aggregator{cfg: cfg, next: next, now: now, entries: make(map[key]*entry),
-		stop: make(chan struct{}), done: make(chan struct{})}
+		stop: make(chan struct{}), done: make(chan struct{}),
+		queue: make(chan write, queueBatches), writerDone: make(chan struct{})}
 	a.start = now().Truncate(cfg.Interval)
+	go a.writer()
 	return a
+}
+
+func (a *Aggregator) writer() {
+	defer close(a.writerDone)
+	for w := range a.queue {
+		if w.batch == nil {
+			close(w.done)
+			continue
+		}
+		if err := a.next.Write(w.batch); err != nil {
+			a.writeErrors.Add(1)
+		}
+	}
+}
+
+// send hands b to the writer without waiting (but for the last writes, at
+// Close, which wait for room rather than be dropped).
+func (a *Aggregator) send(b *pipeline.Batch) {
+	if a.closing {
+		a.queue <- write{batch: b}
+		return
+	}
+	select {
+	case a.queue <- write{batch: b}:
+	default:
+		a.dropped.Add(uint64(len(b.Flows) + len(b.Counters)))
+	}
+}
+
+// wait returns once the writes handed over so far are done.
+func (a *Aggregator) wait() {
+	done := make(chan struct{})
+	a.queue <- write{done: done}
+	<-done
 }
 
 // Name implements pipeline.Output.
@@ -167,7 +234,7 @@ func (a *Aggregator) Write(b *pipeline.Batch) error {
 	}
 	a.counters = append(a.counters, b.Counters...)
 	if len(a.counters) >= maxCounters || a.now().Sub(a.countersSent) >= counterEvery {
-		return a.sendCounters()
+		a.sendCounters()
 	}
 	return nil
 }
@@ -177,14 +244,13 @@ const (
 	maxCounters  = 4096
 )
 
-func (a *Aggregator) sendCounters() error {
+func (a *Aggregator) sendCounters() {
 	a.countersSent = a.now()
 	if len(a.counters) == 0 {
-		return nil
+		return
 	}
-	err := a.next.Write(&pipeline.Batch{Counters: a.counters})
-	a.counters = a.counters[:0]
-	return err
+	a.send(&pipeline.Batch{Counters: a.counters})
+	a.counters = make([]flow.Counter, 0, cap(a.counters)) // the writer owns the old one
 }
 
 func (a *Aggregator) add(r *flow.Record) {
@@ -245,18 +311,25 @@ func (a *Aggregator) newEntry(r *flow.Record, overflow bool) *entry {
 	return e
 }
 
-// Flush writes the aggregates of the current interval and starts the next.
-func (a *Aggregator) Flush() error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.flushLocked(a.now().Truncate(a.cfg.Interval))
+// Flush writes the aggregates of the current interval, starts the next,
+// and returns once the next output has them.
+func (a *Aggregator) Flush() {
+	a.flush()
+	a.wait()
 }
 
-func (a *Aggregator) flushLocked(next time.Time) error {
-	cerr := a.sendCounters()
+// flush hands the current interval to the writer and starts the next.
+func (a *Aggregator) flush() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.flushLocked(a.now().Truncate(a.cfg.Interval))
+}
+
+func (a *Aggregator) flushLocked(next time.Time) {
+	a.sendCounters()
 	if len(a.entries) == 0 {
 		a.start = next
-		return cerr
+		return
 	}
 	end := a.start.Add(a.cfg.Interval)
 	if now := a.now(); now.Before(end) {
@@ -275,7 +348,7 @@ func (a *Aggregator) flushLocked(next time.Time) error {
 	}
 	a.start = next
 	a.aggregates.Add(uint64(len(out)))
-	return errors.Join(cerr, a.next.Write(&pipeline.Batch{Flows: out}))
+	a.send(&pipeline.Batch{Flows: out})
 }
 
 func (a *Aggregator) loop() {
@@ -294,7 +367,7 @@ func (a *Aggregator) loop() {
 			return
 		case <-t.C:
 		}
-		_ = a.Flush() // the next output counts its own failures
+		a.flush()
 	}
 }
 
@@ -304,15 +377,24 @@ func (a *Aggregator) Stats() Stats {
 	n := len(a.entries)
 	a.mu.Unlock()
 	return Stats{Records: a.records.Load(), Aggregates: a.aggregates.Load(), Overflowed: a.overflowed.Load(),
-		Late: a.late.Load(), Keys: n}
+		Late: a.late.Load(), Keys: n, Dropped: a.dropped.Load(), WriteErrors: a.writeErrors.Load(), Queued: len(a.queue)}
 }
 
-// Close flushes the current interval, then closes the next output.
+// Close flushes the current interval, waits for the next output to have
+// everything, then closes it. Writes after Close are not allowed.
 func (a *Aggregator) Close() error {
-	if a.running {
-		close(a.stop)
-		<-a.done
-	}
-	err := a.Flush()
-	return errors.Join(err, a.next.Close())
+	a.closeOnce.Do(func() {
+		if a.running {
+			close(a.stop)
+			<-a.done
+		}
+		a.mu.Lock()
+		a.closing = true
+		a.flushLocked(a.now().Truncate(a.cfg.Interval))
+		a.mu.Unlock()
+		close(a.queue)
+		<-a.writerDone
+		a.closeErr = a.next.Close()
+	})
+	return a.closeErr
 }

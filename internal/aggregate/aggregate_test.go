@@ -41,6 +41,7 @@ func TestSumsByKeyAndInterval(t *testing.T) {
 		rec("10.0.0.1", "10.0.0.2", 40001, 500, 0x10),
 	}, Counters: []flow.Counter{{}}}
 	a.Write(b)
+	a.wait()
 	if s.counters != 1 {
 		t.Errorf("counters must pass through at once: %d", s.counters)
 	}
@@ -161,5 +162,75 @@ func TestCloseFlushesAndStops(t *testing.T) {
 	}
 	if len(s.flows) != 1 || !s.closed {
 		t.Errorf("after Close: %d aggregates, next closed %v", len(s.flows), s.closed)
+	}
+}
+
+// blocked is an output whose writes wait until it is released, as a store
+// does during a checkpoint.
+type blocked struct {
+	sink
+	release chan struct{}
+	entered chan struct{}
+}
+
+func (b *blocked) Write(x *pipeline.Batch) error {
+	b.entered <- struct{}{}
+	<-b.release
+	return b.sink.Write(x)
+}
+
+// A stalled output holds up neither aggregation nor the caller: writes wait
+// in a bounded queue, those beyond it are dropped and counted, and what was
+// queued arrives in order once the output is back.
+func TestSlowOutputDoesNotBlockWrites(t *testing.T) {
+	now := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	out := &blocked{release: make(chan struct{}), entered: make(chan struct{}, 1000)}
+	a := newAggregator(Config{Interval: time.Minute, MaxKeys: 100}, out, func() time.Time { return now })
+	// Every Write sends its counters: one queued write each.
+	n := queueBatches + 10
+	a.Write(&pipeline.Batch{Counters: []flow.Counter{{}}})
+	<-out.entered // the writer holds the first batch
+	now = now.Add(counterEvery)
+	written := make(chan struct{})
+	go func() {
+		for i := 1; i < n; i++ {
+			a.Write(&pipeline.Batch{Counters: []flow.Counter{{Sequence: uint32(i)}}})
+			now = now.Add(counterEvery)
+		}
+		close(written)
+	}()
+	select {
+	case <-written:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Write blocked behind a stalled output")
+	}
+	st := a.Stats()
+	// One batch is in the output, queueBatches wait; the rest are dropped.
+	if st.Dropped != uint64(n-1-queueBatches) || st.Queued != queueBatches {
+		t.Errorf("dropped %d queued %d, want %d and %d", st.Dropped, st.Queued, n-1-queueBatches, queueBatches)
+	}
+	close(out.release)
+	a.Flush()
+	if out.counters != 1+queueBatches {
+		t.Errorf("%d counter batches written, want %d", out.counters, 1+queueBatches)
+	}
+}
+
+// Close waits for a slow output to take the last interval: shutting down
+// loses nothing.
+func TestCloseDeliversEverything(t *testing.T) {
+	now := time.Date(2026, 11, 26, 10, 0, 30, 0, time.UTC)
+	out := &blocked{release: make(chan struct{}), entered: make(chan struct{}, 1000)}
+	a := newAggregator(Config{Interval: time.Minute, MaxKeys: 100}, out, func() time.Time { return now })
+	a.Write(&pipeline.Batch{Flows: []flow.Record{rec("10.0.0.1", "10.0.0.2", 1, 100, 0)}})
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		close(out.release)
+	}()
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if len(out.flows) != 1 || !out.closed || a.Stats().Dropped != 0 {
+		t.Errorf("%d flows, closed %v, stats %+v", len(out.flows), out.closed, a.Stats())
 	}
 }

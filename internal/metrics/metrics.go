@@ -253,7 +253,12 @@ var (
 		"Flow records summed into an overflow record because the interval had max_keys keys.", "output")
 	aggLate = counter("flowlens_aggregate_late_records_total",
 		"Flow records for an interval already written, counted in the current one.", "output")
-	aggKeys = gauge("flowlens_aggregate_keys", "Keys in the current interval.", "output")
+	aggKeys    = gauge("flowlens_aggregate_keys", "Keys in the current interval.", "output")
+	aggDropped = counter("flowlens_aggregate_dropped_records_total",
+		"Aggregates and counter records not passed on because the output had fallen 64 writes behind.", "output")
+	aggWriteErrors = counter("flowlens_aggregate_write_errors_total",
+		"Writes of aggregates or counter records that the output failed.", "output")
+	aggQueued = gauge("flowlens_aggregate_queued_writes", "Writes waiting for the output (at most 64).", "output")
 
 	tplExporters       = gauge("flowlens_netflow_template_exporters", "NetFlow v9/IPFIX exporters with templates or held data.")
 	tplTemplates       = gauge("flowlens_netflow_templates", "Data and options templates cached.")
@@ -367,6 +372,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		emit(ch, aggOverflowed, float64(st.Overflowed), name)
 		emit(ch, aggLate, float64(st.Late), name)
 		emit(ch, aggKeys, float64(st.Keys), name)
+		emit(ch, aggDropped, float64(st.Dropped), name)
+		emit(ch, aggWriteErrors, float64(st.WriteErrors), name)
+		emit(ch, aggQueued, float64(st.Queued), name)
 	}
 	if t := s.Templates; t != nil {
 		st := t.Stats()
