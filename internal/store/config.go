@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -28,6 +29,11 @@ type Config struct {
 	MemoryLimit string `yaml:"memory_limit"`
 	// Threads the engine may use for one query; 0 is one per CPU.
 	Threads int `yaml:"threads"`
+	// CheckpointThreshold is the write-ahead log size at which DuckDB
+	// writes it into the database file, e.g. "32MB". DuckDB holds what was
+	// appended since the last checkpoint in memory, so this bounds the
+	// store's memory under ingest.
+	CheckpointThreshold string `yaml:"checkpoint_threshold"`
 }
 
 // DefaultConfig returns the defaults documented in internal/config/default.yaml
@@ -39,6 +45,7 @@ func DefaultConfig() Config {
 		Rollups:             []string{"5m after 6h", "1h after 48h"},
 		MaintenanceInterval: time.Minute,
 		MemoryLimit:         "1GB",
+		CheckpointThreshold: "32MB",
 	}
 }
 
@@ -122,11 +129,16 @@ func (c Config) Validate() error {
 	if c.MaintenanceInterval < 0 {
 		return errors.New("store.maintenance_interval cannot be negative")
 	}
+	if c.CheckpointThreshold != "" && !sizeRE.MatchString(c.CheckpointThreshold) {
+		return fmt.Errorf("store.checkpoint_threshold %q: write a size such as 32MB or 1GB", c.CheckpointThreshold)
+	}
 	if c.Threads < 0 {
 		return errors.New("store.threads cannot be negative (0 is one per CPU)")
 	}
 	return nil
 }
+
+var sizeRE = regexp.MustCompile(`^[0-9]+(\.[0-9]+)? ?([KMGT]i?)?B$`)
 
 // Dir returns the database directory: Path, or the default when Path is
 // empty: /var/lib/flowlens as root, ./flowlens-data otherwise.

@@ -72,7 +72,7 @@ func Open(cfg Config, log *slog.Logger) (*Store, error) {
 		return nil, fmt.Errorf("store.path: %w (set store.path to a writable directory)", err)
 	}
 	path := filepath.Join(dir, FileName)
-	opts := DuckDBOptions{MemoryLimit: cfg.MemoryLimit, Threads: cfg.Threads, CheckpointThreshold: "128MB"}
+	opts := DuckDBOptions{MemoryLimit: cfg.MemoryLimit, Threads: cfg.Threads, CheckpointThreshold: cfg.CheckpointThreshold}
 	eng, err := OpenDuckDB(path, opts)
 	if wal, db := damaged(err); wal || db {
 		if err := setAsideDamaged(path, db, err, log); err != nil {

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -357,5 +358,20 @@ func TestConfigValidation(t *testing.T) {
 	}
 	if err := DefaultConfig().Validate(); err != nil {
 		t.Error(err)
+	}
+	for size, ok := range map[string]bool{"32MB": true, "1GB": true, "512 MiB": true, "0.5GB": true, "32": false, "lots": false, "32 M": false} {
+		c := DefaultConfig()
+		c.CheckpointThreshold = size
+		if err := c.Validate(); (err == nil) != ok {
+			t.Errorf("checkpoint_threshold %q: %v", size, err)
+		}
+		if ok { // what passes validation, DuckDB takes
+			e, err := OpenDuckDB(filepath.Join(t.TempDir(), "x.duckdb"), DuckDBOptions{CheckpointThreshold: size})
+			if err != nil {
+				t.Errorf("checkpoint_threshold %q: %v", size, err)
+				continue
+			}
+			e.Close()
+		}
 	}
 }
