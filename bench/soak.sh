@@ -133,6 +133,7 @@ kdrops=$(metric flowlens_socket_kernel_drops_total)
 decerr=$(metric flowlens_agent_decode_errors_total)
 odropped=$(metric flowlens_output_records_dropped_total)
 ofailed=$(metric flowlens_output_records_failed_total)
+adropped=$(metric flowlens_aggregate_dropped_records_total)
 hwm=$(awk '$1 == "VmHWM:" { print $2 }' "/proc/$fpid/status")
 kill -TERM "$fpid"
 wait "$fpid" || true
@@ -179,7 +180,7 @@ pct() { [ "$2" -gt 0 ] && echo "$(((100 * $1 + $2 / 2) / $2 - 100)) %" || echo "
 fail=0
 lossok=PASS memok="PASS (the floor of the Go live heap)"
 if [ "$recv" != "$sent" ] || [ "$lost" != 0 ] || [ "$kdrops" != 0 ] || [ "$decerr" != 0 ] ||
-	[ "$odropped" != 0 ] || [ "$ofailed" != 0 ] || [ "$sumlost" != 0 ] || [ "$sumdrops" != 0 ]; then
+	[ "$odropped" != 0 ] || [ "$ofailed" != 0 ] || [ "${adropped:-0}" != 0 ] || [ "$sumlost" != 0 ] || [ "$sumdrops" != 0 ]; then
 	lossok=FAIL fail=1
 fi
 if [ "$secs" -lt 600 ]; then
@@ -209,7 +210,7 @@ out=$here/results/soak-$label.txt
 	echo "sequence loss:     $lost (shutdown summary: $sumlost)"
 	echo "kernel drops:      $kdrops (shutdown summary: $sumdrops)"
 	echo "decode errors:     $decerr"
-	echo "output dropped:    $odropped, failed $ofailed"
+	echo "output dropped:    $odropped, failed $ofailed; aggregator dropped ${adropped:-0} (its output fell 64 writes behind)"
 	echo "loss check:        $lossok"
 	echo "RSS samples:       $n, every $SAMPLE s"
 	echo "Go live heap:      floor by third $((g1 / 1024)) MB (warm-up), $((g2 / 1024)) MB, $((g3 / 1024)) MB: last over middle $(pct "$g3" "$g2") (limit $TOLERANCE %); highest $((h1 / 1024)), $((h2 / 1024)), $((h3 / 1024)) MB"

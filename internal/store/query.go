@@ -282,6 +282,59 @@ func (s *Store) plan(from, to, step int64) ([]segment, int64, int64) {
 	return segs, step, from
 }
 
+// cover picks the tiers to read [from, to) as a whole (top-N, matrix, geo:
+// no time axis): each part from the coarsest tier whose whole buckets fit
+// in it, the edges from finer tiers, so that a day is read mostly from
+// hourly rows yet exactly from its first second. Where only a coarse tier
+// still holds the start (finer ones have expired it), its whole bucket is
+// read and the returned start moves back to the bucket's.
+func (s *Store) cover(from, to int64) ([]segment, int64) {
+	s.smu.RLock()
+	state := append([]tierState(nil), s.state...)
+	s.smu.RUnlock()
+	start := from
+	var segs []segment
+	var walk func(a, b int64, j int)
+	walk = func(a, b int64, j int) {
+		if a >= b {
+			return
+		}
+		if j == 0 {
+			segs = append(segs, segment{0, a, b})
+			return
+		}
+		res, st := s.resolution(j), state[j]
+		if st.done == 0 || st.oldest == 0 { // nothing rolled up yet
+			walk(a, b, j-1)
+			return
+		}
+		lo := a + (res-a%res)%res // first whole bucket
+		finer := state[j-1].oldest
+		if a < lo && (finer == 0 || finer > a) {
+			// The finer tiers no longer hold the partial first bucket.
+			lo = a - a%res
+			start = min(start, lo)
+		}
+		lo = max(lo, st.oldest-st.oldest%res)
+		hi := b - b%res // past the last whole bucket
+		if hi < b && (finer == 0 || finer > hi) {
+			// Nor the partial last one: it is read whole, as time
+			// series read every bucket that starts before the end.
+			hi += res
+		}
+		hi = min(hi, st.done)
+		if lo >= hi {
+			walk(a, b, j-1)
+			return
+		}
+		walk(a, lo, j-1)
+		segs = append(segs, segment{j, lo, hi})
+		walk(hi, b, j-1)
+	}
+	walk(from, to, len(s.tiers)-1)
+	return segs, start
+}
+
 // base returns a UNION ALL of cols from each segment's flows table, with
 // the filters, and its arguments.
 func (s *Store) base(segs []segment, cols, cond string, condArgs []any) (string, []any) {
@@ -572,7 +625,7 @@ func (s *Store) Top(ctx context.Context, r TopRequest) (*Top, error) {
 		return nil, err
 	}
 	from, to := r.From.Unix(), r.To.Unix()
-	segs, _, from := s.plan(from, to, autoStep(to-from))
+	segs, from := s.cover(from, to)
 	cols := strings.Join(r.By, ", ")
 	q, args := s.base(segs, cols+", bytes, packets", cond, cargs)
 	order := "b"
@@ -746,7 +799,7 @@ func (s *Store) Geo(ctx context.Context, r GeoRequest) ([]GeoPoint, error) {
 		return nil, err
 	}
 	from, to := r.From.Unix(), r.To.Unix()
-	segs, _, _ := s.plan(from, to, autoStep(to-from))
+	segs, _ := s.cover(from, to)
 	in, inArgs := s.base(segs, "'inbound' AS d, src_ip AS ip, src_country AS c, src_city AS city, src_lat AS lat, src_lon AS lon, src_asn AS asn, bytes, packets",
 		cond+" AND src_country <> '' AND (src_lat <> 0 OR src_lon <> 0)", cargs)
 	outq, outArgs := s.base(segs, "'outbound' AS d, dst_ip AS ip, dst_country AS c, dst_city AS city, dst_lat AS lat, dst_lon AS lon, dst_asn AS asn, bytes, packets",

@@ -656,6 +656,27 @@ func (s *Store) rollup(ctx context.Context, i int, now time.Time) error {
 	return nil
 }
 
+// ephemeralPort is where client ports start: Linux's default
+// ip_local_port_range (32768-60999) and Windows' (49152-65535) are above
+// it, and few services listen there.
+const ephemeralPort = 32768
+
+// rollupKey is the expression a rollup groups column k by. A client's
+// ephemeral port (at or above ephemeralPort, talking to a port below it)
+// becomes 0: every connection has a new one, so keeping it would make each
+// connection its own row in every tier and leave rollups hardly smaller
+// than what they summarise, while the service port says what the traffic
+// is. Full ports stay in the raw tier (docs/store.md).
+func rollupKey(k string) string {
+	switch k {
+	case "src_port":
+		return fmt.Sprintf("CASE WHEN src_port >= %d AND dst_port BETWEEN 1 AND %d THEN 0 ELSE src_port END", ephemeralPort, ephemeralPort-1)
+	case "dst_port":
+		return fmt.Sprintf("CASE WHEN dst_port >= %d AND src_port BETWEEN 1 AND %d THEN 0 ELSE dst_port END", ephemeralPort, ephemeralPort-1)
+	}
+	return k
+}
+
 func (s *Store) rollupRange(ctx context.Context, t, src Tier, from, to int64) error {
 	tx, err := s.eng.DB().BeginTx(ctx, nil)
 	if err != nil {
@@ -664,7 +685,7 @@ func (s *Store) rollupRange(ctx context.Context, t, src Tier, from, to int64) er
 	defer tx.Rollback()
 	keys := ""
 	for _, k := range flowKeyColumns {
-		keys += ", " + k
+		keys += ", " + rollupKey(k)
 	}
 	bucket := fmt.Sprintf("ts - ts %% %d", t.Step)
 	q := fmt.Sprintf("INSERT INTO %s SELECT %s, %d%s, sum(bytes), sum(packets), sum(samples) FROM %s WHERE ts >= ? AND ts < ? GROUP BY %s%s",

@@ -138,6 +138,35 @@ func TestRollupsAndRetention(t *testing.T) {
 			t.Errorf("%s..%s: %d bytes, want %d", r[0].Format("15:04"), r[1].Format("15:04"), got, want)
 		}
 	}
+	// Ranges off the buckets' bounds are read exactly: whole hours from
+	// the hourly tier, the edges from 5-minute and raw rows.
+	// (Raw rows are kept 2 h here, 5-minute ones 6 h.)
+	for _, r := range [][2]time.Time{{end.Add(-5*time.Hour - 15*time.Minute), end.Add(-37 * time.Minute)},
+		{end.Add(-4*time.Hour - 5*time.Minute), end.Add(-time.Hour - 50*time.Minute)}} {
+		if got, want := total(t, s, r[0], r[1]), sumSince(bytes, r[0], r[1]); got != want {
+			t.Errorf("%s..%s: %d bytes, want %d", r[0].Format("15:04"), r[1].Format("15:04"), got, want)
+		}
+	}
+	// Where only hourly rows are left, a range starting within an hour
+	// reads that whole hour, and says so.
+	top, err := s.Top(context.Background(), TopRequest{Query: Query{From: from.Add(20 * time.Minute), To: from.Add(3 * time.Hour)}, By: []string{"proto"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := sumSince(bytes, from, from.Add(3*time.Hour)); !top.From.Equal(from) || top.Total.Bytes != want {
+		t.Errorf("from %s: answered from %s with %d bytes, want %s and %d", from.Add(20*time.Minute).Format("15:04"), top.From.Format("15:04"), top.Total.Bytes, from.Format("15:04"), want)
+	}
+	// Rollups fold clients' ephemeral ports; the raw tier keeps them.
+	for _, tier := range []string{"flows_raw", "flows_300", "flows_3600"} {
+		var n int64
+		q := "SELECT count(*) FROM " + tier + " WHERE (src_port >= 32768 AND dst_port BETWEEN 1 AND 32767) OR (dst_port >= 32768 AND src_port BETWEEN 1 AND 32767)"
+		if err := s.eng.DB().QueryRow(q).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if (n == 0) != (tier != "flows_raw") {
+			t.Errorf("%s: %d rows with an ephemeral client port", tier, n)
+		}
+	}
 	// Nothing older than the retention.
 	if got := total(t, s, day, from); got != 0 {
 		t.Errorf("%d bytes kept past the retention", got)
