@@ -47,6 +47,53 @@ type Counter struct {
 
 	HasHost  bool
 	HostName string
+
+	// Host structures (sFlow host MIB, records 2003-2006): hsflowd and
+	// other host agents send them; Open vSwitch does not.
+	HasHostCPU    bool
+	HostCPU       HostCPU
+	HasHostMemory bool
+	HostMemory    HostMemory
+	HasHostDisk   bool
+	HostDisk      HostDisk
+	HasHostNet    bool
+	HostNet       HostNet
+}
+
+// HostCPU is sFlow's host_cpu block (2003). Times are cumulative
+// milliseconds; loads are the usual load averages, negative when unknown.
+type HostCPU struct {
+	Load1, Load5, Load15                             float32
+	ProcRun, ProcTotal, CPUs, SpeedMHz, UptimeSec    uint32
+	User, Nice, System, Idle, IOWait, Intr, SoftIntr uint32
+	Interrupts, Contexts                             uint32
+}
+
+// HostMemory is sFlow's host_memory block (2004), in bytes and pages.
+type HostMemory struct {
+	Total, Free, Shared, Buffers, Cached, SwapTotal, SwapFree uint64
+	PageIn, PageOut, SwapIn, SwapOut                          uint32
+}
+
+// HostDisk is sFlow's host_disk_io block (2005).
+type HostDisk struct {
+	Total, Free uint64
+	// PartMaxUsed is the fullest partition's use in hundredths of a
+	// percent, -1 when unknown.
+	PartMaxUsed         int32
+	Reads, ReadTimeMs   uint32
+	BytesRead           uint64
+	Writes, WriteTimeMs uint32
+	BytesWritten        uint64
+}
+
+// HostNet is sFlow's host_net_io block (2006): the host's interfaces
+// together.
+type HostNet struct {
+	BytesIn                    uint64
+	PktsIn, ErrsIn, DropsIn    uint32
+	BytesOut                   uint64
+	PktsOut, ErrsOut, DropsOut uint32
 }
 
 // InterfaceCounters is sFlow's generic interface counter block (RFC 2863).

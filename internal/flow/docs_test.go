@@ -53,7 +53,7 @@ func full() (*flow.Record, *flow.Counter) {
 	}
 	c := &flow.Counter{Time: time.Unix(1, 0), Agent: a("127.0.0.1"), HasInterface: true, HasEthernet: true, HasVLAN: true,
 		HasProcessor: true, HasOFPort: true, HasPortName: true, PortName: "br-int", HasDatapath: true, HasAppResources: true,
-		HasHost: true, HostName: "compute-1"}
+		HasHost: true, HostName: "compute-1", HasHostCPU: true, HasHostMemory: true, HasHostDisk: true, HasHostNet: true}
 	return r, c
 }
 

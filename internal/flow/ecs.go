@@ -1,6 +1,9 @@
 package flow
 
-import "strconv"
+import (
+	"math"
+	"strconv"
+)
 
 // Datasets name the record kinds in event.dataset.
 const (
@@ -598,6 +601,88 @@ func (c *Counter) AppendJSON(b []byte) []byte {
 		w.u32("conn_max", a.ConnMax)
 		w.close()
 	}
+	writeHostCounters(&w, c)
 	w.close()
 	return w.end()
+}
+
+func writeHostCounters(w *jsonw, c *Counter) {
+	if !c.HasHostCPU && !c.HasHostMemory && !c.HasHostDisk && !c.HasHostNet {
+		return
+	}
+	w.open("host")
+	if c.HasHostCPU {
+		h := &c.HostCPU
+		w.open("cpu")
+		for _, l := range []struct {
+			k string
+			v float32
+		}{{"load_1m", h.Load1}, {"load_5m", h.Load5}, {"load_15m", h.Load15}} {
+			if l.v >= 0 && !math.IsInf(float64(l.v), 0) && !math.IsNaN(float64(l.v)) { // negative: unknown
+				w.key(l.k)
+				w.b = strconv.AppendFloat(w.b, float64(l.v), 'f', -1, 32)
+			}
+		}
+		w.u32("processes_running", h.ProcRun)
+		w.u32("processes", h.ProcTotal)
+		w.u32("count", h.CPUs)
+		w.u32("speed_mhz", h.SpeedMHz)
+		w.u32("uptime_s", h.UptimeSec)
+		w.u32("user_ms", h.User)
+		w.u32("nice_ms", h.Nice)
+		w.u32("system_ms", h.System)
+		w.u32("idle_ms", h.Idle)
+		w.u32("iowait_ms", h.IOWait)
+		w.u32("irq_ms", h.Intr)
+		w.u32("softirq_ms", h.SoftIntr)
+		w.u32("interrupts", h.Interrupts)
+		w.u32("context_switches", h.Contexts)
+		w.close()
+	}
+	if c.HasHostMemory {
+		m := &c.HostMemory
+		w.open("memory")
+		w.u64("total", m.Total)
+		w.u64("free", m.Free)
+		w.u64("shared", m.Shared)
+		w.u64("buffers", m.Buffers)
+		w.u64("cached", m.Cached)
+		w.u64("swap_total", m.SwapTotal)
+		w.u64("swap_free", m.SwapFree)
+		w.u32("page_in", m.PageIn)
+		w.u32("page_out", m.PageOut)
+		w.u32("swap_in", m.SwapIn)
+		w.u32("swap_out", m.SwapOut)
+		w.close()
+	}
+	if c.HasHostDisk {
+		k := &c.HostDisk
+		w.open("disk")
+		w.u64("total", k.Total)
+		w.u64("free", k.Free)
+		if k.PartMaxUsed >= 0 {
+			w.uint("part_max_used_pct100", uint64(k.PartMaxUsed))
+		}
+		w.u32("reads", k.Reads)
+		w.u64("read_bytes", k.BytesRead)
+		w.u32("read_time_ms", k.ReadTimeMs)
+		w.u32("writes", k.Writes)
+		w.u64("write_bytes", k.BytesWritten)
+		w.u32("write_time_ms", k.WriteTimeMs)
+		w.close()
+	}
+	if c.HasHostNet {
+		n := &c.HostNet
+		w.open("net")
+		w.u64("in_bytes", n.BytesIn)
+		w.u32("in_pkts", n.PktsIn)
+		w.u32("in_errors", n.ErrsIn)
+		w.u32("in_drops", n.DropsIn)
+		w.u64("out_bytes", n.BytesOut)
+		w.u32("out_pkts", n.PktsOut)
+		w.u32("out_errors", n.ErrsOut)
+		w.u32("out_drops", n.DropsOut)
+		w.close()
+	}
+	w.close()
 }

@@ -6,6 +6,7 @@ package sflow
 
 import (
 	"encoding/binary"
+	"math"
 	"net/netip"
 	"time"
 
@@ -494,6 +495,31 @@ func (d *Decoder) counterSample(r *reader, expanded bool, now time.Time, res *Re
 		case 2000: // host_descr: only the name is worth a field
 			c.HostName = d.intern(b.str())
 			c.HasHost = true
+		case 2003:
+			h := &c.HostCPU
+			h.Load1, h.Load5, h.Load15 = b.f32(), b.f32(), b.f32()
+			h.ProcRun, h.ProcTotal, h.CPUs, h.SpeedMHz, h.UptimeSec = b.u32(), b.u32(), b.u32(), b.u32(), b.u32()
+			h.User, h.Nice, h.System, h.Idle = b.u32(), b.u32(), b.u32(), b.u32()
+			h.IOWait, h.Intr, h.SoftIntr = b.u32(), b.u32(), b.u32()
+			h.Interrupts, h.Contexts = b.u32(), b.u32()
+			c.HasHostCPU = true
+		case 2004:
+			m := &c.HostMemory
+			m.Total, m.Free, m.Shared, m.Buffers, m.Cached = b.u64(), b.u64(), b.u64(), b.u64(), b.u64()
+			m.SwapTotal, m.SwapFree = b.u64(), b.u64()
+			m.PageIn, m.PageOut, m.SwapIn, m.SwapOut = b.u32(), b.u32(), b.u32(), b.u32()
+			c.HasHostMemory = true
+		case 2005:
+			k := &c.HostDisk
+			k.Total, k.Free, k.PartMaxUsed = b.u64(), b.u64(), int32(b.u32())
+			k.Reads, k.BytesRead, k.ReadTimeMs = b.u32(), b.u64(), b.u32()
+			k.Writes, k.BytesWritten, k.WriteTimeMs = b.u32(), b.u64(), b.u32()
+			c.HasHostDisk = true
+		case 2006:
+			n := &c.HostNet
+			n.BytesIn, n.PktsIn, n.ErrsIn, n.DropsIn = b.u64(), b.u32(), b.u32(), b.u32()
+			n.BytesOut, n.PktsOut, n.ErrsOut, n.DropsOut = b.u64(), b.u32(), b.u32(), b.u32()
+			c.HasHostNet = true
 		case 2203:
 			a := &c.AppResources
 			a.UserTimeMs, a.SystemTimeMs = b.u32(), b.u32()
@@ -547,6 +573,8 @@ func (r *reader) u32() uint32 {
 	r.b = r.b[4:]
 	return v
 }
+
+func (r *reader) f32() float32 { return math.Float32frombits(r.u32()) }
 
 func (r *reader) u64() uint64 {
 	if len(r.b) < 8 {

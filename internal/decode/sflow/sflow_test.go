@@ -2,7 +2,9 @@ package sflow_test
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"errors"
+	"math"
 	"math/rand/v2"
 	"net/netip"
 	"testing"
@@ -272,4 +274,66 @@ func FuzzDecode(f *testing.F) {
 			_ = res.Counters[i].AppendJSON(nil)
 		}
 	})
+}
+
+// Host structures (sflow_host.txt) as hsflowd sends them: one counter
+// sample of the host with its description, CPU, memory, disk and network
+// blocks.
+func TestHostCounters(t *testing.T) {
+	f32 := func(v float32) uint32 { return math.Float32bits(v) }
+	descr := xdr{}.opaque([]byte("hv-07")).bytes(make([]byte, 16)).u32(2, 3) // hostname, uuid, machine type, os
+	descr = descr.opaque([]byte("6.1.0-26-amd64"))
+	cpu := xdr{}.u32(f32(0.5), f32(1.25), f32(-1)).u32(3, 412, 16, 2600, 86400).
+		u32(1000, 20, 300, 50000, 40, 5, 6).u32(123456, 654321)
+	mem := xdr{}.u64(64<<30).u64(10<<30).u64(1<<20).u64(2<<20).u64(30<<30).u64(8<<30).u64(7<<30).u32(11, 12, 13, 14)
+	disk := xdr{}.u64(500 << 30).u64(100 << 30).u32(8123).u32(77).u64(1 << 40).u32(900).u32(88).u64(2 << 40).u32(1900)
+	net := xdr{}.u64(5e12).u32(1e9, 3, 4).u64(6e12).u32(2e9, 5, 6)
+	cs := xdr{}.u32(1, 2<<24|1, 5). // sequence, source (2: a host), records
+					record(2000, descr).record(2003, cpu).record(2004, mem).record(2005, disk).record(2006, net)
+	b := datagramV6(1, xdr{}.u32(2, uint32(len(cs))).bytes(cs))
+	var res sflow.Result
+	if err := sflow.NewDecoder(sflow.Options{}).Decode(b, time.Unix(1e9, 0), &res); err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Counters) != 1 || res.UnknownRecords != 0 {
+		t.Fatalf("%d counters, %d unknown records", len(res.Counters), res.UnknownRecords)
+	}
+	c := res.Counters[0]
+	if !c.HasHost || c.HostName != "hv-07" {
+		t.Errorf("host_descr: %q", c.HostName)
+	}
+	if h := c.HostCPU; !c.HasHostCPU || h.Load1 != 0.5 || h.Load5 != 1.25 || h.Load15 != -1 || h.ProcTotal != 412 || h.CPUs != 16 ||
+		h.UptimeSec != 86400 || h.User != 1000 || h.Idle != 50000 || h.SoftIntr != 6 || h.Contexts != 654321 {
+		t.Errorf("host_cpu: %+v", h)
+	}
+	if m := c.HostMemory; !c.HasHostMemory || m.Total != 64<<30 || m.Cached != 30<<30 || m.SwapFree != 7<<30 || m.PageIn != 11 || m.SwapOut != 14 {
+		t.Errorf("host_memory: %+v", m)
+	}
+	if k := c.HostDisk; !c.HasHostDisk || k.Total != 500<<30 || k.PartMaxUsed != 8123 || k.Reads != 77 || k.BytesRead != 1<<40 ||
+		k.ReadTimeMs != 900 || k.Writes != 88 || k.BytesWritten != 2<<40 || k.WriteTimeMs != 1900 {
+		t.Errorf("host_disk_io: %+v", k)
+	}
+	if n := c.HostNet; !c.HasHostNet || n.BytesIn != 5e12 || n.PktsIn != 1e9 || n.DropsIn != 4 || n.BytesOut != 6e12 || n.ErrsOut != 5 {
+		t.Errorf("host_net_io: %+v", n)
+	}
+	var doc struct {
+		Host     struct{ Hostname string } `json:"host"`
+		Flowlens struct {
+			Host struct {
+				CPU  map[string]float64 `json:"cpu"`
+				Disk map[string]float64 `json:"disk"`
+				Net  map[string]float64 `json:"net"`
+			} `json:"host"`
+		} `json:"flowlens"`
+	}
+	js := c.AppendJSON(nil)
+	if err := json.Unmarshal(js, &doc); err != nil {
+		t.Fatalf("%v: %s", err, js)
+	}
+	h := doc.Flowlens.Host
+	_, has15 := h.CPU["load_15m"]
+	if doc.Host.Hostname != "hv-07" || h.CPU["load_5m"] != 1.25 || has15 || h.CPU["context_switches"] != 654321 ||
+		h.Disk["part_max_used_pct100"] != 8123 || h.Net["out_bytes"] != 6e12 {
+		t.Errorf("JSON: %s", js)
+	}
 }

@@ -104,7 +104,7 @@ func fullRecords() ([]flow.Record, flow.Counter) {
 	out = append(out, v6)
 	c := flow.Counter{Time: t0, Agent: a("127.0.0.1"), HasInterface: true, HasEthernet: true, HasVLAN: true,
 		HasProcessor: true, HasOFPort: true, HasPortName: true, PortName: "br-int", HasDatapath: true, HasAppResources: true,
-		HasHost: true, HostName: "compute-1"}
+		HasHost: true, HostName: "compute-1", HasHostCPU: true, HasHostMemory: true, HasHostDisk: true, HasHostNet: true}
 	return out, c
 }
 
