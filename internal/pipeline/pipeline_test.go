@@ -269,27 +269,36 @@ func TestNetFlowAndIPFIXLoopback(t *testing.T) {
 	}
 }
 
+// ipfixMessage builds an IPFIX message of the observation domain with sets.
+func ipfixMessage(domain, seq uint32, sets ...[]byte) []byte {
+	be := binary.BigEndian
+	b := be.AppendUint16(nil, 10)
+	b = be.AppendUint16(b, 0) // length, below
+	b = be.AppendUint32(b, uint32(time.Now().Unix()))
+	b = be.AppendUint32(b, seq)
+	b = be.AppendUint32(b, domain)
+	for _, s := range sets {
+		b = append(b, s...)
+	}
+	be.PutUint16(b[2:], uint16(len(b)))
+	return b
+}
+
+// ipfixSet builds one set (id 2: templates, 3: options templates, 256 and
+// above: data).
+func ipfixSet(id uint16, body []byte) []byte {
+	be := binary.BigEndian
+	b := be.AppendUint16(nil, id)
+	b = be.AppendUint16(b, uint16(4+len(body)))
+	return append(b, body...)
+}
+
 // An exporter's interface table (IPFIX options data: scope ingressInterface,
 // interfaceName) names the interfaces of its flows.
 func TestIPFIXInterfaceTable(t *testing.T) {
 	be := binary.BigEndian
-	msg := func(seq uint32, sets ...[]byte) []byte {
-		b := be.AppendUint16(nil, 10)
-		b = be.AppendUint16(b, 0) // length, below
-		b = be.AppendUint32(b, uint32(time.Now().Unix()))
-		b = be.AppendUint32(b, seq)
-		b = be.AppendUint32(b, 7) // observation domain
-		for _, s := range sets {
-			b = append(b, s...)
-		}
-		be.PutUint16(b[2:], uint16(len(b)))
-		return b
-	}
-	set := func(id uint16, body []byte) []byte {
-		b := be.AppendUint16(nil, id)
-		b = be.AppendUint16(b, uint16(4+len(body)))
-		return append(b, body...)
-	}
+	msg := func(seq uint32, sets ...[]byte) []byte { return ipfixMessage(7, seq, sets...) }
+	set := ipfixSet
 	u16 := func(vs ...uint16) []byte {
 		var b []byte
 		for _, v := range vs {
@@ -328,24 +337,8 @@ func TestIPFIXInterfaceTable(t *testing.T) {
 // (RFC 7011 §3.1); softflowd counts them up to and including the message.
 // Both are in order; a real gap is still loss under either.
 func TestIPFIXSequenceConventions(t *testing.T) {
-	be := binary.BigEndian
-	msg := func(seq uint32, sets ...[]byte) []byte {
-		b := be.AppendUint16(nil, 10)
-		b = be.AppendUint16(b, 0)
-		b = be.AppendUint32(b, uint32(time.Now().Unix()))
-		b = be.AppendUint32(b, seq)
-		b = be.AppendUint32(b, 1)
-		for _, s := range sets {
-			b = append(b, s...)
-		}
-		be.PutUint16(b[2:], uint16(len(b)))
-		return b
-	}
-	set := func(id uint16, body []byte) []byte {
-		b := be.AppendUint16(nil, id)
-		b = be.AppendUint16(b, uint16(4+len(body)))
-		return append(b, body...)
-	}
+	msg := func(seq uint32, sets ...[]byte) []byte { return ipfixMessage(1, seq, sets...) }
+	set := ipfixSet
 	// Template 256: sourceIPv4Address, destinationIPv4Address.
 	tpl := set(2, []byte{1, 0, 0, 2, 0, 8, 0, 4, 0, 12, 0, 4})
 	data := func(n int) []byte {
