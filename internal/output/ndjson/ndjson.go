@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/flowlens/flowlens/internal/flow"
 	"github.com/flowlens/flowlens/internal/pipeline"
 	"github.com/flowlens/flowlens/internal/statefile"
 )
@@ -48,11 +51,46 @@ type Writer struct {
 	rotated int
 	torn    int64
 	good    int64 // the file's size after the last batch written whole
+
+	// A second goroutine encodes half of each large batch: JSON encoding
+	// is most of this output's work, and one goroutine alone is what
+	// limits it (BENCHMARKS.md section 2).
+	half     chan []flow.Record
+	encoded  chan []byte
+	stopOnce sync.Once
+}
+
+// parallelMin is the smallest batch whose flows are encoded in two halves:
+// below it the hand-off costs more than it saves.
+const parallelMin = 32
+
+// encodeFlows appends flows as NDJSON lines to b.
+func encodeFlows(b []byte, flows []flow.Record) []byte {
+	for i := range flows {
+		b = flows[i].AppendJSON(b)
+		b = append(b, '\n')
+	}
+	return b
+}
+
+// encoder encodes the halves it is given into a buffer of its own, which
+// it reuses once the next half arrives (Write has written the previous one
+// by then).
+func (w *Writer) encoder() {
+	var buf []byte
+	for flows := range w.half {
+		buf = encodeFlows(buf[:0], flows)
+		w.encoded <- buf
+	}
 }
 
 // New opens the destination.
 func New(cfg Config) (*Writer, error) {
 	w := &Writer{cfg: cfg, now: time.Now, buf: make([]byte, 0, 64<<10)}
+	if runtime.GOMAXPROCS(0) > 1 {
+		w.half, w.encoded = make(chan []flow.Record), make(chan []byte)
+		go w.encoder()
+	}
 	if cfg.Path == "-" {
 		w.w = bufio.NewWriterSize(os.Stdout, 256<<10)
 		return w, nil
@@ -107,7 +145,18 @@ func (w *Writer) Write(b *pipeline.Batch) error {
 }
 
 func (w *Writer) write(b *pipeline.Batch) error {
-	if w.cfg.Flows {
+	if w.cfg.Flows && w.half != nil && len(b.Flows) >= parallelMin {
+		n := len(b.Flows) / 2
+		w.half <- b.Flows[n:]
+		w.buf = encodeFlows(w.buf[:0], b.Flows[:n])
+		second := <-w.encoded
+		if err := w.chunk(w.buf); err != nil {
+			return err
+		}
+		if err := w.chunk(second); err != nil {
+			return err
+		}
+	} else if w.cfg.Flows {
 		for i := range b.Flows {
 			if err := w.line(b.Flows[i].AppendJSON(w.buf[:0])); err != nil {
 				return err
@@ -135,6 +184,13 @@ func (w *Writer) undo() {
 	w.f.Truncate(w.good) // appends go to the new end (O_APPEND)
 	w.w.Reset(w.f)
 	w.size = w.good
+}
+
+// chunk writes whole lines.
+func (w *Writer) chunk(b []byte) error {
+	n, err := w.w.Write(b)
+	w.size += int64(n)
+	return err
 }
 
 func (w *Writer) line(b []byte) error {
@@ -205,6 +261,9 @@ func (w *Writer) prune() {
 
 // Close flushes and closes the output.
 func (w *Writer) Close() error {
+	if w.half != nil {
+		w.stopOnce.Do(func() { close(w.half) })
+	}
 	err := w.w.Flush()
 	if w.f != nil {
 		if cerr := w.f.Close(); err == nil {

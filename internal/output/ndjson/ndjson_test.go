@@ -384,3 +384,65 @@ func TestDiskFull(t *testing.T) {
 		t.Errorf("%d lines, want %d", n, (written+1)*50)
 	}
 }
+
+// Large batches are encoded in two halves on two goroutines: the lines
+// still come out whole, once each and in the batch's order, batch after
+// batch, with counters after the flows.
+func TestLargeBatchesKeepOrder(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "flows.ndjson")
+	w, err := New(Config{Path: path, Flows: true, Counters: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := 0
+	for _, n := range []int{parallelMin, 1001, parallelMin - 1, 4096} {
+		b := seqBatch(next, n)
+		b.Counters = []flow.Counter{{SampleSeq: uint32(1<<30 + next)}}
+		if err := w.Write(b); err != nil {
+			t.Fatal(err)
+		}
+		next += n
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	want, batchStart := 0, 0
+	for _, n := range []int{parallelMin, 1001, parallelMin - 1, 4096} {
+		for i := 0; i <= n; i++ {
+			if !sc.Scan() {
+				t.Fatalf("file ends before record %d", want)
+			}
+			var r struct {
+				Flowlens struct {
+					Sflow struct {
+						SampleSequence int `json:"sample_sequence"`
+					}
+				}
+			}
+			if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+				t.Fatalf("line %q: %v", sc.Bytes(), err)
+			}
+			got := r.Flowlens.Sflow.SampleSequence
+			if i == n { // the batch's counter record
+				if got != 1<<30+batchStart {
+					t.Fatalf("after the flows of the batch at %d: sequence %d, want its counter record", batchStart, got)
+				}
+				continue
+			}
+			if got != want {
+				t.Fatalf("record %d where %d was expected", got, want)
+			}
+			want++
+		}
+		batchStart += n
+	}
+	if sc.Scan() {
+		t.Errorf("more lines than written: %q", sc.Bytes())
+	}
+}
