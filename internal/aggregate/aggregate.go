@@ -249,8 +249,10 @@ func (a *Aggregator) sendCounters() {
 	if len(a.counters) == 0 {
 		return
 	}
+	n := len(a.counters)
 	a.send(&pipeline.Batch{Counters: a.counters})
-	a.counters = make([]flow.Counter, 0, cap(a.counters)) // the writer owns the old one
+	// The writer owns the old slice; the next group is likely the same size.
+	a.counters = make([]flow.Counter, 0, n)
 }
 
 func (a *Aggregator) add(r *flow.Record) {
