@@ -313,7 +313,6 @@ func (s *Store) cover(from, to int64) ([]segment, int64) {
 		if a < lo && (finer == 0 || finer > a) {
 			// The finer tiers no longer hold the partial first bucket.
 			lo = a - a%res
-			start = min(start, lo)
 		}
 		lo = max(lo, st.oldest-st.oldest%res)
 		hi := b - b%res // past the last whole bucket
@@ -328,6 +327,7 @@ func (s *Store) cover(from, to int64) ([]segment, int64) {
 			return
 		}
 		walk(a, lo, j-1)
+		start = min(start, lo) // lo < a: a whole first bucket is read
 		segs = append(segs, segment{j, lo, hi})
 		walk(hi, b, j-1)
 	}
