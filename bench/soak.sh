@@ -7,8 +7,8 @@
 #
 # Usage: [DURATION=10m] [RATE=10000] [TOLERANCE=10] bench/soak.sh [LABEL]
 #   DURATION   how long to replay (s, m or h suffix; default 10m)
-#   RATE       datagrams/s (default 10000: a quarter of the store path's
-#              measured loss-free rate, 41 k/s, so that the shared 2-core
+#   RATE       datagrams/s (default 10000: a tenth of the store path's
+#              measured loss-free rate, 97 k/s, so that the shared 2-core
 #              machine's other load does not turn a soak into a rate test)
 #   TOLERANCE  % by which the floor of the Go heap that survives garbage
 #              collection (GODEBUG=gctrace=1; its lowest value) may be higher
