@@ -157,10 +157,9 @@ func (w *Writer) write(b *pipeline.Batch) error {
 			return err
 		}
 	} else if w.cfg.Flows {
-		for i := range b.Flows {
-			if err := w.line(b.Flows[i].AppendJSON(w.buf[:0])); err != nil {
-				return err
-			}
+		w.buf = encodeFlows(w.buf[:0], b.Flows)
+		if err := w.chunk(w.buf); err != nil {
+			return err
 		}
 	}
 	if w.cfg.Counters {
