@@ -63,6 +63,7 @@ type key struct {
 	innerSrcPort       uint16
 	innerDstPort       uint16
 	samplingRate       uint32
+	observation        flow.Observation
 	overflow           bool
 }
 
@@ -88,6 +89,7 @@ func keyOf(r *flow.Record) key {
 		srcAddr: r.SrcAddr, dstAddr: r.DstAddr, proto: r.Proto,
 		srcPort: r.SrcPort, dstPort: r.DstPort,
 		tunnel: r.Tunnel, vni: r.VNI, samplingRate: r.SamplingRate,
+		observation: r.Observation,
 	}
 	if r.HasICMP {
 		k.icmpType, k.icmpCode = r.ICMPType, r.ICMPCode

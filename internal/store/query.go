@@ -56,6 +56,7 @@ var Dimensions = []Dimension{
 	{Name: "tunnel", Label: "Tunnel"},
 	{Name: "inner_src_ip", Label: "Inner source IP", kind: "ip"},
 	{Name: "inner_dst_ip", Label: "Inner destination IP", kind: "ip"},
+	{Name: "observation", Label: "Observation point"},
 }
 
 var dimByName = func() map[string]Dimension {
@@ -113,7 +114,24 @@ type Query struct {
 	// Filters AND together; filters on the same dimension and operator
 	// combine: "=" ones OR (IN), "!=" ones exclude every value (NOT IN).
 	Filters []Filter
+	// AllObservations counts every sample of a packet, on every bridge it
+	// crossed; by default only its first observation in the cloud counts
+	// (docs/openstack.md, "Counting each packet once").
+	AllObservations bool
 }
+
+// Observations names what a query counts: "first" or "all".
+func (q Query) Observations() string {
+	if q.AllObservations {
+		return "all"
+	}
+	return "first"
+}
+
+// firstObservation is the condition of first observations: not
+// classified (older rows, inputs without ports), or where the packet
+// entered the cloud.
+const firstObservation = " AND observation IN ('', 'port', 'uplink')"
 
 func (q Query) check() error {
 	if q.From.IsZero() || q.To.IsZero() {
@@ -153,9 +171,17 @@ func (d Dimension) value(v string) (any, error) {
 	return v, nil
 }
 
-// where returns the SQL condition of filters (starting with " AND") and
-// its arguments.
-func where(filters []Filter) (string, []any, error) {
+// where returns the SQL condition of a query's filters (starting with
+// " AND") and its arguments.
+func where(q Query) (string, []any, error) {
+	cond, args, err := filterCond(q.Filters)
+	if err != nil || q.AllObservations {
+		return cond, args, err
+	}
+	return firstObservation + cond, args, nil
+}
+
+func filterCond(filters []Filter) (string, []any, error) {
 	type group struct {
 		dim  Dimension
 		not  bool
@@ -376,6 +402,8 @@ type Timeseries struct {
 	By         string    `json:"by"`
 	Timestamps []int64   `json:"timestamps"`
 	Series     []Series  `json:"series"`
+	// Observations: "first" (each packet once) or "all".
+	Observations string `json:"observations"`
 }
 
 // OtherKey names the series of everything outside the top N; TotalKey the
@@ -427,12 +455,12 @@ func (s *Store) Timeseries(ctx context.Context, r TimeseriesRequest) (*Timeserie
 	if err != nil {
 		return nil, err
 	}
-	cond, cargs, err := where(r.Filters)
+	cond, cargs, err := where(r.Query)
 	if err != nil {
 		return nil, err
 	}
 	out := &Timeseries{From: time.Unix(from, 0).UTC(), To: r.To.UTC(), Step: step, Metric: r.Metric, By: r.By,
-		Timestamps: make([]int64, n)}
+		Timestamps: make([]int64, n), Observations: r.Observations()}
 	for i := range out.Timestamps {
 		out.Timestamps[i] = from + int64(i)*step
 	}
@@ -588,7 +616,9 @@ type Top struct {
 	By    []string  `json:"by"`
 	Rows  []TopRow  `json:"rows"`
 	Other Totals    `json:"other"`
-	Total Totals    `json:"total"`
+	// Total is the whole range's, whatever the limit: shares are of it.
+	Total        Totals `json:"total"`
+	Observations string `json:"observations"`
 }
 
 // Top returns the keys with the most bytes (or packets), the rest as
@@ -620,7 +650,7 @@ func (s *Store) Top(ctx context.Context, r TopRequest) (*Top, error) {
 	if r.Limit > 10000 {
 		return nil, badRequest("limit %d: at most 10000 rows", r.Limit)
 	}
-	cond, cargs, err := where(r.Filters)
+	cond, cargs, err := where(r.Query)
 	if err != nil {
 		return nil, err
 	}
@@ -634,7 +664,7 @@ func (s *Store) Top(ctx context.Context, r TopRequest) (*Top, error) {
 	}
 	q = fmt.Sprintf("SELECT %s, sum(bytes) AS b, sum(packets) AS p, sum(sum(bytes)) OVER (), sum(sum(packets)) OVER () FROM (%s) x GROUP BY %s ORDER BY %s DESC, %s LIMIT %d",
 		cols, q, cols, order, cols, r.Limit)
-	out := &Top{From: time.Unix(from, 0).UTC(), To: r.To.UTC(), By: r.By, Rows: []TopRow{}}
+	out := &Top{From: time.Unix(from, 0).UTC(), To: r.To.UTC(), By: r.By, Rows: []TopRow{}, Observations: r.Observations()}
 	secs := float64(to - from)
 	var sum Totals
 	err = scanRows(ctx, s.eng.DB(), q, args, func(rows *sql.Rows) error {
@@ -712,9 +742,10 @@ type Link struct {
 
 // Matrix is the answer to a MatrixRequest.
 type Matrix struct {
-	Level string `json:"level"`
-	Nodes []Node `json:"nodes"`
-	Links []Link `json:"links"`
+	Level        string `json:"level"`
+	Nodes        []Node `json:"nodes"`
+	Links        []Link `json:"links"`
+	Observations string `json:"observations"`
 }
 
 var matrixLevels = map[string][2]string{
@@ -742,13 +773,13 @@ func (s *Store) Matrix(ctx context.Context, r MatrixRequest) (*Matrix, error) {
 	if r.Limit > 10000 {
 		return nil, badRequest("limit %d: at most 10000 links", r.Limit)
 	}
-	top, err := s.Top(ctx, TopRequest{Query: Query{From: r.From, To: r.To,
-		Filters: append(append([]Filter(nil), r.Filters...), Filter{Dim: cols[0], Not: true}, Filter{Dim: cols[1], Not: true})},
-		By: cols[:], Limit: r.Limit})
+	tq := r.Query
+	tq.Filters = append(append([]Filter(nil), r.Filters...), Filter{Dim: cols[0], Not: true}, Filter{Dim: cols[1], Not: true})
+	top, err := s.Top(ctx, TopRequest{Query: tq, By: cols[:], Limit: r.Limit})
 	if err != nil {
 		return nil, err
 	}
-	out := &Matrix{Level: r.Level, Nodes: []Node{}, Links: []Link{}}
+	out := &Matrix{Level: r.Level, Nodes: []Node{}, Links: []Link{}, Observations: r.Observations()}
 	seen := map[string]bool{}
 	for _, row := range top.Rows {
 		a, b := row.Key[cols[0]], row.Key[cols[1]]
@@ -794,7 +825,7 @@ func (s *Store) Geo(ctx context.Context, r GeoRequest) ([]GeoPoint, error) {
 	if r.Limit > 10000 {
 		return nil, badRequest("limit %d: at most 10000 points", r.Limit)
 	}
-	cond, cargs, err := where(r.Filters)
+	cond, cargs, err := where(r.Query)
 	if err != nil {
 		return nil, err
 	}

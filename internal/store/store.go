@@ -390,6 +390,7 @@ func flowRow(r *flow.Record, row []driver.Value) (ts, dur int64) {
 		sg.City, dg.City,
 		sg.Lat, sg.Lon, dg.Lat, dg.Lon,
 		int64(r.Bytes), int64(r.Packets), int64(max(r.Samples, 1)),
+		r.Observation.String(),
 	}
 	copy(row, v[:])
 	return ts, dur
@@ -688,8 +689,9 @@ func (s *Store) rollupRange(ctx context.Context, t, src Tier, from, to int64) er
 		keys += ", " + rollupKey(k)
 	}
 	bucket := fmt.Sprintf("ts - ts %% %d", t.Step)
-	q := fmt.Sprintf("INSERT INTO %s SELECT %s, %d%s, sum(bytes), sum(packets), sum(samples) FROM %s WHERE ts >= ? AND ts < ? GROUP BY %s%s",
-		t.table("flows"), bucket, t.Step, keys, src.table("flows"), bucket, keys)
+	names := "ts, dur, " + strings.Join(flowKeyColumns, ", ") + ", bytes, packets, samples"
+	q := fmt.Sprintf("INSERT INTO %s (%s) SELECT %s, %d%s, sum(bytes), sum(packets), sum(samples) FROM %s WHERE ts >= ? AND ts < ? GROUP BY %s%s",
+		t.table("flows"), names, bucket, t.Step, keys, src.table("flows"), bucket, keys)
 	if _, err := tx.ExecContext(ctx, q, from, to); err != nil {
 		return err
 	}
