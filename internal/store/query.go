@@ -149,6 +149,9 @@ func (d Dimension) value(v string) (any, error) {
 		if v == "" {
 			return int64(0), nil
 		}
+		if portDim(d.Name) && strings.EqualFold(strings.TrimSpace(v), EphemeralPort) {
+			return int64(foldedPort), nil
+		}
 		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
 		if err != nil {
 			return nil, badRequest("filter on %s: %q is not a whole number", d.Name, v)
@@ -319,6 +322,17 @@ func (s *Store) cover(from, to int64) ([]segment, int64) {
 	state := append([]tierState(nil), s.state...)
 	s.smu.RUnlock()
 	start := from
+	// A range the raw tier holds whole is read from it alone: exact, and
+	// with every port as it was (short ranges, the console's default).
+	if raw := state[0]; raw.oldest != 0 {
+		older := false
+		for _, st := range state[1:] {
+			older = older || st.oldest != 0 && st.oldest < raw.oldest
+		}
+		if raw.oldest <= from || !older {
+			return []segment{{0, from, to}}, start
+		}
+	}
 	var segs []segment
 	var walk func(a, b int64, j int)
 	walk = func(a, b int64, j int) {
@@ -362,20 +376,91 @@ func (s *Store) cover(from, to int64) ([]segment, int64) {
 }
 
 // base returns a UNION ALL of cols from each segment's flows table, with
-// the filters, and its arguments.
+// the filters, and its arguments. Where rolled-up rows (whose clients'
+// ephemeral ports are folded) meet raw rows, the raw rows' ports are
+// folded the same way, so that one answer never shows a connection's port
+// for part of its range and "ephemeral" for the rest.
 func (s *Store) base(segs []segment, cols, cond string, condArgs []any) (string, []any) {
 	if len(segs) == 0 {
 		// An empty relation with the right columns.
 		return fmt.Sprintf("SELECT %s FROM %s WHERE 1 = 0", cols, s.tiers[0].table("flows")), nil
 	}
+	folded := foldedCols(cols)
+	fold := false
+	for _, sg := range segs {
+		fold = fold || sg.tier > 0
+	}
 	var parts []string
 	var args []any
 	for _, sg := range segs {
-		parts = append(parts, fmt.Sprintf("SELECT %s FROM %s WHERE ts >= ? AND ts < ?%s", cols, s.tiers[sg.tier].table("flows"), cond))
+		c := cols
+		if fold && sg.tier == 0 {
+			c = folded
+		}
+		parts = append(parts, fmt.Sprintf("SELECT %s FROM %s WHERE ts >= ? AND ts < ?%s", c, s.flowTable(sg.tier), cond))
 		args = append(args, sg.from, sg.to)
 		args = append(args, condArgs...)
 	}
 	return strings.Join(parts, " UNION ALL "), args
+}
+
+// foldedCols replaces the port columns of a select list by their folded
+// form (rollupKey).
+func foldedCols(cols string) string {
+	items := strings.Split(cols, ", ")
+	for i, it := range items {
+		for _, k := range []string{"src_port", "dst_port"} {
+			switch {
+			case it == k:
+				items[i] = rollupKey(k) + " AS " + k
+			case strings.HasPrefix(it, k+" AS "):
+				items[i] = rollupKey(k) + it[len(k):]
+			}
+		}
+	}
+	return strings.Join(items, ", ")
+}
+
+// flowTable is tier i's flows table.
+func (s *Store) flowTable(i int) string { return s.tiers[i].table("flows") }
+
+// EphemeralPort is how a client's ephemeral port, folded in rolled-up
+// resolutions, appears in answers and filters.
+const EphemeralPort = "ephemeral"
+
+// portDim says whether a dimension is an L4 port, which can be folded.
+func portDim(d string) bool { return d == "src_port" || d == "dst_port" }
+
+// dimKey is how a dimension's value appears in answers.
+func dimKey(dim string, k any) string {
+	k = normKey(k)
+	if n, ok := k.(int64); ok && n == foldedPort && portDim(dim) {
+		return EphemeralPort
+	}
+	return keyString(k)
+}
+
+// notes say what a query's answer cannot show: a filter on an ephemeral
+// port that the rolled-up rows it reads have folded.
+func notes(q Query, segs []segment, tiers []Tier) []string {
+	rolled := false
+	for _, sg := range segs {
+		rolled = rolled || sg.tier > 0
+	}
+	if !rolled {
+		return nil
+	}
+	var out []string
+	for _, f := range q.Filters {
+		if !portDim(f.Dim) || f.Not {
+			continue
+		}
+		if n, err := strconv.ParseInt(strings.TrimSpace(f.Value), 10, 64); err == nil && n >= ephemeralPort {
+			out = append(out, fmt.Sprintf("filter %s=%d: ports from %d up are clients' ephemeral ports, folded to %q after %s: only the last %s can match",
+				f.Dim, n, ephemeralPort, EphemeralPort, tiers[0].Keep, tiers[0].Keep))
+		}
+	}
+	return out
 }
 
 // TimeseriesRequest asks for traffic over time.
@@ -404,6 +489,8 @@ type Timeseries struct {
 	Series     []Series  `json:"series"`
 	// Observations: "first" (each packet once) or "all".
 	Observations string `json:"observations"`
+	// Notes say what the answer cannot show (filters on folded ports).
+	Notes []string `json:"notes,omitempty"`
 }
 
 // OtherKey names the series of everything outside the top N; TotalKey the
@@ -460,7 +547,7 @@ func (s *Store) Timeseries(ctx context.Context, r TimeseriesRequest) (*Timeserie
 		return nil, err
 	}
 	out := &Timeseries{From: time.Unix(from, 0).UTC(), To: r.To.UTC(), Step: step, Metric: r.Metric, By: r.By,
-		Timestamps: make([]int64, n), Observations: r.Observations()}
+		Timestamps: make([]int64, n), Observations: r.Observations(), Notes: notes(r.Query, segs, s.tiers)}
 	for i := range out.Timestamps {
 		out.Timestamps[i] = from + int64(i)*step
 	}
@@ -509,7 +596,7 @@ func (s *Store) Timeseries(ctx context.Context, r TimeseriesRequest) (*Timeserie
 	idx := map[string]int{}
 	for i, k := range keys {
 		idx[keyString(k)] = i
-		out.Series = append(out.Series, Series{Key: keyString(k), Values: make([]float64, n)})
+		out.Series = append(out.Series, Series{Key: dimKey(r.By, k), Values: make([]float64, n)})
 	}
 	other := Series{Key: OtherKey, Values: make([]float64, n)}
 	in := "1 = 0"
@@ -617,8 +704,9 @@ type Top struct {
 	Rows  []TopRow  `json:"rows"`
 	Other Totals    `json:"other"`
 	// Total is the whole range's, whatever the limit: shares are of it.
-	Total        Totals `json:"total"`
-	Observations string `json:"observations"`
+	Total        Totals   `json:"total"`
+	Observations string   `json:"observations"`
+	Notes        []string `json:"notes,omitempty"`
 }
 
 // Top returns the keys with the most bytes (or packets), the rest as
@@ -664,7 +752,8 @@ func (s *Store) Top(ctx context.Context, r TopRequest) (*Top, error) {
 	}
 	q = fmt.Sprintf("SELECT %s, sum(bytes) AS b, sum(packets) AS p, sum(sum(bytes)) OVER (), sum(sum(packets)) OVER () FROM (%s) x GROUP BY %s ORDER BY %s DESC, %s LIMIT %d",
 		cols, q, cols, order, cols, r.Limit)
-	out := &Top{From: time.Unix(from, 0).UTC(), To: r.To.UTC(), By: r.By, Rows: []TopRow{}, Observations: r.Observations()}
+	out := &Top{From: time.Unix(from, 0).UTC(), To: r.To.UTC(), By: r.By, Rows: []TopRow{}, Observations: r.Observations(),
+		Notes: notes(r.Query, segs, s.tiers)}
 	secs := float64(to - from)
 	var sum Totals
 	err = scanRows(ctx, s.eng.DB(), q, args, func(rows *sql.Rows) error {
@@ -678,7 +767,7 @@ func (s *Store) Top(ctx context.Context, r TopRequest) (*Top, error) {
 		}
 		row := TopRow{Key: map[string]string{}}
 		for i, b := range r.By {
-			row.Key[b] = keyString(normKey(vals[i]))
+			row.Key[b] = dimKey(b, vals[i])
 		}
 		n := len(r.By)
 		row.Bytes, row.Packets = toInt(vals[n]), toInt(vals[n+1])
@@ -742,10 +831,11 @@ type Link struct {
 
 // Matrix is the answer to a MatrixRequest.
 type Matrix struct {
-	Level        string `json:"level"`
-	Nodes        []Node `json:"nodes"`
-	Links        []Link `json:"links"`
-	Observations string `json:"observations"`
+	Level        string   `json:"level"`
+	Nodes        []Node   `json:"nodes"`
+	Links        []Link   `json:"links"`
+	Observations string   `json:"observations"`
+	Notes        []string `json:"notes,omitempty"`
 }
 
 var matrixLevels = map[string][2]string{
@@ -779,7 +869,7 @@ func (s *Store) Matrix(ctx context.Context, r MatrixRequest) (*Matrix, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := &Matrix{Level: r.Level, Nodes: []Node{}, Links: []Link{}, Observations: r.Observations()}
+	out := &Matrix{Level: r.Level, Nodes: []Node{}, Links: []Link{}, Observations: r.Observations(), Notes: top.Notes}
 	seen := map[string]bool{}
 	for _, row := range top.Rows {
 		a, b := row.Key[cols[0]], row.Key[cols[1]]

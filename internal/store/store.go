@@ -167,6 +167,9 @@ func OpenEngine(cfg Config, log *slog.Logger, eng Engine) (*Store, error) {
 			return nil, fmt.Errorf("creating the store's tables: %w", err)
 		}
 	}
+	if err := s.migrate(ctx); err != nil {
+		return nil, err
+	}
 	if err := s.load(ctx); err != nil {
 		return nil, err
 	}
@@ -176,6 +179,33 @@ func OpenEngine(cfg Config, log *slog.Logger, eng Engine) (*Store, error) {
 		close(s.done)
 	}
 	return s, nil
+}
+
+// migrate brings a store made by an older flowlens up to date, once.
+func (s *Store) migrate(ctx context.Context) error {
+	db := s.eng.DB()
+	var n int64
+	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM meta WHERE k = 'folded_port'").Scan(&n); err != nil || n > 0 {
+		return err
+	}
+	// Rollups used to fold ephemeral ports to 0, which is also "no port":
+	// such rows become foldedPort (TCP, UDP or SCTP to or from a service
+	// port never has a real port 0).
+	for _, t := range s.tiers[1:] {
+		for _, k := range []string{"src_port", "dst_port"} {
+			other := "dst_port"
+			if k == other {
+				other = "src_port"
+			}
+			q := fmt.Sprintf("UPDATE %s SET %s = %d WHERE %s = 0 AND %s BETWEEN 1 AND %d AND proto IN ('tcp', 'udp', 'sctp')",
+				t.table("flows"), k, foldedPort, k, other, ephemeralPort-1)
+			if _, err := db.ExecContext(ctx, q); err != nil {
+				return fmt.Errorf("updating the store's folded ports: %w", err)
+			}
+		}
+	}
+	_, err := db.ExecContext(ctx, "INSERT INTO meta (k, v) VALUES ('folded_port', ?)", foldedPort)
+	return err
 }
 
 // load reads the tiers' bounds and rollup progress.
@@ -662,6 +692,11 @@ func (s *Store) rollup(ctx context.Context, i int, now time.Time) error {
 // it, and few services listen there.
 const ephemeralPort = 32768
 
+// foldedPort is what rollups store for a folded ephemeral port: not 0,
+// which is a real value (no L4 ports, as for ICMP). Answers show it as
+// EphemeralPort.
+const foldedPort = -1
+
 // rollupKey is the expression a rollup groups column k by. A client's
 // ephemeral port (at or above ephemeralPort, talking to a port below it)
 // becomes 0: every connection has a new one, so keeping it would make each
@@ -671,9 +706,9 @@ const ephemeralPort = 32768
 func rollupKey(k string) string {
 	switch k {
 	case "src_port":
-		return fmt.Sprintf("CASE WHEN src_port >= %d AND dst_port BETWEEN 1 AND %d THEN 0 ELSE src_port END", ephemeralPort, ephemeralPort-1)
+		return fmt.Sprintf("CASE WHEN src_port >= %d AND dst_port BETWEEN 1 AND %d THEN %d ELSE src_port END", ephemeralPort, ephemeralPort-1, foldedPort)
 	case "dst_port":
-		return fmt.Sprintf("CASE WHEN dst_port >= %d AND src_port BETWEEN 1 AND %d THEN 0 ELSE dst_port END", ephemeralPort, ephemeralPort-1)
+		return fmt.Sprintf("CASE WHEN dst_port >= %d AND src_port BETWEEN 1 AND %d THEN %d ELSE dst_port END", ephemeralPort, ephemeralPort-1, foldedPort)
 	}
 	return k
 }
