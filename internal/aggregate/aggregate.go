@@ -130,11 +130,21 @@ type Stats struct {
 // pipeline.
 const queueBatches = 64
 
-// write is one batch for the next output, or (batch nil) a marker the
-// writer closes when everything before it was written.
+// write is one batch for the next output, an interval without flows
+// (quiet), or (neither) a marker the writer closes when everything before
+// it was written.
 type write struct {
-	batch *pipeline.Batch
-	done  chan struct{}
+	batch      *pipeline.Batch
+	quiet      bool
+	start, end time.Time
+	done       chan struct{}
+}
+
+// QuietWriter is an output that records intervals in which no flow
+// arrived, so that it can tell a quiet interval from one in which flowlens
+// was not running (the store draws gaps for the latter).
+type QuietWriter interface {
+	WriteQuiet(start, end time.Time) error
 }
 
 // Aggregator is a pipeline.Output that aggregates flows and writes the
@@ -193,6 +203,14 @@ func newAggregator(cfg Config, next pipeline.Output, now func() time.Time) *Aggr
 func (a *Aggregator) writer() {
 	defer close(a.writerDone)
 	for w := range a.queue {
+		if w.quiet {
+			if q, ok := a.next.(QuietWriter); ok {
+				if err := q.WriteQuiet(w.start, w.end); err != nil {
+					a.writeErrors.Add(1)
+				}
+			}
+			continue
+		}
 		if w.batch == nil {
 			close(w.done)
 			continue
@@ -331,13 +349,19 @@ func (a *Aggregator) flush() {
 
 func (a *Aggregator) flushLocked(next time.Time) {
 	a.sendCounters()
-	if len(a.entries) == 0 {
-		a.start = next
-		return
-	}
 	end := a.start.Add(a.cfg.Interval)
 	if now := a.now(); now.Before(end) {
 		end = now // a partial interval, flushed at shutdown
+	}
+	if len(a.entries) == 0 {
+		if _, ok := a.next.(QuietWriter); ok && end.After(a.start) {
+			select {
+			case a.queue <- write{quiet: true, start: a.start, end: end}:
+			default: // the writer is behind: a quiet interval is the least loss
+			}
+		}
+		a.start = next
+		return
 	}
 	out := make([]flow.Record, 0, len(a.entries))
 	for k, e := range a.entries {

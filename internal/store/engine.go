@@ -117,7 +117,9 @@ func createTable(name string, cols []column, notNull bool) string {
 
 // schema returns the statements creating the tables of tiers.
 func schema(tiers []Tier, rowStore bool) []string {
-	out := []string{"CREATE TABLE IF NOT EXISTS meta (k VARCHAR NOT NULL, v BIGINT NOT NULL)"}
+	out := []string{"CREATE TABLE IF NOT EXISTS meta (k VARCHAR NOT NULL, v BIGINT NOT NULL)",
+		// When the collector was collecting (coverage.go).
+		"CREATE TABLE IF NOT EXISTS intervals (ts BIGINT NOT NULL, dur BIGINT NOT NULL)"}
 	for _, t := range tiers {
 		for _, kind := range []string{"flows", "counters"} {
 			name := t.table(kind)

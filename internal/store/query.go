@@ -474,8 +474,10 @@ type TimeseriesRequest struct {
 
 // Series is one line of a time series.
 type Series struct {
-	Key    string    `json:"key"`
-	Values []float64 `json:"values"`
+	Key string `json:"key"`
+	// Values are null (NaN) for steps in which flowlens was not
+	// collecting: a gap, not a zero.
+	Values Values `json:"values"`
 }
 
 // Timeseries is the answer to a TimeseriesRequest.
@@ -574,6 +576,7 @@ func (s *Store) Timeseries(ctx context.Context, r TimeseriesRequest) (*Timeserie
 			return nil, err
 		}
 		out.Series = []Series{{Key: TotalKey, Values: vals}}
+		s.markGaps(out)
 		return out, nil
 	}
 	// The top keys over the whole range, then every bucket of those keys
@@ -629,7 +632,22 @@ func (s *Store) Timeseries(ctx context.Context, r TimeseriesRequest) (*Timeserie
 		return nil, err
 	}
 	out.Series = append(out.Series, other)
+	s.markGaps(out)
 	return out, nil
+}
+
+// markGaps sets every series to NaN (null) in the steps nothing covers:
+// flowlens was not running.
+func (s *Store) markGaps(ts *Timeseries) {
+	now := time.Now().Unix()
+	for i, b := range ts.Timestamps {
+		if b >= now || s.cov.covered(b, b+ts.Step) {
+			continue
+		}
+		for j := range ts.Series {
+			ts.Series[j].Values[i] = math.NaN()
+		}
+	}
 }
 
 // normKey converts what the driver returns for a dimension to int64 or
@@ -964,7 +982,7 @@ func (v Values) MarshalJSON() ([]byte, error) {
 		if math.IsNaN(x) || math.IsInf(x, 0) {
 			b = append(b, "null"...)
 		} else {
-			b = strconv.AppendFloat(b, x, 'g', 6, 64)
+			b = strconv.AppendFloat(b, x, 'g', -1, 64)
 		}
 	}
 	return append(b, ']'), nil

@@ -43,6 +43,7 @@ type Store struct {
 	// rawStep is the interval of raw records (learnt from their Start
 	// and End), in seconds.
 	rawStep atomic.Int64
+	cov     coverage
 
 	written, writeErrors atomic.Uint64
 	lastErrLog           atomic.Int64 // unix nanoseconds
@@ -173,6 +174,9 @@ func OpenEngine(cfg Config, log *slog.Logger, eng Engine) (*Store, error) {
 	if err := s.load(ctx); err != nil {
 		return nil, err
 	}
+	if err := s.loadCoverage(ctx); err != nil {
+		return nil, fmt.Errorf("reading the store: %w", err)
+	}
 	if cfg.MaintenanceInterval > 0 {
 		go s.loop(cfg.MaintenanceInterval)
 	} else {
@@ -298,6 +302,19 @@ func (s *Store) Append(flows []flow.Record, counters []flow.Counter) error {
 		if step > 0 {
 			s.rawStep.Store(step)
 		}
+		// The batch's intervals were collected (the aggregator writes one
+		// interval at a time; records without a duration cover a step).
+		var last span
+		for i := range flows {
+			from, to := flowSpan(&flows[i], s.resolution(0))
+			if from == last.from && to == last.to {
+				continue
+			}
+			last = span{from, to}
+			if err := s.recordCoverage(ctx, from, to); err != nil {
+				return fmt.Errorf("storing flows: %w", err)
+			}
+		}
 	}
 	n := 0
 	for i := range counters {
@@ -361,6 +378,19 @@ func first(a, b string) string {
 		return a
 	}
 	return b
+}
+
+// flowSpan is the time r covers, in Unix seconds.
+func flowSpan(r *flow.Record, step int64) (from, to int64) {
+	start := r.Start
+	if start.IsZero() {
+		start = r.Time
+	}
+	from, to = start.Unix(), start.Unix()+step
+	if !r.End.IsZero() && r.End.After(start) {
+		to = r.End.Unix()
+	}
+	return from, to
 }
 
 // flowRow fills row with r's columns and returns its ts and duration.
@@ -753,6 +783,11 @@ func (s *Store) rollupRange(ctx context.Context, t, src Tier, from, to int64) er
 // expire deletes what each tier no longer keeps; never rows not yet
 // rolled up into the next tier.
 func (s *Store) expire(ctx context.Context, now time.Time) error {
+	cut := now.Add(-s.cfg.Retention).Unix()
+	if _, err := s.eng.DB().ExecContext(ctx, "DELETE FROM intervals WHERE ts + dur < ?", cut); err != nil {
+		return fmt.Errorf("deleting old intervals: %w", err)
+	}
+	s.cov.trim(cut)
 	for i, t := range s.tiers {
 		cut := now.Add(-t.Keep).Unix()
 		s.smu.RLock()
