@@ -104,6 +104,8 @@ func keyOf(r *flow.Record) key {
 type entry struct {
 	rec     flow.Record // the first record of the key, with sums
 	samples uint64
+	// What Live has handed out of this interval's sums already.
+	liveBytes, livePackets, liveSamples uint64
 }
 
 // Stats are the aggregator's counters.
@@ -155,10 +157,14 @@ type Aggregator struct {
 	next pipeline.Output
 	now  func() time.Time
 
-	mu      sync.Mutex // guards the map and the counters
-	start   time.Time  // current interval
-	entries map[key]*entry
-	free    []*entry
+	mu    sync.Mutex // guards the map and the counters
+	start time.Time  // current interval
+	// livePulled: when Live last handed out the current interval's sums;
+	// created: when the aggregator started (the first interval began
+	// before it).
+	livePulled, created time.Time
+	entries             map[key]*entry
+	free                []*entry
 	// Counter records are passed on at most every counterEvery, in
 	// groups: a store commits each write to disk, and a commit per input
 	// batch would cost more than the whole decoding.
@@ -195,7 +201,8 @@ func newAggregator(cfg Config, next pipeline.Output, now func() time.Time) *Aggr
 	a := &Aggregator{cfg: cfg, next: next, now: now, entries: make(map[key]*entry),
 		stop: make(chan struct{}), done: make(chan struct{}),
 		queue: make(chan write, queueBatches), writerDone: make(chan struct{})}
-	a.start = now().Truncate(cfg.Interval)
+	a.created = now()
+	a.start = a.created.Truncate(cfg.Interval)
 	go a.writer()
 	return a
 }
@@ -318,7 +325,7 @@ func (a *Aggregator) newEntry(r *flow.Record, overflow bool) *entry {
 	} else {
 		e = new(entry)
 	}
-	e.samples = 0
+	e.samples, e.liveBytes, e.livePackets, e.liveSamples = 0, 0, 0, 0
 	if overflow {
 		e.rec = flow.Record{Agent: r.Agent, SubAgent: r.SubAgent, Input: r.Input, Overflow: true}
 		return e
@@ -331,6 +338,38 @@ func (a *Aggregator) newEntry(r *flow.Record, overflow bool) *entry {
 	e.rec.Truncated = false
 	e.rec.TTL, e.rec.IPLength, e.rec.FlowLabel, e.rec.Fragment, e.rec.FragmentOffset = 0, 0, 0, false, 0
 	return e
+}
+
+// Live returns what the current interval has summed since the last call
+// (or since the interval started): one record per key that grew, holding
+// only the growth, from the previous call's time to now. The store serves
+// it so that traffic is visible within seconds, long before the interval
+// is written; summed with the interval's aggregates once they are
+// written, it would count twice, so the store drops it then.
+func (a *Aggregator) Live() []flow.Record {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now := a.now()
+	from := a.livePulled
+	if from.Before(a.start) {
+		from = a.start
+	}
+	if from.Before(a.created) {
+		from = a.created
+	}
+	var out []flow.Record
+	for _, e := range a.entries {
+		if e.rec.Bytes == e.liveBytes && e.rec.Packets == e.livePackets && e.samples == e.liveSamples {
+			continue
+		}
+		r := e.rec
+		r.Bytes, r.Packets, r.Samples = e.rec.Bytes-e.liveBytes, e.rec.Packets-e.livePackets, e.samples-e.liveSamples
+		r.Time, r.Start, r.End = now, from, now
+		e.liveBytes, e.livePackets, e.liveSamples = e.rec.Bytes, e.rec.Packets, e.samples
+		out = append(out, r)
+	}
+	a.livePulled = now
+	return out
 }
 
 // Flush writes the aggregates of the current interval, starts the next,

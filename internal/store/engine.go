@@ -120,6 +120,12 @@ func schema(tiers []Tier, rowStore bool) []string {
 	out := []string{"CREATE TABLE IF NOT EXISTS meta (k VARCHAR NOT NULL, v BIGINT NOT NULL)",
 		// When the collector was collecting (coverage.go).
 		"CREATE TABLE IF NOT EXISTS intervals (ts BIGINT NOT NULL, dur BIGINT NOT NULL)"}
+	// The aggregator's current interval, served before it is written
+	// (live.go).
+	out = append(out, createTable(liveTable, flowColumns, true))
+	for _, c := range addedColumns {
+		out = append(out, fmt.Sprintf("ALTER TABLE %s ADD COLUMN IF NOT EXISTS %s %s DEFAULT %s", liveTable, c.name, c.typ, c.def))
+	}
 	for _, t := range tiers {
 		for _, kind := range []string{"flows", "counters"} {
 			name := t.table(kind)

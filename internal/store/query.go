@@ -308,7 +308,7 @@ func (s *Store) plan(from, to, step int64) ([]segment, int64, int64) {
 			cur = end
 		}
 	}
-	return segs, step, from
+	return s.withLive(segs, from, to), step, from
 }
 
 // cover picks the tiers to read [from, to) as a whole (top-N, matrix, geo:
@@ -330,7 +330,7 @@ func (s *Store) cover(from, to int64) ([]segment, int64) {
 			older = older || st.oldest != 0 && st.oldest < raw.oldest
 		}
 		if raw.oldest <= from || !older {
-			return []segment{{0, from, to}}, start
+			return s.withLive([]segment{{0, from, to}}, from, to), start
 		}
 	}
 	var segs []segment
@@ -372,7 +372,7 @@ func (s *Store) cover(from, to int64) ([]segment, int64) {
 		walk(hi, b, j-1)
 	}
 	walk(from, to, len(s.tiers)-1)
-	return segs, start
+	return s.withLive(segs, from, to), start
 }
 
 // base returns a UNION ALL of cols from each segment's flows table, with
@@ -394,7 +394,7 @@ func (s *Store) base(segs []segment, cols, cond string, condArgs []any) (string,
 	var args []any
 	for _, sg := range segs {
 		c := cols
-		if fold && sg.tier == 0 {
+		if fold && sg.tier <= 0 {
 			c = folded
 		}
 		parts = append(parts, fmt.Sprintf("SELECT %s FROM %s WHERE ts >= ? AND ts < ?%s", c, s.flowTable(sg.tier), cond))
@@ -421,8 +421,13 @@ func foldedCols(cols string) string {
 	return strings.Join(items, ", ")
 }
 
-// flowTable is tier i's flows table.
-func (s *Store) flowTable(i int) string { return s.tiers[i].table("flows") }
+// flowTable is tier i's flows table; tier -1 is the live table.
+func (s *Store) flowTable(i int) string {
+	if i < 0 {
+		return liveTable
+	}
+	return s.tiers[i].table("flows")
+}
 
 // EphemeralPort is how a client's ephemeral port, folded in rolled-up
 // resolutions, appears in answers and filters.
@@ -540,6 +545,7 @@ func (s *Store) Timeseries(ctx context.Context, r TimeseriesRequest) (*Timeserie
 	if r.Top > 100 {
 		return nil, badRequest("top %d: ask for at most 100 series", r.Top)
 	}
+	s.refreshLive(ctx, r.To)
 	segs, from, _, step, n, err := s.steps(r.From, r.To, r.Step)
 	if err != nil {
 		return nil, err
@@ -760,6 +766,7 @@ func (s *Store) Top(ctx context.Context, r TopRequest) (*Top, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.refreshLive(ctx, r.To)
 	from, to := r.From.Unix(), r.To.Unix()
 	segs, from := s.cover(from, to)
 	cols := strings.Join(r.By, ", ")
@@ -937,6 +944,7 @@ func (s *Store) Geo(ctx context.Context, r GeoRequest) ([]GeoPoint, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.refreshLive(ctx, r.To)
 	from, to := r.From.Unix(), r.To.Unix()
 	segs, _ := s.cover(from, to)
 	in, inArgs := s.base(segs, "'inbound' AS d, src_ip AS ip, src_country AS c, src_city AS city, src_lat AS lat, src_lon AS lon, src_asn AS asn, bytes, packets",

@@ -44,6 +44,11 @@ type Store struct {
 	// and End), in seconds.
 	rawStep atomic.Int64
 	cov     coverage
+	// live, guarded by mu, reads the aggregator's current interval
+	// (live.go); liveAt is when the live table was last refreshed.
+	live   func() []flow.Record
+	liveAt time.Time
+	liveOn atomic.Bool
 
 	written, writeErrors atomic.Uint64
 	lastErrLog           atomic.Int64 // unix nanoseconds
@@ -170,6 +175,10 @@ func OpenEngine(cfg Config, log *slog.Logger, eng Engine) (*Store, error) {
 	}
 	if err := s.migrate(ctx); err != nil {
 		return nil, err
+	}
+	// What was live before a restart was written at shutdown.
+	if _, err := eng.DB().ExecContext(ctx, "DELETE FROM "+liveTable); err != nil {
+		return nil, fmt.Errorf("creating the store's tables: %w", err)
 	}
 	if err := s.load(ctx); err != nil {
 		return nil, err
