@@ -20,6 +20,7 @@ import (
 	"github.com/flowlens/flowlens/internal/decode/netflow"
 	"github.com/flowlens/flowlens/internal/decode/sflow"
 	"github.com/flowlens/flowlens/internal/enrich/geoip"
+	"github.com/flowlens/flowlens/internal/flow"
 	"github.com/flowlens/flowlens/internal/input/udp"
 	"github.com/flowlens/flowlens/internal/output/elasticsearch"
 	"github.com/flowlens/flowlens/internal/output/ndjson"
@@ -194,6 +195,9 @@ func cmdRun(args []string, stderr io.Writer) error {
 		attrs = append(attrs, "netflow_ipfix", strings.Join(uniq(nln.Addrs()), ","))
 	}
 	mx.collect(p, outputs, pcfg.Templates, geo, osInv, st, es, ln, nln)
+	if st != nil {
+		restoreAgents(st, p.Agents, log)
+	}
 	var srv *console.Server
 	if cfg.Console.Enabled {
 		listen := map[string][]string{"sflow": uniq(addrs)}
@@ -380,4 +384,26 @@ func logSummary(log *slog.Logger, p *pipeline.Pipeline, lns []*udp.Listener) {
 	for _, o := range p.Outputs() {
 		log.Info("output summary", "output", o.Name, "written", o.Written, "dropped", o.Dropped, "failed", o.Errored)
 	}
+}
+
+// restoreAgents lists the exporters the store has flows or counters from,
+// so that after a restart the console shows them, with when they were last
+// heard, before they send again.
+func restoreAgents(st *store.Store, reg *agents.Registry, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	list, err := st.Exporters(ctx)
+	if err != nil {
+		log.Warn("could not list the exporters known from before the restart; the agents page lists them again when they send", "error", err)
+		return
+	}
+	seen := map[agents.Key]time.Time{}
+	for _, e := range list {
+		in, ok := flow.ParseInput(e.Input)
+		if !ok {
+			continue
+		}
+		seen[agents.Key{Agent: e.Agent, SubAgent: e.SubAgent, Input: in}] = e.LastSeen
+	}
+	reg.Restore(seen)
 }

@@ -155,6 +155,16 @@ func (i Input) String() string {
 	return "unknown"
 }
 
+// ParseInput returns the input named s (Input.String).
+func ParseInput(s string) (Input, bool) {
+	for i, n := range inputNames {
+		if n == s {
+			return Input(i), true
+		}
+	}
+	return 0, false
+}
+
 // Record is one flow observation: an sFlow flow sample, a NetFlow/IPFIX data
 // record, whatever the input. Bytes and Packets are estimates of the real
 // traffic: the sampled size times the sampling rate.
