@@ -75,6 +75,8 @@ func portValue(p *flow.Port) uint32 {
 		return p.Count
 	case flow.PortDiscard:
 		return p.Reason
+	case flow.PortRecirculated:
+		return p.Index
 	}
 	return 0
 }
