@@ -399,5 +399,3 @@ func less(a, b *Snapshot) bool {
 func sortSnapshots(out []Snapshot) {
 	sort.Slice(out, func(i, j int) bool { return less(&out[i], &out[j]) })
 }
-
-
