@@ -70,6 +70,7 @@ func cmdRun(args []string, stderr io.Writer) error {
 	defer mx.close()
 
 	var outputs []pipeline.Output
+	var aggs []*aggregate.Aggregator
 	if cfg.Output.NDJSON.Path != "" {
 		w, err := ndjson.New(cfg.Output.NDJSON)
 		if err != nil {
@@ -81,9 +82,11 @@ func cmdRun(args []string, stderr io.Writer) error {
 		}
 		var out pipeline.Output = w
 		if cfg.Output.NDJSON.Aggregate {
-			if out, err = aggregate.New(cfg.Aggregate, w); err != nil {
+			var agg *aggregate.Aggregator
+			if agg, err = aggregate.New(cfg.Aggregate, w); err != nil {
 				return err
 			}
+			out, aggs = agg, append(aggs, agg)
 		}
 		outputs = append(outputs, out)
 	}
@@ -100,6 +103,7 @@ func cmdRun(args []string, stderr io.Writer) error {
 		}
 		// The console sees the current interval within seconds.
 		st.SetLive(agg.Live)
+		aggs = append(aggs, agg)
 		outputs = append(outputs, agg)
 	}
 	var es *elasticsearch.Output
@@ -109,9 +113,11 @@ func cmdRun(args []string, stderr io.Writer) error {
 		}
 		var out pipeline.Output = es
 		if ecfg.Aggregate {
-			if out, err = aggregate.New(cfg.Aggregate, es); err != nil {
+			var agg *aggregate.Aggregator
+			if agg, err = aggregate.New(cfg.Aggregate, es); err != nil {
 				return err
 			}
+			out, aggs = agg, append(aggs, agg)
 		}
 		outputs = append(outputs, out)
 	}
@@ -145,6 +151,11 @@ func cmdRun(args []string, stderr io.Writer) error {
 	if osInv != nil {
 		// After GeoIP: the relation uses the direction it sets.
 		pcfg.Enrichers = append(pcfg.Enrichers, func() pipeline.Enricher { return osInv.NewEnricher() })
+		// Aggregates are attributed again when written: samples from
+		// before the inventory was read get names too.
+		for _, a := range aggs {
+			a.SetRefresh(osInv.Enrich)
+		}
 	}
 	nf := cfg.Input.NetFlow
 	if len(nf.Listen) > 0 {

@@ -396,9 +396,9 @@ func (inv *Inventory) Enrich(r *flow.Record) { inv.enrich(r) }
 func (inv *Inventory) enrich(r *flow.Record) (srcFound, dstFound bool) {
 	s := inv.cur.Load()
 	o := inv.opts.Load()
-	recirculated := r.Out.Format == flow.PortDiscard && r.Out.Reason == noOutput && inv.recirculates(r, o)
-	if recirculated {
-		r.Out.Format = flow.PortRecirculated
+	recirculated := r.Out.Format == flow.PortRecirculated // attributed again, after aggregation
+	if r.Out.Format == flow.PortDiscard && r.Out.Reason == noOutput && inv.recirculates(r, o) {
+		r.Out.Format, recirculated = flow.PortRecirculated, true
 	}
 	if len(s.ports) == 0 {
 		if r.InnerPresent && o.cloudMAC(s, r.Inner.SrcMAC) {
