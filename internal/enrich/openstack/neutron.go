@@ -80,8 +80,8 @@ func (c APIConfig) Validate() error {
 type APISource struct {
 	missing atomic.Pointer[[]string]
 	cfg     APIConfig
-	inv *Inventory
-	log *slog.Logger
+	inv     *Inventory
+	log     *slog.Logger
 
 	// retry delays after a failure: doubling from retryMin up to retryMax
 	retryMin, retryMax time.Duration
