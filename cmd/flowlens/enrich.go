@@ -106,7 +106,12 @@ func cmdInventory(args []string, stdout, stderr io.Writer) error {
 	for _, p := range inv.Ports() {
 		var at []string
 		for _, a := range p.Attachments {
-			at = append(at, fmt.Sprintf("%s/%d(%s,vlan %d)", a.Agent, a.IfIndex, a.Interface, a.LocalVLAN))
+			switch a.Backend {
+			case "ovn": // no local VLAN: OVN's logical switch is the network
+				at = append(at, fmt.Sprintf("%s/%d(%s,ovn)", a.Agent, a.IfIndex, a.Interface))
+			default:
+				at = append(at, fmt.Sprintf("%s/%d(%s,vlan %d)", a.Agent, a.IfIndex, a.Interface, a.LocalVLAN))
+			}
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", p.ID, p.MAC, or(p.InstanceName, p.InstanceID),
 			or(p.NetworkName, p.NetworkID), p.SegmentationID, or(p.ProjectName, p.ProjectID), p.Host, strings.Join(at, " "), p.Source)

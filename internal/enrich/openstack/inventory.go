@@ -55,6 +55,10 @@ type Attached struct {
 	IfIndex   uint32 `yaml:"ifindex"`
 	Interface string `yaml:"interface"`
 	LocalVLAN uint16 `yaml:"local_vlan"` // the ML2/OVS agent's tag on br-int
+	// Backend is what bound the port on its hypervisor: "ovn" when
+	// ovn-controller did (Interface external_ids ovn-installed), "ovs" for
+	// the ML2/OVS agent (it tags the port); "" when not known.
+	Backend string `yaml:"backend,omitempty"`
 }
 
 type attachKey struct {
