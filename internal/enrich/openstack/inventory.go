@@ -32,6 +32,9 @@ type Port struct {
 	Host           string     `yaml:"host"`
 	FixedIPs       []string   `yaml:"fixed_ips"`
 	Attachments    []Attached `yaml:"attachments"`
+	// DeviceOwner is Neutron's device_owner (compute:nova,
+	// network:router_interface, network:dhcp…), from the API.
+	DeviceOwner string `yaml:"device_owner,omitempty"`
 
 	// Source names where the port came from; a merged port lists several.
 	Source string `yaml:"-"`
@@ -282,6 +285,7 @@ func mergeInto(dst, src *Port) {
 	fill(&dst.ProjectID, src.ProjectID)
 	fill(&dst.ProjectName, src.ProjectName)
 	fill(&dst.Host, src.Host)
+	fill(&dst.DeviceOwner, src.DeviceOwner)
 	if dst.SegmentationID == 0 {
 		dst.SegmentationID = src.SegmentationID
 	}
