@@ -866,6 +866,18 @@ func (t *Tracker) compare(p *port, d int, q Query, streamRate uint32) Row {
 		if d == Out && flood > 0 {
 			row.Reason += ", counting the bridge's flooded packets as possibly sent here"
 		}
+		switch {
+		case est.packets > ctrP:
+			row.Reason += ": more sampled than counted (a wrong sampling rate, or samples counted twice)"
+		case d == In:
+			// Measured on Open vSwitch's userspace datapath at its limit
+			// (bench/accuracy-lab.sh): the port's rx counts what the
+			// datapath never read, and the agent's sample pool, which
+			// grows only with samples, cannot show it.
+			row.Reason += ": the port received packets the bridge never processed (a datapath that cannot keep up drops them before sampling; Open vSwitch: compare `ovs-appctl dpctl/show` lookups with the ports' rx), or samples were lost between the datapath and the agent"
+		default:
+			row.Reason += ": samples lost between the datapath and the agent, or packets sent here that name no single output port"
+		}
 	}
 	if row.WindowsSkipped > 0 && row.Reason == "" {
 		row.Reason = uitoa(uint32(row.WindowsSkipped)) + " windows left out: " + lastSkip

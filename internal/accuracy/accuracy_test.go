@@ -211,6 +211,9 @@ func TestLostSamplesAreOff(t *testing.T) {
 				*r.PacketsDiffRatio, *r.DiffSigma)
 		}
 	}
+	if r := row(t, rep, 1, "in"); !strings.Contains(r.Reason, "never processed") {
+		t.Errorf("in below the counters: reason %q does not point at ingress drops", r.Reason)
+	}
 	if len(rep.Sources) != 1 {
 		t.Fatalf("sources %+v", rep.Sources)
 	}
