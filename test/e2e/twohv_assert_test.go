@@ -17,13 +17,19 @@ package e2e
 // A same-host packet is sampled once, on br-int.
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 const (
@@ -579,4 +585,107 @@ func checkTunnel(t *testing.T, l *Lab, tl *TwoHV, tr *Traffic, bridges map[Agent
 		}
 	}
 	p.Report(t.Errorf)
+}
+
+// accuracyRow is a row of GET /api/v1/accuracy (issue 12 point 3; /work/notes/contract.md).
+type accuracyRow struct {
+	Agent           string   `json:"agent"`
+	SubAgent        int64    `json:"sub_agent"`
+	Index           int64    `json:"index"`
+	Name            string   `json:"name"`
+	Direction       string   `json:"direction"`
+	EstimateBytes   float64  `json:"estimate_bytes"`
+	CounterBytes    float64  `json:"counter_bytes"`
+	EstimatePackets float64  `json:"estimate_packets"`
+	CounterPackets  float64  `json:"counter_packets"`
+	Samples         float64  `json:"samples"`
+	DiffRatio       *float64 `json:"diff_ratio"`
+	SigmaRatio      *float64 `json:"sigma_ratio"`
+	DiffSigma       *float64 `json:"diff_sigma"`
+	Status          string   `json:"status"`
+	Reason          string   `json:"reason"`
+}
+
+type accuracyReport struct {
+	Ports []accuracyRow `json:"ports"`
+}
+
+// accuracyAnswer is what the collector answered to GET /api/v1/accuracy.
+type accuracyAnswer struct {
+	Absent bool   // 404: a collector without the endpoint
+	Err    error  // no answer, or not the expected JSON
+	Body   string // as received
+	Report accuracyReport
+}
+
+// queryAccuracy asks the running collector (in the collector's namespace) for its comparison
+// of the sampled estimates with the ports' counters, over everything it has.
+func (l *Lab) queryAccuracy(tl *TwoHV, consolePort int) *accuracyAnswer {
+	self, err := os.Executable()
+	if err != nil {
+		return &accuracyAnswer{Err: err}
+	}
+	url := fmt.Sprintf("http://127.0.0.1:%d/api/v1/accuracy", consolePort)
+	out, err := l.runT(30*time.Second, "env", helperEnv+"=get", "FLOWLENS_E2E_URL="+url,
+		"ip", "netns", "exec", tl.Col, self, "-test.run=^$")
+	a := &accuracyAnswer{Body: out}
+	_ = os.WriteFile(filepath.Join(l.Dir, "accuracy.json"), []byte(out), 0o644)
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee) && ee.ExitCode() == 3:
+		a.Absent = true
+	case err != nil:
+		a.Err = err
+	default:
+		a.Err = json.Unmarshal([]byte(out), &a.Report)
+	}
+	return a
+}
+
+// checkAccuracy: for every VM port, what the samples say entered the bridge from it ("in")
+// is within 3 sigma of what its counters say (status ok). "out" is logged only: a packet that
+// arrives from the other hypervisor is sampled on br-tun (leaving through patch-int), never
+// with this port as its output, so the out estimate of a port with cross-host traffic is
+// short by design.
+func checkAccuracy(t *testing.T, l *Lab, a *accuracyAnswer) {
+	if a.Absent {
+		t.Skip("TODO(issue 12 point 3): GET /api/v1/accuracy answers 404 in this build; once it exists, this asserts every VM port's in-estimate within 3 sigma of its counters")
+	}
+	if a.Err != nil {
+		t.Fatalf("GET /api/v1/accuracy: %v\n%s", a.Err, lastBytes(a.Body, 2000))
+	}
+	f := func(p *float64) string {
+		if p == nil {
+			return "-"
+		}
+		return fmt.Sprintf("%+.3f", *p)
+	}
+	for _, v := range l.VMs {
+		var in *accuracyRow
+		for _, dir := range []string{"in", "out"} {
+			var r *accuracyRow
+			for i := range a.Report.Ports {
+				p := &a.Report.Ports[i]
+				if p.Agent == v.HV.MgmtIP.String() && p.Index == int64(v.HostIfIndex) && p.Direction == dir {
+					r = p
+				}
+			}
+			if r == nil {
+				t.Logf("%s %s (%s ifindex %d) %s: no row", v, v.HostIf, v.HV, v.HostIfIndex, dir)
+				continue
+			}
+			if dir == "in" {
+				in = r
+			}
+			t.Logf("%s %s %-3s: estimate %.0f B / counters %.0f B (%s), sigma %s, %s sigma, %.0f samples: %s %s",
+				v, r.Name, dir, r.EstimateBytes, r.CounterBytes, f(r.DiffRatio), f(r.SigmaRatio), f(r.DiffSigma), r.Samples, r.Status, r.Reason)
+		}
+		switch {
+		case in == nil:
+			t.Errorf("%s: no accuracy row for %s (agent %s, ifindex %d), direction in", v, v.HostIf, v.HV.MgmtIP, v.HostIfIndex)
+		case in.Status != "ok" || in.DiffSigma == nil || math.Abs(*in.DiffSigma) > 3:
+			t.Errorf("%s (%s on %s): in-estimate %.0f B vs counters %.0f B, %s sigma, status %q (%s); want within 3 sigma, ok",
+				v, v.HostIf, v.HV, in.EstimateBytes, in.CounterBytes, f(in.DiffSigma), in.Status, in.Reason)
+		}
+	}
 }

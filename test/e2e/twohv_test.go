@@ -64,6 +64,7 @@ func TestTwoHypervisors(t *testing.T) {
 	t.Logf("traffic done in %.0fs; waiting %ds (one polling interval + margin) for the last counter samples",
 		trafficDur.Seconds(), pollingSec+3)
 	l.sleep((pollingSec + 3) * time.Second)
+	acc := l.queryAccuracy(tl, port+2)
 	col.stop(t)
 
 	var p Problems
@@ -99,6 +100,7 @@ func TestTwoHypervisors(t *testing.T) {
 	t.Run("count-once", func(t *testing.T) { checkCountOnce(t, l, tr, obs) })
 	t.Run("attribution", func(t *testing.T) { checkAttributionTwoHV(t, l, tl, out) })
 	t.Run("tunnel", func(t *testing.T) { checkTunnel(t, l, tl, tr, bridges, out) })
+	t.Run("accuracy", func(t *testing.T) { checkAccuracy(t, l, acc) })
 	t.Run("contract", func(t *testing.T) { p.Report(t.Errorf) })
 }
 
