@@ -29,6 +29,14 @@ func TestTwoHypervisors(t *testing.T) {
 
 	l := newLab(t, ctx)
 	bin := l.buildCollector()
+	t.Cleanup(func() { // runs before the lab's teardown (registered later)
+		if t.Failed() && keep() {
+			t.Logf("two-hypervisor lab left up: OVS of hvN with\n"+
+				"  export OVS_RUNDIR=%[1]s/hvN/ovs/run OVS_DBDIR=%[1]s/hvN/ovs/db OVS_LOGDIR=%[1]s/hvN/ovs/log\n"+
+				"  ovs-vsctl show; ovs-ofctl dump-flows br-tun; ovs-appctl -t $OVS_RUNDIR/ovs-vswitchd.ctl tnl/neigh/show\n"+
+				"  ip netns exec %[2]s-vm1 ping 10.81.0.14", l.Dir, l.Prefix)
+		}
+	})
 	setupStart := time.Now()
 	tl := l.setupTwoHV()
 	setupDur := time.Since(setupStart)
