@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/flowlens/flowlens/internal/accuracy"
 	"github.com/flowlens/flowlens/internal/agents"
 	"github.com/flowlens/flowlens/internal/aggregate"
 	"github.com/flowlens/flowlens/internal/config"
@@ -20,6 +22,7 @@ import (
 	"github.com/flowlens/flowlens/internal/decode/netflow"
 	"github.com/flowlens/flowlens/internal/decode/sflow"
 	"github.com/flowlens/flowlens/internal/enrich/geoip"
+	"github.com/flowlens/flowlens/internal/flow"
 	"github.com/flowlens/flowlens/internal/input/udp"
 	"github.com/flowlens/flowlens/internal/output/elasticsearch"
 	"github.com/flowlens/flowlens/internal/output/ndjson"
@@ -69,6 +72,7 @@ func cmdRun(args []string, stderr io.Writer) error {
 	defer mx.close()
 
 	var outputs []pipeline.Output
+	var aggs []*aggregate.Aggregator
 	if cfg.Output.NDJSON.Path != "" {
 		w, err := ndjson.New(cfg.Output.NDJSON)
 		if err != nil {
@@ -80,9 +84,11 @@ func cmdRun(args []string, stderr io.Writer) error {
 		}
 		var out pipeline.Output = w
 		if cfg.Output.NDJSON.Aggregate {
-			if out, err = aggregate.New(cfg.Aggregate, w); err != nil {
+			var agg *aggregate.Aggregator
+			if agg, err = aggregate.New(cfg.Aggregate, w); err != nil {
 				return err
 			}
+			out, aggs = agg, append(aggs, agg)
 		}
 		outputs = append(outputs, out)
 	}
@@ -99,6 +105,7 @@ func cmdRun(args []string, stderr io.Writer) error {
 		}
 		// The console sees the current interval within seconds.
 		st.SetLive(agg.Live)
+		aggs = append(aggs, agg)
 		outputs = append(outputs, agg)
 	}
 	var es *elasticsearch.Output
@@ -108,15 +115,20 @@ func cmdRun(args []string, stderr io.Writer) error {
 		}
 		var out pipeline.Output = es
 		if ecfg.Aggregate {
-			if out, err = aggregate.New(cfg.Aggregate, es); err != nil {
+			var agg *aggregate.Aggregator
+			if agg, err = aggregate.New(cfg.Aggregate, es); err != nil {
 				return err
 			}
+			out, aggs = agg, append(aggs, agg)
 		}
 		outputs = append(outputs, out)
 	}
 	if len(outputs) == 0 {
 		log.Warn("no output is configured: records are decoded and counted, then discarded (set output.ndjson.path)")
 	}
+	// Before aggregation: it needs every sample's rate, size and ports.
+	acc := accuracy.New(accuracy.Config{})
+	outputs = append(outputs, acc)
 	pcfg := pipeline.Config{
 		QueueRecords: cfg.Pipeline.QueueRecords,
 		SFlow:        sflow.Options{IncludeFCS: cfg.Input.SFlow.IncludeFCS},
@@ -137,13 +149,18 @@ func cmdRun(args []string, stderr io.Writer) error {
 	}
 	enrichCtx, stopSources := context.WithCancel(context.Background())
 	defer stopSources()
-	osInv, err := startOpenStack(enrichCtx, cfg.Enrich.OpenStack, log)
+	osInv, osAPI, err := startOpenStackSources(enrichCtx, cfg.Enrich.OpenStack, log)
 	if err != nil {
 		return err
 	}
 	if osInv != nil {
 		// After GeoIP: the relation uses the direction it sets.
 		pcfg.Enrichers = append(pcfg.Enrichers, func() pipeline.Enricher { return osInv.NewEnricher() })
+		// Aggregates are attributed again when written: samples from
+		// before the inventory was read get names too.
+		for _, a := range aggs {
+			a.SetRefresh(osInv.Enrich)
+		}
 	}
 	nf := cfg.Input.NetFlow
 	if len(nf.Listen) > 0 {
@@ -193,18 +210,23 @@ func cmdRun(args []string, stderr io.Writer) error {
 	if nln != nil {
 		attrs = append(attrs, "netflow_ipfix", strings.Join(uniq(nln.Addrs()), ","))
 	}
-	mx.collect(p, outputs, pcfg.Templates, geo, osInv, st, es, ln, nln)
+	mx.collect(p, outputs, pcfg.Templates, geo, osInv, st, es, acc, ln, nln)
+	if st != nil {
+		restoreAgents(st, p.Agents, log)
+	}
 	var srv *console.Server
 	if cfg.Console.Enabled {
 		listen := map[string][]string{"sflow": uniq(addrs)}
 		if nln != nil {
 			listen["netflow"] = uniq(nln.Addrs())
 		}
-		api := console.NewAPI(st, p.Agents, p.Inventory, console.StatusInfo{
+		var api http.Handler = console.NewAPI(st, p.Agents, p.Inventory, console.StatusInfo{
 			Version: versionString(), Started: time.Now(), Listen: listen, QueryTimeout: cfg.Console.QueryTimeout,
+			Enrichment: enrichmentStatus(cfg.Enrich, geo, osInv, osAPI),
 			SetupHint: ovs.ShellQuote(append([]string{"ovs-vsctl"}, ovs.Command(ovs.Settings{Agent: agentHint(),
 				Target: "COLLECTOR_IP:" + port(addrs[0]), Sampling: 64, Polling: 10, Header: 128}, []string{"br-int"})...)),
 		})
+		api = console.WithAccuracy(api, acc, nil)
 		ccfg := cfg.Console
 		ccfg.Assets = assets.FS
 		if srv, err = console.NewServer(ccfg, api, log); err == nil {
@@ -380,4 +402,26 @@ func logSummary(log *slog.Logger, p *pipeline.Pipeline, lns []*udp.Listener) {
 	for _, o := range p.Outputs() {
 		log.Info("output summary", "output", o.Name, "written", o.Written, "dropped", o.Dropped, "failed", o.Errored)
 	}
+}
+
+// restoreAgents lists the exporters the store has flows or counters from,
+// so that after a restart the console shows them, with when they were last
+// heard, before they send again.
+func restoreAgents(st *store.Store, reg *agents.Registry, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	list, err := st.Exporters(ctx)
+	if err != nil {
+		log.Warn("could not list the exporters known from before the restart; the agents page lists them again when they send", "error", err)
+		return
+	}
+	seen := map[agents.Key]time.Time{}
+	for _, e := range list {
+		in, ok := flow.ParseInput(e.Input)
+		if !ok {
+			continue
+		}
+		seen[agents.Key{Agent: e.Agent, SubAgent: e.SubAgent, Input: in}] = e.LastSeen
+	}
+	reg.Restore(seen)
 }
