@@ -618,25 +618,30 @@ type accuracyAnswer struct {
 	Report accuracyReport
 }
 
-// queryAccuracy asks the running collector (in the collector's namespace) for its comparison
-// of the sampled estimates with the ports' counters, over everything it has.
-func (l *Lab) queryAccuracy(tl *TwoHV, consolePort int) *accuracyAnswer {
+// apiGet asks the running collector's HTTP API (console on 127.0.0.1:consolePort in the
+// collector's namespace) through the test binary's "get" helper; absent: 404.
+func (l *Lab) apiGet(tl *TwoHV, consolePort int, pathQuery string) (body string, absent bool, err error) {
 	self, err := os.Executable()
 	if err != nil {
-		return &accuracyAnswer{Err: err}
+		return "", false, err
 	}
-	url := fmt.Sprintf("http://127.0.0.1:%d/api/v1/accuracy", consolePort)
+	url := fmt.Sprintf("http://127.0.0.1:%d%s", consolePort, pathQuery)
 	out, err := l.runT(30*time.Second, "env", helperEnv+"=get", "FLOWLENS_E2E_URL="+url,
 		"ip", "netns", "exec", tl.Col, self, "-test.run=^$")
-	a := &accuracyAnswer{Body: out}
-	_ = os.WriteFile(filepath.Join(l.Dir, "accuracy.json"), []byte(out), 0o644)
 	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee) && ee.ExitCode() == 3:
-		a.Absent = true
-	case err != nil:
-		a.Err = err
-	default:
+	if errors.As(err, &ee) && ee.ExitCode() == 3 {
+		return out, true, nil
+	}
+	return out, false, err
+}
+
+// queryAccuracy asks the running collector for its comparison of the sampled estimates with
+// the ports' counters, over everything it has (kept as accuracy.json).
+func (l *Lab) queryAccuracy(tl *TwoHV, consolePort int) *accuracyAnswer {
+	out, absent, err := l.apiGet(tl, consolePort, "/api/v1/accuracy")
+	_ = os.WriteFile(filepath.Join(l.Dir, "accuracy.json"), []byte(out), 0o644)
+	a := &accuracyAnswer{Body: out, Absent: absent, Err: err}
+	if !absent && err == nil {
 		a.Err = json.Unmarshal([]byte(out), &a.Report)
 	}
 	return a
@@ -686,6 +691,128 @@ func checkAccuracy(t *testing.T, l *Lab, a *accuracyAnswer) {
 		case in.Status != "ok" || in.DiffSigma == nil || math.Abs(*in.DiffSigma) > 3:
 			t.Errorf("%s (%s on %s): in-estimate %.0f B vs counters %.0f B, %s sigma, status %q (%s); want within 3 sigma, ok",
 				v, v.HostIf, v.HV, in.EstimateBytes, in.CounterBytes, f(in.DiffSigma), in.Status, in.Reason)
+		}
+	}
+}
+
+// topAnswer is the part of GET /api/v1/top's answer used here.
+type topAnswer struct {
+	Observations string `json:"observations"`
+	Rows         []struct {
+		Key     map[string]string `json:"key"`
+		Bytes   int64             `json:"bytes"`
+		Packets int64             `json:"packets"`
+	} `json:"rows"`
+	Total struct {
+		Bytes int64 `json:"bytes"`
+	} `json:"total"`
+}
+
+// apiTops are the console's answers, per VM pair, by addresses and by instances, counting
+// first observations and every observation.
+type apiTops struct {
+	Err  error
+	Byte map[string]map[Dir]int64 // "ip first", "ip all", "vm first", "vm all" -> pair -> bytes
+	Obs  map[string]string        // the answers' "observations"
+}
+
+// queryTops asks the collector's API, as the console does, for the bytes between VM pairs
+// over the whole run: top by src_ip,dst_ip and by src_vm,dst_vm, with observations=first (the
+// default, left out) and observations=all.
+func (l *Lab) queryTops(tl *TwoHV, consolePort int, from time.Time) *apiTops {
+	a := &apiTops{Byte: map[string]map[Dir]int64{}, Obs: map[string]string{}}
+	byIP, byName := map[string]int{}, map[string]int{}
+	for i, v := range l.VMs {
+		byIP[v.IPv4.String()], byIP[v.IPv6.String()], byName[v.Name] = i, i, i
+	}
+	for _, q := range []struct{ name, by, obs string }{
+		{"ip first", "src_ip,dst_ip", ""}, {"ip all", "src_ip,dst_ip", "&observations=all"},
+		{"vm first", "src_vm,dst_vm", ""}, {"vm all", "src_vm,dst_vm", "&observations=all"},
+	} {
+		path := fmt.Sprintf("/api/v1/top?by=%s&limit=1000&from=%d&to=now%s", q.by, from.Unix(), q.obs)
+		out, absent, err := l.apiGet(tl, consolePort, path)
+		_ = os.WriteFile(filepath.Join(l.Dir, "api-top-"+strings.ReplaceAll(q.name, " ", "-")+".json"), []byte(out), 0o644)
+		if absent || err != nil {
+			a.Err = fmt.Errorf("GET %s: absent %v, %v: %s", path, absent, err, lastBytes(out, 500))
+			return a
+		}
+		var ans topAnswer
+		if err := json.Unmarshal([]byte(out), &ans); err != nil {
+			a.Err = fmt.Errorf("GET %s: %v: %s", path, err, lastBytes(out, 500))
+			return a
+		}
+		a.Obs[q.name] = ans.Observations
+		m := map[Dir]int64{}
+		src, dst := strings.Split(q.by, ",")[0], strings.Split(q.by, ",")[1]
+		for _, r := range ans.Rows {
+			look := byIP
+			if src == "src_vm" {
+				look = byName
+			}
+			i, okA := look[r.Key[src]]
+			j, okB := look[r.Key[dst]]
+			if okA && okB && i != j {
+				m[Dir{i, j}] += r.Bytes
+			}
+		}
+		a.Byte[q.name] = m
+	}
+	return a
+}
+
+// checkAPICountOnce: the console's API counts first observations by default and every
+// observation with observations=all: per VM pair, by addresses and by instances, first is the
+// pair's traffic (+-25 %) and the same bytes as the NDJSON records with first == true; by
+// addresses, all is 2x for cross-host pairs (br-int + br-tun; the VXLAN samples carry outer
+// addresses) and the same as first for same-host ones; by instance, all also counts the VXLAN
+// samples (attributed to the inner VMs): logged.
+func checkAPICountOnce(t *testing.T, l *Lab, tr *Traffic, o *twoHVObs, a *apiTops) {
+	if a.Err != nil {
+		t.Fatal(a.Err)
+	}
+	for k, want := range map[string]string{"ip first": "first", "vm first": "first", "ip all": "all", "vm all": "all"} {
+		if a.Obs[k] != want {
+			t.Errorf("top (%s): the answer says observations %q, want %q", k, a.Obs[k], want)
+		}
+	}
+	ndFirst := map[Dir]int64{}
+	for _, r := range o.recs {
+		if r.first {
+			ndFirst[r.d] += r.f.Bytes
+		}
+	}
+	t.Logf("%-8s %-10s %12s %12s %8s %12s %7s %12s %8s %12s %7s", "pair", "where", "generated B", "ip first", "diff", "ip all", "/gen", "vm first", "diff", "vm all", "/gen")
+	for _, d := range tr.dirs() {
+		tru := tr.Truth[d]
+		a2, b := l.VMs[d.From], l.VMs[d.To]
+		name := fmt.Sprintf("%s->%s", a2, b)
+		where := "same-host"
+		if a2.HV != b.HV {
+			where = "cross"
+		}
+		ipF, ipA, vmF, vmA := a.Byte["ip first"][d], a.Byte["ip all"][d], a.Byte["vm first"][d], a.Byte["vm all"][d]
+		rel := func(x int64) float64 { return (float64(x) - tru.Bytes) / tru.Bytes }
+		t.Logf("%-8s %-10s %12.0f %12d %+7.1f%% %12d %7.3f %12d %+7.1f%% %12d %7.3f", name, where, tru.Bytes,
+			ipF, 100*rel(ipF), ipA, float64(ipA)/tru.Bytes, vmF, 100*rel(vmF), vmA, float64(vmA)/tru.Bytes)
+		for _, c := range []struct {
+			what string
+			v    int64
+		}{{"by addresses", ipF}, {"by instances", vmF}} {
+			if math.Abs(rel(c.v)) > bytesTolerance {
+				t.Errorf("%s (%s): the API's first observations %s: %d bytes, generated %.0f (%+.1f%%, tolerance +-%.0f%%)",
+					name, where, c.what, c.v, tru.Bytes, 100*rel(c.v), 100*bytesTolerance)
+			}
+		}
+		// The store sums the same records as the NDJSON (no sampling in between).
+		if nd := ndFirst[d]; math.Abs(float64(ipF-nd)) > 0.005*float64(nd) {
+			t.Errorf("%s: the API's first observations by addresses %d bytes, the NDJSON's %d", name, ipF, nd)
+		}
+		if a2.HV != b.HV {
+			if r := float64(ipA) / tru.Bytes; r < allRatioMin || r > allRatioMax {
+				t.Errorf("%s (cross-host): observations=all by addresses %.3f x the generated bytes, want %.1f-%.1f", name, r, allRatioMin, allRatioMax)
+			}
+		} else if ipA != ipF {
+			t.Errorf("%s (same host): observations=all %d bytes, first %d; want equal", name, ipA, ipF)
 		}
 	}
 }

@@ -73,6 +73,7 @@ func TestTwoHypervisors(t *testing.T) {
 		trafficDur.Seconds(), pollingSec+3)
 	l.sleep((pollingSec + 3) * time.Second)
 	acc := l.queryAccuracy(tl, port+2)
+	tops := l.queryTops(tl, port+2, testStart.Add(-5*time.Minute))
 	col.stop(t)
 
 	var p Problems
@@ -108,6 +109,7 @@ func TestTwoHypervisors(t *testing.T) {
 	t.Run("count-once", func(t *testing.T) { checkCountOnce(t, l, tr, obs) })
 	t.Run("attribution", func(t *testing.T) { checkAttributionTwoHV(t, l, tl, out) })
 	t.Run("tunnel", func(t *testing.T) { checkTunnel(t, l, tl, tr, bridges, out) })
+	t.Run("api-count-once", func(t *testing.T) { checkAPICountOnce(t, l, tr, obs, tops) })
 	t.Run("accuracy", func(t *testing.T) { checkAccuracy(t, l, acc) })
 	t.Run("contract", func(t *testing.T) { p.Report(t.Errorf) })
 }
