@@ -25,6 +25,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -424,4 +425,27 @@ func (l *Lab) startCollectorTwoHV(bin string, tl *TwoHV, port int, inventory str
 	}
 	c.Bound = time.Now()
 	return c
+}
+
+var ssDropsRe = regexp.MustCompile(`\*:(\S+)\s.*skmem:\([^)]*\bd(\d+)\)`)
+
+// socketDrops reads, per interface of every hypervisor, the packets the kernel dropped on
+// ovs-vswitchd's AF_PACKET socket for it (`ss -0 -a -m`: skmem's d, sk_drops): what a netdev
+// (userspace) datapath that could not keep up never received -- never sampled, yet counted in
+// the interface's counters. Keys are "hv1/<ifname>".
+func (l *Lab) socketDrops(tl *TwoHV) map[string]int64 {
+	m := map[string]int64{}
+	for _, h := range tl.HVs {
+		out, err := l.inNS(h.NS, 10*time.Second, "ss", "-0", "-a", "-m", "-n")
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(out, "\n") {
+			if g := ssDropsRe.FindStringSubmatch(line); g != nil {
+				n, _ := strconv.ParseInt(g[2], 10, 64)
+				m[h.Name+"/"+g[1]] += n
+			}
+		}
+	}
+	return m
 }
