@@ -50,6 +50,7 @@ func full() (*flow.Record, *flow.Counter) {
 		DstID:     &flow.Identity{PortID: "p", InstanceID: "i", InstanceName: "vm", NetworkID: "n", NetworkName: "net", SegmentationID: 5, ProjectID: "t", ProjectName: "proj", Host: "h", Source: "ovsdb"},
 		Direction: flow.DirectionInbound, Relation: flow.RelationCrossHost, Observation: flow.ObservationPort,
 		NextHop: a("192.0.2.254"), SrcMask: 24, DstMask: 24, SrcAS: 1, DstAS: 2, PeerAS: 3, ASPath: [8]uint32{2}, ASPathLen: 1, LocalPref: 100, HasGateway: true,
+		BGPNextHop: a("192.0.2.253"), SrcNAT: a("198.51.100.1"), DstNAT: a("198.51.100.2"), SrcNATPort: 40000, DstNATPort: 443, HasNATPorts: true, Biflow: flow.BiflowReverse,
 	}
 	c := &flow.Counter{Time: time.Unix(1, 0), Agent: a("127.0.0.1"), HasInterface: true, HasEthernet: true, HasVLAN: true,
 		HasProcessor: true, HasOFPort: true, HasPortName: true, PortName: "br-int", HasDatapath: true, HasAppResources: true,

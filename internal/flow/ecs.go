@@ -2,6 +2,7 @@ package flow
 
 import (
 	"math"
+	"net/netip"
 	"strconv"
 )
 
@@ -81,7 +82,7 @@ func (r *Record) AppendJSON(b []byte) []byte {
 	writeObserverPort(&w, "egress", &r.Out)
 	w.close()
 
-	writeEnds(&w, &r.Packet, r.SrcAS, r.DstAS, r.SrcGeo, r.DstGeo)
+	writeEnds(&w, &r.Packet, r.SrcAS, r.DstAS, r.SrcGeo, r.DstGeo, r)
 
 	w.open("network")
 	if r.EtherType != 0 {
@@ -144,6 +145,9 @@ func (r *Record) AppendJSON(b []byte) []byte {
 	if r.Input != InputSFlow {
 		w.open("netflow")
 		w.uint("sequence", uint64(r.Sequence))
+		if r.Biflow != BiflowNone {
+			w.str("biflow", r.Biflow.String())
+		}
 		if r.HasEngine {
 			w.uint("engine_type", uint64(r.EngineType))
 			w.uint("engine_id", uint64(r.EngineID))
@@ -196,7 +200,7 @@ func (r *Record) AppendJSON(b []byte) []byte {
 	}
 	if r.InnerPresent {
 		w.open("inner")
-		writeEnds(&w, &r.Inner, 0, 0, nil, nil)
+		writeEnds(&w, &r.Inner, 0, 0, nil, nil, nil)
 		w.open("network")
 		if r.Inner.EtherType != 0 {
 			w.str("type", NetworkType(r.Inner.EtherType))
@@ -216,9 +220,10 @@ func (r *Record) AppendJSON(b []byte) []byte {
 	}
 	writeEndpoint(&w, "tunnel_egress", &r.TunnelEgress, r.TunnelEgressVNI, r.HasTunnelEgressVNI)
 	writeEndpoint(&w, "tunnel_ingress", &r.TunnelIngress, r.TunnelIngressVNI, r.HasTunnelIngressVNI)
-	if r.NextHop.IsValid() || r.SrcMask != 0 || r.DstMask != 0 {
+	if r.NextHop.IsValid() || r.BGPNextHop.IsValid() || r.SrcMask != 0 || r.DstMask != 0 {
 		w.open("router")
 		w.addr("next_hop", r.NextHop)
+		w.addr("bgp_next_hop", r.BGPNextHop) // ECS has no BGP next hop
 		w.uint("source_mask", uint64(r.SrcMask))
 		w.uint("destination_mask", uint64(r.DstMask))
 		w.close()
@@ -287,11 +292,17 @@ func writeFlowlensPort(w *jsonw, key string, p *Port) {
 	w.close()
 }
 
-func writeEnds(w *jsonw, p *Packet, srcAS, dstAS uint32, srcGeo, dstGeo *Geo) {
+// writeEnds writes source and destination. nat is the record whose NAT
+// translation (ECS source.nat / destination.nat) goes with them; nil for
+// the inner packet.
+func writeEnds(w *jsonw, p *Packet, srcAS, dstAS uint32, srcGeo, dstGeo *Geo, nat *Record) {
 	w.open("source")
 	w.addr("ip", p.SrcAddr)
 	if p.HasPorts {
 		w.uint("port", uint64(p.SrcPort))
+	}
+	if nat != nil {
+		writeNAT(w, nat.SrcNAT, nat.SrcNATPort, nat.HasNATPorts)
 	}
 	if !p.SrcMAC.IsZero() {
 		w.mac("mac", p.SrcMAC)
@@ -303,10 +314,26 @@ func writeEnds(w *jsonw, p *Packet, srcAS, dstAS uint32, srcGeo, dstGeo *Geo) {
 	if p.HasPorts {
 		w.uint("port", uint64(p.DstPort))
 	}
+	if nat != nil {
+		writeNAT(w, nat.DstNAT, nat.DstNATPort, nat.HasNATPorts)
+	}
 	if !p.DstMAC.IsZero() {
 		w.mac("mac", p.DstMAC)
 	}
 	writeGeo(w, dstAS, dstGeo)
+	w.close()
+}
+
+// writeNAT writes an ECS nat object (the address and port after NAT).
+func writeNAT(w *jsonw, a netip.Addr, port uint16, hasPort bool) {
+	if !a.IsValid() && !hasPort {
+		return
+	}
+	w.open("nat")
+	w.addr("ip", a)
+	if hasPort {
+		w.uint("port", uint64(port))
+	}
 	w.close()
 }
 

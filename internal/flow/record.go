@@ -236,6 +236,17 @@ type Record struct {
 	LocalPref        uint32
 	HasGateway       bool
 
+	// NetFlow/IPFIX routing and NAT. BGPNextHop is bgpNextHopIPv4Address
+	// or bgpNextHopIPv6Address (IE 18/63), kept apart from NextHop (the IP
+	// next hop, IE 15/62): a router exports both and they differ. SrcNAT,
+	// DstNAT and their ports are the addresses and ports after NAT (IE
+	// 225-228, 281/282); the packet fields keep the pre-NAT ones.
+	BGPNextHop     netip.Addr
+	SrcNAT, DstNAT netip.Addr
+	SrcNATPort     uint16
+	DstNATPort     uint16
+	HasNATPorts    bool
+
 	// Enrichment: geography and network of each end, the OpenStack
 	// identity of each end, and what the flow is relative to the cloud.
 	// Nil when unknown. They point at the enrichers' immutable entries,
@@ -253,10 +264,36 @@ type Record struct {
 	Observation Observation
 
 	// NetFlow and IPFIX specifics.
+	//
+	// Biflow says which direction of an RFC 5103 bidirectional flow the
+	// record is (BiflowForward, BiflowReverse); 0 for a plain flow.
+	Biflow               Biflow
 	EngineType, EngineID uint8
 	HasEngine            bool
 	EndReason            uint8 // IPFIX flowEndReason (IE 136), 0 if absent
 	TemplateID           uint16
+}
+
+// Biflow names a direction of an RFC 5103 bidirectional flow.
+type Biflow uint8
+
+const (
+	BiflowNone Biflow = iota
+	// BiflowForward: the record's own (forward) direction.
+	BiflowForward
+	// BiflowReverse: the reverse direction, made from the reverse
+	// information elements (enterprise 29305) of the same data record,
+	// with source and destination swapped.
+	BiflowReverse
+)
+
+var biflowNames = [...]string{"", "forward", "reverse"}
+
+func (b Biflow) String() string {
+	if int(b) < len(biflowNames) {
+		return biflowNames[b]
+	}
+	return ""
 }
 
 // Endpoint is a tunnel's outer header as an sFlow agent reports it

@@ -85,6 +85,7 @@ func fullRecords() ([]flow.Record, flow.Counter) {
 		Packet: pk, Parsed: flow.LayerInnerL4, Truncated: true, Tunnel: flow.TunnelVXLAN, VNI: 7, HasVNI: true, Inner: pk, InnerPresent: true,
 		TunnelEgress: ep, TunnelIngress: ep, TunnelEgressVNI: 1, HasTunnelEgressVNI: true, TunnelIngressVNI: 2, HasTunnelIngressVNI: true,
 		NextHop: a("192.0.2.254"), SrcMask: 24, DstMask: 24, SrcAS: 1, DstAS: 2, PeerAS: 3, ASPath: [8]uint32{2}, ASPathLen: 1, LocalPref: 100, HasGateway: true,
+		BGPNextHop: a("192.0.2.253"), SrcNAT: a("198.51.100.1"), DstNAT: a("198.51.100.2"), SrcNATPort: 40000, DstNATPort: 443, HasNATPorts: true, Biflow: flow.BiflowReverse,
 		SrcGeo:    &flow.Geo{CountryISO: "FR", CountryName: "France", City: "Paris", Lat: 48.8566, Lon: 2.3522, HasLocation: true, ASN: 1, ASOrg: "Org"},
 		DstGeo:    &flow.Geo{CountryISO: "DE", CountryName: "Germany", City: "Berlin", Lat: 52.52, Lon: 13.405, HasLocation: true, ASN: 3320, ASOrg: "DTAG"},
 		SrcID:     &flow.Identity{PortID: "p", InstanceID: "i", InstanceName: "vm", NetworkID: "n", NetworkName: "net", SegmentationID: 5, ProjectID: "t", ProjectName: "proj", Host: "h", Source: "ovsdb"},

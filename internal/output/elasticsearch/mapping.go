@@ -31,6 +31,8 @@ observer.egress.vlan.id keyword
 source.ip ip
 source.port integer
 source.mac keyword
+source.nat.ip ip
+source.nat.port integer
 source.as.number long
 source.as.organization.name keyword
 source.geo.country_iso_code keyword
@@ -40,6 +42,8 @@ source.geo.location geo_point
 destination.ip ip
 destination.port integer
 destination.mac keyword
+destination.nat.ip ip
+destination.nat.port integer
 destination.as.number long
 destination.as.organization.name keyword
 destination.geo.country_iso_code keyword
@@ -83,6 +87,7 @@ flowlens.sampling_rate long
 flowlens.aggregate.samples long
 flowlens.aggregate.overflow boolean
 flowlens.netflow.sequence long
+flowlens.netflow.biflow keyword
 flowlens.netflow.engine_type short
 flowlens.netflow.engine_id short
 flowlens.netflow.template_id integer
@@ -161,6 +166,7 @@ flowlens.tunnel_ingress.destination.port integer
 flowlens.tunnel_ingress.transport keyword
 flowlens.tunnel_ingress.vni long
 flowlens.router.next_hop ip
+flowlens.router.bgp_next_hop ip
 flowlens.router.source_mask short
 flowlens.router.destination_mask short
 flowlens.bgp.peer_as long
