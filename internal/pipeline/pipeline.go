@@ -385,7 +385,7 @@ func (h *NetFlowHandler) Datagram(b []byte, src netip.AddrPort, now time.Time) {
 		case 9: // datagrams
 			o.Step, o.Uptime = 1, r.SysUptime
 		default: // IPFIX: data records, options data included, before this message (softflowd: up to and including it)
-			o.Step = uint32(len(r.Flows)) - r.PendingRecords + r.OptionsRecords
+			o.Step = uint32(len(r.Flows)) - r.PendingRecords - r.ReverseRecords + r.OptionsRecords
 			o.StepIncluded = true
 			o.Resync = r.PendingHeld > 0 // held sets have records we cannot count yet
 		}

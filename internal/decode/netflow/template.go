@@ -13,7 +13,12 @@ import (
 const varLen = 0xffff
 
 // Enterprise numbers the decoder knows.
-const penVMware = 6876
+const (
+	penVMware = 6876
+	// penReverse marks RFC 5103 reverse information elements: the
+	// element of the same number, for the reverse direction of a biflow.
+	penReverse = 29305
+)
 
 // field is one field specifier of a template.
 type field struct {
@@ -40,6 +45,28 @@ const (
 	kindTunnelDestinationTransport = kindVMware | 897
 )
 
+// kindReverse | id is the RFC 5103 reverse element of IANA element id.
+// Forward ids are below 0x8000 and VMware kinds below 0xC000, so the
+// ranges never meet; only the ids of reversible reports flowlens uses
+// (reverseKind) get such a kind, the others are skipped.
+const kindReverse = 0xC000
+
+// reverseKind returns the kind of the reverse element of IANA element ie,
+// or kindSkip for the reverse elements flowlens does not read. Flow key
+// elements (addresses, ports, protocol) are not among them: RFC 5103
+// section 5 gives the reverse direction the forward key swapped.
+func reverseKind(ie uint16) uint16 {
+	switch ie {
+	case 1, 2, 23, 24, 352, // counts
+		5, 195, 6, 192, 52, // TOS, DSCP, TCP flags, TTL
+		10, 14, 252, 253, 58, 59, // interfaces and their VLANs
+		21, 22, 150, 151, 152, 153, 154, 155, 156, 157, 158, 159, 161, 162, // times
+		136: // flowEndReason
+		return kindReverse | ie
+	}
+	return kindSkip
+}
+
 // template is one (options) template. It is immutable once stored, except
 // for seen, so decoders use it without holding the cache lock.
 type template struct {
@@ -52,9 +79,12 @@ type template struct {
 	// prescaled: the template is Open vSwitch's, whose counts are already
 	// multiplied by the sampling rate.
 	prescaled bool
-	raw       []byte       // the template record as sent, for refresh checks and Save
-	seen      atomic.Int64 // unix nanoseconds of the last definition or refresh
-	cost      int          // bytes accounted against MaxTemplateBytes
+	// biflow: the template has RFC 5103 reverse elements (enterprise
+	// 29305); revCounts: among them a reverse packet or octet count.
+	biflow, revCounts bool
+	raw               []byte       // the template record as sent, for refresh checks and Save
+	seen              atomic.Int64 // unix nanoseconds of the last definition or refresh
+	cost              int          // bytes accounted against MaxTemplateBytes
 }
 
 // scanTemplate validates the template record at the start of b and returns
@@ -214,6 +244,14 @@ func buildTemplate(version uint16, options bool, raw []byte) *template {
 			kind = kindSkip
 			if pen == penVMware && ie&0x7fff >= 891 && ie&0x7fff <= 897 {
 				kind = kindVMware | ie&0x7fff
+			}
+			if pen == penReverse && !options {
+				t.biflow = true
+				kind = reverseKind(ie & 0x7fff)
+				switch ie & 0x7fff {
+				case 1, 2, 23, 24, 352:
+					t.revCounts = true
+				}
 			}
 		}
 		if version == 9 && (i < scopeFields || ie >= 0x8000) {
