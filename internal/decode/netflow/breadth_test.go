@@ -450,3 +450,29 @@ func TestEveryMappedElementDocumented(t *testing.T) {
 		}
 	}
 }
+
+// breadthSeeds are fuzz seeds of the shapes above: a mixed-family template,
+// physical interfaces, BGP next hop and NAT, packet sections (Ethernet with
+// VXLAN, IP header, payload; cut, empty, longer than its frame), biflows
+// with and without reverse counts, and a template whose records do not fit
+// its data.
+func breadthSeeds() [][]byte {
+	rev := func(id, length uint16) spec { return spec{id: id, length: length, pen: 29305} }
+	f := frame(100, "10.1.1.1", "10.2.2.2", 1234, 4789, 120)
+	f = append(f, 8, 0, 0, 0, 0, 0x13, 0x89, 0)
+	f = append(f, frame(0, "172.16.0.1", "172.16.0.2", 1, 2, 40)...)
+	v6 := wire{}.u32(6<<28).u16(20).u8(6, 64).ip("2001:db8::1").ip("2001:db8::2").u16(443, 50000).u32(1, 2).u8(0x50, 0x12).u16(0, 0, 0)
+	return [][]byte{
+		ipfix(1, 0, 0, set(2, tmpl(300, specs(60, 1, 8, 4, 12, 4, 27, 16, 28, 16, 252, 4, 253, 4, 18, 4, 63, 16, 225, 4, 226, 4, 227, 2, 228, 2, 2, 4))),
+			set(300, wire{}.u8(6).ip("0.0.0.0").ip("0.0.0.0").ip("2001:db8::1").ip("2001:db8::2").u32(1, 2).ip("192.0.2.1").ip("::").ip("198.51.100.1").ip("0.0.0.0").u16(1, 0).u32(1))),
+		ipfix(1, 0, 0, set(2, tmpl(301, specs(315, 0xffff, 312, 2, 408, 2, 34, 4)), tmpl(302, specs(313, 0xffff, 224, 2)), tmpl(303, specs(4, 1, 314, 0xffff))),
+			set(301, wire{}.varlen(f, false).u16(uint16(len(f))).u16(1).u32(10), wire{}.varlen(f[:20], false).u16(1514).u16(1).u32(10),
+				wire{}.varlen(nil, false).u16(60).u16(1).u32(10), wire{}.varlen(f, true).u16(20).u16(2).u32(10)),
+			set(302, wire{}.varlen(v6, false).u16(60)), set(303, wire{}.u8(6).varlen(v6[40:], false))),
+		ipfix(1, 5, 0, set(2, tmpl(304, append(specs(8, 4, 12, 4, 4, 1, 7, 2, 11, 2, 2, 4, 1, 4), rev(2, 4), rev(1, 4), rev(6, 1), rev(153, 8), rev(10, 4))),
+			tmpl(305, append(specs(8, 4, 12, 4, 2, 4), rev(6, 1)))),
+			set(304, wire{}.ip("10.0.0.1").ip("10.0.0.2").u8(6).u16(1, 2).u32(1, 60, 1, 40).u8(0x12).u64(1).u32(9)),
+			set(305, wire{}.ip("10.0.0.1").ip("10.0.0.2").u32(1).u8(2))),
+		ipfix(1, 0, 0, set(2, wire{}.u16(306, 40).u16(8, 4)), set(2, tmpl(307, specs(8, 4, 315, 1000))), set(307, wire{}.ip("10.0.0.9").bytes(make([]byte, 100)))),
+	}
+}

@@ -371,6 +371,9 @@ func FuzzDecode(f *testing.F) {
 	f.Add(v9(1000, uint32(t0.Unix()), 1, 1, set(1, v9OptTmpl(300, specs(1, 4), specs(34, 4))), set(300, wire{}.u32(0, 10)), set(0, tmpl(256, v4Fields)), set(256, rec, rec)))
 	f.Add(ipfix(1, 0, 0, set(2, tmpl(500, ovsTunnelTemplate())), set(500, ovsTunnelRecord(0, []byte{0, 0x13, 0x88}))))
 	f.Add(ipfix(1, 0, 0, set(256, rec), set(2, tmpl(256, v4Fields)), set(2, wire{}.u16(256, 0))))
+	for _, b := range breadthSeeds() {
+		f.Add(b)
+	}
 
 	opt := netflow.Options{MaxExporters: 64, MaxTemplateBytes: 4 << 20, MaxPendingBytes: 1 << 20}
 	tm := netflow.NewTemplates(opt)

@@ -255,6 +255,13 @@ func FuzzDecode(f *testing.F) {
 			f.Add(d)
 		}
 	}
+	// Edge values: extended_switch VLANs 0xFFFFFFFF and 4096, and header
+	// protocols with and without an FCS.
+	for _, proto := range []uint32{1, 7, 11, 15, 99} {
+		records := xdr{}.record(1, xdr{}.u32(proto, 1504, 4, 0)).record(1001, xdr{}.u32(0xffffffff, 0, 4096, 0))
+		fs := xdr{}.u32(1, 2<<24|1000, 64, 64, 0, 1, 2, 2).bytes(records)
+		f.Add(datagramV6(1, xdr{}.u32(1, uint32(len(fs))).bytes(fs)))
+	}
 	dec := sflow.NewDecoder(sflow.Options{})
 	var res sflow.Result
 	f.Fuzz(func(t *testing.T, b []byte) {
