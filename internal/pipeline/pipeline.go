@@ -399,6 +399,7 @@ func (h *NetFlowHandler) Datagram(b []byte, src netip.AddrPort, now time.Time) {
 	}
 	st.AddErrors("no_template_expired", uint64(r.PendingExpired))
 	st.AddErrors("no_template_overflow", uint64(r.PendingOverflow))
+	st.AddPending(uint64(r.PendingHeld), uint64(r.PendingDecoded))
 	if logIt {
 		h.p.log.Warn("bad NetFlow/IPFIX datagram dropped (logged at most every 10 s per exporter)",
 			"from", src.String(), "reason", o.Error, "size", len(b))

@@ -150,6 +150,9 @@ type Options struct {
 	MaxTemplateBytes        int
 }
 
+// PendingTTLOrDefault is PendingTTL, or its default when not set.
+func (o Options) PendingTTLOrDefault() time.Duration { return o.withDefaults().PendingTTL }
+
 func (o Options) withDefaults() Options {
 	if o.TemplateTTL <= 0 {
 		o.TemplateTTL = 30 * time.Minute

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"net/netip"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -670,6 +671,56 @@ func (t *Templates) hold(addr netip.Addr, p *pendingSet) (tpl *template, evicted
 	t.pendingBytes += size
 	t.pendingSets++
 	return nil, evicted, true
+}
+
+// PendingInfo describes the data sets held for one template that has not
+// arrived (yet).
+type PendingInfo struct {
+	Exporter   netip.Addr
+	Version    uint16 // 9 or 10
+	Domain     uint32 // observation domain / source id
+	TemplateID uint16
+	Sets       int
+	Bytes      int
+	Oldest     time.Time // arrival of the oldest held set
+}
+
+// Pending lists the data sets held now, by exporter, domain and template:
+// what a capture that ends, or a collector that stops, has not decoded
+// for want of a template.
+func (t *Templates) Pending() []PendingInfo {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	var out []PendingInfo
+	index := map[PendingInfo]int{}
+	for addr, e := range t.exporters {
+		for _, p := range e.pending {
+			k := PendingInfo{Exporter: addr, Version: p.key.version, Domain: p.key.domain, TemplateID: p.key.id}
+			i, ok := index[k]
+			if !ok {
+				i = len(out)
+				index[k] = i
+				k.Oldest = p.arrived
+				out = append(out, k)
+			}
+			out[i].Sets++
+			out[i].Bytes += len(p.data)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if c := a.Exporter.Compare(b.Exporter); c != 0 {
+			return c < 0
+		}
+		if a.Version != b.Version {
+			return a.Version < b.Version
+		}
+		if a.Domain != b.Domain {
+			return a.Domain < b.Domain
+		}
+		return a.TemplateID < b.TemplateID
+	})
+	return out
 }
 
 // dropPendingLocked removes the n oldest held sets of e.
