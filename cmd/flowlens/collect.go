@@ -162,6 +162,21 @@ func cmdRun(args []string, stderr io.Writer) error {
 			a.SetRefresh(osInv.Enrich)
 		}
 	}
+	// OVN drop samples: after OpenStack, whose port ids stand in for
+	// MACs the Northbound does not list.
+	if ovnMap := startOVN(enrichCtx, cfg.Enrich.OpenStack.OVN, log); ovnMap != nil {
+		pcfg.Enrichers = append(pcfg.Enrichers, func() pipeline.Enricher { return ovnMap.NewEnricher() })
+		// Drops sampled before the databases were read are traced when
+		// their aggregate is written.
+		for _, a := range aggs {
+			a.SetRefresh(func(r *flow.Record) {
+				if osInv != nil {
+					osInv.Enrich(r)
+				}
+				ovnMap.Refresh(r)
+			})
+		}
+	}
 	nf := cfg.Input.NetFlow
 	if len(nf.Listen) > 0 {
 		rates, _ := nf.Rates() // checked when the configuration was loaded

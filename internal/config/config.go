@@ -25,6 +25,7 @@ import (
 	"github.com/flowlens/flowlens/internal/console"
 	"github.com/flowlens/flowlens/internal/enrich/geoip"
 	"github.com/flowlens/flowlens/internal/enrich/openstack"
+	"github.com/flowlens/flowlens/internal/enrich/ovn"
 	"github.com/flowlens/flowlens/internal/input/udp"
 	"github.com/flowlens/flowlens/internal/output/elasticsearch"
 	"github.com/flowlens/flowlens/internal/output/ndjson"
@@ -95,6 +96,8 @@ type OpenStack struct {
 	BaseMAC             string `yaml:"base_mac"`
 	UplinkBridgesExport bool   `yaml:"uplink_bridges_export"`
 	Conntrack           string `yaml:"conntrack"`
+	// OVN traces what security groups dropped (OVN's drop sampling).
+	OVN ovn.Config `yaml:"ovn"`
 }
 
 // Options returns the observation classification options.
@@ -236,6 +239,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if _, err := c.Enrich.OpenStack.Options(); err != nil {
+		return err
+	}
+	if err := c.Enrich.OpenStack.OVN.Validate(); err != nil {
 		return err
 	}
 	if c.Store.Enabled {
