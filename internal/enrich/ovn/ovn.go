@@ -275,9 +275,12 @@ func (m *Mapper) count(b *flow.Blocked, r *flow.Record) {
 	if now.Sub(m.lastLog) < m.logEvery {
 		return
 	}
+	args := []any{"reason", b.Reason, "observation_point", fmt.Sprintf("%08x", uint32(r.ObservationPointID)), "samples", m.sinceLog}
+	if !m.lastLog.IsZero() {
+		args = append(args, "since", m.lastLog.Format(time.RFC3339))
+	}
 	m.log.Warn("OVN drop samples that cannot be traced to a security group: kept, marked blocked, with the logical flow's observation point only",
-		"reason", b.Reason, "observation_point", fmt.Sprintf("%08x", uint32(r.ObservationPointID)), "samples", m.sinceLog,
-		"since", m.lastLog.Format(time.RFC3339), "hint", hint(b.Reason))
+		append(args, "hint", hint(b.Reason))...)
 	m.lastLog, m.sinceLog = now, 0
 }
 
