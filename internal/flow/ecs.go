@@ -141,7 +141,7 @@ func (r *Record) AppendJSON(b []byte) []byte {
 		}
 		w.close()
 	}
-	if r.Input != InputSFlow {
+	if r.Input != InputSFlow && r.Input != InputNeutronLog {
 		w.open("netflow")
 		w.uint("sequence", uint64(r.Sequence))
 		if r.HasEngine {

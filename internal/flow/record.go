@@ -151,9 +151,12 @@ const (
 	InputNetFlowV5
 	InputNetFlowV9
 	InputIPFIX
+	// InputNeutronLog: a packet Neutron's packet logging wrote
+	// (ML2/OVS security group logging), not a sample.
+	InputNeutronLog
 )
 
-var inputNames = [...]string{"sflow", "netflow_v5", "netflow_v9", "ipfix"}
+var inputNames = [...]string{"sflow", "netflow_v5", "netflow_v9", "ipfix", "neutron_log"}
 
 func (i Input) String() string {
 	if int(i) < len(inputNames) {
