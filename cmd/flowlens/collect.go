@@ -274,6 +274,7 @@ func cmdRun(args []string, stderr io.Writer) error {
 	if nln != nil {
 		go func() { errs <- nln.Run(ctx, p.NetFlowUDPHandler) }()
 	}
+	nlogs := startNeutronLogs(ctx, cfg.Input.NeutronLog, p, log)
 	mx.ready(ctx)
 	for range listeners {
 		if e := <-errs; e != nil && err == nil {
@@ -288,6 +289,7 @@ func cmdRun(args []string, stderr io.Writer) error {
 		srv.Shutdown(sctx)
 		cancel()
 	}
+	nlogs.Wait() // they hand records to the pipeline
 	if cerr := p.Close(); cerr != nil {
 		log.Error("closing outputs", "error", cerr)
 	}
