@@ -23,6 +23,7 @@ import (
 	"github.com/flowlens/flowlens/internal/decode/sflow"
 	"github.com/flowlens/flowlens/internal/enrich/geoip"
 	"github.com/flowlens/flowlens/internal/flow"
+	"github.com/flowlens/flowlens/internal/input/neutronlog"
 	"github.com/flowlens/flowlens/internal/input/udp"
 	"github.com/flowlens/flowlens/internal/output/elasticsearch"
 	"github.com/flowlens/flowlens/internal/output/ndjson"
@@ -176,6 +177,10 @@ func cmdRun(args []string, stderr io.Writer) error {
 				ovnMap.Refresh(r)
 			})
 		}
+	}
+	if len(cfg.Input.NeutronLog.Files) > 0 {
+		// After OpenStack: which end is the logged port.
+		pcfg.Enrichers = append(pcfg.Enrichers, func() pipeline.Enricher { return neutronlog.Enricher{} })
 	}
 	nf := cfg.Input.NetFlow
 	if len(nf.Listen) > 0 {

@@ -274,3 +274,29 @@ func (e *Entry) Record(agent netip.Addr) flow.Record {
 	}
 	return r
 }
+
+// Enricher says which end of a logged drop is the logged port (vm_port):
+// the receiver (its ingress rules, "to-lport" as OVN calls it) or the
+// sender ("from-lport"). It runs after the OpenStack enrichment, which
+// names both ends.
+type Enricher struct{}
+
+// Enrich sets the direction of neutron-packet-log drops.
+func (Enricher) Enrich(r *flow.Record) {
+	b := r.Blocked
+	if b == nil || b.Source != Source || b.Port == "" || b.ACLDirection != "" {
+		return
+	}
+	var dir string
+	switch b.Port {
+	case r.DstID.OrEmpty().PortID:
+		dir = "to-lport"
+	case r.SrcID.OrEmpty().PortID:
+		dir = "from-lport"
+	default:
+		return
+	}
+	nb := *b // shared by the record's copies: replace, never write through
+	nb.ACLDirection = dir
+	r.Blocked = &nb
+}

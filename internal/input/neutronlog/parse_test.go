@@ -108,3 +108,21 @@ func FuzzParseLine(f *testing.F) {
 		}
 	})
 }
+
+func TestEnricherDirection(t *testing.T) {
+	e, err := ParseLine(readLines(t)[0], time.UTC, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		src, dst, want string
+	}{{"", e.Port, "to-lport"}, {e.Port, "other", "from-lport"}, {"a", "b", ""}} {
+		r := e.Record(netip.Addr{})
+		before := r.Blocked
+		r.SrcID, r.DstID = &flow.Identity{PortID: c.src}, &flow.Identity{PortID: c.dst}
+		Enricher{}.Enrich(&r)
+		if r.Blocked.ACLDirection != c.want || before.ACLDirection != "" {
+			t.Errorf("%+v: %q", c, r.Blocked.ACLDirection)
+		}
+	}
+}
