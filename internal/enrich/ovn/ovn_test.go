@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,10 +27,14 @@ const (
 	sbSchema = "/usr/share/ovn/ovn-sb.ovsschema"
 )
 
-// startDB runs a private ovsdb-server with schema on a unix socket (no
-// TCP port to clash with a real OVN on 6641/6642), stopped when the test
-// ends.
-func startDB(t *testing.T, schema string) string {
+// startDB runs a private ovsdb-server with schema on a unix socket,
+// stopped when the test ends.
+func startDB(t *testing.T, schema string) string { return startDBOn(t, schema, false) }
+
+// startDBOn with tcp listens on a free high port of 127.0.0.1 instead
+// (never 6641/6642, where a real OVN may run), as OVN's databases are
+// usually reached.
+func startDBOn(t *testing.T, schema string, tcp bool) string {
 	t.Helper()
 	server, err := exec.LookPath("ovsdb-server")
 	if err != nil {
@@ -46,19 +52,30 @@ func startDB(t *testing.T, schema string) string {
 		t.Fatalf("ovsdb-tool: %v %s", err, out)
 	}
 	sock := filepath.Join(dir, "db.sock")
-	cmd := exec.Command(server, db, "--remote=punix:"+sock, "--unixctl="+filepath.Join(dir, "ctl"), "--no-chdir",
+	remote, endpoint := "punix:"+sock, "unix:"+sock
+	if tcp {
+		// A port the kernel just gave out; ovsdb-server binds it at once.
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		remote, endpoint = fmt.Sprintf("ptcp:%d:127.0.0.1", port), fmt.Sprintf("tcp:127.0.0.1:%d", port)
+	}
+	cmd := exec.Command(server, db, "--remote="+remote, "--unixctl="+filepath.Join(dir, "ctl"), "--no-chdir",
 		"--log-file="+filepath.Join(dir, "ovsdb-server.log"))
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	for i := 0; i < 200; i++ {
-		if _, err := os.Stat(sock); err == nil {
+		if exec.Command("ovsdb-client", "--timeout=1", "list-dbs", endpoint).Run() == nil {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return "unix:" + sock
+	return endpoint
 }
 
 // transact runs one OVSDB transaction with ovsdb-client.
@@ -237,7 +254,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // receiver's security group. A drop whose logical flow is gone is kept,
 // marked, with the observation point only and a reason.
 func TestTraceDropsThroughRealOVNDatabases(t *testing.T) {
-	nb, sb := startDB(t, nbSchema), startDB(t, sbSchema)
+	nb, sb := startDB(t, nbSchema), startDBOn(t, sbSchema, true)
 	fillNB(t, nb)
 	fillSB(t, sb)
 	var logs syncBuffer
