@@ -67,13 +67,13 @@ func TestApplyDropSampling(t *testing.T) {
 	}
 }
 
-// startNB runs an OVN Northbound ovsdb-server (Debian's ovn-common schema)
+// startNB runs an OVN Northbound ovsdb-server (Debian's ovn-central schema)
 // on a unix socket, initialised as ovn-northd's users find it.
 func startNB(t *testing.T) string {
 	t.Helper()
 	const schema = "/usr/share/ovn/ovn-nb.ovsschema"
 	if _, err := os.Stat(schema); err != nil {
-		t.Skip("no " + schema + " (apt-get install ovn-common)")
+		t.Skip("no " + schema + " (apt-get install ovn-central: it ships the schemas)")
 	}
 	if _, err := exec.LookPath("ovn-nbctl"); err != nil {
 		t.Skip("no ovn-nbctl (apt-get install ovn-common)")

@@ -21,7 +21,7 @@ import (
 	"github.com/flowlens/flowlens/internal/input/pcapfile"
 )
 
-// Debian's ovn-common installs the schemas of OVN 23.03.
+// Debian's ovn-central installs the schemas of OVN 23.03.
 const (
 	nbSchema = "/usr/share/ovn/ovn-nb.ovsschema"
 	sbSchema = "/usr/share/ovn/ovn-sb.ovsschema"
@@ -44,7 +44,7 @@ func startDBOn(t *testing.T, schema string, tcp bool) string {
 		t.Skip("ovsdb-server not installed (apt-get install openvswitch-switch)")
 	}
 	if _, err := os.Stat(schema); err != nil {
-		t.Skip("no " + schema + " (apt-get install ovn-common)")
+		t.Skip("no " + schema + " (apt-get install ovn-central: it ships the schemas)")
 	}
 	dir := t.TempDir()
 	db := filepath.Join(dir, "db")
