@@ -165,7 +165,8 @@ func cmdRun(args []string, stderr io.Writer) error {
 	}
 	// OVN drop samples: after OpenStack, whose port ids stand in for
 	// MACs the Northbound does not list.
-	if ovnMap := startOVN(enrichCtx, cfg.Enrich.OpenStack.OVN, log); ovnMap != nil {
+	ovnMap := startOVN(enrichCtx, cfg.Enrich.OpenStack.OVN, log)
+	if ovnMap != nil {
 		pcfg.Enrichers = append(pcfg.Enrichers, func() pipeline.Enricher { return ovnMap.NewEnricher() })
 		// Drops sampled before the databases were read are traced when
 		// their aggregate is written.
@@ -279,7 +280,10 @@ func cmdRun(args []string, stderr io.Writer) error {
 	if nln != nil {
 		go func() { errs <- nln.Run(ctx, p.NetFlowUDPHandler) }()
 	}
-	nlogs := startNeutronLogs(ctx, cfg.Input.NeutronLog, p, log)
+	nlogs, followers := startNeutronLogs(ctx, cfg.Input.NeutronLog, p, log)
+	if ovnMap != nil || len(followers) > 0 {
+		mx.m.Registry.MustRegister(&blockedCollector{ovn: ovnMap, followers: followers})
+	}
 	mx.ready(ctx)
 	for range listeners {
 		if e := <-errs; e != nil && err == nil {
