@@ -150,7 +150,7 @@ func cmdRun(args []string, stderr io.Writer) error {
 	}
 	enrichCtx, stopSources := context.WithCancel(context.Background())
 	defer stopSources()
-	osInv, err := startOpenStack(enrichCtx, cfg.Enrich.OpenStack, log)
+	osInv, osAPI, err := startOpenStackSources(enrichCtx, cfg.Enrich.OpenStack, log)
 	if err != nil {
 		return err
 	}
@@ -243,6 +243,7 @@ func cmdRun(args []string, stderr io.Writer) error {
 		}
 		var api http.Handler = console.NewAPI(st, p.Agents, p.Inventory, console.StatusInfo{
 			Version: versionString(), Started: time.Now(), Listen: listen, QueryTimeout: cfg.Console.QueryTimeout,
+			Enrichment: enrichmentStatus(cfg.Enrich, geo, osInv, osAPI),
 			SetupHint: ovs.ShellQuote(append([]string{"ovs-vsctl"}, ovs.Command(ovs.Settings{Agent: agentHint(),
 				Target: "COLLECTOR_IP:" + port(addrs[0]), Sampling: 64, Polling: 10, Header: 128}, []string{"br-int"})...)),
 		})
