@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"github.com/flowlens/flowlens/internal/agents"
 	"github.com/flowlens/flowlens/internal/decode/netflow"
 	"github.com/flowlens/flowlens/internal/decode/sflow"
+	"github.com/flowlens/flowlens/internal/enrich/ovn"
 	"github.com/flowlens/flowlens/internal/flow"
 	"github.com/flowlens/flowlens/internal/input/pcapfile"
 	"github.com/flowlens/flowlens/internal/output/ndjson"
@@ -33,6 +35,14 @@ func cmdDecode(args []string, stdout, stderr io.Writer) error {
 	out := fs.String("output", "-", `file to write NDJSON to ("-": standard output)`)
 	accOut := fs.String("accuracy", "", "write the comparison of estimates with port counters (GET /api/v1/accuracy's answer) as JSON to this file")
 	fcs := fs.Bool("include-fcs", false, "count the 4-byte Ethernet FCS in flow bytes (see input.sflow.include_fcs)")
+	ovnCfg := ovn.DefaultConfig()
+	fs.Func("ovn-drop-domain", "mark IPFIX records of this OVN drop domain as blocked, as enrich.openstack.ovn.drop_domain_id (default 1; 0: off)", func(v string) error {
+		n, err := strconv.ParseUint(v, 10, 32)
+		ovnCfg.DropDomainID = uint32(n)
+		return err
+	})
+	fs.StringVar(&ovnCfg.NB, "ovn-nb", "", "OVN Northbound database to trace drops with (enrich.openstack.ovn.nb)")
+	fs.StringVar(&ovnCfg.SB, "ovn-sb", "", "OVN Southbound database (enrich.openstack.ovn.sb)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -52,8 +62,16 @@ func cmdDecode(args []string, stdout, stderr io.Writer) error {
 	if *accOut != "" {
 		outs = append(outs, acc)
 	}
-	p := pipeline.New(pipeline.Config{SFlow: sflow.Options{IncludeFCS: *fcs}, Wait: true,
-		NetFlow: nopt, Templates: templates}, log, outs...)
+	if err := ovnCfg.Validate(); err != nil {
+		return err
+	}
+	pcfg := pipeline.Config{SFlow: sflow.Options{IncludeFCS: *fcs}, Wait: true, NetFlow: nopt, Templates: templates}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if m := startOVN(ctx, ovnCfg, log); m != nil {
+		pcfg.Enrichers = append(pcfg.Enrichers, func() pipeline.Enricher { return m.NewEnricher() })
+	}
+	p := pipeline.New(pcfg, log, outs...)
 	h := p.SFlowHandler()
 	nh := p.NetFlowHandler()
 	var skipped pcapfile.Skips

@@ -125,7 +125,7 @@ func (r *Record) AppendJSON(b []byte) []byte {
 		w.str("relation", r.Relation.String())
 	}
 	w.open("observation")
-	w.boolean("first", r.Observation.First())
+	w.boolean("first", r.Counted())
 	if r.Observation != ObservationUnknown {
 		w.str("point", r.Observation.String())
 	}
@@ -142,7 +142,7 @@ func (r *Record) AppendJSON(b []byte) []byte {
 		}
 		w.close()
 	}
-	if r.Input != InputSFlow {
+	if r.Input != InputSFlow && r.Input != InputNeutronLog {
 		w.open("netflow")
 		w.uint("sequence", uint64(r.Sequence))
 		if r.Biflow != BiflowNone {
@@ -158,8 +158,15 @@ func (r *Record) AppendJSON(b []byte) []byte {
 		if r.EndReason != 0 {
 			w.uint("end_reason", uint64(r.EndReason))
 		}
+		if r.HasObservationPoint {
+			w.uint("observation_point_id", r.ObservationPointID)
+		}
+		if r.HasFlowDirection {
+			w.str("flow_direction", flowDirectionName(r.FlowDirection))
+		}
 		w.close()
 	}
+	writeBlocked(&w, r.Blocked)
 	w.open("sflow")
 	if r.Input == InputSFlow && r.Samples == 0 { // an aggregate has no one sample's numbers
 		w.uint("sequence", uint64(r.Sequence))
@@ -247,6 +254,75 @@ func (r *Record) AppendJSON(b []byte) []byte {
 	}
 	w.close()
 	return w.end()
+}
+
+// flowDirectionName names IPFIX flowDirection values (RFC 5102): 0
+// ingress, 1 egress; others, undefined, as their number.
+func flowDirectionName(d uint8) string {
+	switch d {
+	case 0:
+		return "ingress"
+	case 1:
+		return "egress"
+	}
+	return ianaStrings[d]
+}
+
+func writeBlocked(w *jsonw, b *Blocked) {
+	if b == nil {
+		return
+	}
+	w.open("blocked")
+	w.boolean("dropped", true)
+	w.str("source", b.Source)
+	if b.Reason != "" {
+		w.str("reason", b.Reason)
+	}
+	if b.LogicalFlow != "" || b.Stage != "" {
+		w.open("logical_flow")
+		if b.LogicalFlow != "" {
+			w.str("id", b.LogicalFlow)
+		}
+		if b.Stage != "" {
+			w.str("stage", b.Stage)
+		}
+		w.close()
+	}
+	if b.ACL != "" {
+		w.open("acl")
+		w.str("id", b.ACL)
+		if b.ACLDirection != "" {
+			w.str("direction", b.ACLDirection)
+		}
+		w.close()
+	}
+	if b.Default {
+		w.boolean("default", true)
+	}
+	if len(b.SecurityGroups) > 0 || b.SecurityGroupRule != "" {
+		w.open("security_group")
+		if len(b.SecurityGroups) > 0 {
+			w.key("id")
+			w.b = append(w.b, '[')
+			for i, g := range b.SecurityGroups {
+				if i > 0 {
+					w.b = append(w.b, ',')
+				}
+				w.b = appendString(w.b, g)
+			}
+			w.b = append(w.b, ']')
+		}
+		if b.SecurityGroupRule != "" {
+			w.str("rule_id", b.SecurityGroupRule)
+		}
+		w.close()
+	}
+	if b.Port != "" {
+		w.open("port")
+		w.str("id", b.Port)
+		w.close()
+	}
+	w.close()
 }
 
 func writeObserverPort(w *jsonw, key string, p *Port) {

@@ -346,6 +346,21 @@ func (h *handler) Flush() {
 	h.p.dispatch(b)
 }
 
+// RecordHandler enriches and queues records that were not decoded from
+// datagrams (Neutron's packet log). It is not safe for concurrent use; it
+// must not be used after Close.
+type RecordHandler struct{ handler }
+
+// RecordHandler returns a new handler for one record source.
+func (p *Pipeline) RecordHandler() *RecordHandler { return &RecordHandler{handler: p.newHandler()} }
+
+// Records enriches flows and hands them to the outputs at once (such
+// sources are slow: batching would only delay them).
+func (h *RecordHandler) Records(flows []flow.Record) {
+	h.add(flows, nil)
+	h.Flush()
+}
+
 // NetFlowHandler decodes, accounts for and enriches the NetFlow v5/v9 and
 // IPFIX datagrams of one socket. It is not safe for concurrent use.
 type NetFlowHandler struct {

@@ -374,6 +374,18 @@ func FuzzDecode(f *testing.F) {
 	for _, b := range breadthSeeds() {
 		f.Add(b)
 	}
+	// OVN drop sampling: observationPointId (IE 138) and flowDirection
+	// (IE 61) first, in a drop domain (1 << 24 | datapath 1); the real
+	// capture's datagrams too.
+	ovn := append(specs(138, 4, 61, 1), v4Fields...)
+	f.Add(ipfix(1, 1, 1<<24|1, set(2, tmpl(300, ovn)), set(300, wire{}.u32(0xe755ed2a).u8(0).bytes(rec))))
+	ovnDs, err := pcapfile.ReadAll("../../../testdata/openstack/ovn-ipfix-drops.pcap", func(d pcapfile.Datagram) bool { return d.Dst.Port() == 46055 })
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, d := range ovnDs {
+		f.Add(d.Payload)
+	}
 
 	opt := netflow.Options{MaxExporters: 64, MaxTemplateBytes: 4 << 20, MaxPendingBytes: 1 << 20}
 	tm := netflow.NewTemplates(opt)

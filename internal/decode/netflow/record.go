@@ -391,6 +391,13 @@ func (d *Decoder) field(kind uint16, v []byte, s *scratch, r *flow.Record) {
 		s.postDot1q, s.hasPostDot1q = uint16(u), isInt && u < 4096
 	case 61: // flowDirection
 		s.direction = uint8(u)
+		if isInt {
+			r.FlowDirection, r.HasFlowDirection = uint8(u), true
+		}
+	case 138: // observationPointId: OVN's drop sampling puts the logical flow there
+		if isInt {
+			r.ObservationPointID, r.HasObservationPoint = u, true
+		}
 	case 70, 71, 72, 73, 74, 75, 76, 77, 78, 79: // mplsTopLabelStackSection ... mplsLabelStackSection10
 		if isInt && len(v) == 3 && int(r.MPLSCount) < len(r.MPLSLabels) {
 			r.MPLSLabels[r.MPLSCount] = uint32(u >> 4)

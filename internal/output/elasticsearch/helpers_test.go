@@ -99,6 +99,10 @@ func fullRecords() ([]flow.Record, flow.Counter) {
 	out = append(out, r)
 	r.Samples, r.Overflow = 3, true
 	r.Input, r.Start, r.End, r.HasEngine, r.EngineID, r.TemplateID, r.EndReason = flow.InputIPFIX, t0, t0.Add(time.Second), true, 1, 256, 2
+	r.ObservationPointID, r.HasObservationPoint, r.FlowDirection, r.HasFlowDirection = 0xe755ed2a, true, 1, true
+	r.Blocked = &flow.Blocked{Source: flow.BlockedOVNDropSampling, LogicalFlow: "e755ed2a-0000-4000-8000-000000000000", Stage: "ls_out_acl",
+		ACL: "c0fddb45-fb97-400f-b1bb-b18108b22882", ACLDirection: "to-lport", Default: true, SecurityGroups: []string{"sg"},
+		SecurityGroupRule: "r", Port: "p", Reason: "x"}
 	out = append(out, r)
 	v6 := r
 	v6.SrcAddr, v6.DstAddr, v6.NextHop, v6.Input = a("2001:db8::1"), a("2001:db8::2"), a("2001:db8::fe"), flow.InputNetFlowV9
