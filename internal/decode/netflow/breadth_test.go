@@ -476,3 +476,25 @@ func breadthSeeds() [][]byte {
 		ipfix(1, 0, 0, set(2, wire{}.u16(306, 40).u16(8, 4)), set(2, tmpl(307, specs(8, 4, 315, 1000))), set(307, wire{}.ip("10.0.0.9").bytes(make([]byte, 100)))),
 	}
 }
+
+// The new shapes keep decoding allocation-free in steady state (templates
+// known, Result reused): sections, reverse records and mixed families go
+// through scratch space in the Decoder.
+func TestBreadthDoesNotAllocate(t *testing.T) {
+	dec, _ := newDecoder(netflow.Options{})
+	seeds := breadthSeeds()[:3]
+	var res netflow.Result
+	for _, b := range seeds {
+		if err := dec.Decode(b, exporter, t0, &res); err != nil {
+			t.Fatal(err)
+		}
+	}
+	allocs := testing.AllocsPerRun(100, func() {
+		for _, b := range seeds {
+			_ = dec.Decode(b, exporter, t0, &res)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per run", allocs)
+	}
+}
