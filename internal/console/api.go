@@ -37,6 +37,8 @@ type StatusInfo struct {
 	// Enrichment reports each enrichment source and its state (nil:
 	// none configured).
 	Enrichment func() any
+	// Interval is the aggregation interval: the finest tier's step.
+	Interval time.Duration
 }
 
 type api struct {
@@ -471,6 +473,7 @@ func (a *api) status(r *http.Request) (any, error) {
 	if a.info.Listen == nil {
 		out["listen"] = map[string][]string{}
 	}
+	out["interval"] = int64(a.info.Interval / time.Second)
 	out["enrichment"] = map[string]any{}
 	if a.info.Enrichment != nil {
 		out["enrichment"] = a.info.Enrichment()

@@ -35,17 +35,25 @@ func (s *Store) refreshLive(ctx context.Context, to time.Time) {
 	if !s.liveOn.Load() {
 		return
 	}
+	// The console asks for several panels at once: the first refreshes,
+	// the others wait for it (a refresh is short) and then read the same
+	// rows, rather than read before them.
+	s.liveMu.Lock()
+	defer s.liveMu.Unlock()
+	// A busy cloud's interval can hold 100 000 keys: refreshing it takes
+	// the store for a while, so refreshes are spaced by four times the
+	// last one's duration, and the store's own writes keep most of its
+	// time.
+	if time.Since(s.liveAt) < max(liveEvery, 4*s.liveTook) {
+		return
+	}
 	// Busy writing (a checkpoint can take seconds): answer with the live
 	// rows as they are rather than wait.
 	if !s.mu.TryLock() {
 		return
 	}
 	defer s.mu.Unlock()
-	// A busy cloud's interval can hold 100 000 keys: refreshing it takes
-	// the store for a while, so refreshes are spaced by four times the
-	// last one's duration, and the store's own writes keep most of its
-	// time.
-	if s.live == nil || time.Since(s.liveAt) < max(liveEvery, 4*s.liveTook) {
+	if s.live == nil {
 		return
 	}
 	s.smu.RLock()
@@ -56,19 +64,21 @@ func (s *Store) refreshLive(ctx context.Context, to time.Time) {
 	}
 	s.liveAt = time.Now()
 	defer func() { s.liveTook = time.Since(s.liveAt) }()
+	// Rows are growth since the last refresh: appending never hides what
+	// was there, and rows of written intervals, deleted after, are left
+	// out of queries already (withLive), so a query running meanwhile sees
+	// no hole.
+	if recs := s.live(); len(recs) > 0 {
+		err := s.eng.Append(ctx, liveTable, len(flowColumns), len(recs), func(i int, row []driver.Value) {
+			flowRow(&recs[i], row)
+		})
+		if err != nil {
+			s.log.Debug("store: refreshing the live interval failed", "error", err)
+			return
+		}
+	}
 	if _, err := s.eng.DB().ExecContext(ctx, "DELETE FROM "+liveTable+" WHERE ts < ?", written); err != nil {
-		s.log.Debug("store: refreshing the live interval failed", "error", err)
-		return
-	}
-	recs := s.live()
-	if len(recs) == 0 {
-		return
-	}
-	err := s.eng.Append(ctx, liveTable, len(flowColumns), len(recs), func(i int, row []driver.Value) {
-		flowRow(&recs[i], row)
-	})
-	if err != nil {
-		s.log.Debug("store: refreshing the live interval failed", "error", err)
+		s.log.Debug("store: deleting written live rows failed", "error", err)
 	}
 }
 

@@ -1080,6 +1080,9 @@ func (s *Store) Ports(ctx context.Context, r PortsRequest) ([]PortSeries, error)
 	var parts []string
 	var args []any
 	for _, sg := range segs {
+		if sg.tier < 0 {
+			continue // the live table holds flows; counters are stored as they come
+		}
 		// One sample before the range, to have a rate for its first step.
 		parts = append(parts, fmt.Sprintf("SELECT * FROM %s WHERE ts >= ? AND ts < ?%s", s.tiers[sg.tier].table("counters"), cond))
 		lo := sg.from

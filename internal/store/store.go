@@ -44,12 +44,14 @@ type Store struct {
 	// and End), in seconds.
 	rawStep atomic.Int64
 	cov     coverage
-	// live, guarded by mu, reads the aggregator's current interval
-	// (live.go); liveAt is when the live table was last refreshed.
+	// live, set under mu, reads the aggregator's current interval
+	// (live.go); liveAt, guarded by liveMu, is when the live table was
+	// last refreshed.
 	live     func() []flow.Record
 	liveAt   time.Time
-	liveTook time.Duration
+	liveTook time.Duration // guarded by liveMu, as liveAt
 	liveOn   atomic.Bool
+	liveMu   sync.Mutex
 
 	written, writeErrors atomic.Uint64
 	lastErrLog           atomic.Int64 // unix nanoseconds
