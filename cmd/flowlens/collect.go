@@ -97,6 +97,8 @@ func cmdRun(args []string, stderr io.Writer) error {
 			st.Close()
 			return err
 		}
+		// The console sees the current interval within seconds.
+		st.SetLive(agg.Live)
 		outputs = append(outputs, agg)
 	}
 	var es *elasticsearch.Output

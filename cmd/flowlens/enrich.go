@@ -23,10 +23,15 @@ func startOpenStack(ctx context.Context, c config.OpenStack, log *slog.Logger) (
 // startOpenStackSources also returns the API source, if enabled, so that
 // `flowlens inventory` can wait for its first read.
 func startOpenStackSources(ctx context.Context, c config.OpenStack, log *slog.Logger) (*openstack.Inventory, *openstack.APISource, error) {
-	if len(c.OVSDB) == 0 && c.StaticFile == "" && !c.API.Enabled {
-		return nil, nil, nil
-	}
+	// Without any source the inventory stays empty but still classifies
+	// observations (Neutron's MAC prefix, ports and bridges), so that
+	// every packet is counted once.
 	inv := openstack.NewInventory()
+	opts, err := c.Options()
+	if err != nil {
+		return nil, nil, err
+	}
+	inv.SetOptions(opts)
 	if c.StaticFile != "" {
 		if err := openstack.WatchStatic(ctx, c.StaticFile, inv, log); err != nil {
 			return nil, nil, err
@@ -84,7 +89,7 @@ func cmdInventory(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if inv == nil {
+	if c := cfg.Enrich.OpenStack; len(c.OVSDB) == 0 && c.StaticFile == "" && !c.API.Enabled {
 		return fmt.Errorf("no OpenStack source configured: set enrich.openstack.ovsdb (AGENT=ENDPOINT), enrich.openstack.static_file or enrich.openstack.api.enabled")
 	}
 	time.Sleep(*wait)

@@ -63,6 +63,7 @@ type key struct {
 	innerSrcPort       uint16
 	innerDstPort       uint16
 	samplingRate       uint32
+	observation        flow.Observation
 	overflow           bool
 }
 
@@ -88,6 +89,7 @@ func keyOf(r *flow.Record) key {
 		srcAddr: r.SrcAddr, dstAddr: r.DstAddr, proto: r.Proto,
 		srcPort: r.SrcPort, dstPort: r.DstPort,
 		tunnel: r.Tunnel, vni: r.VNI, samplingRate: r.SamplingRate,
+		observation: r.Observation,
 	}
 	if r.HasICMP {
 		k.icmpType, k.icmpCode = r.ICMPType, r.ICMPCode
@@ -102,6 +104,8 @@ func keyOf(r *flow.Record) key {
 type entry struct {
 	rec     flow.Record // the first record of the key, with sums
 	samples uint64
+	// What Live has handed out of this interval's sums already.
+	liveBytes, livePackets, liveSamples uint64
 }
 
 // Stats are the aggregator's counters.
@@ -128,11 +132,21 @@ type Stats struct {
 // pipeline.
 const queueBatches = 64
 
-// write is one batch for the next output, or (batch nil) a marker the
-// writer closes when everything before it was written.
+// write is one batch for the next output, an interval without flows
+// (quiet), or (neither) a marker the writer closes when everything before
+// it was written.
 type write struct {
-	batch *pipeline.Batch
-	done  chan struct{}
+	batch      *pipeline.Batch
+	quiet      bool
+	start, end time.Time
+	done       chan struct{}
+}
+
+// QuietWriter is an output that records intervals in which no flow
+// arrived, so that it can tell a quiet interval from one in which flowlens
+// was not running (the store draws gaps for the latter).
+type QuietWriter interface {
+	WriteQuiet(start, end time.Time) error
 }
 
 // Aggregator is a pipeline.Output that aggregates flows and writes the
@@ -143,10 +157,14 @@ type Aggregator struct {
 	next pipeline.Output
 	now  func() time.Time
 
-	mu      sync.Mutex // guards the map and the counters
-	start   time.Time  // current interval
-	entries map[key]*entry
-	free    []*entry
+	mu    sync.Mutex // guards the map and the counters
+	start time.Time  // current interval
+	// livePulled: when Live last handed out the current interval's sums;
+	// created: when the aggregator started (the first interval began
+	// before it).
+	livePulled, created time.Time
+	entries             map[key]*entry
+	free                []*entry
 	// Counter records are passed on at most every counterEvery, in
 	// groups: a store commits each write to disk, and a commit per input
 	// batch would cost more than the whole decoding.
@@ -183,7 +201,8 @@ func newAggregator(cfg Config, next pipeline.Output, now func() time.Time) *Aggr
 	a := &Aggregator{cfg: cfg, next: next, now: now, entries: make(map[key]*entry),
 		stop: make(chan struct{}), done: make(chan struct{}),
 		queue: make(chan write, queueBatches), writerDone: make(chan struct{})}
-	a.start = now().Truncate(cfg.Interval)
+	a.created = now()
+	a.start = a.created.Truncate(cfg.Interval)
 	go a.writer()
 	return a
 }
@@ -191,6 +210,14 @@ func newAggregator(cfg Config, next pipeline.Output, now func() time.Time) *Aggr
 func (a *Aggregator) writer() {
 	defer close(a.writerDone)
 	for w := range a.queue {
+		if w.quiet {
+			if q, ok := a.next.(QuietWriter); ok {
+				if err := q.WriteQuiet(w.start, w.end); err != nil {
+					a.writeErrors.Add(1)
+				}
+			}
+			continue
+		}
 		if w.batch == nil {
 			close(w.done)
 			continue
@@ -298,7 +325,7 @@ func (a *Aggregator) newEntry(r *flow.Record, overflow bool) *entry {
 	} else {
 		e = new(entry)
 	}
-	e.samples = 0
+	e.samples, e.liveBytes, e.livePackets, e.liveSamples = 0, 0, 0, 0
 	if overflow {
 		e.rec = flow.Record{Agent: r.Agent, SubAgent: r.SubAgent, Input: r.Input, Overflow: true}
 		return e
@@ -311,6 +338,38 @@ func (a *Aggregator) newEntry(r *flow.Record, overflow bool) *entry {
 	e.rec.Truncated = false
 	e.rec.TTL, e.rec.IPLength, e.rec.FlowLabel, e.rec.Fragment, e.rec.FragmentOffset = 0, 0, 0, false, 0
 	return e
+}
+
+// Live returns what the current interval has summed since the last call
+// (or since the interval started): one record per key that grew, holding
+// only the growth, from the previous call's time to now. The store serves
+// it so that traffic is visible within seconds, long before the interval
+// is written; summed with the interval's aggregates once they are
+// written, it would count twice, so the store drops it then.
+func (a *Aggregator) Live() []flow.Record {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now := a.now()
+	from := a.livePulled
+	if from.Before(a.start) {
+		from = a.start
+	}
+	if from.Before(a.created) {
+		from = a.created
+	}
+	var out []flow.Record
+	for _, e := range a.entries {
+		if e.rec.Bytes == e.liveBytes && e.rec.Packets == e.livePackets && e.samples == e.liveSamples {
+			continue
+		}
+		r := e.rec
+		r.Bytes, r.Packets, r.Samples = e.rec.Bytes-e.liveBytes, e.rec.Packets-e.livePackets, e.samples-e.liveSamples
+		r.Time, r.Start, r.End = now, from, now
+		e.liveBytes, e.livePackets, e.liveSamples = e.rec.Bytes, e.rec.Packets, e.samples
+		out = append(out, r)
+	}
+	a.livePulled = now
+	return out
 }
 
 // Flush writes the aggregates of the current interval, starts the next,
@@ -329,13 +388,19 @@ func (a *Aggregator) flush() {
 
 func (a *Aggregator) flushLocked(next time.Time) {
 	a.sendCounters()
-	if len(a.entries) == 0 {
-		a.start = next
-		return
-	}
 	end := a.start.Add(a.cfg.Interval)
 	if now := a.now(); now.Before(end) {
 		end = now // a partial interval, flushed at shutdown
+	}
+	if len(a.entries) == 0 {
+		if _, ok := a.next.(QuietWriter); ok && end.After(a.start) {
+			select {
+			case a.queue <- write{quiet: true, start: a.start, end: end}:
+			default: // the writer is behind: a quiet interval is the least loss
+			}
+		}
+		a.start = next
+		return
 	}
 	out := make([]flow.Record, 0, len(a.entries))
 	for k, e := range a.entries {

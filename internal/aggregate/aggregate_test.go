@@ -234,3 +234,32 @@ func TestCloseDeliversEverything(t *testing.T) {
 		t.Errorf("%d flows, closed %v, stats %+v", len(out.flows), out.closed, a.Stats())
 	}
 }
+
+type quietSink struct {
+	sink
+	quiet [][2]time.Time
+}
+
+func (q *quietSink) WriteQuiet(start, end time.Time) error {
+	q.quiet = append(q.quiet, [2]time.Time{start, end})
+	return nil
+}
+
+// An interval without flows is reported to an output that wants to know
+// (the store, to tell quiet from not running); one with flows is not.
+func TestQuietIntervals(t *testing.T) {
+	now := time.Date(2026, 11, 26, 10, 0, 5, 0, time.UTC)
+	q := &quietSink{}
+	a := newAggregator(Config{Interval: time.Minute, MaxKeys: 100}, q, func() time.Time { return now })
+	now = now.Add(time.Minute)
+	a.Flush()
+	a.Write(&pipeline.Batch{Flows: []flow.Record{rec("10.0.0.1", "10.0.0.2", 40000, 1000, 0)}})
+	now = now.Add(time.Minute)
+	a.Flush()
+	if len(q.quiet) != 1 || !q.quiet[0][0].Equal(time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)) || q.quiet[0][1].Sub(q.quiet[0][0]) != time.Minute {
+		t.Errorf("quiet intervals %v, want 10:00-10:01 only", q.quiet)
+	}
+	if len(q.flows) != 1 {
+		t.Errorf("%d aggregates", len(q.flows))
+	}
+}

@@ -91,6 +91,18 @@ type OpenStack struct {
 	OVSDB      []string            `yaml:"ovsdb"`
 	StaticFile string              `yaml:"static_file"`
 	API        openstack.APIConfig `yaml:"api"`
+	// BaseMAC and UplinkBridgesExport drive the count-once rule.
+	BaseMAC             string `yaml:"base_mac"`
+	UplinkBridgesExport bool   `yaml:"uplink_bridges_export"`
+}
+
+// Options returns the observation classification options.
+func (o OpenStack) Options() (openstack.Options, error) {
+	m, err := openstack.ParseBaseMAC(o.BaseMAC)
+	if err != nil {
+		return openstack.Options{}, fmt.Errorf("enrich.openstack.%w", err)
+	}
+	return openstack.Options{BaseMAC: m, UplinkExports: o.UplinkBridgesExport}, nil
 }
 
 // Metrics configures the listener for Prometheus and health probes.
@@ -216,6 +228,9 @@ func (c *Config) Validate() error {
 		}
 	}
 	if err := c.Enrich.OpenStack.API.Validate(); err != nil {
+		return err
+	}
+	if _, err := c.Enrich.OpenStack.Options(); err != nil {
 		return err
 	}
 	if c.Store.Enabled {

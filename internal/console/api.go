@@ -54,7 +54,7 @@ func NewAPI(st *store.Store, ag *agents.Registry, inv *ifaces.Inventory, info St
 	}
 	a := &api{st: st, ag: ag, inv: inv, info: info}
 	mux := http.NewServeMux()
-	flowParams := []string{"from", "to", "filter"}
+	flowParams := []string{"from", "to", "filter", "observations"}
 	mux.HandleFunc("GET /api/v1/timeseries", a.flows(a.timeseries, append(flowParams, "metric", "by", "top", "step")...))
 	mux.HandleFunc("GET /api/v1/top", a.flows(a.top, append(flowParams, "by", "metric", "limit")...))
 	mux.HandleFunc("GET /api/v1/matrix", a.flows(a.matrix, append(flowParams, "level", "limit")...))
@@ -242,6 +242,13 @@ func (a *api) query(q url.Values) (store.Query, error) {
 		return store.Query{}, err
 	}
 	out := store.Query{From: from, To: to}
+	switch o := q.Get("observations"); o {
+	case "", "first":
+	case "all":
+		out.AllObservations = true
+	default:
+		return out, bad("observations %q: use first (each packet once, where it entered the cloud) or all (every sample, on every bridge)", o)
+	}
 	for _, f := range q["filter"] {
 		flt, err := store.ParseFilter(f)
 		if err != nil {
@@ -314,7 +321,7 @@ func (a *api) geo(ctx context.Context, q url.Values, base store.Query) (any, err
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"points": pts}, nil
+	return map[string]any{"points": pts, "observations": base.Observations()}, nil
 }
 
 func (a *api) ports(ctx context.Context, q url.Values, base store.Query) (any, error) {

@@ -357,11 +357,22 @@ func TestBadRequests(t *testing.T) {
 		{"/api/v1/matrix?level=planet", "level"},
 		{"/api/v1/ports?agent=host", "not an IP address"},
 		{"/api/v1/status?x=1", "unknown parameter"},
+		{"/api/v1/top?by=src_ip&observations=once", "observations"},
+		{"/api/v1/ports?observations=all", "unknown parameter"},
 	} {
 		var e struct{ Error string }
 		c.get(t, tc.path, 400, &e)
 		if !strings.Contains(e.Error, tc.want) {
 			t.Errorf("%s: error %q, want it to mention %q", tc.path, e.Error, tc.want)
+		}
+	}
+	for _, o := range []string{"first", "all"} {
+		var top struct{ Observations string }
+		c.get(t, "/api/v1/top?by=src_ip&observations="+o, 200, &top)
+		var geo struct{ Observations string }
+		c.get(t, "/api/v1/geo?observations="+o, 200, &geo)
+		if top.Observations != o || geo.Observations != o {
+			t.Errorf("observations=%s answered as %q / %q", o, top.Observations, geo.Observations)
 		}
 	}
 	c.get(t, "/api/v1/nothing", 404, nil)

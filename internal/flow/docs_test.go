@@ -48,7 +48,7 @@ func full() (*flow.Record, *flow.Counter) {
 		DstGeo:    &flow.Geo{CountryISO: "FR", CountryName: "France", City: "Paris", Lat: 48.8, Lon: 2.3, HasLocation: true, ASN: 1, ASOrg: "Org"},
 		SrcID:     &flow.Identity{PortID: "p", InstanceID: "i", InstanceName: "vm", NetworkID: "n", NetworkName: "net", SegmentationID: 5, ProjectID: "t", ProjectName: "proj", Host: "h", Source: "ovsdb"},
 		DstID:     &flow.Identity{PortID: "p", InstanceID: "i", InstanceName: "vm", NetworkID: "n", NetworkName: "net", SegmentationID: 5, ProjectID: "t", ProjectName: "proj", Host: "h", Source: "ovsdb"},
-		Direction: flow.DirectionInbound, Relation: flow.RelationCrossHost,
+		Direction: flow.DirectionInbound, Relation: flow.RelationCrossHost, Observation: flow.ObservationPort,
 		NextHop: a("192.0.2.254"), SrcMask: 24, DstMask: 24, SrcAS: 1, DstAS: 2, PeerAS: 3, ASPath: [8]uint32{2}, ASPathLen: 1, LocalPref: 100, HasGateway: true,
 	}
 	c := &flow.Counter{Time: time.Unix(1, 0), Agent: a("127.0.0.1"), HasInterface: true, HasEthernet: true, HasVLAN: true,

@@ -123,6 +123,12 @@ func (r *Record) AppendJSON(b []byte) []byte {
 	if r.Relation != RelationUnknown {
 		w.str("relation", r.Relation.String())
 	}
+	w.open("observation")
+	w.boolean("first", r.Observation.First())
+	if r.Observation != ObservationUnknown {
+		w.str("point", r.Observation.String())
+	}
+	w.close()
 	w.open("agent")
 	w.uint("sub_id", uint64(r.SubAgent))
 	w.close()

@@ -230,6 +230,10 @@ type Record struct {
 	SrcID, DstID   *Identity
 	Direction      Direction
 	Relation       Relation
+	// Observation says whether this sample is the packet's first
+	// observation in the cloud (counted) or a repeat of a packet already
+	// sampled where it entered (docs/openstack.md "Counting each packet once").
+	Observation Observation
 
 	// NetFlow and IPFIX specifics.
 	EngineType, EngineID uint8
@@ -340,4 +344,59 @@ func (r Relation) String() string {
 		return relationNames[r]
 	}
 	return ""
+}
+
+// Observation says where a sampled packet was observed relative to where
+// it entered the cloud. Open vSwitch samples a packet on every bridge it
+// enters, so a VM-to-VM packet between two hypervisors is sampled twice;
+// counting only first observations counts every packet once.
+type Observation uint8
+
+const (
+	// ObservationUnknown: not classified (no port or MAC information, as
+	// in NetFlow v5 from a router). Counted.
+	ObservationUnknown Observation = iota
+	// ObservationPort: the packet entered from the sending port's own
+	// interface (a VM's tap, a router or DHCP port plugged here). First.
+	ObservationPort
+	// ObservationUplink: the packet entered the cloud from outside, from
+	// a physical interface or through a patch port from an uplink bridge
+	// that does not export itself. First.
+	ObservationUplink
+	// ObservationForwarded: the sender is a port of the cloud, but the
+	// packet did not enter from it here: it came through a tunnel or patch
+	// port from another hypervisor or bridge, or a router re-emitted it.
+	// A repeat.
+	ObservationForwarded
+	// ObservationTunnel: the outer packet of a tunnel whose inner sender
+	// is a port of the cloud (the underlay). A repeat.
+	ObservationTunnel
+	// ObservationPatch: entered through a patch port from an uplink bridge
+	// that exports too, where it was counted. A repeat.
+	ObservationPatch
+)
+
+var observationNames = [...]string{"", "port", "uplink", "forwarded", "tunnel", "patch"}
+
+func (o Observation) String() string {
+	if int(o) < len(observationNames) {
+		return observationNames[o]
+	}
+	return ""
+}
+
+// First reports whether the observation counts the packet: it is where
+// the packet entered the cloud, or nothing says otherwise.
+func (o Observation) First() bool {
+	return o == ObservationUnknown || o == ObservationPort || o == ObservationUplink
+}
+
+// ParseObservation returns the observation named s ("" is unknown).
+func ParseObservation(s string) (Observation, bool) {
+	for i, n := range observationNames {
+		if n == s {
+			return Observation(i), true
+		}
+	}
+	return 0, false
 }

@@ -60,14 +60,32 @@ var flowColumns = []column{
 	{"src_city", "VARCHAR"}, {"dst_city", "VARCHAR"},
 	{"src_lat", "DOUBLE"}, {"src_lon", "DOUBLE"}, {"dst_lat", "DOUBLE"}, {"dst_lon", "DOUBLE"},
 	{"bytes", "BIGINT"}, {"packets", "BIGINT"}, {"samples", "BIGINT"},
+	// Columns added after the first release go last: stores made before
+	// get them through addedColumns, and appends fill columns in table
+	// order.
+	{"observation", "VARCHAR"},
 }
+
+// addedColumns are added to existing flows tables, with the value old
+// rows get.
+var addedColumns = []struct {
+	column
+	def string
+}{
+	{column{"observation", "VARCHAR"}, "''"}, // not classified: counted
+}
+
+// measureColumns are summed, never grouped by.
+var measureColumns = map[string]bool{"bytes": true, "packets": true, "samples": true}
 
 // flowKeyColumns are the columns rollups group by (all but ts, dur and
 // the measures).
 var flowKeyColumns = func() []string {
 	var out []string
-	for _, c := range flowColumns[2 : len(flowColumns)-3] {
-		out = append(out, c.name)
+	for _, c := range flowColumns[2:] {
+		if !measureColumns[c.name] {
+			out = append(out, c.name)
+		}
 	}
 	return out
 }()
@@ -99,12 +117,23 @@ func createTable(name string, cols []column, notNull bool) string {
 
 // schema returns the statements creating the tables of tiers.
 func schema(tiers []Tier, rowStore bool) []string {
-	out := []string{"CREATE TABLE IF NOT EXISTS meta (k VARCHAR NOT NULL, v BIGINT NOT NULL)"}
+	out := []string{"CREATE TABLE IF NOT EXISTS meta (k VARCHAR NOT NULL, v BIGINT NOT NULL)",
+		// When the collector was collecting (coverage.go).
+		"CREATE TABLE IF NOT EXISTS intervals (ts BIGINT NOT NULL, dur BIGINT NOT NULL)"}
+	// The aggregator's current interval, served before it is written
+	// (live.go).
+	out = append(out, createTable(liveTable, flowColumns, true))
+	for _, c := range addedColumns {
+		out = append(out, fmt.Sprintf("ALTER TABLE %s ADD COLUMN IF NOT EXISTS %s %s DEFAULT %s", liveTable, c.name, c.typ, c.def))
+	}
 	for _, t := range tiers {
 		for _, kind := range []string{"flows", "counters"} {
 			name := t.table(kind)
 			if kind == "flows" {
 				out = append(out, createTable(name, flowColumns, true))
+				for _, c := range addedColumns {
+					out = append(out, fmt.Sprintf("ALTER TABLE %s ADD COLUMN IF NOT EXISTS %s %s DEFAULT %s", name, c.name, c.typ, c.def))
+				}
 			} else {
 				out = append(out, createTable(name, counterColumns, false))
 			}

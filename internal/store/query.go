@@ -56,6 +56,7 @@ var Dimensions = []Dimension{
 	{Name: "tunnel", Label: "Tunnel"},
 	{Name: "inner_src_ip", Label: "Inner source IP", kind: "ip"},
 	{Name: "inner_dst_ip", Label: "Inner destination IP", kind: "ip"},
+	{Name: "observation", Label: "Observation point"},
 }
 
 var dimByName = func() map[string]Dimension {
@@ -113,7 +114,24 @@ type Query struct {
 	// Filters AND together; filters on the same dimension and operator
 	// combine: "=" ones OR (IN), "!=" ones exclude every value (NOT IN).
 	Filters []Filter
+	// AllObservations counts every sample of a packet, on every bridge it
+	// crossed; by default only its first observation in the cloud counts
+	// (docs/openstack.md, "Counting each packet once").
+	AllObservations bool
 }
+
+// Observations names what a query counts: "first" or "all".
+func (q Query) Observations() string {
+	if q.AllObservations {
+		return "all"
+	}
+	return "first"
+}
+
+// firstObservation is the condition of first observations: not
+// classified (older rows, inputs without ports), or where the packet
+// entered the cloud.
+const firstObservation = " AND observation IN ('', 'port', 'uplink')"
 
 func (q Query) check() error {
 	if q.From.IsZero() || q.To.IsZero() {
@@ -130,6 +148,9 @@ func (d Dimension) value(v string) (any, error) {
 	if d.Int {
 		if v == "" {
 			return int64(0), nil
+		}
+		if portDim(d.Name) && strings.EqualFold(strings.TrimSpace(v), EphemeralPort) {
+			return int64(foldedPort), nil
 		}
 		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
 		if err != nil {
@@ -153,9 +174,17 @@ func (d Dimension) value(v string) (any, error) {
 	return v, nil
 }
 
-// where returns the SQL condition of filters (starting with " AND") and
-// its arguments.
-func where(filters []Filter) (string, []any, error) {
+// where returns the SQL condition of a query's filters (starting with
+// " AND") and its arguments.
+func where(q Query) (string, []any, error) {
+	cond, args, err := filterCond(q.Filters)
+	if err != nil || q.AllObservations {
+		return cond, args, err
+	}
+	return firstObservation + cond, args, nil
+}
+
+func filterCond(filters []Filter) (string, []any, error) {
 	type group struct {
 		dim  Dimension
 		not  bool
@@ -279,7 +308,7 @@ func (s *Store) plan(from, to, step int64) ([]segment, int64, int64) {
 			cur = end
 		}
 	}
-	return segs, step, from
+	return s.withLive(segs, from, to), step, from
 }
 
 // cover picks the tiers to read [from, to) as a whole (top-N, matrix, geo:
@@ -293,6 +322,17 @@ func (s *Store) cover(from, to int64) ([]segment, int64) {
 	state := append([]tierState(nil), s.state...)
 	s.smu.RUnlock()
 	start := from
+	// A range the raw tier holds whole is read from it alone: exact, and
+	// with every port as it was (short ranges, the console's default).
+	if raw := state[0]; raw.oldest != 0 {
+		older := false
+		for _, st := range state[1:] {
+			older = older || st.oldest != 0 && st.oldest < raw.oldest
+		}
+		if raw.oldest <= from || !older {
+			return s.withLive([]segment{{0, from, to}}, from, to), start
+		}
+	}
 	var segs []segment
 	var walk func(a, b int64, j int)
 	walk = func(a, b int64, j int) {
@@ -332,24 +372,100 @@ func (s *Store) cover(from, to int64) ([]segment, int64) {
 		walk(hi, b, j-1)
 	}
 	walk(from, to, len(s.tiers)-1)
-	return segs, start
+	return s.withLive(segs, from, to), start
 }
 
 // base returns a UNION ALL of cols from each segment's flows table, with
-// the filters, and its arguments.
+// the filters, and its arguments. Where rolled-up rows (whose clients'
+// ephemeral ports are folded) meet raw rows, the raw rows' ports are
+// folded the same way, so that one answer never shows a connection's port
+// for part of its range and "ephemeral" for the rest.
 func (s *Store) base(segs []segment, cols, cond string, condArgs []any) (string, []any) {
 	if len(segs) == 0 {
 		// An empty relation with the right columns.
 		return fmt.Sprintf("SELECT %s FROM %s WHERE 1 = 0", cols, s.tiers[0].table("flows")), nil
 	}
+	folded := foldedCols(cols)
+	fold := false
+	for _, sg := range segs {
+		fold = fold || sg.tier > 0
+	}
 	var parts []string
 	var args []any
 	for _, sg := range segs {
-		parts = append(parts, fmt.Sprintf("SELECT %s FROM %s WHERE ts >= ? AND ts < ?%s", cols, s.tiers[sg.tier].table("flows"), cond))
+		c := cols
+		if fold && sg.tier <= 0 {
+			c = folded
+		}
+		parts = append(parts, fmt.Sprintf("SELECT %s FROM %s WHERE ts >= ? AND ts < ?%s", c, s.flowTable(sg.tier), cond))
 		args = append(args, sg.from, sg.to)
 		args = append(args, condArgs...)
 	}
 	return strings.Join(parts, " UNION ALL "), args
+}
+
+// foldedCols replaces the port columns of a select list by their folded
+// form (rollupKey).
+func foldedCols(cols string) string {
+	items := strings.Split(cols, ", ")
+	for i, it := range items {
+		for _, k := range []string{"src_port", "dst_port"} {
+			switch {
+			case it == k:
+				items[i] = rollupKey(k) + " AS " + k
+			case strings.HasPrefix(it, k+" AS "):
+				items[i] = rollupKey(k) + it[len(k):]
+			}
+		}
+	}
+	return strings.Join(items, ", ")
+}
+
+// flowTable is tier i's flows table; tier -1 is the live table.
+func (s *Store) flowTable(i int) string {
+	if i < 0 {
+		return liveTable
+	}
+	return s.tiers[i].table("flows")
+}
+
+// EphemeralPort is how a client's ephemeral port, folded in rolled-up
+// resolutions, appears in answers and filters.
+const EphemeralPort = "ephemeral"
+
+// portDim says whether a dimension is an L4 port, which can be folded.
+func portDim(d string) bool { return d == "src_port" || d == "dst_port" }
+
+// dimKey is how a dimension's value appears in answers.
+func dimKey(dim string, k any) string {
+	k = normKey(k)
+	if n, ok := k.(int64); ok && n == foldedPort && portDim(dim) {
+		return EphemeralPort
+	}
+	return keyString(k)
+}
+
+// notes say what a query's answer cannot show: a filter on an ephemeral
+// port that the rolled-up rows it reads have folded.
+func notes(q Query, segs []segment, tiers []Tier) []string {
+	rolled := false
+	for _, sg := range segs {
+		rolled = rolled || sg.tier > 0
+	}
+	if !rolled {
+		return nil
+	}
+	var out []string
+	for _, f := range q.Filters {
+		if !portDim(f.Dim) || f.Not {
+			continue
+		}
+		if n, err := strconv.ParseInt(strings.TrimSpace(f.Value), 10, 64); err == nil && n >= ephemeralPort {
+			out = append(out, fmt.Sprintf("filter %s=%d: ports from %d up are clients' ephemeral ports, folded to %q after %s: only the last %s can match",
+				f.Dim, n, ephemeralPort, EphemeralPort, tiers[0].Keep, tiers[0].Keep))
+		}
+	}
+	return out
 }
 
 // TimeseriesRequest asks for traffic over time.
@@ -363,8 +479,10 @@ type TimeseriesRequest struct {
 
 // Series is one line of a time series.
 type Series struct {
-	Key    string    `json:"key"`
-	Values []float64 `json:"values"`
+	Key string `json:"key"`
+	// Values are null (NaN) for steps in which flowlens was not
+	// collecting: a gap, not a zero.
+	Values Values `json:"values"`
 }
 
 // Timeseries is the answer to a TimeseriesRequest.
@@ -376,6 +494,10 @@ type Timeseries struct {
 	By         string    `json:"by"`
 	Timestamps []int64   `json:"timestamps"`
 	Series     []Series  `json:"series"`
+	// Observations: "first" (each packet once) or "all".
+	Observations string `json:"observations"`
+	// Notes say what the answer cannot show (filters on folded ports).
+	Notes []string `json:"notes,omitempty"`
 }
 
 // OtherKey names the series of everything outside the top N; TotalKey the
@@ -423,16 +545,17 @@ func (s *Store) Timeseries(ctx context.Context, r TimeseriesRequest) (*Timeserie
 	if r.Top > 100 {
 		return nil, badRequest("top %d: ask for at most 100 series", r.Top)
 	}
+	s.refreshLive(ctx, r.To)
 	segs, from, _, step, n, err := s.steps(r.From, r.To, r.Step)
 	if err != nil {
 		return nil, err
 	}
-	cond, cargs, err := where(r.Filters)
+	cond, cargs, err := where(r.Query)
 	if err != nil {
 		return nil, err
 	}
 	out := &Timeseries{From: time.Unix(from, 0).UTC(), To: r.To.UTC(), Step: step, Metric: r.Metric, By: r.By,
-		Timestamps: make([]int64, n)}
+		Timestamps: make([]int64, n), Observations: r.Observations(), Notes: notes(r.Query, segs, s.tiers)}
 	for i := range out.Timestamps {
 		out.Timestamps[i] = from + int64(i)*step
 	}
@@ -459,6 +582,7 @@ func (s *Store) Timeseries(ctx context.Context, r TimeseriesRequest) (*Timeserie
 			return nil, err
 		}
 		out.Series = []Series{{Key: TotalKey, Values: vals}}
+		s.markGaps(out)
 		return out, nil
 	}
 	// The top keys over the whole range, then every bucket of those keys
@@ -481,7 +605,7 @@ func (s *Store) Timeseries(ctx context.Context, r TimeseriesRequest) (*Timeserie
 	idx := map[string]int{}
 	for i, k := range keys {
 		idx[keyString(k)] = i
-		out.Series = append(out.Series, Series{Key: keyString(k), Values: make([]float64, n)})
+		out.Series = append(out.Series, Series{Key: dimKey(r.By, k), Values: make([]float64, n)})
 	}
 	other := Series{Key: OtherKey, Values: make([]float64, n)}
 	in := "1 = 0"
@@ -514,7 +638,22 @@ func (s *Store) Timeseries(ctx context.Context, r TimeseriesRequest) (*Timeserie
 		return nil, err
 	}
 	out.Series = append(out.Series, other)
+	s.markGaps(out)
 	return out, nil
+}
+
+// markGaps sets every series to NaN (null) in the steps nothing covers:
+// flowlens was not running.
+func (s *Store) markGaps(ts *Timeseries) {
+	now := time.Now().Unix()
+	for i, b := range ts.Timestamps {
+		if b >= now || s.cov.covered(b, b+ts.Step) {
+			continue
+		}
+		for j := range ts.Series {
+			ts.Series[j].Values[i] = math.NaN()
+		}
+	}
 }
 
 // normKey converts what the driver returns for a dimension to int64 or
@@ -588,7 +727,10 @@ type Top struct {
 	By    []string  `json:"by"`
 	Rows  []TopRow  `json:"rows"`
 	Other Totals    `json:"other"`
-	Total Totals    `json:"total"`
+	// Total is the whole range's, whatever the limit: shares are of it.
+	Total        Totals   `json:"total"`
+	Observations string   `json:"observations"`
+	Notes        []string `json:"notes,omitempty"`
 }
 
 // Top returns the keys with the most bytes (or packets), the rest as
@@ -620,10 +762,11 @@ func (s *Store) Top(ctx context.Context, r TopRequest) (*Top, error) {
 	if r.Limit > 10000 {
 		return nil, badRequest("limit %d: at most 10000 rows", r.Limit)
 	}
-	cond, cargs, err := where(r.Filters)
+	cond, cargs, err := where(r.Query)
 	if err != nil {
 		return nil, err
 	}
+	s.refreshLive(ctx, r.To)
 	from, to := r.From.Unix(), r.To.Unix()
 	segs, from := s.cover(from, to)
 	cols := strings.Join(r.By, ", ")
@@ -634,7 +777,8 @@ func (s *Store) Top(ctx context.Context, r TopRequest) (*Top, error) {
 	}
 	q = fmt.Sprintf("SELECT %s, sum(bytes) AS b, sum(packets) AS p, sum(sum(bytes)) OVER (), sum(sum(packets)) OVER () FROM (%s) x GROUP BY %s ORDER BY %s DESC, %s LIMIT %d",
 		cols, q, cols, order, cols, r.Limit)
-	out := &Top{From: time.Unix(from, 0).UTC(), To: r.To.UTC(), By: r.By, Rows: []TopRow{}}
+	out := &Top{From: time.Unix(from, 0).UTC(), To: r.To.UTC(), By: r.By, Rows: []TopRow{}, Observations: r.Observations(),
+		Notes: notes(r.Query, segs, s.tiers)}
 	secs := float64(to - from)
 	var sum Totals
 	err = scanRows(ctx, s.eng.DB(), q, args, func(rows *sql.Rows) error {
@@ -648,7 +792,7 @@ func (s *Store) Top(ctx context.Context, r TopRequest) (*Top, error) {
 		}
 		row := TopRow{Key: map[string]string{}}
 		for i, b := range r.By {
-			row.Key[b] = keyString(normKey(vals[i]))
+			row.Key[b] = dimKey(b, vals[i])
 		}
 		n := len(r.By)
 		row.Bytes, row.Packets = toInt(vals[n]), toInt(vals[n+1])
@@ -712,9 +856,11 @@ type Link struct {
 
 // Matrix is the answer to a MatrixRequest.
 type Matrix struct {
-	Level string `json:"level"`
-	Nodes []Node `json:"nodes"`
-	Links []Link `json:"links"`
+	Level        string   `json:"level"`
+	Nodes        []Node   `json:"nodes"`
+	Links        []Link   `json:"links"`
+	Observations string   `json:"observations"`
+	Notes        []string `json:"notes,omitempty"`
 }
 
 var matrixLevels = map[string][2]string{
@@ -742,13 +888,13 @@ func (s *Store) Matrix(ctx context.Context, r MatrixRequest) (*Matrix, error) {
 	if r.Limit > 10000 {
 		return nil, badRequest("limit %d: at most 10000 links", r.Limit)
 	}
-	top, err := s.Top(ctx, TopRequest{Query: Query{From: r.From, To: r.To,
-		Filters: append(append([]Filter(nil), r.Filters...), Filter{Dim: cols[0], Not: true}, Filter{Dim: cols[1], Not: true})},
-		By: cols[:], Limit: r.Limit})
+	tq := r.Query
+	tq.Filters = append(append([]Filter(nil), r.Filters...), Filter{Dim: cols[0], Not: true}, Filter{Dim: cols[1], Not: true})
+	top, err := s.Top(ctx, TopRequest{Query: tq, By: cols[:], Limit: r.Limit})
 	if err != nil {
 		return nil, err
 	}
-	out := &Matrix{Level: r.Level, Nodes: []Node{}, Links: []Link{}}
+	out := &Matrix{Level: r.Level, Nodes: []Node{}, Links: []Link{}, Observations: r.Observations(), Notes: top.Notes}
 	seen := map[string]bool{}
 	for _, row := range top.Rows {
 		a, b := row.Key[cols[0]], row.Key[cols[1]]
@@ -794,10 +940,11 @@ func (s *Store) Geo(ctx context.Context, r GeoRequest) ([]GeoPoint, error) {
 	if r.Limit > 10000 {
 		return nil, badRequest("limit %d: at most 10000 points", r.Limit)
 	}
-	cond, cargs, err := where(r.Filters)
+	cond, cargs, err := where(r.Query)
 	if err != nil {
 		return nil, err
 	}
+	s.refreshLive(ctx, r.To)
 	from, to := r.From.Unix(), r.To.Unix()
 	segs, _ := s.cover(from, to)
 	in, inArgs := s.base(segs, "'inbound' AS d, src_ip AS ip, src_country AS c, src_city AS city, src_lat AS lat, src_lon AS lon, src_asn AS asn, bytes, packets",
@@ -843,7 +990,7 @@ func (v Values) MarshalJSON() ([]byte, error) {
 		if math.IsNaN(x) || math.IsInf(x, 0) {
 			b = append(b, "null"...)
 		} else {
-			b = strconv.AppendFloat(b, x, 'g', 6, 64)
+			b = strconv.AppendFloat(b, x, 'g', -1, 64)
 		}
 	}
 	return append(b, ']'), nil

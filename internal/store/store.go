@@ -43,6 +43,12 @@ type Store struct {
 	// rawStep is the interval of raw records (learnt from their Start
 	// and End), in seconds.
 	rawStep atomic.Int64
+	cov     coverage
+	// live, guarded by mu, reads the aggregator's current interval
+	// (live.go); liveAt is when the live table was last refreshed.
+	live   func() []flow.Record
+	liveAt time.Time
+	liveOn atomic.Bool
 
 	written, writeErrors atomic.Uint64
 	lastErrLog           atomic.Int64 // unix nanoseconds
@@ -167,8 +173,18 @@ func OpenEngine(cfg Config, log *slog.Logger, eng Engine) (*Store, error) {
 			return nil, fmt.Errorf("creating the store's tables: %w", err)
 		}
 	}
+	if err := s.migrate(ctx); err != nil {
+		return nil, err
+	}
+	// What was live before a restart was written at shutdown.
+	if _, err := eng.DB().ExecContext(ctx, "DELETE FROM "+liveTable); err != nil {
+		return nil, fmt.Errorf("creating the store's tables: %w", err)
+	}
 	if err := s.load(ctx); err != nil {
 		return nil, err
+	}
+	if err := s.loadCoverage(ctx); err != nil {
+		return nil, fmt.Errorf("reading the store: %w", err)
 	}
 	if cfg.MaintenanceInterval > 0 {
 		go s.loop(cfg.MaintenanceInterval)
@@ -176,6 +192,33 @@ func OpenEngine(cfg Config, log *slog.Logger, eng Engine) (*Store, error) {
 		close(s.done)
 	}
 	return s, nil
+}
+
+// migrate brings a store made by an older flowlens up to date, once.
+func (s *Store) migrate(ctx context.Context) error {
+	db := s.eng.DB()
+	var n int64
+	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM meta WHERE k = 'folded_port'").Scan(&n); err != nil || n > 0 {
+		return err
+	}
+	// Rollups used to fold ephemeral ports to 0, which is also "no port":
+	// such rows become foldedPort (TCP, UDP or SCTP to or from a service
+	// port never has a real port 0).
+	for _, t := range s.tiers[1:] {
+		for _, k := range []string{"src_port", "dst_port"} {
+			other := "dst_port"
+			if k == other {
+				other = "src_port"
+			}
+			q := fmt.Sprintf("UPDATE %s SET %s = %d WHERE %s = 0 AND %s BETWEEN 1 AND %d AND proto IN ('tcp', 'udp', 'sctp')",
+				t.table("flows"), k, foldedPort, k, other, ephemeralPort-1)
+			if _, err := db.ExecContext(ctx, q); err != nil {
+				return fmt.Errorf("updating the store's folded ports: %w", err)
+			}
+		}
+	}
+	_, err := db.ExecContext(ctx, "INSERT INTO meta (k, v) VALUES ('folded_port', ?)", foldedPort)
+	return err
 }
 
 // load reads the tiers' bounds and rollup progress.
@@ -268,6 +311,19 @@ func (s *Store) Append(flows []flow.Record, counters []flow.Counter) error {
 		if step > 0 {
 			s.rawStep.Store(step)
 		}
+		// The batch's intervals were collected (the aggregator writes one
+		// interval at a time; records without a duration cover a step).
+		var last span
+		for i := range flows {
+			from, to := flowSpan(&flows[i], s.resolution(0))
+			if from == last.from && to == last.to {
+				continue
+			}
+			last = span{from, to}
+			if err := s.recordCoverage(ctx, from, to); err != nil {
+				return fmt.Errorf("storing flows: %w", err)
+			}
+		}
 	}
 	n := 0
 	for i := range counters {
@@ -333,6 +389,19 @@ func first(a, b string) string {
 	return b
 }
 
+// flowSpan is the time r covers, in Unix seconds.
+func flowSpan(r *flow.Record, step int64) (from, to int64) {
+	start := r.Start
+	if start.IsZero() {
+		start = r.Time
+	}
+	from, to = start.Unix(), start.Unix()+step
+	if !r.End.IsZero() && r.End.After(start) {
+		to = r.End.Unix()
+	}
+	return from, to
+}
+
 // flowRow fills row with r's columns and returns its ts and duration.
 func flowRow(r *flow.Record, row []driver.Value) (ts, dur int64) {
 	start := r.Start
@@ -390,6 +459,7 @@ func flowRow(r *flow.Record, row []driver.Value) (ts, dur int64) {
 		sg.City, dg.City,
 		sg.Lat, sg.Lon, dg.Lat, dg.Lon,
 		int64(r.Bytes), int64(r.Packets), int64(max(r.Samples, 1)),
+		r.Observation.String(),
 	}
 	copy(row, v[:])
 	return ts, dur
@@ -661,6 +731,11 @@ func (s *Store) rollup(ctx context.Context, i int, now time.Time) error {
 // it, and few services listen there.
 const ephemeralPort = 32768
 
+// foldedPort is what rollups store for a folded ephemeral port: not 0,
+// which is a real value (no L4 ports, as for ICMP). Answers show it as
+// EphemeralPort.
+const foldedPort = -1
+
 // rollupKey is the expression a rollup groups column k by. A client's
 // ephemeral port (at or above ephemeralPort, talking to a port below it)
 // becomes 0: every connection has a new one, so keeping it would make each
@@ -670,9 +745,9 @@ const ephemeralPort = 32768
 func rollupKey(k string) string {
 	switch k {
 	case "src_port":
-		return fmt.Sprintf("CASE WHEN src_port >= %d AND dst_port BETWEEN 1 AND %d THEN 0 ELSE src_port END", ephemeralPort, ephemeralPort-1)
+		return fmt.Sprintf("CASE WHEN src_port >= %d AND dst_port BETWEEN 1 AND %d THEN %d ELSE src_port END", ephemeralPort, ephemeralPort-1, foldedPort)
 	case "dst_port":
-		return fmt.Sprintf("CASE WHEN dst_port >= %d AND src_port BETWEEN 1 AND %d THEN 0 ELSE dst_port END", ephemeralPort, ephemeralPort-1)
+		return fmt.Sprintf("CASE WHEN dst_port >= %d AND src_port BETWEEN 1 AND %d THEN %d ELSE dst_port END", ephemeralPort, ephemeralPort-1, foldedPort)
 	}
 	return k
 }
@@ -688,8 +763,9 @@ func (s *Store) rollupRange(ctx context.Context, t, src Tier, from, to int64) er
 		keys += ", " + rollupKey(k)
 	}
 	bucket := fmt.Sprintf("ts - ts %% %d", t.Step)
-	q := fmt.Sprintf("INSERT INTO %s SELECT %s, %d%s, sum(bytes), sum(packets), sum(samples) FROM %s WHERE ts >= ? AND ts < ? GROUP BY %s%s",
-		t.table("flows"), bucket, t.Step, keys, src.table("flows"), bucket, keys)
+	names := "ts, dur, " + strings.Join(flowKeyColumns, ", ") + ", bytes, packets, samples"
+	q := fmt.Sprintf("INSERT INTO %s (%s) SELECT %s, %d%s, sum(bytes), sum(packets), sum(samples) FROM %s WHERE ts >= ? AND ts < ? GROUP BY %s%s",
+		t.table("flows"), names, bucket, t.Step, keys, src.table("flows"), bucket, keys)
 	if _, err := tx.ExecContext(ctx, q, from, to); err != nil {
 		return err
 	}
@@ -716,6 +792,11 @@ func (s *Store) rollupRange(ctx context.Context, t, src Tier, from, to int64) er
 // expire deletes what each tier no longer keeps; never rows not yet
 // rolled up into the next tier.
 func (s *Store) expire(ctx context.Context, now time.Time) error {
+	cut := now.Add(-s.cfg.Retention).Unix()
+	if _, err := s.eng.DB().ExecContext(ctx, "DELETE FROM intervals WHERE ts + dur < ?", cut); err != nil {
+		return fmt.Errorf("deleting old intervals: %w", err)
+	}
+	s.cov.trim(cut)
 	for i, t := range s.tiers {
 		cut := now.Add(-t.Keep).Unix()
 		s.smu.RLock()

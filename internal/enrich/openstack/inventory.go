@@ -38,6 +38,13 @@ type Port struct {
 	mac    flow.MAC
 	// id is what flows attributed to the port point at.
 	id flow.Identity
+	// at lists the agents the port is plugged on, parsed once.
+	at []attachPoint
+}
+
+type attachPoint struct {
+	agent netip.Addr
+	index uint32 // 0: plugged without a Linux ifindex (an internal port in a netns)
 }
 
 // Attached says where a port is plugged: the sFlow agent address of its
@@ -69,6 +76,7 @@ type snapshot struct {
 // part whenever it learns something; lookups read an immutable snapshot
 // and never lock.
 type Inventory struct {
+	opts      atomic.Pointer[Options]
 	mu        sync.Mutex
 	sources   map[string][]Port
 	updated   map[string]time.Time
@@ -80,8 +88,12 @@ type Inventory struct {
 func NewInventory() *Inventory {
 	inv := &Inventory{sources: map[string][]Port{}, updated: map[string]time.Time{}}
 	inv.cur.Store(&snapshot{byAttach: map[attachKey]*Port{}, byAttach4: map[uint64]*Port{}, byMAC: map[uint64][]*Port{}})
+	inv.opts.Store(&Options{})
 	return inv
 }
+
+// SetOptions sets how observations are classified.
+func (inv *Inventory) SetOptions(o Options) { inv.opts.Store(&o) }
 
 // Set replaces everything source knows.
 func (inv *Inventory) Set(source string, ports []Port) {
@@ -230,6 +242,9 @@ func (inv *Inventory) merge() *snapshot {
 			NetworkID: p.NetworkID, NetworkName: p.NetworkName, SegmentationID: p.SegmentationID,
 			ProjectID: p.ProjectID, ProjectName: p.ProjectName, Host: p.Host, Source: p.Source}
 		for _, a := range p.Attachments {
+			if addr, err := netip.ParseAddr(a.Agent); err == nil {
+				p.at = append(p.at, attachPoint{addr.Unmap(), a.IfIndex})
+			}
 			if addr, err := netip.ParseAddr(a.Agent); err == nil && a.IfIndex != 0 {
 				if k, ok := attach4(addr.Unmap(), a.IfIndex); ok {
 					s.byAttach4[k] = p
@@ -312,40 +327,39 @@ func (inv *Inventory) Ports() []Port {
 // lookup finds the port at one end of a flow: by where the packet entered
 // or left (agent and ifIndex), else by MAC, using the VLAN or VNI to choose
 // when one MAC belongs to ports of several networks. It returns nil rather
-// than guess.
-func (s *snapshot) lookup(agent netip.Addr, port *flow.Port, mac flow.MAC, vlan uint16, vni uint32) *Port {
+// than guess; attached says it was found by where it is plugged.
+func (s *snapshot) lookup(agent netip.Addr, port *flow.Port, mac flow.MAC, vlan uint16, vni uint32) (p *Port, attached bool) {
 	if port.Format == flow.PortSingle {
-		var p *Port
 		if k, ok := attach4(agent, port.Index); ok {
 			p = s.byAttach4[k]
 		} else {
 			p = s.byAttach[attachKey{agent, port.Index}]
 		}
 		if p != nil {
-			return p
+			return p, true
 		}
 	}
 	if mac.IsZero() {
-		return nil
+		return nil, false
 	}
 	cands := s.byMAC[macKey(mac)]
 	switch len(cands) {
 	case 0:
-		return nil
+		return nil, false
 	case 1:
-		return cands[0]
+		return cands[0], false
 	}
 	var pick *Port
 	for _, p := range cands {
 		match := vni != 0 && p.SegmentationID == vni || vlan != 0 && (p.SegmentationID == uint32(vlan) || p.hasLocalVLAN(agent, vlan))
 		if match {
 			if pick != nil {
-				return nil // still ambiguous
+				return nil, false // still ambiguous
 			}
 			pick = p
 		}
 	}
-	return pick
+	return pick, false
 }
 
 func attach4(agent netip.Addr, ifIndex uint32) (uint64, bool) {
@@ -378,21 +392,34 @@ func (inv *Inventory) Enrich(r *flow.Record) { inv.enrich(r) }
 // enrich reports which ends it attributed.
 func (inv *Inventory) enrich(r *flow.Record) (srcFound, dstFound bool) {
 	s := inv.cur.Load()
+	o := inv.opts.Load()
 	if len(s.ports) == 0 {
+		if r.InnerPresent && o.cloudMAC(s, r.Inner.SrcMAC) {
+			r.Observation = flow.ObservationTunnel
+		} else {
+			r.Observation = o.classify(s, r, nil, false)
+		}
 		return false, false
 	}
 	vlan := r.In.VLAN
 	if vlan == 0 {
 		vlan = r.VLAN
 	}
-	src := s.lookup(r.Agent, &r.In, r.SrcMAC, vlan, 0)
-	dst := s.lookup(r.Agent, &r.Out, r.DstMAC, vlan, 0)
+	src, srcAttached := s.lookup(r.Agent, &r.In, r.SrcMAC, vlan, 0)
+	dst, _ := s.lookup(r.Agent, &r.Out, r.DstMAC, vlan, 0)
 	// On a physical NIC, VM traffic is inside VXLAN/Geneve: the inner MACs
 	// and the VNI name the ports.
+	inner := false
 	if r.InnerPresent && src == nil && dst == nil {
 		none := flow.Port{}
-		src = s.lookup(r.Agent, &none, r.Inner.SrcMAC, 0, r.VNI)
-		dst = s.lookup(r.Agent, &none, r.Inner.DstMAC, 0, r.VNI)
+		src, _ = s.lookup(r.Agent, &none, r.Inner.SrcMAC, 0, r.VNI)
+		dst, _ = s.lookup(r.Agent, &none, r.Inner.DstMAC, 0, r.VNI)
+		inner = true
+	}
+	if inner && (src != nil || o.cloudMAC(s, r.Inner.SrcMAC)) {
+		r.Observation = flow.ObservationTunnel
+	} else {
+		r.Observation = o.classify(s, r, src, srcAttached)
 	}
 	if src != nil {
 		r.SrcID = &src.id

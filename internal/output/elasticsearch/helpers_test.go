@@ -89,7 +89,7 @@ func fullRecords() ([]flow.Record, flow.Counter) {
 		DstGeo:    &flow.Geo{CountryISO: "DE", CountryName: "Germany", City: "Berlin", Lat: 52.52, Lon: 13.405, HasLocation: true, ASN: 3320, ASOrg: "DTAG"},
 		SrcID:     &flow.Identity{PortID: "p", InstanceID: "i", InstanceName: "vm", NetworkID: "n", NetworkName: "net", SegmentationID: 5, ProjectID: "t", ProjectName: "proj", Host: "h", Source: "ovsdb"},
 		DstID:     &flow.Identity{PortID: "p2", InstanceID: "i2", InstanceName: "vm2", NetworkID: "n", NetworkName: "net", SegmentationID: 5, ProjectID: "t", ProjectName: "proj", Host: "h2", Source: "neutron"},
-		Direction: flow.DirectionInbound, Relation: flow.RelationCrossHost,
+		Direction: flow.DirectionInbound, Relation: flow.RelationCrossHost, Observation: flow.ObservationPort,
 	}
 	out := []flow.Record{r}
 	r.In.Format, r.In.Count, r.Out.Format, r.Out.Reason = flow.PortMultiple, 3, flow.PortDiscard, 256

@@ -94,9 +94,25 @@ func TestSavedObjectsAreConsistent(t *testing.T) {
 				if meta, ok := o.Attributes["kibanaSavedObjectMeta"].(map[string]any); ok {
 					var ss struct {
 						IndexRefName string `json:"indexRefName"`
+						Filter       []struct {
+							Meta struct {
+								IndexRefName string `json:"indexRefName"`
+							} `json:"meta"`
+							Query json.RawMessage `json:"query"`
+						} `json:"filter"`
 					}
 					if err := json.Unmarshal([]byte(meta["searchSourceJSON"].(string)), &ss); err != nil {
 						t.Errorf("%s: searchSourceJSON: %v", key, err)
+					}
+					for _, f := range ss.Filter {
+						if refs[f.Meta.IndexRefName] == "" {
+							t.Errorf("%s: filter's indexRefName %q is not a reference", key, f.Meta.IndexRefName)
+						}
+						// The count-once filter: on a field the flows template maps.
+						if strings.Contains(string(f.Query), "flowlens.observation.first") {
+							fieldOK(o, refs[f.Meta.IndexRefName], "flowlens.observation.first")
+							uses["filter:flowlens.observation.first"] = true
+						}
 					}
 					if ss.IndexRefName != "" && refs[ss.IndexRefName] == "" {
 						t.Errorf("%s: indexRefName %s is not a reference", key, ss.IndexRefName)
@@ -128,8 +144,8 @@ func TestSavedObjectsAreConsistent(t *testing.T) {
 						GridData     struct{ W, H int }
 					}
 					attrJSON(t, o, "panelsJSON", &panels)
-					if len(panels) != 6 || len(o.References) != 6 {
-						t.Errorf("dashboard: %d panels, %d references", len(panels), len(o.References))
+					if len(panels) != 6 || len(o.References) != 7 {
+						t.Errorf("dashboard: %d panels, %d references (6 panels and the count-once filter's data view)", len(panels), len(o.References))
 					}
 					for _, p := range panels {
 						if refs[p.PanelRefName] == "" || p.GridData.W == 0 || p.GridData.H == 0 {
@@ -177,6 +193,7 @@ func TestSavedObjectsAreConsistent(t *testing.T) {
 				"table:terms:destination.ip",             // VM-to-VM table
 				"table:terms:flowlens.interface.name",    // port counters
 				"table:max:flowlens.interface.in_octets", // port counters
+				"filter:flowlens.observation.first",      // each packet once, a pill to disable
 			} {
 				if !uses[want] {
 					t.Errorf("no visualization for %s", want)

@@ -76,6 +76,8 @@ flowlens.dst.project.name keyword
 flowlens.dst.host keyword
 flowlens.dst.source keyword
 flowlens.relation keyword
+flowlens.observation.first boolean
+flowlens.observation.point keyword
 flowlens.agent.sub_id long
 flowlens.sampling_rate long
 flowlens.aggregate.samples long
