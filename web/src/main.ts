@@ -4,7 +4,7 @@ import { get, ApiError, type Status, type DimensionsResp } from './api';
 import { parse, serialize, VIEWS, formatFilter, isLive, type State, type Filter, type View } from './state';
 import { setDimensions, options as dimOptions, label as dimLabel } from './dims';
 import { disposeAll } from './charts';
-import { type Ctx, type ViewImpl, errorText, isAbort, flowRows, tierName } from './ui';
+import { type Ctx, type ViewImpl, errorText, isAbort, flowRows, tierName, keyText } from './ui';
 import * as fmt from './format';
 import { traffic } from './views/traffic';
 import { talkers } from './views/talkers';
@@ -169,7 +169,7 @@ function renderFilterbar(): void {
       { class: f.neg ? 'neg' : undefined, 'data-filter': formatFilter(f) },
       h('span.dim', { title: f.dim }, dimLabel(f.dim)),
       h('button.op', { type: 'button', title: 'Toggle include / exclude', onclick: () => set({ filters: state.filters.map((x, j) => (j === i ? { ...x, neg: !x.neg } : x)) }) }, f.neg ? '≠' : '='),
-      h('span.val', { title: f.value === '' ? 'records without a value' : undefined }, f.value === '' ? '(none)' : f.value),
+      h('span.val', { title: f.value === '' ? 'records without a value' : undefined }, f.value === '' ? '(none)' : keyText(f.value, f.dim)),
       h('button.x', { type: 'button', title: 'Remove this filter', 'aria-label': 'Remove filter ' + formatFilter(f), onclick: () => set({ filters: state.filters.filter((_, j) => j !== i) }) }, '×'),
     ),
   );

@@ -248,8 +248,12 @@ export function keyText(v: unknown, dim?: string): string {
   return String(v);
 }
 
-// A value one can filter on: a folded ephemeral port is not a port number.
-export function filterable(dim: string, v: unknown): boolean {
-  if (v === null || v === undefined) return false;
-  return !(v === EPHEMERAL && PORT_DIMS.has(dim));
+// A value one can filter on (filter=dst_port=ephemeral selects the folded ports).
+export function filterable(_dim: string, v: unknown): boolean {
+  return v !== null && v !== undefined;
+}
+
+// The API value behind a displayed key.
+export function keyValue(text: string): string {
+  return text === EPHEMERAL_TEXT ? EPHEMERAL : text === '(none)' ? '' : text;
 }

@@ -479,12 +479,15 @@ describe('numbers an operator can trust (issue 12)', () => {
     assert.ok(![...dst, ...src].includes('0'), `port 0 shown: ${dst} / ${src}`);
     const legend = (await rowsText('[data-testid=legend] tbody tr')).map((r) => r[0]);
     assert.ok(legend.includes('ephemeral (≥ 32768)'), String(legend));
-    // Clicking it adds no (impossible) filter.
-    await page.locator('[data-testid=top-dst_port] tbody tr', { hasText: 'ephemeral' }).click();
-    assert.deepEqual(new URL(page.url()).searchParams.getAll('filter'), ['proto=tcp']);
+    // Clicking it filters on dst_port=ephemeral (the API's value), shown as such in the chip.
+    let mark = await act(() => page.locator('[data-testid=top-dst_port] tbody tr', { hasText: 'ephemeral' }).click());
+    assert.deepEqual(new URL(page.url()).searchParams.getAll('filter'), ['proto=tcp', 'dst_port=ephemeral']);
+    assert.deepEqual(since(mark, 'top')[0].getAll('filter'), ['proto=tcp', 'dst_port=ephemeral']);
+    assert.equal(await page.locator('.chip[data-filter="dst_port=ephemeral"] .val').textContent(), 'ephemeral (≥ 32768)');
+    assert.deepEqual((await rowsText('[data-testid=top-dst_port] tbody tr')).map((r) => r[0]), ['ephemeral (≥ 32768)']);
 
     // Seven answers carry the same note: it is shown once, above the panels.
-    const mark = await act(() => page.goto(at(mock.url, '?from=-24h&filter=dst_port%3D40112')));
+    mark = await act(() => page.goto(at(mock.url, '?from=-24h&filter=dst_port%3D40112')));
     assert.ok(since(mark, 'top').length + since(mark, 'timeseries').length >= 7);
     const notes = await page.locator('[data-testid=notes] .note').allTextContents();
     assert.equal(notes.length, 1, String(notes));

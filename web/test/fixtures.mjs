@@ -77,7 +77,8 @@ export function applyFilters(rows, filters) {
   }
   return rows.filter((r) => {
     for (const [dim, conds] of byDim) {
-      const v = value(r, dim);
+      // filter=dst_port=ephemeral selects the folded ports.
+      const v = conds.some((c) => c.value === 'ephemeral') ? folded(r, dim) : value(r, dim);
       const pos = conds.filter((c) => !c.neg);
       if (pos.length && !pos.some((c) => c.value === v)) return false;
       if (conds.some((c) => c.neg && c.value === v)) return false;

@@ -4,7 +4,7 @@ import { get, type TimeseriesResp, type TopResp, type TopRow } from '../api';
 import { common } from '../state';
 import { options as dimOptions, label as dimLabel, short as dimShort } from '../dims';
 import { chart, brushZoom, color, AXIS, TOOLTIP_BASE, timeLabel, type EChartsType, type Option } from '../charts';
-import { type Ctx, type ViewImpl, noFlowsYet, emptyRange, panel, message, showIn, overlay, errorText, isAbort, noDataText, setupCard, table, barCell, swatch, keyText, filterable, Notes, EPHEMERAL_TEXT, type Column } from '../ui';
+import { type Ctx, type ViewImpl, noFlowsYet, emptyRange, panel, message, showIn, overlay, errorText, isAbort, noDataText, setupCard, table, barCell, swatch, keyText, filterable, keyValue, Notes, type Column } from '../ui';
 import * as fmt from '../format';
 
 let chartEl: HTMLElement;
@@ -60,7 +60,7 @@ function mount(root: HTMLElement, ctx: Ctx): void {
   ts = chart(chartEl);
   ts.on('click', (ev) => {
     const key = ev.seriesName;
-    if (s.by && key && key !== 'other' && key !== EPHEMERAL_TEXT) ctx.addFilter(s.by, key === '(none)' ? '' : key, !!(ev.event?.event as MouseEvent | undefined)?.shiftKey);
+    if (s.by && key && key !== 'other') ctx.addFilter(s.by, keyValue(key), !!(ev.event?.event as MouseEvent | undefined)?.shiftKey);
   });
   // Drag across the chart to zoom into that time range.
   brushZoom(chartEl, ts, (a, b) => {
