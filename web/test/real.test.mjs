@@ -53,6 +53,7 @@ describe('against a real flowlens (FLOWLENS_URL)', { skip: BASE ? false : 'FLOWL
   let page;
   let range = '';
   let status;
+  const failed = [];
 
   const go = async (query) => {
     const n = await loads(page).catch(() => 0);
@@ -74,6 +75,9 @@ describe('against a real flowlens (FLOWLENS_URL)', { skip: BASE ? false : 'FLOWL
     } else range = 'from=-7d';
     b = await launch();
     page = b.page;
+    page.on('response', (resp) => {
+      if (resp.status() >= 400) failed.push(`${resp.status()} ${new URL(resp.url()).pathname}`);
+    });
   });
   after(async () => {
     await b?.close();
@@ -143,6 +147,15 @@ describe('against a real flowlens (FLOWLENS_URL)', { skip: BASE ? false : 'FLOWL
     const round = Date.now() - q0;
     assert.ok(r.ok, `top: ${r.status}`);
 
+    // What the console asked after the replay and what it got, for the log.
+    const seen = [];
+    const onResp = async (resp) => {
+      if (!resp.url().includes('/api/v1/top?')) return;
+      const at = Date.now() - t0;
+      const j = await resp.json().catch(() => null);
+      seen.push(`${at} ms: ${j?.rows?.length ?? '?'} rows`);
+    };
+    page.on('response', onResp);
     const sock = dgram.createSocket(host === '::1' ? 'udp6' : 'udp4');
     const t0 = Date.now();
     try {
@@ -163,7 +176,8 @@ describe('against a real flowlens (FLOWLENS_URL)', { skip: BASE ? false : 'FLOWL
     } catch {
       /* reported below */
     }
-    console.log(`live: ${datagrams.length} datagrams sent in ${sent} ms; first row after ${first < 0 ? 'more than ' + (budget + 20000) : first} ms (budget ${LIVE_S} s + ${overhead} ms overhead)`);
+    page.off('response', onResp);
+    console.log(`live: ${datagrams.length} datagrams sent in ${sent} ms; first row after ${first < 0 ? 'more than ' + (budget + 20000) : first} ms (budget ${LIVE_S} s + ${overhead} ms overhead); the console's top answers: ${seen.join(', ')}`);
     await screenshot(page, 'real-live');
     assert.ok(first >= 0, `no row within ${budget + 20000} ms of the replay`);
     assert.ok(first <= budget, `first row after ${first} ms, more than ${LIVE_S} s + ${overhead} ms`);
@@ -174,6 +188,13 @@ describe('against a real flowlens (FLOWLENS_URL)', { skip: BASE ? false : 'FLOWL
   test('every request went to flowlens itself or localhost', () => {
     const outside = b.requests.filter((u) => !isLocal(u) && new URL(u).host !== BASE.host);
     assert.deepEqual(outside, []);
-    assert.deepEqual(b.errors, []);
+    // A flowlens without GET /api/v1/accuracy answers 404 there (the Ports view then hides
+    // the column): the only failure allowed, and Chromium's log lines for it.
+    const other = failed.filter((f) => f !== '404 /api/v1/accuracy');
+    assert.deepEqual(other, []);
+    const allowed = failed.length;
+    const logged404 = b.errors.filter((e) => /Failed to load resource: .* 404 \(Not Found\)/.test(e));
+    assert.ok(logged404.length <= allowed, `${logged404.length} 404s logged, ${allowed} expected`);
+    assert.deepEqual(b.errors.filter((e) => !logged404.includes(e)), []);
   });
 });
