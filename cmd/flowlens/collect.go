@@ -20,6 +20,7 @@ import (
 	"github.com/flowlens/flowlens/internal/decode/netflow"
 	"github.com/flowlens/flowlens/internal/decode/sflow"
 	"github.com/flowlens/flowlens/internal/enrich/geoip"
+	"github.com/flowlens/flowlens/internal/flow"
 	"github.com/flowlens/flowlens/internal/input/udp"
 	"github.com/flowlens/flowlens/internal/output/elasticsearch"
 	"github.com/flowlens/flowlens/internal/output/ndjson"
@@ -69,6 +70,7 @@ func cmdRun(args []string, stderr io.Writer) error {
 	defer mx.close()
 
 	var outputs []pipeline.Output
+	var aggs []*aggregate.Aggregator
 	if cfg.Output.NDJSON.Path != "" {
 		w, err := ndjson.New(cfg.Output.NDJSON)
 		if err != nil {
@@ -80,9 +82,11 @@ func cmdRun(args []string, stderr io.Writer) error {
 		}
 		var out pipeline.Output = w
 		if cfg.Output.NDJSON.Aggregate {
-			if out, err = aggregate.New(cfg.Aggregate, w); err != nil {
+			var agg *aggregate.Aggregator
+			if agg, err = aggregate.New(cfg.Aggregate, w); err != nil {
 				return err
 			}
+			out, aggs = agg, append(aggs, agg)
 		}
 		outputs = append(outputs, out)
 	}
@@ -99,6 +103,7 @@ func cmdRun(args []string, stderr io.Writer) error {
 		}
 		// The console sees the current interval within seconds.
 		st.SetLive(agg.Live)
+		aggs = append(aggs, agg)
 		outputs = append(outputs, agg)
 	}
 	var es *elasticsearch.Output
@@ -108,9 +113,11 @@ func cmdRun(args []string, stderr io.Writer) error {
 		}
 		var out pipeline.Output = es
 		if ecfg.Aggregate {
-			if out, err = aggregate.New(cfg.Aggregate, es); err != nil {
+			var agg *aggregate.Aggregator
+			if agg, err = aggregate.New(cfg.Aggregate, es); err != nil {
 				return err
 			}
+			out, aggs = agg, append(aggs, agg)
 		}
 		outputs = append(outputs, out)
 	}
@@ -144,6 +151,11 @@ func cmdRun(args []string, stderr io.Writer) error {
 	if osInv != nil {
 		// After GeoIP: the relation uses the direction it sets.
 		pcfg.Enrichers = append(pcfg.Enrichers, func() pipeline.Enricher { return osInv.NewEnricher() })
+		// Aggregates are attributed again when written: samples from
+		// before the inventory was read get names too.
+		for _, a := range aggs {
+			a.SetRefresh(osInv.Enrich)
+		}
 	}
 	nf := cfg.Input.NetFlow
 	if len(nf.Listen) > 0 {
@@ -194,6 +206,9 @@ func cmdRun(args []string, stderr io.Writer) error {
 		attrs = append(attrs, "netflow_ipfix", strings.Join(uniq(nln.Addrs()), ","))
 	}
 	mx.collect(p, outputs, pcfg.Templates, geo, osInv, st, es, ln, nln)
+	if st != nil {
+		restoreAgents(st, p.Agents, log)
+	}
 	var srv *console.Server
 	if cfg.Console.Enabled {
 		listen := map[string][]string{"sflow": uniq(addrs)}
@@ -380,4 +395,26 @@ func logSummary(log *slog.Logger, p *pipeline.Pipeline, lns []*udp.Listener) {
 	for _, o := range p.Outputs() {
 		log.Info("output summary", "output", o.Name, "written", o.Written, "dropped", o.Dropped, "failed", o.Errored)
 	}
+}
+
+// restoreAgents lists the exporters the store has flows or counters from,
+// so that after a restart the console shows them, with when they were last
+// heard, before they send again.
+func restoreAgents(st *store.Store, reg *agents.Registry, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	list, err := st.Exporters(ctx)
+	if err != nil {
+		log.Warn("could not list the exporters known from before the restart; the agents page lists them again when they send", "error", err)
+		return
+	}
+	seen := map[agents.Key]time.Time{}
+	for _, e := range list {
+		in, ok := flow.ParseInput(e.Input)
+		if !ok {
+			continue
+		}
+		seen[agents.Key{Agent: e.Agent, SubAgent: e.SubAgent, Input: in}] = e.LastSeen
+	}
+	reg.Restore(seen)
 }

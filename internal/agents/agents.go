@@ -49,7 +49,24 @@ type Stats struct {
 	lastLog  time.Time
 	// lastConflictLog: when a second source was last reported.
 	lastConflictLog time.Time
+	// marks: the datagram count every markEvery, for the recent rate.
+	marks [rateMarks]mark
+	nmark int
 }
+
+type mark struct {
+	t time.Time
+	n uint64
+}
+
+// The recent rate is measured over RateWindow from marks taken every
+// markEvery: an average since the exporter was first seen hides that it
+// slowed down or stopped.
+const (
+	RateWindow = time.Minute
+	markEvery  = 10 * time.Second
+	rateMarks  = 8 // RateWindow / markEvery + 2
+)
 
 // Snapshot is a copy of an exporter's counters.
 type Snapshot struct {
@@ -73,6 +90,9 @@ type Snapshot struct {
 	FirstSeen    time.Time
 	LastSeen     time.Time
 	LastSequence uint32
+	// Restored: known from before a restart (the store's flows), not
+	// heard from since; its counters start at 0.
+	Restored bool
 	// Source is the UDP source address of the first datagram;
 	// OtherSources counts datagrams from any other source address.
 	Source       netip.Addr
@@ -165,11 +185,15 @@ func (r *Registry) Get(k Key) *Stats {
 func (s *Stats) Observe(now time.Time, o *Observation) (lost uint64, logIt bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.FirstSeen.IsZero() {
-		s.FirstSeen = now
+	if s.FirstSeen.IsZero() || s.Restored {
+		s.FirstSeen, s.Restored = now, false
 	}
 	s.LastSeen = now
 	s.Datagrams++
+	if last := s.marks[(s.nmark+rateMarks-1)%rateMarks]; s.nmark == 0 || now.Sub(last.t) >= markEvery {
+		s.marks[s.nmark%rateMarks] = mark{now, s.Datagrams - 1}
+		s.nmark++
+	}
 	s.Bytes += uint64(o.Size)
 	s.FlowSamples += uint64(o.Flows)
 	s.CounterSamples += uint64(o.Counters)
@@ -275,6 +299,44 @@ func (s *Stats) sequence(o *Observation) uint64 {
 	return lost
 }
 
+// Rate returns the datagrams per second over the last RateWindow as of
+// now (0 for an exporter not heard from in that window).
+func (s *Stats) Rate(now time.Time) float64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.nmark == 0 || now.Sub(s.LastSeen) > RateWindow {
+		return 0
+	}
+	from := now.Add(-RateWindow)
+	// The newest mark at or before the window's start; else the oldest
+	// (an exporter first heard within the window).
+	base := s.marks[(s.nmark-min(s.nmark, rateMarks))%rateMarks]
+	for i := max(0, s.nmark-rateMarks); i < s.nmark; i++ {
+		if m := s.marks[i%rateMarks]; !m.t.After(from) {
+			base = m
+		}
+	}
+	d := now.Sub(base.t).Seconds()
+	if d < 1 {
+		return 0
+	}
+	return float64(s.Datagrams-base.n) / d
+}
+
+// Restore adds exporters known from before a restart, unless heard from
+// already: the console lists them, with when they were last heard, while
+// they have not sent again.
+func (r *Registry) Restore(seen map[Key]time.Time) {
+	for k, t := range seen {
+		s := r.Get(k)
+		s.mu.Lock()
+		if s.Datagrams == 0 && !s.Restored {
+			s.Restored, s.LastSeen = true, t
+		}
+		s.mu.Unlock()
+	}
+}
+
 // Read returns a copy of the counters.
 func (s *Stats) Read() Snapshot {
 	s.mu.Lock()
@@ -296,14 +358,44 @@ func (r *Registry) All() []Snapshot {
 	for i, s := range list {
 		out[i] = s.Read()
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if c := out[i].Agent.Compare(out[j].Agent); c != 0 {
-			return c < 0
-		}
-		if out[i].Input != out[j].Input {
-			return out[i].Input < out[j].Input
-		}
-		return out[i].SubAgent < out[j].SubAgent
-	})
+	sortSnapshots(out)
 	return out
+}
+
+// AllWithRates is All with each exporter's recent rate (Rate).
+func (r *Registry) AllWithRates(now time.Time) ([]Snapshot, []float64) {
+	r.mu.RLock()
+	list := make([]*Stats, 0, len(r.m))
+	for _, s := range r.m {
+		list = append(list, s)
+	}
+	r.mu.RUnlock()
+	type pair struct {
+		s    Snapshot
+		rate float64
+	}
+	ps := make([]pair, len(list))
+	for i, s := range list {
+		ps[i] = pair{s.Read(), s.Rate(now)}
+	}
+	sort.Slice(ps, func(i, j int) bool { return less(&ps[i].s, &ps[j].s) })
+	snaps, rates := make([]Snapshot, len(ps)), make([]float64, len(ps))
+	for i, p := range ps {
+		snaps[i], rates[i] = p.s, p.rate
+	}
+	return snaps, rates
+}
+
+func less(a, b *Snapshot) bool {
+	if c := a.Agent.Compare(b.Agent); c != 0 {
+		return c < 0
+	}
+	if a.Input != b.Input {
+		return a.Input < b.Input
+	}
+	return a.SubAgent < b.SubAgent
+}
+
+func sortSnapshots(out []Snapshot) {
+	sort.Slice(out, func(i, j int) bool { return less(&out[i], &out[j]) })
 }

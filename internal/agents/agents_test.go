@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/flowlens/flowlens/internal/flow"
 )
 
 func TestSequenceAccounting(t *testing.T) {
@@ -125,5 +127,52 @@ func TestSourceConflict(t *testing.T) {
 	snap := r.All()[0]
 	if snap.Source != a || snap.OtherSources != 3 || logged != 1 || s.FirstSource() != a {
 		t.Errorf("source %v, other %d, logged %d", snap.Source, snap.OtherSources, logged)
+	}
+}
+
+// The rate is the last minute's, not an average since first seen: it
+// follows a slowdown and falls to 0 when the exporter stops.
+func TestRecentRate(t *testing.T) {
+	r := NewRegistry()
+	s := r.Get(Key{Agent: netip.MustParseAddr("192.0.2.1")})
+	t0 := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	now := t0
+	send := func(perSecond int, d time.Duration) {
+		for end := now.Add(d); now.Before(end); now = now.Add(time.Second) {
+			for range perSecond {
+				s.Observe(now, &Observation{Size: 100})
+			}
+		}
+	}
+	send(26, 5*time.Minute)
+	if got := s.Rate(now); got < 24 || got > 28 {
+		t.Errorf("26/s for 5 min: rate %.1f", got)
+	}
+	send(8, 2*time.Minute)
+	if got := s.Rate(now); got < 7 || got > 9.5 {
+		t.Errorf("then 8/s for 2 min: rate %.1f, want about 8 (an average since first seen would say %.0f)",
+			got, float64(s.Read().Datagrams)/now.Sub(t0).Seconds())
+	}
+	if got := s.Rate(now.Add(2 * time.Minute)); got != 0 {
+		t.Errorf("silent for 2 min: rate %.1f, want 0", got)
+	}
+}
+
+// Exporters known from before a restart are listed as restored until
+// they send again.
+func TestRestore(t *testing.T) {
+	r := NewRegistry()
+	k1 := Key{Agent: netip.MustParseAddr("192.0.2.1"), Input: flow.InputSFlow}
+	k2 := Key{Agent: netip.MustParseAddr("192.0.2.1"), Input: flow.InputIPFIX}
+	last := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	r.Get(k2).Observe(last.Add(time.Hour), &Observation{Size: 10})
+	r.Restore(map[Key]time.Time{k1: last, k2: last})
+	snaps := r.All()
+	if len(snaps) != 2 || !snaps[0].Restored || !snaps[0].LastSeen.Equal(last) || snaps[1].Restored {
+		t.Fatalf("after restore: %+v", snaps)
+	}
+	r.Get(k1).Observe(last.Add(2*time.Hour), &Observation{Size: 10})
+	if s := r.Get(k1).Read(); s.Restored || !s.FirstSeen.Equal(last.Add(2*time.Hour)) || s.Datagrams != 1 {
+		t.Errorf("heard again: %+v", s)
 	}
 }

@@ -75,6 +75,8 @@ func portValue(p *flow.Port) uint32 {
 		return p.Count
 	case flow.PortDiscard:
 		return p.Reason
+	case flow.PortRecirculated:
+		return p.Index
 	}
 	return 0
 }
@@ -159,6 +161,8 @@ type Aggregator struct {
 
 	mu    sync.Mutex // guards the map and the counters
 	start time.Time  // current interval
+	// refresh re-attributes an aggregate before it is written (SetRefresh).
+	refresh func(*flow.Record)
 	// livePulled: when Live last handed out the current interval's sums;
 	// created: when the aggregator started (the first interval began
 	// before it).
@@ -340,6 +344,16 @@ func (a *Aggregator) newEntry(r *flow.Record, overflow bool) *entry {
 	return e
 }
 
+// SetRefresh sets a function run on every aggregate before it is written
+// (and on what Live hands out): the OpenStack inventory's Enrich, so that
+// samples that arrived before the inventory was read (at start-up, or
+// before a new port was known) are stored with names, not ids only.
+func (a *Aggregator) SetRefresh(f func(*flow.Record)) {
+	a.mu.Lock()
+	a.refresh = f
+	a.mu.Unlock()
+}
+
 // Live returns what the current interval has summed since the last call
 // (or since the interval started): one record per key that grew, holding
 // only the growth, from the previous call's time to now. The store serves
@@ -366,6 +380,9 @@ func (a *Aggregator) Live() []flow.Record {
 		r.Bytes, r.Packets, r.Samples = e.rec.Bytes-e.liveBytes, e.rec.Packets-e.livePackets, e.samples-e.liveSamples
 		r.Time, r.Start, r.End = now, from, now
 		e.liveBytes, e.livePackets, e.liveSamples = e.rec.Bytes, e.rec.Packets, e.samples
+		if a.refresh != nil && !r.Overflow {
+			a.refresh(&r)
+		}
 		out = append(out, r)
 	}
 	a.livePulled = now
@@ -406,6 +423,9 @@ func (a *Aggregator) flushLocked(next time.Time) {
 	for k, e := range a.entries {
 		r := e.rec
 		r.Time, r.Start, r.End, r.Samples = end, a.start, end, e.samples
+		if a.refresh != nil && !r.Overflow {
+			a.refresh(&r)
+		}
 		out = append(out, r)
 		delete(a.entries, k)
 		a.free = append(a.free, e)

@@ -263,3 +263,28 @@ func TestQuietIntervals(t *testing.T) {
 		t.Errorf("%d aggregates", len(q.flows))
 	}
 }
+
+// Aggregates are attributed again when written: a sample that arrived
+// before the inventory knew its port is stored with names.
+func TestRefreshBeforeWrite(t *testing.T) {
+	now := time.Date(2026, 11, 26, 10, 0, 5, 0, time.UTC)
+	s := &sink{}
+	a := newAggregator(Config{Interval: time.Minute, MaxKeys: 100}, s, func() time.Time { return now })
+	known := &flow.Identity{PortID: "p1", InstanceName: "web-1"}
+	var inventory *flow.Identity // not read yet
+	a.SetRefresh(func(r *flow.Record) {
+		if r.SrcAddr == netip.MustParseAddr("10.0.0.1") {
+			r.SrcID = inventory
+		}
+	})
+	a.Write(&pipeline.Batch{Flows: []flow.Record{rec("10.0.0.1", "10.0.0.2", 40000, 1000, 0)}})
+	if live := a.Live(); len(live) != 1 || live[0].SrcID != nil {
+		t.Fatalf("live before the inventory: %+v", live)
+	}
+	inventory = known
+	now = now.Add(time.Minute)
+	a.Flush()
+	if len(s.flows) != 1 || s.flows[0].SrcID.OrEmpty().InstanceName != "web-1" {
+		t.Errorf("written: %+v, want it attributed to web-1", s.flows)
+	}
+}

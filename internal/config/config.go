@@ -94,6 +94,7 @@ type OpenStack struct {
 	// BaseMAC and UplinkBridgesExport drive the count-once rule.
 	BaseMAC             string `yaml:"base_mac"`
 	UplinkBridgesExport bool   `yaml:"uplink_bridges_export"`
+	Conntrack           string `yaml:"conntrack"`
 }
 
 // Options returns the observation classification options.
@@ -102,7 +103,11 @@ func (o OpenStack) Options() (openstack.Options, error) {
 	if err != nil {
 		return openstack.Options{}, fmt.Errorf("enrich.openstack.%w", err)
 	}
-	return openstack.Options{BaseMAC: m, UplinkExports: o.UplinkBridgesExport}, nil
+	ct, err := openstack.ParseConntrack(o.Conntrack)
+	if err != nil {
+		return openstack.Options{}, fmt.Errorf("enrich.openstack.%w", err)
+	}
+	return openstack.Options{BaseMAC: m, UplinkExports: o.UplinkBridgesExport, Conntrack: ct}, nil
 }
 
 // Metrics configures the listener for Prometheus and health probes.

@@ -356,8 +356,11 @@ func (a *api) ports(ctx context.Context, q url.Values, base store.Query) (any, e
 }
 
 type agentJSON struct {
-	Agent          string    `json:"agent"`
-	SubAgent       int64     `json:"sub_agent"`
+	Agent    string `json:"agent"`
+	SubAgent int64  `json:"sub_agent"`
+	// Input: sflow, netflow_v5, netflow_v9 or ipfix; one exporter sending
+	// two protocols is two rows.
+	Input          string    `json:"input"`
 	Datagrams      uint64    `json:"datagrams"`
 	DatagramsPerS  float64   `json:"datagrams_per_s"`
 	FlowSamples    uint64    `json:"flow_samples"`
@@ -368,20 +371,28 @@ type agentJSON struct {
 	Resets         uint64    `json:"resets"`
 	FirstSeen      time.Time `json:"first_seen"`
 	LastSeen       time.Time `json:"last_seen"`
+	// Silent: not heard from for more than silentAfter.
+	Silent bool `json:"silent"`
+	// Restored: known from the store, not heard from since the restart.
+	Restored bool `json:"restored"`
 }
+
+// silentAfter: exporters send at least every few seconds (Open vSwitch
+// flushes once a second and sends counters every polling interval).
+const silentAfter = agents.RateWindow
 
 func (a *api) agents(*http.Request) (any, error) {
 	list := []agentJSON{}
 	if a.ag != nil {
-		for _, s := range a.ag.All() {
-			j := agentJSON{Agent: s.Agent.String(), SubAgent: int64(s.SubAgent), Datagrams: s.Datagrams,
-				FlowSamples: s.FlowSamples, CounterSamples: s.CounterSamples, Lost: s.Lost,
-				DecodeErrors: s.ErrorCount(), Resets: s.Resets, FirstSeen: s.FirstSeen.UTC(), LastSeen: s.LastSeen.UTC()}
+		now := time.Now()
+		snaps, rates := a.ag.AllWithRates(now)
+		for i, s := range snaps {
+			j := agentJSON{Agent: s.Agent.String(), SubAgent: int64(s.SubAgent), Input: s.Input.String(), Datagrams: s.Datagrams,
+				DatagramsPerS: rates[i], FlowSamples: s.FlowSamples, CounterSamples: s.CounterSamples, Lost: s.Lost,
+				DecodeErrors: s.ErrorCount(), Resets: s.Resets, FirstSeen: s.FirstSeen.UTC(), LastSeen: s.LastSeen.UTC(),
+				Silent: now.Sub(s.LastSeen) > silentAfter, Restored: s.Restored}
 			if s.SubAgent == agents.NoSubAgent {
 				j.SubAgent = -1 // datagrams whose header could not be read
-			}
-			if d := s.LastSeen.Sub(s.FirstSeen).Seconds(); d > 0 {
-				j.DatagramsPerS = float64(s.Datagrams) / d
 			}
 			if n := s.Datagrams + s.Lost; n > 0 {
 				j.LossRatio = float64(s.Lost) / float64(n)
@@ -460,7 +471,8 @@ func (a *api) status(r *http.Request) (any, error) {
 	for _, t := range st.Tiers {
 		tiers = append(tiers, tierJSON{Step: t.Step, Keep: t.Keep.String(), Rows: t.Rows, Oldest: timePtr(t.Oldest), Newest: timePtr(t.Newest)})
 	}
-	out["flows_stored"] = st.Rows
+	out["flows_stored"] = st.Rows // kept for v1 clients: rows, not flows
+	out["flow_rows"] = st.Rows
 	out["counters_stored"] = st.Counters
 	out["oldest"], out["newest"] = timePtr(st.Oldest), timePtr(st.Newest)
 	out["store_bytes"] = st.Bytes

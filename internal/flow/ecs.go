@@ -270,8 +270,11 @@ func writeFlowlensPort(w *jsonw, key string, p *Port) {
 	switch p.Format {
 	case PortSingle:
 		w.uint("index", uint64(p.Index))
-	case PortDiscard:
+	case PortDiscard, PortRecirculated:
 		w.uint("reason", uint64(p.Reason))
+		if p.Format == PortRecirculated && p.Index != 0 {
+			w.uint("index", uint64(p.Index)) // inferred from the destination
+		}
 	case PortMultiple:
 		w.uint("count", uint64(p.Count))
 	}

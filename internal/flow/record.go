@@ -35,9 +35,16 @@ const (
 	// Open vSwitch also uses Count 1 for a single output port it has no
 	// ifindex for.
 	PortMultiple
+	// PortRecirculated: the agent said discard (reason 256, no output)
+	// but the bridge runs conntrack: Open vSwitch samples a packet in its
+	// first datapath pass, which ends in ct() and recirculation before
+	// any output, allowed and blocked packets alike. The output is not
+	// known; Index and Name, when set, are inferred from the destination's
+	// port. Not a drop.
+	PortRecirculated
 )
 
-var portFormatNames = [...]string{"unknown", "single", "local", "discard", "multiple"}
+var portFormatNames = [...]string{"unknown", "single", "local", "discard", "multiple", "recirculated"}
 
 func (f PortFormat) String() string {
 	if int(f) < len(portFormatNames) {
@@ -153,6 +160,16 @@ func (i Input) String() string {
 		return inputNames[i]
 	}
 	return "unknown"
+}
+
+// ParseInput returns the input named s (Input.String).
+func ParseInput(s string) (Input, bool) {
+	for i, n := range inputNames {
+		if n == s {
+			return Input(i), true
+		}
+	}
+	return 0, false
 }
 
 // Record is one flow observation: an sFlow flow sample, a NetFlow/IPFIX data

@@ -3,7 +3,9 @@ package store
 import (
 	"context"
 	"database/sql"
+	"net/netip"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 )
@@ -109,4 +111,39 @@ func (s *Store) WriteQuiet(start, end time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.recordCoverage(context.Background(), start.Unix(), end.Unix())
+}
+
+// Exporter is an exporter the store holds flows or counters from.
+type Exporter struct {
+	Agent    netip.Addr
+	SubAgent uint32
+	Input    string // sflow, netflow_v5, netflow_v9, ipfix
+	LastSeen time.Time
+}
+
+// Exporters lists every exporter with rows in the store and when its last
+// row ends: after a restart, the console lists the agents it knew, with
+// when they were last heard, before they send again.
+func (s *Store) Exporters(ctx context.Context) ([]Exporter, error) {
+	var parts []string
+	for _, t := range s.tiers {
+		parts = append(parts, "SELECT agent, sub_agent, input, max(ts + dur) AS last FROM "+t.table("flows")+" GROUP BY agent, sub_agent, input",
+			"SELECT agent, sub_agent, 'sflow' AS input, max(ts) AS last FROM "+t.table("counters")+" GROUP BY agent, sub_agent")
+	}
+	q := "SELECT agent, sub_agent, input, max(last) FROM (" + strings.Join(parts, " UNION ALL ") + ") x GROUP BY agent, sub_agent, input"
+	var out []Exporter
+	err := scanRows(ctx, s.eng.DB(), q, nil, func(rows *sql.Rows) error {
+		var agent, input string
+		var sub, last int64
+		if err := rows.Scan(&agent, &sub, &input, &last); err != nil {
+			return err
+		}
+		a, err := netip.ParseAddr(agent)
+		if err != nil {
+			return nil // the overflow aggregate's or a damaged row: not an exporter
+		}
+		out = append(out, Exporter{Agent: a, SubAgent: uint32(sub), Input: input, LastSeen: time.Unix(last, 0).UTC()})
+		return nil
+	})
+	return out, err
 }

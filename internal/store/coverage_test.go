@@ -87,3 +87,32 @@ func TestCoverageSpans(t *testing.T) {
 		t.Errorf("after trim: %v", c.spans)
 	}
 }
+
+func TestExporters(t *testing.T) {
+	s := openTest(t, testConfig(t.TempDir()))
+	a := obsRecord(day, flow.ObservationPort, 10)
+	b := obsRecord(day.Add(5*time.Minute), flow.ObservationPort, 10)
+	b.Input = flow.InputIPFIX
+	c := flow.Counter{Time: day.Add(9 * time.Minute), Agent: a.Agent, SubAgent: 1, HasInterface: true}
+	if err := s.Append([]flow.Record{a, b}, []flow.Counter{c}); err != nil {
+		t.Fatal(err)
+	}
+	ex, err := s.Exporters(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]time.Time{}
+	for _, e := range ex {
+		got[e.Agent.String()+"/"+e.Input+"/"+string(rune('0'+e.SubAgent))] = e.LastSeen
+	}
+	want := map[string]time.Time{"192.0.2.1/sflow/0": day.Add(time.Minute), "192.0.2.1/ipfix/0": day.Add(6 * time.Minute),
+		"192.0.2.1/sflow/1": day.Add(9 * time.Minute)}
+	if len(got) != len(want) {
+		t.Fatalf("exporters %v, want %v", got, want)
+	}
+	for k, v := range want {
+		if !got[k].Equal(v) {
+			t.Errorf("%s: last seen %s, want %s", k, got[k], v)
+		}
+	}
+}

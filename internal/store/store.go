@@ -368,7 +368,7 @@ func macString(m flow.MAC) string {
 
 // PortLabel is how a flow's port appears in the in_port and out_port
 // dimensions: its name, else its ifIndex, else its format (local,
-// discard, multiple; "" when unknown).
+// discard, multiple, recirculated; "" when unknown).
 func PortLabel(p *flow.Port) string {
 	switch p.Format {
 	case flow.PortSingle:
@@ -378,6 +378,12 @@ func PortLabel(p *flow.Port) string {
 		return fmt.Sprint(p.Index)
 	case flow.PortUnknown:
 		return p.Name
+	case flow.PortRecirculated:
+		// Never "discard": conntrack sent the packet on; the port the
+		// destination is plugged in, where known.
+		if p.Name != "" {
+			return p.Name
+		}
 	}
 	return p.Format.String()
 }

@@ -45,6 +45,7 @@ type Port struct {
 type attachPoint struct {
 	agent netip.Addr
 	index uint32 // 0: plugged without a Linux ifindex (an internal port in a netns)
+	name  string // the OVS interface
 }
 
 // Attached says where a port is plugged: the sFlow agent address of its
@@ -76,7 +77,9 @@ type snapshot struct {
 // part whenever it learns something; lookups read an immutable snapshot
 // and never lock.
 type Inventory struct {
-	opts      atomic.Pointer[Options]
+	opts atomic.Pointer[Options]
+	// conntrack holds the bridges (bridgeKey) seen running conntrack.
+	conntrack sync.Map
 	mu        sync.Mutex
 	sources   map[string][]Port
 	updated   map[string]time.Time
@@ -243,7 +246,7 @@ func (inv *Inventory) merge() *snapshot {
 			ProjectID: p.ProjectID, ProjectName: p.ProjectName, Host: p.Host, Source: p.Source}
 		for _, a := range p.Attachments {
 			if addr, err := netip.ParseAddr(a.Agent); err == nil {
-				p.at = append(p.at, attachPoint{addr.Unmap(), a.IfIndex})
+				p.at = append(p.at, attachPoint{addr.Unmap(), a.IfIndex, a.Interface})
 			}
 			if addr, err := netip.ParseAddr(a.Agent); err == nil && a.IfIndex != 0 {
 				if k, ok := attach4(addr.Unmap(), a.IfIndex); ok {
@@ -393,6 +396,10 @@ func (inv *Inventory) Enrich(r *flow.Record) { inv.enrich(r) }
 func (inv *Inventory) enrich(r *flow.Record) (srcFound, dstFound bool) {
 	s := inv.cur.Load()
 	o := inv.opts.Load()
+	recirculated := r.Out.Format == flow.PortRecirculated // attributed again, after aggregation
+	if r.Out.Format == flow.PortDiscard && r.Out.Reason == noOutput && inv.recirculates(r, o) {
+		r.Out.Format, recirculated = flow.PortRecirculated, true
+	}
 	if len(s.ports) == 0 {
 		if r.InnerPresent && o.cloudMAC(s, r.Inner.SrcMAC) {
 			r.Observation = flow.ObservationTunnel
@@ -409,6 +416,21 @@ func (inv *Inventory) enrich(r *flow.Record) (srcFound, dstFound bool) {
 	dst, _ := s.lookup(r.Agent, &r.Out, r.DstMAC, vlan, 0)
 	// On a physical NIC, VM traffic is inside VXLAN/Geneve: the inner MACs
 	// and the VNI name the ports.
+	// OVN's ARP responder (and ND) answers on the port the request came
+	// in: the output is the sender's own port, not the destination's.
+	if dst != nil && dst == src && r.In.Format == flow.PortSingle && r.Out.Format == flow.PortSingle && r.In.Index == r.Out.Index {
+		dst, _ = s.lookup(r.Agent, &flow.Port{}, r.DstMAC, vlan, 0)
+	}
+	if recirculated && dst != nil {
+		// Where the packet goes once conntrack lets it: the destination's
+		// port on this bridge, if it is plugged here.
+		for _, a := range dst.at {
+			if a.agent == r.Agent && a.index != 0 {
+				r.Out.Index, r.Out.Name = a.index, a.name
+				break
+			}
+		}
+	}
 	inner := false
 	if r.InnerPresent && src == nil && dst == nil {
 		none := flow.Port{}

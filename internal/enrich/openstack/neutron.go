@@ -78,9 +78,10 @@ func (c APIConfig) Validate() error {
 
 // APISource reads the APIs into the inventory, and again every Refresh.
 type APISource struct {
-	cfg APIConfig
-	inv *Inventory
-	log *slog.Logger
+	missing atomic.Pointer[[]string]
+	cfg     APIConfig
+	inv     *Inventory
+	log     *slog.Logger
 
 	// retry delays after a failure: doubling from retryMin up to retryMax
 	retryMin, retryMax time.Duration
@@ -127,6 +128,15 @@ func NewAPISource(cfg APIConfig, inv *Inventory, log *slog.Logger) *APISource {
 
 // Ready is closed once the first read has succeeded or failed.
 func (s *APISource) Ready() <-chan struct{} { return s.ready }
+
+// Missing names the catalog's services flowlens reads but the cloud does
+// not offer (compute, identity), as of the last login.
+func (s *APISource) Missing() []string {
+	if m := s.missing.Load(); m != nil {
+		return *m
+	}
+	return nil
+}
 
 // Requests is the number of HTTP requests sent so far (logins included).
 func (s *APISource) Requests() int64 { return s.requests.Load() }
@@ -207,7 +217,7 @@ func (s *APISource) Refresh(ctx context.Context) (int, error) {
 			return 0, err
 		}
 		s.conn = c
-		s.log.Info("logged in to the OpenStack APIs", "as", c.what, "network", c.network.Endpoint, "compute", c.compute.Endpoint)
+		s.log.Info("logged in to the OpenStack APIs", "as", c.what, "network", c.network.Endpoint, "compute", endpoint(c.compute))
 	}
 	c := s.conn
 	ports, err := s.read(ctx, c)
@@ -398,13 +408,22 @@ func (s *APISource) connect(ctx context.Context) (*apiConn, error) {
 	if c.network, err = gcopenstack.NewNetworkV2(pc, eo); err != nil {
 		return nil, fmt.Errorf("no network (Neutron) endpoint in the catalog for region %q, interface %s: %v", eo.Region, eo.Availability, err)
 	}
+	// Neutron alone gives ports, networks and projects; Nova adds instance
+	// names and Keystone project names. A cloud without one (a Neutron-only
+	// deployment, a lab) still gets what the others give.
+	var missing []string
 	if c.compute, err = gcopenstack.NewComputeV2(pc, eo); err != nil {
-		return nil, fmt.Errorf("no compute (Nova) endpoint in the catalog for region %q, interface %s", eo.Region, eo.Availability)
+		c.compute = nil
+		missing = append(missing, "compute")
+		s.log.Warn("no compute (Nova) endpoint in the catalog: instances keep their ids (names come from Nova)",
+			"region", eo.Region, "interface", eo.Availability)
 	}
 	if c.identity, err = gcopenstack.NewIdentityV3(pc, eo); err != nil {
-		s.log.Warn("no identity endpoint in the catalog: projects keep their ids", "error", err)
 		c.identity = nil
+		missing = append(missing, "identity")
+		s.log.Warn("no identity endpoint in the catalog: projects keep their ids", "error", err)
 	}
+	s.missing.Store(&missing)
 	c.provider = pc
 	return c, nil
 }
@@ -560,6 +579,9 @@ func (s *APISource) read(ctx context.Context, c *apiConn) ([]Port, error) {
 
 func (s *APISource) readServers(ctx context.Context, c *apiConn, all bool) (map[string]apiServer, error) {
 	srvs := map[string]apiServer{}
+	if c.compute == nil {
+		return srvs, nil
+	}
 	err := eachPage(ctx, "servers", servers.List(c.compute, servers.ListOpts{AllTenants: all, Limit: s.cfg.PageSize}), func(p pagination.Page) ([]string, error) {
 		var ss []apiServer
 		err := servers.ExtractServersInto(p, &ss)
@@ -771,4 +793,11 @@ func (f *failureLog) succeeded(log *slog.Logger, ports int) {
 		log.Debug("OpenStack APIs read", "ports", ports)
 	}
 	*f = failureLog{once: true}
+}
+
+func endpoint(c *gophercloud.ServiceClient) string {
+	if c == nil {
+		return "none"
+	}
+	return c.Endpoint
 }

@@ -39,6 +39,7 @@ type fakeCloud struct {
 	fail500   map[string]int // path -> number of 500s to answer
 	down      bool           // every connection is dropped
 	forbidAll bool           // Nova refuses all_tenants, Keystone refuses GET /v3/projects
+	noCompute bool           // the catalog has no compute endpoint (a Neutron-only cloud)
 	maxLimit  int            // the servers' max page size (pagination_max_limit, osapi_max_limit)
 	expireAt  int            // tokens expire when GET /v2.0/ports is asked for the expireAt-th time
 	hits      map[string]int // path -> requests
@@ -208,17 +209,6 @@ func (f *fakeCloud) auth(w http.ResponseWriter, r *http.Request) {
 	f.issued++
 	tok := fmt.Sprintf("gAAAAABtoken%04d", f.issued)
 	f.tokens[tok] = true
-	ep := func(kind, url string) map[string]any {
-		var eps []any
-		for i, iface := range []string{"public", "internal", "admin"} {
-			eps = append(eps, map[string]any{"id": fmt.Sprintf("%s-%d", kind, i), "interface": iface,
-				"region": "RegionOne", "region_id": "RegionOne", "url": url})
-		}
-		// another region, whose endpoints must not be used
-		eps = append(eps, map[string]any{"id": kind + "-r2", "interface": "public", "region": "RegionTwo", "region_id": "RegionTwo",
-			"url": "http://192.0.2.99:1/" + kind})
-		return map[string]any{"endpoints": eps, "id": kind + "-svc", "type": kind, "name": kind}
-	}
 	w.Header().Set("X-Subject-Token", tok)
 	now := time.Now().UTC()
 	writeJSON(w, http.StatusCreated, map[string]any{"token": map[string]any{
@@ -230,11 +220,7 @@ func (f *fakeCloud) auth(w http.ResponseWriter, r *http.Request) {
 		"project":    map[string]any{"domain": map[string]any{"id": "default", "name": "Default"}, "id": "p-admin", "name": "admin"},
 		"is_domain":  false,
 		"roles":      []any{map[string]any{"id": "r-1", "name": "reader"}, map[string]any{"id": "r-2", "name": "admin"}},
-		"catalog": []any{
-			ep("identity", f.srv.URL+"/v3/"),
-			ep("network", f.srv.URL+"/network"),
-			ep("compute", f.srv.URL+"/compute/v2.1"),
-		},
+		"catalog":    f.catalog(),
 	}})
 }
 
@@ -955,4 +941,52 @@ func TestAPIConfigValidate(t *testing.T) {
 	if (APIConfig{}).Validate() != nil {
 		t.Error("a disabled source needs no settings")
 	}
+}
+
+func (f *fakeCloud) catalog() []any {
+	c := []any{ep("identity", f.srv.URL+"/v3/"), ep("network", f.srv.URL+"/network")}
+	if !f.noCompute {
+		c = append(c, ep("compute", f.srv.URL+"/compute/v2.1"))
+	}
+	return c
+}
+
+// Without Nova in the catalog (a Neutron-only deployment, a lab), ports,
+// networks and projects still get their names; instances keep their ids,
+// and the missing service is reported.
+func TestAPISourceWithoutNova(t *testing.T) {
+	f := newFakeCloud(t)
+	f.noCompute = true
+	f.populate()
+	openrc(t, f)
+	inv := NewInventory()
+	s, logs := newTestSource(testAPIConfig(), inv)
+	if _, err := s.Refresh(context.Background()); err != nil {
+		t.Fatalf("a catalog without Nova: %v", err)
+	}
+	p, ok := portByID(inv, "port-a1")
+	if !ok || p.NetworkName != "red" || p.ProjectName == "" || p.InstanceID != "vm-a1" || p.InstanceName != "" {
+		t.Errorf("port-a1 without Nova: %+v", p)
+	}
+	if f.hit("/compute/v2.1/servers/detail") != 0 {
+		t.Error("Nova asked for although the catalog has none")
+	}
+	if m := s.Missing(); len(m) != 1 || m[0] != "compute" {
+		t.Errorf("missing %v, want [compute]", m)
+	}
+	if !strings.Contains(logs.String(), "no compute (Nova) endpoint") {
+		t.Errorf("the missing Nova is not logged: %s", logs.String())
+	}
+}
+
+func ep(kind, url string) map[string]any {
+	var eps []any
+	for i, iface := range []string{"public", "internal", "admin"} {
+		eps = append(eps, map[string]any{"id": fmt.Sprintf("%s-%d", kind, i), "interface": iface,
+			"region": "RegionOne", "region_id": "RegionOne", "url": url})
+	}
+	// another region, whose endpoints must not be used
+	eps = append(eps, map[string]any{"id": kind + "-r2", "interface": "public", "region": "RegionTwo", "region_id": "RegionTwo",
+		"url": "http://192.0.2.99:1/" + kind})
+	return map[string]any{"endpoints": eps, "id": kind + "-svc", "type": kind, "name": kind}
 }

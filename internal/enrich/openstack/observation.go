@@ -2,6 +2,8 @@ package openstack
 
 import (
 	"fmt"
+	"net/netip"
+	"sort"
 	"strings"
 
 	"github.com/flowlens/flowlens/internal/flow"
@@ -20,6 +22,71 @@ type Options struct {
 	// bridges) export sFlow too: a packet entering br-int through a patch
 	// port from outside was then counted on the uplink bridge already.
 	UplinkExports bool
+	// Conntrack says whether bridges run conntrack-based security
+	// groups, so that "discard, reason 256" means "recirculated": auto
+	// (learnt per bridge), on or off.
+	Conntrack string
+}
+
+// noOutput is the sFlow discard reason Open vSwitch reports when the
+// datapath pass it sampled had no output action.
+const noOutput = 256
+
+type bridgeKey struct {
+	agent    netip.Addr
+	subAgent uint32
+}
+
+// recirculates reports whether r's bridge runs conntrack, so that its
+// "no output" is a recirculation rather than a drop. With conntrack-based
+// security groups (the ML2/OVS openvswitch firewall, OVN ACLs) every
+// sampled IP packet reports no output: the pass ends in ct() before any
+// output. In auto mode a bridge is known to run conntrack once it reports
+// no output for a TCP segment of an established connection (ACK without
+// SYN): such a connection exists only if its packets got through.
+func (inv *Inventory) recirculates(r *flow.Record, o *Options) bool {
+	if r.EtherType != 0x0800 && r.EtherType != 0x86dd {
+		return false // ARP and ND skip conntrack: their outputs are real
+	}
+	switch o.Conntrack {
+	case "on":
+		return true
+	case "off":
+		return false
+	}
+	k := bridgeKey{r.Agent, r.SubAgent}
+	if _, ok := inv.conntrack.Load(k); ok {
+		return true
+	}
+	if r.HasProto && r.Proto == 6 && r.TCPFlags&0x10 != 0 && r.TCPFlags&0x02 == 0 {
+		inv.conntrack.Store(k, true)
+		return true
+	}
+	return false
+}
+
+// ConntrackBridges lists the bridges (agent, sub-agent) seen running
+// conntrack, for status.
+func (inv *Inventory) ConntrackBridges() []string {
+	var out []string
+	inv.conntrack.Range(func(k, _ any) bool {
+		b := k.(bridgeKey)
+		out = append(out, fmt.Sprintf("%s/%d", b.agent, b.subAgent))
+		return true
+	})
+	sort.Strings(out)
+	return out
+}
+
+// ParseConntrack checks the conntrack option.
+func ParseConntrack(s string) (string, error) {
+	switch s {
+	case "", "auto":
+		return "auto", nil
+	case "on", "off":
+		return s, nil
+	}
+	return "", fmt.Errorf("conntrack %q: use auto (learn it per bridge), on (every bridge runs conntrack-based security groups) or off", s)
 }
 
 // DefaultBaseMAC is Neutron's default base_mac.
