@@ -155,7 +155,7 @@ function renderHeader(): void {
     'label.refresh',
     { title: isLive(state) ? 'Auto-refresh: ranges ending now are reloaded at this interval' : 'Auto-refresh applies to ranges ending now only' },
     '⟳ ',
-    select(String(state.refresh), REFRESH, (v) => set({ refresh: +v }), { 'aria-label': 'Auto-refresh', 'data-testid': 'refresh' }),
+    select(String(state.refresh), REFRESH, (v) => set({ refresh: +v }), { 'aria-label': 'Auto-refresh', 'data-testid': 'refresh', disabled: !isLive(state) }),
   );
   const reload = h('button.reload', { type: 'button', title: 'Reload now', onclick: () => void refreshData() }, 'Reload');
   header.append(h('a.brand', { href: './', title: 'flowlens' }, 'flowlens'), tabs, h('span.spacer'), presets, refresh, reload, custom);

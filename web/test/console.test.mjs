@@ -596,6 +596,7 @@ describe('numbers an operator can trust (issue 12)', () => {
       const iso = (ms) => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
       await page.goto(m.url + `?from=${iso(Date.now() - 3600e3)}&to=${iso(Date.now())}`);
       await settled(page, 0);
+      assert.ok(await page.locator('[data-testid=refresh]').isDisabled(), 'auto-refresh offered for a fixed range');
       const k = m.apiRequests('timeseries').length;
       await page.waitForTimeout(6000);
       assert.equal(m.apiRequests('timeseries').length, k, 'a fixed range was reloaded');
