@@ -106,6 +106,11 @@ describe('against a real flowlens (FLOWLENS_URL)', { skip: BASE ? false : 'FLOWL
     await screenshot(page, 'real-talkers');
     await go('?view=agents&' + range);
     assert.ok((await page.locator('[data-testid=agents-table] tbody tr').count()) >= 1, 'no agent listed');
+    // One row per exporter and protocol: the capture's agent sent sFlow.
+    const agents = await page.locator('[data-testid=agents-table] tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.cells].map((td) => td.textContent.trim())));
+    assert.ok(agents.some((r) => r[0] === '127.0.0.1' && r[1] === 'sFlow' && /^(sending|silent · last heard .+ ago)$/.test(r[3])), JSON.stringify(agents));
+    // The header says what it counts.
+    assert.match(await page.locator('[data-testid=status]').textContent(), /^[\d,]+ stored rows \([^)]*\)/);
     await screenshot(page, 'real-agents');
     // Counter samples keep the capture's own times; flows the collector's clock: a wide range.
     await go('?view=ports&from=-24h');
@@ -113,6 +118,23 @@ describe('against a real flowlens (FLOWLENS_URL)', { skip: BASE ? false : 'FLOWL
     await screenshot(page, 'real-ports');
     await go('?view=map&' + range);
     assert.deepEqual(await texts('.msg-error'), []);
+  });
+
+  test('Count: every observation counts at least what each-packet-once counts', async () => {
+    const total = async () => {
+      const foot = await page.locator('[data-testid=top-proto] tfoot tr', { hasText: 'Total (range)' }).locator('td').nth(1).textContent();
+      const m = /^([\d.]+)\s*([kMGTPE]?)B$/.exec(foot.trim());
+      assert.ok(m, foot);
+      return +m[1] * 1000 ** ' kMGTPE'.indexOf(m[2] || ' ');
+    };
+    await go('?table=proto&' + range);
+    assert.deepEqual(await texts('.msg-error'), []);
+    const once = await total();
+    await go('?table=proto&observations=all&' + range);
+    assert.deepEqual(await texts('.msg-error'), []);
+    assert.equal(await page.locator('[data-testid=observations] button.on').getAttribute('data-value'), 'all');
+    const all = await total();
+    assert.ok(once > 0 && all >= once * 0.995, `each packet once ${once} B, every observation ${all} B`);
   });
 
   // Issue 12, point 6: traffic is visible in the console within 5 s of arriving.
