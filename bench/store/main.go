@@ -138,6 +138,20 @@ func main() {
 			_, err := s.Top(ctx, store.TopRequest{Query: day, By: []string{"src_ip", "dst_ip"}, Limit: 20})
 			return err
 		}},
+		{"top by=src_ip,dst_ip limit=20, 1h (the console's default view)", func() error {
+			_, err := s.Top(ctx, store.TopRequest{Query: hour, By: []string{"src_ip", "dst_ip"}, Limit: 20})
+			return err
+		}},
+		{"matrix level=vm limit=100, 6h (1-minute rows only)", func() error {
+			_, err := s.Matrix(ctx, store.MatrixRequest{Query: store.Query{From: six.From, To: six.To}, Level: "vm", Limit: 100})
+			return err
+		}},
+		{"top by=src_ip,dst_ip every observation, 24h", func() error {
+			q := day
+			q.AllObservations = true
+			_, err := s.Top(ctx, store.TopRequest{Query: q, By: []string{"src_ip", "dst_ip"}, Limit: 20})
+			return err
+		}},
 		{"top by=dst_port filter proto=tcp, 6h", func() error {
 			_, err := s.Top(ctx, store.TopRequest{Query: six, By: []string{"dst_port"}, Limit: 20})
 			return err

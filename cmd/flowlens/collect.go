@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/flowlens/flowlens/internal/accuracy"
 	"github.com/flowlens/flowlens/internal/agents"
 	"github.com/flowlens/flowlens/internal/aggregate"
 	"github.com/flowlens/flowlens/internal/config"
@@ -124,6 +126,9 @@ func cmdRun(args []string, stderr io.Writer) error {
 	if len(outputs) == 0 {
 		log.Warn("no output is configured: records are decoded and counted, then discarded (set output.ndjson.path)")
 	}
+	// Before aggregation: it needs every sample's rate, size and ports.
+	acc := accuracy.New(accuracy.Config{})
+	outputs = append(outputs, acc)
 	pcfg := pipeline.Config{
 		QueueRecords: cfg.Pipeline.QueueRecords,
 		SFlow:        sflow.Options{IncludeFCS: cfg.Input.SFlow.IncludeFCS},
@@ -144,7 +149,7 @@ func cmdRun(args []string, stderr io.Writer) error {
 	}
 	enrichCtx, stopSources := context.WithCancel(context.Background())
 	defer stopSources()
-	osInv, err := startOpenStack(enrichCtx, cfg.Enrich.OpenStack, log)
+	osInv, osAPI, err := startOpenStackSources(enrichCtx, cfg.Enrich.OpenStack, log)
 	if err != nil {
 		return err
 	}
@@ -205,7 +210,7 @@ func cmdRun(args []string, stderr io.Writer) error {
 	if nln != nil {
 		attrs = append(attrs, "netflow_ipfix", strings.Join(uniq(nln.Addrs()), ","))
 	}
-	mx.collect(p, outputs, pcfg.Templates, geo, osInv, st, es, ln, nln)
+	mx.collect(p, outputs, pcfg.Templates, geo, osInv, st, es, acc, ln, nln)
 	if st != nil {
 		restoreAgents(st, p.Agents, log)
 	}
@@ -215,11 +220,13 @@ func cmdRun(args []string, stderr io.Writer) error {
 		if nln != nil {
 			listen["netflow"] = uniq(nln.Addrs())
 		}
-		api := console.NewAPI(st, p.Agents, p.Inventory, console.StatusInfo{
+		var api http.Handler = console.NewAPI(st, p.Agents, p.Inventory, console.StatusInfo{
 			Version: versionString(), Started: time.Now(), Listen: listen, QueryTimeout: cfg.Console.QueryTimeout,
+			Enrichment: enrichmentStatus(cfg.Enrich, geo, osInv, osAPI),
 			SetupHint: ovs.ShellQuote(append([]string{"ovs-vsctl"}, ovs.Command(ovs.Settings{Agent: agentHint(),
 				Target: "COLLECTOR_IP:" + port(addrs[0]), Sampling: 64, Polling: 10, Header: 128}, []string{"br-int"})...)),
 		})
+		api = console.WithAccuracy(api, acc, nil)
 		ccfg := cfg.Console
 		ccfg.Assets = assets.FS
 		if srv, err = console.NewServer(ccfg, api, log); err == nil {

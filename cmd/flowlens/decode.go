@@ -1,10 +1,13 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 
+	"github.com/flowlens/flowlens/internal/accuracy"
 	"github.com/flowlens/flowlens/internal/decode/netflow"
 	"github.com/flowlens/flowlens/internal/decode/sflow"
 	"github.com/flowlens/flowlens/internal/input/pcapfile"
@@ -22,6 +25,7 @@ func cmdDecode(args []string, stdout, stderr io.Writer) error {
 	flows := fs.Bool("flows", true, "print flow records")
 	counters := fs.Bool("counters", true, "print counter records")
 	out := fs.String("output", "-", `file to write NDJSON to ("-": standard output)`)
+	accOut := fs.String("accuracy", "", "write the comparison of estimates with port counters (GET /api/v1/accuracy's answer) as JSON to this file")
 	fcs := fs.Bool("include-fcs", false, "count the 4-byte Ethernet FCS in flow bytes (see input.sflow.include_fcs)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -36,8 +40,13 @@ func cmdDecode(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	nopt := netflow.Options{}
+	outs := []pipeline.Output{w}
+	acc := accuracy.New(accuracy.Config{Windows: 1 << 16})
+	if *accOut != "" {
+		outs = append(outs, acc)
+	}
 	p := pipeline.New(pipeline.Config{SFlow: sflow.Options{IncludeFCS: *fcs}, Wait: true,
-		NetFlow: nopt, Templates: netflow.NewTemplates(nopt)}, log, w)
+		NetFlow: nopt, Templates: netflow.NewTemplates(nopt)}, log, outs...)
 	h := p.SFlowHandler()
 	nh := p.NetFlowHandler()
 	var skipped pcapfile.Skips
@@ -80,6 +89,15 @@ func cmdDecode(args []string, stdout, stderr io.Writer) error {
 	}
 	if err := p.Close(); err != nil {
 		return err
+	}
+	if *accOut != "" {
+		b, err := json.MarshalIndent(acc.Report(accuracy.Query{}), "", "  ")
+		if err == nil {
+			err = os.WriteFile(*accOut, append(b, '\n'), 0o644)
+		}
+		if err != nil {
+			return err
+		}
 	}
 	for _, a := range p.Agents.All() {
 		fmt.Fprintf(stderr, "%s %s sub-agent/domain %d: %d datagrams, %d flows, %d counter samples, %d lost by sequence, %d decode errors %v\n",

@@ -10,15 +10,9 @@ import (
 	"time"
 
 	"github.com/flowlens/flowlens/internal/config"
+	"github.com/flowlens/flowlens/internal/enrich/geoip"
 	"github.com/flowlens/flowlens/internal/enrich/openstack"
 )
-
-// startOpenStack starts the configured identity sources. It returns nil
-// when none is configured.
-func startOpenStack(ctx context.Context, c config.OpenStack, log *slog.Logger) (*openstack.Inventory, error) {
-	inv, _, err := startOpenStackSources(ctx, c, log)
-	return inv, err
-}
 
 // startOpenStackSources also returns the API source, if enabled, so that
 // `flowlens inventory` can wait for its first read.
@@ -106,7 +100,12 @@ func cmdInventory(args []string, stdout, stderr io.Writer) error {
 	for _, p := range inv.Ports() {
 		var at []string
 		for _, a := range p.Attachments {
-			at = append(at, fmt.Sprintf("%s/%d(%s,vlan %d)", a.Agent, a.IfIndex, a.Interface, a.LocalVLAN))
+			switch a.Backend {
+			case "ovn": // no local VLAN: OVN's logical switch is the network
+				at = append(at, fmt.Sprintf("%s/%d(%s,ovn)", a.Agent, a.IfIndex, a.Interface))
+			default:
+				at = append(at, fmt.Sprintf("%s/%d(%s,vlan %d)", a.Agent, a.IfIndex, a.Interface, a.LocalVLAN))
+			}
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", p.ID, p.MAC, or(p.InstanceName, p.InstanceID),
 			or(p.NetworkName, p.NetworkID), p.SegmentationID, or(p.ProjectName, p.ProjectID), p.Host, strings.Join(at, " "), p.Source)
@@ -119,4 +118,45 @@ func or(a, b string) string {
 		return a
 	}
 	return b
+}
+
+// enrichmentStatus reports, for /api/v1/status, what each enrichment
+// source is and what it has done: an operator must see at once why names
+// or countries are missing.
+func enrichmentStatus(c config.Enrich, geo *geoip.DB, inv *openstack.Inventory, api *openstack.APISource) func() any {
+	return func() any {
+		g := map[string]any{"enabled": geo != nil, "city_databases": c.GeoIP.CityDatabases, "asn_databases": c.GeoIP.ASNDatabases}
+		if geo != nil {
+			st := geo.Stats()
+			g["lookups"], g["found"] = st.Lookups, st.Found
+		} else {
+			g["hint"] = "set enrich.geoip.city_databases (and asn_databases) to MaxMind-format files, e.g. DB-IP Lite: docs/openstack.md#geography"
+		}
+		o := map[string]any{"base_mac": c.OpenStack.BaseMAC, "uplink_bridges_export": c.OpenStack.UplinkBridgesExport}
+		if inv != nil {
+			st := inv.Stats()
+			var sources []map[string]any
+			for _, s := range st.Sources {
+				sources = append(sources, map[string]any{"name": s.Name, "ports": s.Ports, "updated": s.Updated.UTC()})
+			}
+			o["ports"], o["sources"], o["conntrack_bridges"] = st.Ports, sources, inv.ConntrackBridges()
+			o["flows"], o["source_attributed"], o["destination_attributed"] = st.Flows, st.Source, st.Destination
+		}
+		o["ovsdb"] = c.OpenStack.OVSDB
+		a := map[string]any{"enabled": c.OpenStack.API.Enabled}
+		if api != nil {
+			ready := false
+			select {
+			case <-api.Ready():
+				ready = true
+			default:
+			}
+			a["read"], a["missing_services"], a["requests"] = ready, api.Missing(), api.Requests()
+		}
+		o["api"] = a
+		if len(c.OpenStack.OVSDB) == 0 && c.OpenStack.StaticFile == "" && !c.OpenStack.API.Enabled {
+			o["hint"] = "no OpenStack source: set enrich.openstack.ovsdb, .api.enabled or .static_file (docs/openstack.md)"
+		}
+		return map[string]any{"geoip": g, "openstack": o}
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/flowlens/flowlens/internal/accuracy"
 	"github.com/flowlens/flowlens/internal/aggregate"
 	"github.com/flowlens/flowlens/internal/config"
 	"github.com/flowlens/flowlens/internal/console"
@@ -63,8 +64,8 @@ func startMetrics(c config.Metrics, log *slog.Logger) (*metricsServer, error) {
 
 // collect adds the components' metrics; nil ones are off.
 func (s *metricsServer) collect(p *pipeline.Pipeline, outputs []pipeline.Output, templates *netflow.Templates,
-	geo *geoip.DB, osInv *openstack.Inventory, st *store.Store, es *elasticsearch.Output, sflowLn, netflowLn *udp.Listener) {
-	src := metrics.Sources{Pipeline: p, Templates: templates, GeoIP: geo, OpenStack: osInv, Elasticsearch: es}
+	geo *geoip.DB, osInv *openstack.Inventory, st *store.Store, es *elasticsearch.Output, acc *accuracy.Tracker, sflowLn, netflowLn *udp.Listener) {
+	src := metrics.Sources{Pipeline: p, Templates: templates, GeoIP: geo, OpenStack: osInv, Elasticsearch: es, Accuracy: acc}
 	for _, o := range outputs {
 		if a, ok := o.(*aggregate.Aggregator); ok {
 			src.Aggregators = append(src.Aggregators, a)

@@ -34,6 +34,9 @@ type StatusInfo struct {
 	QueryTimeout time.Duration
 	// Now is the clock of relative times (nil: time.Now); for tests.
 	Now func() time.Time
+	// Enrichment reports each enrichment source and its state (nil:
+	// none configured).
+	Enrichment func() any
 }
 
 type api struct {
@@ -457,6 +460,10 @@ func (a *api) status(r *http.Request) (any, error) {
 	}
 	if a.info.Listen == nil {
 		out["listen"] = map[string][]string{}
+	}
+	out["enrichment"] = map[string]any{}
+	if a.info.Enrichment != nil {
+		out["enrichment"] = a.info.Enrichment()
 	}
 	if a.st == nil {
 		return out, nil

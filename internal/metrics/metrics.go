@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/flowlens/flowlens/internal/accuracy"
 	"github.com/flowlens/flowlens/internal/agents"
 	"github.com/flowlens/flowlens/internal/aggregate"
 	"github.com/flowlens/flowlens/internal/decode/netflow"
@@ -56,6 +57,8 @@ type Sources struct {
 	OpenStack     *openstack.Inventory
 	Elasticsearch *elasticsearch.Output
 	Store         func() StoreUsage
+	// Accuracy compares estimates with port counters.
+	Accuracy *accuracy.Tracker
 }
 
 // Metrics is the registry behind /metrics, and the readiness behind /readyz.
@@ -308,6 +311,21 @@ var (
 	storeMemory      = gauge("flowlens_store_memory_bytes", "Memory the store's database engine holds (buffer pool, bounded by store.memory_limit): part of the process's resident memory.")
 	storeWritten     = counter("flowlens_store_records_written_total", "Flow records written to the store.")
 	storeWriteErrors = counter("flowlens_store_write_errors_total", "Writes to the store that failed.")
+
+	// One series per port and direction compared (accuracy's MaxPorts
+	// bounds them), over the windows the tracker keeps (10 minutes at
+	// polling=10), as GET /api/v1/accuracy without a range.
+	accLabels          = []string{"agent", "sub_agent", "port", "name", "direction"}
+	accEstimateBytes   = gauge("flowlens_accuracy_estimate_bytes", "Sampled estimate of the bytes through the port (in: entering the bridge from it, out: leaving into it), over the counter windows kept.", accLabels...)
+	accCounterBytes    = gauge("flowlens_accuracy_counter_bytes", "The port's octet counters over the same windows (frames without FCS, as the estimate).", accLabels...)
+	accEstimatePackets = gauge("flowlens_accuracy_estimate_packets", "Sampled estimate of the packets through the port over the counter windows kept.", accLabels...)
+	accCounterPackets  = gauge("flowlens_accuracy_counter_packets", "The port's packet counters over the same windows.", accLabels...)
+	accSamples         = gauge("flowlens_accuracy_samples", "Flow samples behind the estimate.", accLabels...)
+	accDiffRatio       = gauge("flowlens_accuracy_diff_ratio", "(estimate − counter) / counter, bytes; absent when there is not enough data.", accLabels...)
+	accDiffSigma       = gauge("flowlens_accuracy_diff_sigma", "Bytes estimate minus counter in standard deviations of the sampling error; beyond ±3 the estimate is off. Absent when there is not enough data.", accLabels...)
+	accPacketsSigma    = gauge("flowlens_accuracy_packets_diff_sigma", "The same for packets.", accLabels...)
+	accPorts           = gauge("flowlens_accuracy_ports", "Port directions by comparison status: ok, off, not enough data.", "status")
+	accOverflow        = counter("flowlens_accuracy_overflow_ports_total", "Ports not compared because the tracker's table was full.")
 )
 
 type collector struct {
@@ -406,6 +424,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	if es := s.Elasticsearch; es != nil {
 		collectES(ch, es.Stats())
 	}
+	if s.Accuracy != nil {
+		collectAccuracy(ch, s.Accuracy.Report(accuracy.Query{}))
+	}
 	if s.Store != nil {
 		u := s.Store()
 		emit(ch, storeBytes, float64(u.Bytes))
@@ -437,6 +458,32 @@ func collectAgent(ch chan<- prometheus.Metric, a *agents.Snapshot) {
 	for reason, n := range a.Errors {
 		emit(ch, agentErrors, float64(n), lv[0], lv[1], lv[2], reason)
 	}
+}
+
+func collectAccuracy(ch chan<- prometheus.Metric, rep accuracy.Report) {
+	status := map[string]int{accuracy.StatusOK: 0, accuracy.StatusOff: 0, accuracy.StatusNoData: 0}
+	for i := range rep.Ports {
+		r := &rep.Ports[i]
+		status[r.Status]++
+		if r.Windows == 0 {
+			continue // nothing to show but the status
+		}
+		lv := []string{r.Agent, strconv.FormatUint(uint64(r.SubAgent), 10), strconv.FormatUint(uint64(r.Index), 10), r.Name, r.Direction}
+		emit(ch, accEstimateBytes, float64(r.EstimateBytes), lv...)
+		emit(ch, accCounterBytes, float64(r.CounterBytes), lv...)
+		emit(ch, accEstimatePackets, float64(r.EstimatePackets), lv...)
+		emit(ch, accCounterPackets, float64(r.CounterPackets), lv...)
+		emit(ch, accSamples, float64(r.Samples), lv...)
+		if r.DiffSigma != nil {
+			emit(ch, accDiffRatio, *r.DiffRatio, lv...)
+			emit(ch, accDiffSigma, *r.DiffSigma, lv...)
+			emit(ch, accPacketsSigma, *r.PacketsDiffSigma, lv...)
+		}
+	}
+	for st, n := range status {
+		emit(ch, accPorts, float64(n), st)
+	}
+	emit(ch, accOverflow, float64(rep.Overflow))
 }
 
 func collectES(ch chan<- prometheus.Metric, st elasticsearch.Stats) {

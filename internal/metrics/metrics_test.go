@@ -26,6 +26,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/flowlens/flowlens/internal/accuracy"
 	"github.com/flowlens/flowlens/internal/aggregate"
 	"github.com/flowlens/flowlens/internal/decode/netflow"
 	"github.com/flowlens/flowlens/internal/decode/sflow"
@@ -556,5 +557,46 @@ func TestMetricsAreDocumented(t *testing.T) {
 	}
 	if len(names) < 40 {
 		t.Errorf("only %d metrics listed", len(names))
+	}
+}
+
+// The accuracy comparison of a real Open vSwitch capture is scraped per
+// port and direction, with the σ only where there is a number.
+func TestAccuracyMetrics(t *testing.T) {
+	tr := accuracy.New(accuracy.Config{})
+	p := pipeline.New(pipeline.Config{Wait: true}, quiet(), tr)
+	h := p.SFlowHandler()
+	for _, d := range capture(t, "ovs-sflow.pcap") {
+		h.Datagram(d.Payload, netip.MustParseAddrPort("127.0.0.1:40000"), d.Time)
+	}
+	h.Flush()
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	m := metrics.New("test", "", nil)
+	if err := m.Collect(metrics.Sources{Accuracy: tr}); err != nil {
+		t.Fatal(err)
+	}
+	fams, body := scrape(t, m.Handler())
+	rep := tr.Report(accuracy.Query{})
+	ok := 0
+	for _, r := range rep.Ports {
+		lv := []string{"agent", "127.0.0.1", "sub_agent", "0", "port", strconv.Itoa(int(r.Index)), "direction", r.Direction}
+		if r.Status == accuracy.StatusOK {
+			ok++
+			if got := value(t, fams, "flowlens_accuracy_counter_bytes", lv...); got != float64(r.CounterBytes) || got < 1e5 {
+				t.Errorf("%s %s counter bytes %v, report %d", r.Name, r.Direction, got, r.CounterBytes)
+			}
+			if got := value(t, fams, "flowlens_accuracy_diff_sigma", lv...); got != *r.DiffSigma {
+				t.Errorf("%s %s diff_sigma %v, report %v", r.Name, r.Direction, got, *r.DiffSigma)
+			}
+		}
+	}
+	if ok < 4 || value(t, fams, "flowlens_accuracy_ports", "status", "ok") != float64(ok) {
+		t.Errorf("%d ok rows; scraped %v", ok, value(t, fams, "flowlens_accuracy_ports", "status", "ok"))
+	}
+	// br-int had no flow samples: a status, no σ.
+	if strings.Contains(body, `flowlens_accuracy_diff_sigma{agent="127.0.0.1",direction="in",name="br-int"`) {
+		t.Errorf("a σ for a port without data:\n%s", body)
 	}
 }

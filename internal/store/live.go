@@ -41,7 +41,11 @@ func (s *Store) refreshLive(ctx context.Context, to time.Time) {
 		return
 	}
 	defer s.mu.Unlock()
-	if s.live == nil || time.Since(s.liveAt) < liveEvery {
+	// A busy cloud's interval can hold 100 000 keys: refreshing it takes
+	// the store for a while, so refreshes are spaced by four times the
+	// last one's duration, and the store's own writes keep most of its
+	// time.
+	if s.live == nil || time.Since(s.liveAt) < max(liveEvery, 4*s.liveTook) {
 		return
 	}
 	s.smu.RLock()
@@ -51,6 +55,7 @@ func (s *Store) refreshLive(ctx context.Context, to time.Time) {
 		return
 	}
 	s.liveAt = time.Now()
+	defer func() { s.liveTook = time.Since(s.liveAt) }()
 	if _, err := s.eng.DB().ExecContext(ctx, "DELETE FROM "+liveTable+" WHERE ts < ?", written); err != nil {
 		s.log.Debug("store: refreshing the live interval failed", "error", err)
 		return

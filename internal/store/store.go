@@ -46,9 +46,10 @@ type Store struct {
 	cov     coverage
 	// live, guarded by mu, reads the aggregator's current interval
 	// (live.go); liveAt is when the live table was last refreshed.
-	live   func() []flow.Record
-	liveAt time.Time
-	liveOn atomic.Bool
+	live     func() []flow.Record
+	liveAt   time.Time
+	liveTook time.Duration
+	liveOn   atomic.Bool
 
 	written, writeErrors atomic.Uint64
 	lastErrLog           atomic.Int64 // unix nanoseconds

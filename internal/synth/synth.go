@@ -572,6 +572,7 @@ func (c *Cloud) emit(out []flow.Record, r *rand.Rand, start time.Time, src, dst 
 		x := rec
 		x.Agent = c.Hypervisors[v.Hypervisor].Addr
 		x.In = c.port(src.vm)
+		x.Observation = flow.ObservationPort
 		if dst.vm >= 0 && c.VMs[dst.vm].Hypervisor == v.Hypervisor {
 			x.Out = c.port(dst.vm)
 		} else {
@@ -584,6 +585,12 @@ func (c *Cloud) emit(out []flow.Record, r *rand.Rand, start time.Time, src, dst 
 		x.Agent = c.Hypervisors[c.VMs[dst.vm].Hypervisor].Addr
 		x.In = flow.Port{Format: flow.PortUnknown}
 		x.Out = c.port(dst.vm)
+		// The packet was counted on the sender's hypervisor; from
+		// outside, it enters the cloud here (through br-ex's patch port).
+		x.Observation = flow.ObservationForwarded
+		if src.vm < 0 {
+			x.Observation = flow.ObservationUplink
+		}
 		out = append(out, x)
 	}
 	return out

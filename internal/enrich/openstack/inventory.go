@@ -32,6 +32,9 @@ type Port struct {
 	Host           string     `yaml:"host"`
 	FixedIPs       []string   `yaml:"fixed_ips"`
 	Attachments    []Attached `yaml:"attachments"`
+	// DeviceOwner is Neutron's device_owner (compute:nova,
+	// network:router_interface, network:dhcp…), from the API.
+	DeviceOwner string `yaml:"device_owner,omitempty"`
 
 	// Source names where the port came from; a merged port lists several.
 	Source string `yaml:"-"`
@@ -55,6 +58,10 @@ type Attached struct {
 	IfIndex   uint32 `yaml:"ifindex"`
 	Interface string `yaml:"interface"`
 	LocalVLAN uint16 `yaml:"local_vlan"` // the ML2/OVS agent's tag on br-int
+	// Backend is what bound the port on its hypervisor: "ovn" when
+	// ovn-controller did (Interface external_ids ovn-installed), "ovs" for
+	// the ML2/OVS agent (it tags the port); "" when not known.
+	Backend string `yaml:"backend,omitempty"`
 }
 
 type attachKey struct {
@@ -278,6 +285,7 @@ func mergeInto(dst, src *Port) {
 	fill(&dst.ProjectID, src.ProjectID)
 	fill(&dst.ProjectName, src.ProjectName)
 	fill(&dst.Host, src.Host)
+	fill(&dst.DeviceOwner, src.DeviceOwner)
 	if dst.SegmentationID == 0 {
 		dst.SegmentationID = src.SegmentationID
 	}

@@ -549,7 +549,7 @@ func (s *APISource) read(ctx context.Context, c *apiConn) ([]Port, error) {
 
 	out := make([]Port, 0, len(aps))
 	for _, a := range aps {
-		p := Port{ID: a.ID, MAC: a.MAC, NetworkID: a.NetworkID, ProjectID: a.ProjectID, Host: a.HostID}
+		p := Port{ID: a.ID, MAC: a.MAC, NetworkID: a.NetworkID, ProjectID: a.ProjectID, Host: a.HostID, DeviceOwner: a.DeviceOwner}
 		if p.ProjectID == "" {
 			p.ProjectID = a.TenantID
 		}

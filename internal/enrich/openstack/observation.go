@@ -124,6 +124,26 @@ func (o *Options) cloudMAC(s *snapshot, m flow.MAC) bool {
 	return string(m[:n]) == string(b[:n])
 }
 
+// router reports whether p is a Neutron router's port (legacy, HA or
+// DVR), by its device owner or, from OVSDB alone, its interface's name.
+func (p *Port) router() bool {
+	if p.DeviceOwner != "" {
+		return strings.HasPrefix(p.DeviceOwner, "network:router") || strings.HasPrefix(p.DeviceOwner, "network:ha_router") ||
+			p.DeviceOwner == "network:floatingip_agent_gateway"
+	}
+	if p.InstanceID != "" {
+		return false
+	}
+	for _, a := range p.Attachments {
+		for _, pre := range [...]string{"qr-", "qg-", "sg-", "rfp-", "fg-", "ha-"} {
+			if strings.HasPrefix(a.Interface, pre) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // portLike reports whether an interface name is one that Neutron and
 // os-vif give to the ports they plug (VM taps, hybrid-plug veths,
 // vhost-user sockets, router, DHCP and HA ports), as opposed to uplinks
@@ -147,6 +167,11 @@ func portLike(name string) bool {
 // ifIndex 0). A packet is counted where it entered the cloud: from the
 // sender's own port, or from outside.
 func (o *Options) classify(s *snapshot, r *flow.Record, src *Port, attached bool) flow.Observation {
+	// A router forwards: what it sends was counted where it entered the
+	// cloud (a VM's tap, the uplink).
+	if src != nil && src.router() {
+		return flow.ObservationForwarded
+	}
 	if attached {
 		return flow.ObservationPort
 	}

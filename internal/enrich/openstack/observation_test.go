@@ -169,3 +169,27 @@ func TestParseBaseMAC(t *testing.T) {
 		t.Error("a base_mac with a fourth byte must match four bytes")
 	}
 }
+
+// A router's ports are plugged in namespaces (no ifindex, input 0): what
+// they send was routed, counted where it entered the cloud.
+func TestObservationRouterPorts(t *testing.T) {
+	base, _ := ParseBaseMAC(DefaultBaseMAC)
+	inv := testInventory()
+	inv.Set("ovsdb-router:"+hostB, []Port{
+		{ID: "qg-1", MAC: "fa:16:3e:00:00:0a", Attachments: []Attached{{Agent: hostB, Interface: "qg-1a2b3c4d-5e"}}},
+		{ID: "dhcp-b", MAC: "fa:16:3e:00:00:0d", Attachments: []Attached{{Agent: hostB, Interface: "tap0d0d0d0d-0d"}}},
+	})
+	inv.Set("neutron-routers", []Port{{ID: "qr-api", MAC: "fa:16:3e:00:00:0b", DeviceOwner: "network:router_interface",
+		Attachments: []Attached{{Agent: hostB, Interface: "qr-0b0b0b0b-0b"}}}})
+	inv.SetOptions(Options{BaseMAC: base})
+	for _, c := range []struct {
+		mac  string
+		want flow.Observation
+	}{{"fa:16:3e:00:00:0a", flow.ObservationForwarded}, {"fa:16:3e:00:00:0b", flow.ObservationForwarded}, {"fa:16:3e:00:00:0d", flow.ObservationPort}} {
+		r := flowRec(hostB, flow.Port{}, flow.Port{}, c.mac, "52:54:00:12:34:56", "10.0.0.1", "198.51.100.7")
+		inv.Enrich(&r)
+		if r.Observation != c.want {
+			t.Errorf("from %s: %q, want %q", c.mac, r.Observation, c.want)
+		}
+	}
+}

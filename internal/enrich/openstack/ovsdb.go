@@ -209,9 +209,13 @@ func buildPorts(agent netip.Addr, ifaces []ovsInterface, ports []ovsPort, roots 
 		if ifc.Ifindex != nil && *ifc.Ifindex > 0 {
 			a.IfIndex = uint32(*ifc.Ifindex)
 		}
+		if ifc.ExternalIDs["ovn-installed"] == "true" {
+			a.Backend = "ovn" // ovn-controller bound it: no local VLAN
+		}
 		if po := owner[ifc.UUID]; po != nil {
 			if po.Tag != nil {
 				a.LocalVLAN = uint16(*po.Tag)
+				a.Backend = "ovs"
 			}
 			p.NetworkID = po.OtherConfig["net_uuid"]
 			if seg, err := strconv.ParseUint(po.OtherConfig["segmentation_id"], 10, 32); err == nil {

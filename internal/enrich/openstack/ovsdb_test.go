@@ -105,3 +105,24 @@ func TestParseOVSDB(t *testing.T) {
 		}
 	}
 }
+
+// An OVN hypervisor's Interface rows, as the lab's ovn-controller left
+// them (shared/lab/openstack/evidence/ovn/ovsdb-interfaces.txt): bound
+// by OVN, no Port.tag, so no local VLAN to show.
+func TestBuildPortsOVN(t *testing.T) {
+	idx, of := 13, 1
+	ifaces := []ovsInterface{{UUID: "u1", Name: "tapc790b755-c7", Ifindex: &idx, OFPort: &of, ExternalIDs: map[string]string{
+		"attached-mac": "fa:16:3e:e5:d2:12", "iface-id": "c790b755-c742-4fa8-a3c5-f3fe37ef24a2", "iface-status": "active",
+		"ovn-installed": "true", "vm-uuid": "319a624d-9f48-41e9-8fcc-e770a72c7ee2"}}}
+	ports := []ovsPort{{UUID: "p1", Name: "tapc790b755-c7", Interfaces: []string{"u1"}}}
+	roots := []ovsRoot{{ExternalIDs: map[string]string{"hostname": "oslab-hv1", "ovn-remote": "tcp:127.0.0.1:6642", "system-id": "oslab-hv1"}}}
+	got := buildPorts(netip.MustParseAddr("127.0.0.1"), ifaces, ports, roots)
+	if len(got) != 1 {
+		t.Fatalf("%d ports", len(got))
+	}
+	p := got[0]
+	if p.ID != "c790b755-c742-4fa8-a3c5-f3fe37ef24a2" || p.Host != "oslab-hv1" || len(p.Attachments) != 1 ||
+		p.Attachments[0].Backend != "ovn" || p.Attachments[0].IfIndex != 13 || p.Attachments[0].LocalVLAN != 0 {
+		t.Errorf("OVN port: %+v", p)
+	}
+}

@@ -1,0 +1,55 @@
+package console
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/flowlens/flowlens/internal/accuracy"
+)
+
+// AccuracySource answers GET /api/v1/accuracy: the comparison of sampled
+// estimates with the ports' counters (package accuracy).
+type AccuracySource interface {
+	Report(accuracy.Query) accuracy.Report
+}
+
+// WithAccuracy serves GET /api/v1/accuracy from src and everything else
+// from api (NewAPI's handler). It wraps rather than joins NewAPI so that the
+// comparison, which lives in memory, works with the store disabled too.
+// now is the clock of relative times (nil: time.Now).
+func WithAccuracy(api http.Handler, src AccuracySource, now func() time.Time) http.Handler {
+	if now == nil {
+		now = time.Now
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/", api)
+	mux.HandleFunc("GET /api/v1/accuracy", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		if err := checkParams(q, []string{"from", "to", "agent", "port"}); err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		var aq accuracy.Query
+		t := now()
+		for _, p := range []struct {
+			name string
+			to   *time.Time
+		}{{"from", &aq.From}, {"to", &aq.To}} {
+			if v := q.Get(p.name); v != "" {
+				tv, err := ParseTime(v, t)
+				if err != nil {
+					writeError(w, http.StatusBadRequest, p.name+": "+err.Error())
+					return
+				}
+				*p.to = tv
+			}
+		}
+		if !aq.From.IsZero() && !aq.To.IsZero() && !aq.From.Before(aq.To) {
+			writeError(w, http.StatusBadRequest, "from must be before to")
+			return
+		}
+		aq.Agent, aq.Port = q.Get("agent"), q.Get("port")
+		writeJSON(w, http.StatusOK, src.Report(aq))
+	})
+	return mux
+}
