@@ -161,6 +161,11 @@ export interface AccuracyPort {
   diff_ratio?: number | null;
   sigma_ratio?: number | null;
   diff_sigma?: number | null;
+  packets_diff_ratio?: number | null;
+  packets_diff_sigma?: number | null;
+  sampling_rate?: number;
+  windows?: number;
+  flooded_packets?: number;
   status: 'ok' | 'off' | 'not enough data' | string;
   reason?: string | null;
   window_from?: string | null;

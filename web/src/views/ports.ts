@@ -180,7 +180,11 @@ export function accuracyCell(a: AccuracyPort | undefined): Node | string {
   const cls = a.status === 'ok' ? 'ok' : a.status === 'off' ? 'bad' : 'muted';
   const details = [
     `estimate ${fmt.bytes(a.estimate_bytes)}, counters ${fmt.bytes(a.counter_bytes)}`,
-    `${fmt.int(a.samples)} flow samples`,
+    `${fmt.int(a.samples)} flow samples` + (a.sampling_rate ? ` at 1 in ${fmt.int(a.sampling_rate)}` : '') + (a.windows ? `, ${fmt.int(a.windows)} windows` : ''),
+    a.packets_diff_ratio != null && a.packets_diff_sigma != null
+      ? `packets: ${signedPct(a.packets_diff_ratio)} (${Math.abs(a.packets_diff_sigma).toFixed(1)} σ)`
+      : '',
+    a.flooded_packets ? `${fmt.count(a.flooded_packets)} flooded/multicast packets of the bridge may have left here too` : '',
     a.sigma_ratio != null ? `σ of the sampling error ${fmt.pct(a.sigma_ratio, 2)}` : '',
     a.window_from && a.window_to ? `window ${fmt.datetime(a.window_from, true)} – ${fmt.datetime(a.window_to, true)}` : '',
     a.reason || '',
