@@ -158,7 +158,28 @@ function renderHeader(): void {
     select(String(state.refresh), REFRESH, (v) => set({ refresh: +v }), { 'aria-label': 'Auto-refresh', 'data-testid': 'refresh', disabled: !isLive(state) }),
   );
   const reload = h('button.reload', { type: 'button', title: 'Reload now', onclick: () => void refreshData() }, 'Reload');
-  header.append(h('a.brand', { href: './', title: 'flowlens' }, 'flowlens'), tabs, h('span.spacer'), presets, refresh, reload, custom);
+  const flowView = state.view === 'traffic' || state.view === 'talkers' || state.view === 'map';
+  const count = flowView
+    ? h(
+        'label.count',
+        {
+          title:
+            'Open vSwitch samples a packet on every bridge it crosses (the sending VM\'s br-int, the receiving host\'s br-int after the tunnel, br-ex…). ' +
+            '"each packet once" counts it only where it entered the cloud (from a VM port or from outside); "every observation" adds the repeats.',
+        },
+        'Count: ',
+        segmented(
+          state.observations,
+          [
+            ['first', 'each packet once'],
+            ['all', 'every observation'],
+          ],
+          (v) => set({ observations: v as 'first' | 'all' }),
+          { 'data-testid': 'observations', 'aria-label': 'Count' },
+        ),
+      )
+    : null;
+  header.append(h('a.brand', { href: './', title: 'flowlens' }, 'flowlens'), tabs, h('span.spacer'), ...(count ? [count] : []), presets, refresh, reload, custom);
 }
 
 function renderFilterbar(): void {
@@ -190,33 +211,11 @@ function renderFilterbar(): void {
     val,
     h('button', { type: 'submit' }, 'Add'),
   );
-  const flowView = state.view === 'traffic' || state.view === 'talkers' || state.view === 'map';
-  const count = flowView
-    ? h(
-        'label.count',
-        {
-          title:
-            'Open vSwitch samples a packet on every bridge it crosses (the sending VM\'s br-int, the receiving host\'s br-int after the tunnel, br-ex…). ' +
-            '"each packet once" counts it only where it entered the cloud (from a VM port or from outside); "every observation" adds the repeats.',
-        },
-        'Count: ',
-        segmented(
-          state.observations,
-          [
-            ['first', 'each packet once'],
-            ['all', 'every observation'],
-          ],
-          (v) => set({ observations: v as 'first' | 'all' }),
-          { 'data-testid': 'observations', 'aria-label': 'Count' },
-        ),
-      )
-    : null;
   filterbar.append(
     h('span.lbl', null, 'Filters'),
-    ...(chips.length ? chips : [h('span.hint', null, 'none: click a row, a legend entry or a node to filter on it (shift-click excludes)')]),
+    ...(chips.length ? chips : [h('span.hint', { title: 'Click a table row, a legend entry, a node or a map point to filter on it; shift-click excludes it' }, 'none: click a row to filter (shift-click excludes)')]),
     ...(chips.length > 1 ? [h('button.clear', { type: 'button', onclick: () => set({ filters: [] }) }, 'Clear all')] : []),
     h('span.spacer'),
-    ...(count ? [count] : []),
     add,
     h('span.status', { 'data-testid': 'status', title: statusTitle() }, statusText()),
   );

@@ -499,7 +499,7 @@ describe('numbers an operator can trust (issue 12)', () => {
     let mark = await act(() => page.goto(at(mock.url)));
     const sw = page.locator('[data-testid=observations]');
     assert.equal(await sw.locator('button.on').textContent(), 'each packet once');
-    assert.match(await page.locator('.filterbar label.count').getAttribute('title'), /every bridge it crosses.*where it entered the cloud/s);
+    assert.match(await page.locator('header label.count').getAttribute('title'), /every bridge it crosses.*where it entered the cloud/s);
     const before = (await rowsText('[data-testid="top-src_ip,dst_ip"] tbody tr'))[0];
     assert.equal(before[2], '9.10 GB');
     mark = await act(() => sw.locator('button[data-value=all]').click());
