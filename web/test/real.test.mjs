@@ -116,6 +116,16 @@ describe('against a real flowlens (FLOWLENS_URL)', { skip: BASE ? false : 'FLOWL
     await go('?view=ports&from=-24h');
     assert.deepEqual(await texts('.msg-error'), []);
     await screenshot(page, 'real-ports');
+    // Estimate vs counters, when this flowlens has /api/v1/accuracy: the capture's VM ports are compared.
+    const acc = await fetch(new URL('api/v1/accuracy?from=-24h', BASE));
+    const head = await texts('[data-testid=ports-table] thead th');
+    if (acc.status === 404) assert.ok(!head.some((t) => /Estimate/.test(t)), String(head));
+    else {
+      assert.equal(acc.status, 200);
+      assert.deepEqual(head.slice(-2), ['Estimate vs counters in', 'Estimate vs counters out']);
+      const cells = await texts('[data-testid=ports-table] tbody .acc-cell');
+      assert.ok(cells.some((t) => /^(ok|off) [+−]?\d+(\.\d)? % \(\d+\.\d σ\)$/.test(t)), `estimate vs counters: ${cells}`);
+    }
     await go('?view=map&' + range);
     assert.deepEqual(await texts('.msg-error'), []);
   });
