@@ -142,6 +142,33 @@ try:
         p(f"iperf3 vm1->vm2 tcp: sent {ip['end']['sum_sent']['bytes']} B, retransmits {ip['end']['sum_sent'].get('retransmits')}")
 except Exception as e:
     p(f"iperf3: {e}")
+import re
+def dp(f):
+    m = re.search(r"hit:(\d+) missed:(\d+) lost:(\d+)", open(f).read())
+    return [int(x) for x in m.groups()] if m else [0, 0, 0]
+d0, d1 = dp(f"{d}/dpctl0.txt"), dp(f"{d}/dpctl1.txt")
+vm = [n for n in k0 if n.startswith(P + "-v")]
+rx = sum(k1[n][0] - k0[n][0] for n in vm)
+tx = sum(k1[n][2] - k0[n][2] for n in vm)
+proc = (d1[0] + d1[1]) - (d0[0] + d0[1])
+p(f"datapath: processed {proc} packets (lost in upcalls {d1[2] - d0[2]}); VM ports' kernel rx {rx} ({100 * (rx - proc) / max(rx, 1):.2f} % never processed), kernel tx {tx}")
+try:
+    # TCP --bidir vm1<->vm2: what vm1 put on its veth besides its data segments is ACKs.
+    ip = json.load(open(f"{d}/iperf-1-2.json"))
+    mss = ip["start"].get("tcp_mss_default") or 1448
+    sent = recv = 0
+    for s in ip["end"]["streams"]:
+        if "sender" in s and s["sender"].get("sender"):
+            sent += s["sender"]["bytes"] + s["sender"].get("retransmits", 0) * mss
+        elif "sender" in s:
+            recv += s["sender"]["bytes"]
+    if sent and recv:
+        segs, rsegs = sent / mss, recv / mss
+        n = f"{P}-v1h"
+        acks = (k1[n][0] - k0[n][0]) - segs
+        p(f"tcp vm1: ~{segs:.0f} data segments sent, ~{acks:.0f} other frames (ACKs) for ~{rsegs:.0f} segments received: one ACK per {rsegs / max(acks, 1):.1f}")
+except Exception as e:
+    pass
 for i in (1, 2, 3):
     n = f"{P}-v{i}h"
     dk = [b - a for a, b in zip(k0[n], k1[n])]
