@@ -368,7 +368,10 @@ func (t *Tracker) flow(r *flow.Record) {
 			p.sample(Out, fr, size, r.Time, r.Out.Name)
 		}
 	case flow.PortMultiple:
-		if st != nil {
+		// Open vSwitch says "multiple, 1" for one output port without an
+		// ifindex (a patch or tunnel port): not a flood, and no VM port's
+		// out counters see it on this bridge.
+		if st != nil && r.Out.Count != 1 {
 			st.floodPackets += fr
 			st.floodBytes += fr * size
 		}

@@ -405,6 +405,35 @@ func TestFloodIsNotAnAlarm(t *testing.T) {
 	}
 }
 
+// Traffic a VM port receives from another host was sampled on br-tun,
+// not on br-int: br-int's samples of what its VMs send through patch-tun
+// ("multiple, 1": one port without an ifindex) are no flood and must not
+// excuse the receiving port's missing samples (the two-hypervisor e2e saw
+// "ok" for 0 samples against 34 MB).
+func TestPatchPortOutputIsNotAFlood(t *testing.T) {
+	s := newSim(5, 16, 1, 2)
+	tr := New(Config{})
+	s.poll()
+	for i := 0; i < 20000; i++ {
+		s.packet(1, 0, 1000) // VM 1 to another host, through patch-tun
+		s.packet(2, 0, 100)  // VM 2's replies, to another host too
+		// Another host's VM to VM 2: arrives from br-tun through
+		// patch-int, never sampled on this bridge.
+		s.ctr[2].OutOctets += 1000
+		s.ctr[2].OutUcast++
+	}
+	for i := range s.flows { // as Open vSwitch reports patch-tun
+		s.flows[i].Out = flow.Port{Format: flow.PortMultiple, Count: 1}
+	}
+	s.poll()
+	s.flush(tr)
+	r := row(t, tr.Report(Query{}), 2, "out")
+	if r.Status == StatusOK {
+		t.Errorf("port 2 out: 0 samples against %d bytes read ok: %+v", r.CounterBytes, r)
+	}
+	t.Logf("port 2 out: %s (%s)", r.Status, r.Reason)
+}
+
 // Memory is bounded: ports past MaxPorts are counted, windows past
 // Windows replace the oldest.
 func TestBounds(t *testing.T) {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Remove what a killed flowlens e2e run (test/e2e) left behind: its network namespaces (the
-# "hypervisor" <prefix>-hv with OVS, br-int and the veth host ends, and the VMs <prefix>-vmN),
+# "hypervisor" <prefix>-hv with OVS, br-int and the veth host ends, and the VMs <prefix>-vmN;
+# for TestTwoHypervisors <prefix>-hv1, <prefix>-hv2 and the collector's <prefix>-col),
 # the processes running in them (ovsdb-server, ovs-vswitchd, iperf3, the collector), and its
 # work directories ${TMPDIR:-/tmp}/flowlens-e2e-<prefix>-*.
 #
@@ -19,7 +20,7 @@ for a in "$@"; do
   case $a in
     --force) force=1 ;;
     --keep-dirs) keepdirs=1 ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) prefix=$a ;;
   esac
 done

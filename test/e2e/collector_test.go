@@ -45,8 +45,11 @@ func goTool() string {
 	return "go"
 }
 
+// binEnv names a prebuilt collector binary to test instead of building ./cmd/flowlens.
+const binEnv = "FLOWLENS_E2E_BIN"
+
 // buildCollector builds ./cmd/flowlens into the work dir. With FLOWLENS_E2E_COLLECTOR=sink the
-// test binary's own sink helper stands in for flowlens.
+// test binary's own sink helper stands in for flowlens; FLOWLENS_E2E_BIN names a prebuilt one.
 func (l *Lab) buildCollector() string {
 	t := l.t
 	if os.Getenv(collectorEnv) == "sink" {
@@ -55,6 +58,11 @@ func (l *Lab) buildCollector() string {
 			t.Fatal(err)
 		}
 		return self
+	}
+	if bin := os.Getenv(binEnv); bin != "" {
+		// a prebuilt collector (e.g. another branch's, to try an assertion against it)
+		t.Logf("%s: testing the prebuilt collector %s", binEnv, bin)
+		return bin
 	}
 	bin := filepath.Join(l.Dir, "flowlens")
 	cmd := exec.CommandContext(l.ctx, goTool(), "build", "-o", bin, "./cmd/flowlens")

@@ -19,27 +19,8 @@ import (
 )
 
 func TestOVSsFlow(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("the e2e test needs root (network namespaces, veths, Open vSwitch): sudo go test -tags e2e -v -count=1 ./test/e2e/")
-	}
-	if miss := toolsMissing(); len(miss) > 0 {
-		t.Logf("missing %v: running test/e2e/install.sh", miss)
-		cmd := exec.Command("bash", filepath.Join(repoRoot(t), "test", "e2e", "install.sh"))
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("install.sh: %v\n%s", err, lastBytes(string(out), 3000))
-		}
-		if miss := toolsMissing(); len(miss) > 0 {
-			t.Fatalf("still missing after install.sh: %v", miss)
-		}
-	}
-	// Leave time for an orderly teardown before go test's -timeout panics (which would skip
-	// the t.Cleanup teardown).
-	ctx := context.Background()
-	if dl, ok := t.Deadline(); ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, dl.Add(-45*time.Second))
-		defer cancel()
-	}
+	requireLab(t)
+	ctx := labContext(t)
 	testStart := time.Now()
 
 	l := newLab(t, ctx)
@@ -150,4 +131,34 @@ func (l *Lab) sleep(d time.Duration) {
 	case <-l.ctx.Done():
 		l.t.Fatalf("deadline: %v", l.ctx.Err())
 	}
+}
+
+// requireLab skips without root and installs the lab's tools when some are missing.
+func requireLab(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the e2e test needs root (network namespaces, veths, Open vSwitch): sudo go test -tags e2e -v -count=1 ./test/e2e/")
+	}
+	if miss := toolsMissing(); len(miss) > 0 {
+		t.Logf("missing %v: running test/e2e/install.sh", miss)
+		cmd := exec.Command("bash", filepath.Join(repoRoot(t), "test", "e2e", "install.sh"))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("install.sh: %v\n%s", err, lastBytes(string(out), 3000))
+		}
+		if miss := toolsMissing(); len(miss) > 0 {
+			t.Fatalf("still missing after install.sh: %v", miss)
+		}
+	}
+}
+
+// labContext is the test's context: its deadline leaves time for an orderly teardown.
+func labContext(t *testing.T) context.Context {
+	// Leave time for an orderly teardown before go test's -timeout panics (which would skip
+	// the t.Cleanup teardown).
+	ctx := context.Background()
+	if dl, ok := t.Deadline(); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, dl.Add(-45*time.Second))
+		t.Cleanup(cancel)
+	}
+	return ctx
 }

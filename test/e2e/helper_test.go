@@ -10,13 +10,17 @@ package e2e
 //	sink  a minimal sFlow "collector" that only reads datagram headers, writes one NDJSON
 //	      line per datagram and logs "agent summary" like flowlens. Used instead of flowlens
 //	      with FLOWLENS_E2E_COLLECTOR=sink to debug the lab itself (is OVS exporting at all?).
+//	get   an HTTP GET of FLOWLENS_E2E_URL from inside a namespace (the collector's API in
+//	      the two-hypervisor lab); the body on stdout, exit 0 for 200, 3 for 404, else 1.
 
 import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -39,6 +43,8 @@ func TestMain(m *testing.M) {
 		os.Exit(helperRaw())
 	case "sink":
 		os.Exit(helperSink(os.Args[1:]))
+	case "get":
+		os.Exit(helperGet(os.Getenv("FLOWLENS_E2E_URL")))
 	default:
 		fmt.Fprintln(os.Stderr, "unknown helper", os.Getenv(helperEnv))
 		os.Exit(2)
@@ -181,6 +187,27 @@ func checksum(b []byte) uint16 {
 		sum = sum>>16 + sum&0xffff
 	}
 	return ^uint16(sum)
+}
+
+// --- get: one HTTP request ---------------------------------------------------------------
+
+func helperGet(url string) int {
+	c := &http.Client{Timeout: 15 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(os.Stdout, resp.Body)
+	switch resp.StatusCode {
+	case http.StatusOK:
+		return 0
+	case http.StatusNotFound:
+		return 3
+	}
+	fmt.Fprintln(os.Stderr, "HTTP", resp.Status)
+	return 1
 }
 
 // --- sink: sFlow datagram headers only ----------------------------------------------------

@@ -55,6 +55,9 @@ type Network struct {
 	IPv4Prefix  netip.Prefix
 	IPv6Prefix  netip.Prefix
 	Description string
+	// Names and project: what the Neutron API (here the static inventory) adds; the
+	// two-hypervisor lab only.
+	Name, ProjectID, ProjectName string
 }
 
 // VM is one "instance": a network namespace whose eth0 is the peer of a veth whose other end
@@ -77,6 +80,11 @@ type VM struct {
 	// L3 and DHCP agents do with qr-/qg-/tap ports) instead of a veth. OVS then no longer
 	// knows its ifindex: sFlow reports input 0 for what it sends.
 	Internal bool
+	// HV is the VM's hypervisor in the two-hypervisor lab (twohv_test.go); nil in the single
+	// one (l.HV).
+	HV *Hypervisor
+	// LocalVLAN is its port's Port.tag on br-int: the network's local VLAN on its hypervisor.
+	LocalVLAN int
 }
 
 func (v *VM) String() string { return v.Name }
@@ -302,6 +310,12 @@ func deathSignal(sig syscall.Signal) syscall.Signal {
 
 // run runs a command to completion (bounded by timeout) and returns its combined output.
 func (l *Lab) runT(timeout time.Duration, name string, args ...string) (string, error) {
+	return l.runEnvT(timeout, nil, name, args...)
+}
+
+// runEnvT is runT with more environment variables (they win over the lab's: another
+// hypervisor's OVS_RUNDIR, ...).
+func (l *Lab) runEnvT(timeout time.Duration, env []string, name string, args ...string) (string, error) {
 	parent := l.ctx
 	if l.tearingDown.Load() {
 		parent = context.Background()
@@ -309,7 +323,8 @@ func (l *Lab) runT(timeout time.Duration, name string, args ...string) (string, 
 	ctx, cancel := context.WithTimeout(parent, timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Env = l.ovsEnv()
+	// for a duplicate key, exec uses the last value
+	cmd.Env = append(l.ovsEnv(), env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: deathSignal(syscall.SIGKILL)} // if the test is killed
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -388,12 +403,17 @@ func (l *Lab) start(name, logPath string, argv ...string) (*Proc, error) {
 
 // startFiles is start with an open file passed as descriptor 3 (when not nil).
 func (l *Lab) startFiles(name, logPath string, fd3 *os.File, argv ...string) (*Proc, error) {
+	return l.startFilesEnv(name, logPath, fd3, nil, argv...)
+}
+
+// startFilesEnv is startFiles with more environment variables (see runEnvT).
+func (l *Lab) startFilesEnv(name, logPath string, fd3 *os.File, env []string, argv ...string) (*Proc, error) {
 	f, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = l.ovsEnv()
+	cmd.Env = append(l.ovsEnv(), env...)
 	cmd.Stdout, cmd.Stderr = f, f
 	if fd3 != nil {
 		cmd.ExtraFiles = []*os.File{fd3}
@@ -470,63 +490,91 @@ func (l *Lab) addNetns(ns string) {
 	})
 }
 
+// ovsHome is one private Open vSwitch: the namespace its daemons run in, and its directories.
+type ovsHome struct {
+	NS, RunDir, DBDir, LogDir string
+}
+
+// env points the OVS tools at this Open vSwitch.
+func (h ovsHome) env() []string {
+	return []string{"OVS_RUNDIR=" + h.RunDir, "OVS_DBDIR=" + h.DBDir, "OVS_LOGDIR=" + h.LogDir}
+}
+
 func (l *Lab) startOVS() {
 	t := l.t
-	db := filepath.Join(l.DBDir, "conf.db")
-	l.mustRun("ovsdb-tool", "create", db, ovsSchema)
-	sock := filepath.Join(l.RunDir, "db.sock")
-	dbCtl := filepath.Join(l.RunDir, "ovsdb-server.ctl")
-	vsCtl := filepath.Join(l.RunDir, "ovs-vswitchd.ctl")
-
-	dbProc, err := l.start("ovsdb-server", filepath.Join(l.LogDir, "ovsdb-server.stderr"),
-		"ip", "netns", "exec", l.HV, "ovsdb-server", db,
-		"--remote=punix:"+sock, "--pidfile="+filepath.Join(l.RunDir, "ovsdb-server.pid"),
-		"--unixctl="+dbCtl, "--log-file="+filepath.Join(l.LogDir, "ovsdb-server.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	// stop ovsdb-server the polite way first (this undo runs after vswitchd's)
-	l.led.add("ovsdb-server exit", func() error {
-		if !dbProc.Running() {
-			return nil
-		}
-		_, _ = l.runT(10*time.Second, "ovs-appctl", "-t", dbCtl, "exit")
-		return dbProc.Wait(5 * time.Second)
-	})
-	l.waitFor("ovsdb-server socket", 20*time.Second, func() error {
-		if !dbProc.Running() {
-			return fmt.Errorf("ovsdb-server exited: %s", tail(dbProc.LogPath, 10))
-		}
-		_, err := l.runT(5*time.Second, "ovs-vsctl", "--timeout=2", "--no-wait", "show")
-		return err
-	})
-	l.mustRun("ovs-vsctl", "--timeout=10", "--no-wait", "init")
-
-	vsProc, err := l.start("ovs-vswitchd", filepath.Join(l.LogDir, "ovs-vswitchd.stderr"),
-		"ip", "netns", "exec", l.HV, "ovs-vswitchd", "unix:"+sock,
-		"--pidfile="+filepath.Join(l.RunDir, "ovs-vswitchd.pid"),
-		"--unixctl="+vsCtl, "--log-file="+filepath.Join(l.LogDir, "ovs-vswitchd.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	l.led.add("ovs-vswitchd exit --cleanup", func() error {
-		if !vsProc.Running() {
-			return nil
-		}
-		_, _ = l.runT(15*time.Second, "ovs-appctl", "-t", vsCtl, "exit", "--cleanup")
-		return vsProc.Wait(10 * time.Second)
-	})
-	l.waitFor("ovs-vswitchd control socket", 20*time.Second, func() error {
-		if !vsProc.Running() {
-			return fmt.Errorf("ovs-vswitchd exited: %s", tail(vsProc.LogPath, 10))
-		}
-		_, err := l.runT(5*time.Second, "ovs-appctl", "-t", vsCtl, "version")
-		return err
-	})
+	l.startOVSDaemons(ovsHome{NS: l.HV, RunDir: l.RunDir, DBDir: l.DBDir, LogDir: l.LogDir})
 	// The kernel datapath is not available here (no openvswitch module): the userspace datapath.
 	l.vsctl("add-br", bridge, "--", "set", "bridge", bridge, "datapath_type=netdev")
 	l.mustRun("ip", "-n", l.HV, "link", "set", bridge, "up")
 	t.Logf("OVS %s up in netns %s (rundir %s)", firstLine(l.mustRun("ovs-vswitchd", "--version")), l.HV, l.RunDir)
+}
+
+// startOVSDaemons creates h's database and starts its ovsdb-server and ovs-vswitchd in h.NS,
+// in the foreground as children of the test, stopped in order at teardown.
+func (l *Lab) startOVSDaemons(h ovsHome) {
+	t := l.t
+	env := h.env()
+	must := func(name string, args ...string) {
+		t.Helper()
+		if _, err := l.runEnvT(60*time.Second, env, name, args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db := filepath.Join(h.DBDir, "conf.db")
+	must("ovsdb-tool", "create", db, ovsSchema)
+	sock := filepath.Join(h.RunDir, "db.sock")
+	dbCtl := filepath.Join(h.RunDir, "ovsdb-server.ctl")
+	vsCtl := filepath.Join(h.RunDir, "ovs-vswitchd.ctl")
+	suffix := ""
+	if h.NS != l.HV {
+		suffix = "@" + h.NS
+	}
+
+	dbProc, err := l.startFilesEnv("ovsdb-server"+suffix, filepath.Join(h.LogDir, "ovsdb-server.stderr"), nil, env,
+		"ip", "netns", "exec", h.NS, "ovsdb-server", db,
+		"--remote=punix:"+sock, "--pidfile="+filepath.Join(h.RunDir, "ovsdb-server.pid"),
+		"--unixctl="+dbCtl, "--log-file="+filepath.Join(h.LogDir, "ovsdb-server.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// stop ovsdb-server the polite way first (this undo runs after vswitchd's)
+	l.led.add("ovsdb-server exit"+suffix, func() error {
+		if !dbProc.Running() {
+			return nil
+		}
+		_, _ = l.runEnvT(10*time.Second, env, "ovs-appctl", "-t", dbCtl, "exit")
+		return dbProc.Wait(5 * time.Second)
+	})
+	l.waitFor("ovsdb-server socket"+suffix, 20*time.Second, func() error {
+		if !dbProc.Running() {
+			return fmt.Errorf("ovsdb-server exited: %s", tail(dbProc.LogPath, 10))
+		}
+		_, err := l.runEnvT(5*time.Second, env, "ovs-vsctl", "--timeout=2", "--no-wait", "show")
+		return err
+	})
+	must("ovs-vsctl", "--timeout=10", "--no-wait", "init")
+
+	vsProc, err := l.startFilesEnv("ovs-vswitchd"+suffix, filepath.Join(h.LogDir, "ovs-vswitchd.stderr"), nil, env,
+		"ip", "netns", "exec", h.NS, "ovs-vswitchd", "unix:"+sock,
+		"--pidfile="+filepath.Join(h.RunDir, "ovs-vswitchd.pid"),
+		"--unixctl="+vsCtl, "--log-file="+filepath.Join(h.LogDir, "ovs-vswitchd.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.led.add("ovs-vswitchd exit --cleanup"+suffix, func() error {
+		if !vsProc.Running() {
+			return nil
+		}
+		_, _ = l.runEnvT(15*time.Second, env, "ovs-appctl", "-t", vsCtl, "exit", "--cleanup")
+		return vsProc.Wait(10 * time.Second)
+	})
+	l.waitFor("ovs-vswitchd control socket"+suffix, 20*time.Second, func() error {
+		if !vsProc.Running() {
+			return fmt.Errorf("ovs-vswitchd exited: %s", tail(vsProc.LogPath, 10))
+		}
+		_, err := l.runEnvT(5*time.Second, env, "ovs-appctl", "-t", vsCtl, "version")
+		return err
+	})
 }
 
 func (l *Lab) waitFor(what string, timeout time.Duration, check func() error) {
@@ -553,6 +601,11 @@ type vmSpec struct {
 	ipv4     netip.Addr
 	ipv6     netip.Addr // optional
 	internal bool       // an OVS internal port moved into the namespace, instead of a veth
+	// Two-hypervisor lab (twohv_test.go): the hypervisor (nil: the single lab's l.HV), the
+	// local VLAN there (0: net.LocalVLAN), and the VM's MTU (0: the default 1500).
+	hv   *Hypervisor
+	vlan int
+	mtu  int
 }
 
 // addVM creates a VM: namespace, veth (host end in the hypervisor netns, eth0 in the VM) or
@@ -561,6 +614,13 @@ type vmSpec struct {
 func (l *Lab) addVM(sp vmSpec) *VM {
 	t := l.t
 	i := sp.i
+	hvNS, vsctl := l.HV, l.vsctl
+	if sp.hv != nil {
+		hvNS, vsctl = sp.hv.NS, sp.hv.vsctl
+	}
+	if sp.vlan == 0 {
+		sp.vlan = sp.net.LocalVLAN
+	}
 	v := &VM{
 		Name:       fmt.Sprintf("vm%d", i),
 		Netns:      fmt.Sprintf("%s-vm%d", l.Prefix, i),
@@ -572,6 +632,8 @@ func (l *Lab) addVM(sp vmSpec) *VM {
 		Net:        sp.net,
 		Bridge:     sp.bridge,
 		Internal:   sp.internal,
+		HV:         sp.hv,
+		LocalVLAN:  sp.vlan,
 	}
 	if sp.internal {
 		v.HostIf = fmt.Sprintf("%s-v%di", l.Prefix, i)
@@ -597,17 +659,19 @@ func (l *Lab) addVM(sp vmSpec) *VM {
 		"--", "set", "Port", v.HostIf,
 		"other_config:net_uuid=" + v.Net.ID,
 		"other_config:network_type=" + v.Net.Type,
-		"other_config:physical_network=" + v.Net.PhysNet,
 		fmt.Sprintf("other_config:segmentation_id=%d", v.Net.SegmentID)}
+	if v.Net.PhysNet != "" { // tunnelled networks have none
+		labels = append(labels, "other_config:physical_network="+v.Net.PhysNet)
+	}
 	if sp.bridge == bridge {
-		labels = append(labels, fmt.Sprintf("tag=%d", v.Net.LocalVLAN))
+		labels = append(labels, fmt.Sprintf("tag=%d", v.LocalVLAN))
 	}
 	dev := "eth0" // the VM's interface, in its namespace
 	if sp.internal {
 		// OVS creates the device (a tap, with the userspace datapath) in the hypervisor netns;
 		// it is then moved into the VM. Deleting the port, or stopping ovs-vswitchd, removes it.
 		dev = v.HostIf
-		l.vsctl(append([]string{"--", "add-port", sp.bridge, v.HostIf, "--", "set", "Interface", v.HostIf, "type=internal"}, labels...)...)
+		vsctl(append([]string{"--", "add-port", sp.bridge, v.HostIf, "--", "set", "Interface", v.HostIf, "type=internal"}, labels...)...)
 		l.led.add("internal port "+v.HostIf, func() error {
 			if _, err := l.runT(10*time.Second, "ip", "-n", v.Netns, "link", "show", v.HostIf); err != nil {
 				return nil // already gone with ovs-vswitchd or its namespace
@@ -615,17 +679,17 @@ func (l *Lab) addVM(sp vmSpec) *VM {
 			_, err := l.runT(10*time.Second, "ip", "-n", v.Netns, "link", "del", v.HostIf)
 			return err
 		})
-		l.mustRun("ip", "-n", l.HV, "link", "set", v.HostIf, "netns", v.Netns)
+		l.mustRun("ip", "-n", hvNS, "link", "set", v.HostIf, "netns", v.Netns)
 		l.mustRun("ip", "-n", v.Netns, "link", "set", v.HostIf, "address", v.MAC.String())
 	} else {
 		// Both ends are created directly in their namespaces: nothing ever shows up in the host's.
-		l.mustRun("ip", "link", "add", "name", v.HostIf, "netns", l.HV, "type", "veth",
+		l.mustRun("ip", "link", "add", "name", v.HostIf, "netns", hvNS, "type", "veth",
 			"peer", "name", "eth0", "address", v.MAC.String(), "netns", v.Netns)
 		l.led.add("veth "+v.HostIf, func() error {
-			if _, err := l.runT(10*time.Second, "ip", "-n", l.HV, "link", "show", v.HostIf); err != nil {
+			if _, err := l.runT(10*time.Second, "ip", "-n", hvNS, "link", "show", v.HostIf); err != nil {
 				return nil // already gone with its namespace
 			}
-			_, err := l.runT(10*time.Second, "ip", "-n", l.HV, "link", "del", v.HostIf)
+			_, err := l.runT(10*time.Second, "ip", "-n", hvNS, "link", "del", v.HostIf)
 			return err
 		})
 	}
@@ -635,6 +699,11 @@ func (l *Lab) addVM(sp vmSpec) *VM {
 	if v.IPv6.IsValid() {
 		in("addr", "add", v.IPv6.String()+"/64", "dev", dev, "nodad")
 	}
+	if sp.mtu > 0 {
+		// Neutron gives VMs on VXLAN networks an MTU of 1450 (1500 - 50 bytes of VXLAN): with
+		// 1500 the encapsulated frames would not fit the underlay.
+		in("link", "set", dev, "mtu", strconv.Itoa(sp.mtu))
+	}
 	in("link", "set", dev, "up")
 	// REQUIRED with the userspace datapath: with TX checksum offload a veth leaves TCP/UDP
 	// checksums unfinished, OVS (AF_PACKET) forwards them so and the peer drops them
@@ -643,23 +712,23 @@ func (l *Lab) addVM(sp vmSpec) *VM {
 		t.Fatal(err)
 	}
 	if !sp.internal {
-		l.mustRun("ip", "-n", l.HV, "link", "set", v.HostIf, "up")
-		l.vsctl(append([]string{"--", "add-port", sp.bridge, v.HostIf}, labels...)...)
+		l.mustRun("ip", "-n", hvNS, "link", "set", v.HostIf, "up")
+		vsctl(append([]string{"--", "add-port", sp.bridge, v.HostIf}, labels...)...)
 		var links []struct {
 			IfIndex int    `json:"ifindex"`
 			Address string `json:"address"`
 		}
-		if err := json.Unmarshal([]byte(l.mustRun("ip", "-n", l.HV, "-j", "link", "show", "dev", v.HostIf)), &links); err != nil || len(links) != 1 {
+		if err := json.Unmarshal([]byte(l.mustRun("ip", "-n", hvNS, "-j", "link", "show", "dev", v.HostIf)), &links); err != nil || len(links) != 1 {
 			t.Fatalf("ifindex of %s: %v %v", v.HostIf, links, err)
 		}
 		v.HostIfIndex = links[0].IfIndex
 	}
-	ofp, err := strconv.Atoi(l.vsctl("get", "Interface", v.HostIf, "ofport"))
+	ofp, err := strconv.Atoi(vsctl("get", "Interface", v.HostIf, "ofport"))
 	if err != nil || ofp <= 0 {
 		t.Fatalf("ofport of %s: %d %v", v.HostIf, ofp, err)
 	}
 	v.OFPort = ofp
-	if got := strings.Trim(l.vsctl("get", "Interface", v.HostIf, "external_ids:attached-mac"), `"`); got != v.MAC.String() {
+	if got := strings.Trim(vsctl("get", "Interface", v.HostIf, "external_ids:attached-mac"), `"`); got != v.MAC.String() {
 		t.Fatalf("attached-mac of %s = %q, want %q", v.HostIf, got, v.MAC)
 	}
 	kind := "veth"
@@ -670,8 +739,12 @@ func (l *Lab) addVM(sp vmSpec) *VM {
 	if v.IPv6.IsValid() {
 		addrs += " " + v.IPv6.String()
 	}
-	t.Logf("%s: netns %s, %s port %s (%s, ifindex %d, ofport %d), mac %s, %s, network %s (local VLAN %d), iface-id %s, vm-uuid %s",
-		v.Name, v.Netns, v.Bridge, v.HostIf, kind, v.HostIfIndex, v.OFPort, v.MAC, addrs, v.Net.ID, v.Net.LocalVLAN, v.PortID, v.InstanceID)
+	where := ""
+	if v.HV != nil {
+		where = v.HV.Name + " "
+	}
+	t.Logf("%s: netns %s, %s%s port %s (%s, ifindex %d, ofport %d), mac %s, %s, network %s (local VLAN %d), iface-id %s, vm-uuid %s",
+		v.Name, v.Netns, where, v.Bridge, v.HostIf, kind, v.HostIfIndex, v.OFPort, v.MAC, addrs, v.Net.ID, v.LocalVLAN, v.PortID, v.InstanceID)
 	return v
 }
 

@@ -16,6 +16,10 @@ const (
 	fDstInstanceID = "flowlens.dst.instance.id"
 	fDstNetworkID  = "flowlens.dst.network.id"
 	fRelation      = "flowlens.relation"
+	fSrcProjectID  = "flowlens.src.project.id"
+	fDstProjectID  = "flowlens.dst.project.id"
+	fSrcHost       = "flowlens.src.host"
+	fDstHost       = "flowlens.dst.host"
 )
 
 // identity is what a record says about one end.

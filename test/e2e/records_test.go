@@ -55,6 +55,27 @@ const (
 	fDPLost      = "flowlens.datapath.lost"
 	fDPFlows     = "flowlens.datapath.flows"
 
+	// Tunnels (a sampled VXLAN header; OVS's tunnel structures 1023/1024 of a sample)
+	fTunType      = "flowlens.tunnel.type"
+	fTunVNI       = "flowlens.tunnel.vni"
+	fInnerSrcIP   = "flowlens.inner.source.ip"
+	fInnerDstIP   = "flowlens.inner.destination.ip"
+	fInnerSrcMAC  = "flowlens.inner.source.mac"
+	fInnerDstMAC  = "flowlens.inner.destination.mac"
+	fInnerType    = "flowlens.inner.network.type"
+	fTunEgSrcIP   = "flowlens.tunnel_egress.source.ip"
+	fTunEgDstIP   = "flowlens.tunnel_egress.destination.ip"
+	fTunEgDstPort = "flowlens.tunnel_egress.destination.port"
+	fTunEgVNI     = "flowlens.tunnel_egress.vni"
+	fTunInSrcIP   = "flowlens.tunnel_ingress.source.ip"
+	fTunInDstIP   = "flowlens.tunnel_ingress.destination.ip"
+	fTunInDstPort = "flowlens.tunnel_ingress.destination.port"
+	fTunInVNI     = "flowlens.tunnel_ingress.vni"
+	// Count once (issue 12): whether this sample is the packet's first observation in the
+	// cloud, and where it was observed (port, uplink, forwarded, tunnel, patch).
+	fObsFirst = "flowlens.observation.first"
+	fObsPoint = "flowlens.observation.point"
+
 	datasetFlow     = "flowlens.flow"
 	datasetCounters = "flowlens.counters"
 	datasetDatagram = "flowlens.datagram" // only the sink helper writes these
@@ -125,6 +146,19 @@ func (r Record) Int(path string, p *Problems) (int64, bool) {
 		return int64(f), true
 	}
 	return i, true
+}
+
+// Bool returns a boolean field.
+func (r Record) Bool(path string, p *Problems) (bool, bool) {
+	v, ok := r.Lookup(path)
+	if !ok {
+		return false, false
+	}
+	b, isBool := v.(bool)
+	if !isBool {
+		p.Add(fmt.Sprintf("field %s is %T, want boolean", path, v), r)
+	}
+	return b, true
 }
 
 func (r Record) String() string {

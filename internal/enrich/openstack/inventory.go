@@ -78,6 +78,9 @@ type snapshot struct {
 	// netip.Addr, and these run twice for every record.
 	byAttach4 map[uint64]*Port
 	byMAC     map[uint64][]*Port
+	// fixedIPs holds every port's fixed addresses (any network): a
+	// router's packet from one of them was routed inside the cloud.
+	fixedIPs map[netip.Addr]bool
 }
 
 // Inventory merges what the sources report. Each source replaces its own
@@ -246,7 +249,8 @@ func (inv *Inventory) merge() *snapshot {
 			mergeInto(old, &p)
 		}
 	}
-	s := &snapshot{ports: order, byAttach: map[attachKey]*Port{}, byAttach4: map[uint64]*Port{}, byMAC: map[uint64][]*Port{}}
+	s := &snapshot{ports: order, byAttach: map[attachKey]*Port{}, byAttach4: map[uint64]*Port{}, byMAC: map[uint64][]*Port{},
+		fixedIPs: map[netip.Addr]bool{}}
 	for _, p := range order {
 		p.id = flow.Identity{PortID: p.ID, InstanceID: p.InstanceID, InstanceName: p.InstanceName,
 			NetworkID: p.NetworkID, NetworkName: p.NetworkName, SegmentationID: p.SegmentationID,
@@ -265,6 +269,11 @@ func (inv *Inventory) merge() *snapshot {
 		}
 		if !p.mac.IsZero() {
 			s.byMAC[macKey(p.mac)] = append(s.byMAC[macKey(p.mac)], p)
+		}
+		for _, ip := range p.FixedIPs {
+			if a, err := netip.ParseAddr(ip); err == nil {
+				s.fixedIPs[a.Unmap()] = true
+			}
 		}
 	}
 	return s

@@ -37,7 +37,10 @@ func testInventory() *Inventory {
 			ProjectID: "p2", ProjectName: "bank", Host: "compute-a", FixedIPs: []string{"10.0.0.5"}},
 		{ID: "port-b1", MAC: "fa:16:3e:00:00:b1", InstanceID: "vm-b1", InstanceName: "web-2", NetworkID: "net-red", NetworkName: "red",
 			ProjectID: "p1", ProjectName: "shop", Host: "compute-b", FixedIPs: []string{"10.0.0.6"}},
-		{ID: "router-1", MAC: "fa:16:3e:00:00:01", NetworkID: "net-red", NetworkName: "red", ProjectID: "p1", FixedIPs: []string{"10.0.0.1"}},
+		{ID: "router-1", MAC: "fa:16:3e:00:00:01", NetworkID: "net-red", NetworkName: "red", ProjectID: "p1", FixedIPs: []string{"10.0.0.1"},
+			DeviceOwner: "network:router_interface"},
+		{ID: "router-1-gw", MAC: "fa:16:3e:00:00:02", NetworkID: "net-ext", ProjectID: "p1", FixedIPs: []string{"203.0.113.10"},
+			DeviceOwner: "network:router_gateway"},
 	})
 	return inv
 }
@@ -160,7 +163,7 @@ func TestEnricherCounts(t *testing.T) {
 	if st.Flows != 3 || st.Source != 2 || st.Destination != 1 {
 		t.Errorf("counts: %+v", st)
 	}
-	if st.Ports != 4 || len(st.Sources) != 3 || st.Sources[0].Name != "neutron" || st.Sources[0].Ports != 4 || st.Sources[0].Updated.IsZero() {
+	if st.Ports != 5 || len(st.Sources) != 3 || st.Sources[0].Name != "neutron" || st.Sources[0].Ports != 5 || st.Sources[0].Updated.IsZero() {
 		t.Errorf("sources: %+v", st)
 	}
 	if a := testing.AllocsPerRun(100, func() { e1.Enrich(&both) }); a != 0 {

@@ -124,6 +124,19 @@ func (o *Options) cloudMAC(s *snapshot, m flow.MAC) bool {
 	return string(m[:n]) == string(b[:n])
 }
 
+// fromOutside reports whether r's source address is outside the cloud:
+// no port's fixed address, or, when the inventory knows no addresses, not
+// an internal one by GeoIP enrichment's direction.
+func (o *Options) fromOutside(s *snapshot, r *flow.Record) bool {
+	if !r.SrcAddr.IsValid() {
+		return false
+	}
+	if len(s.fixedIPs) > 0 {
+		return !s.fixedIPs[r.SrcAddr.Unmap()]
+	}
+	return r.Direction == flow.DirectionInbound || r.Direction == flow.DirectionExternal
+}
+
 // router reports whether p is a Neutron router's port (legacy, HA or
 // DVR), by its device owner or, from OVSDB alone, its interface's name.
 func (p *Port) router() bool {
@@ -168,8 +181,15 @@ func portLike(name string) bool {
 // sender's own port, or from outside.
 func (o *Options) classify(s *snapshot, r *flow.Record, src *Port, attached bool) flow.Observation {
 	// A router forwards: what it sends was counted where it entered the
-	// cloud (a VM's tap, the uplink).
+	// cloud, a VM's tap or an uplink bridge that exports. Open vSwitch
+	// samples a packet only on the bridge where a datapath pass starts, so
+	// a packet from outside that crosses br-ex into br-int through a patch
+	// port is not sampled on br-int: when the uplinks do not export, the
+	// router's re-emission towards the cloud is its first sample.
 	if src != nil && src.router() {
+		if !o.UplinkExports && o.cloudMAC(s, r.DstMAC) && o.fromOutside(s, r) {
+			return flow.ObservationUplink
+		}
 		return flow.ObservationForwarded
 	}
 	if attached {

@@ -32,21 +32,29 @@ func TestObservationCountsEachPacketOnce(t *testing.T) {
 		{"same host: a1 to a2", []sample{
 			{"br-int A from a1's tap", flowRec(hostA, single(5), single(6), "fa:16:3e:00:00:a1", "fa:16:3e:00:00:a2", "10.0.0.5", "10.0.0.6")},
 		}, []flow.Observation{flow.ObservationPort}},
-		{"cross host: a1 to b1", []sample{
+		// Open vSwitch samples a packet where a datapath pass starts: a
+		// packet crossing a patch port is not sampled again on the peer
+		// bridge, one decapsulated from a tunnel is (on br-tun).
+		{"cross host: a1 to b1, br-tun exporting too", []sample{
 			{"br-int A from a1's tap", flowRec(hostA, single(5), unknown, "fa:16:3e:00:00:a1", "fa:16:3e:00:00:b1", "10.0.0.5", "10.0.0.6")},
-			{"br-int B from patch-tun", flowRec(hostB, unknown, single(7), "fa:16:3e:00:00:a1", "fa:16:3e:00:00:b1", "10.0.0.5", "10.0.0.6")},
+			{"br-tun B from the VXLAN port", flowRec(hostB, unknown, flow.Port{Format: flow.PortMultiple, Count: 1}, "fa:16:3e:00:00:a1", "fa:16:3e:00:00:b1", "10.0.0.5", "10.0.0.6")},
 		}, []flow.Observation{flow.ObservationPort, flow.ObservationForwarded}},
 		{"cross host: a port no inventory lists (Neutron's MAC prefix)", []sample{
 			{"br-int A from its tap", flowRec(hostA, single(40), unknown, "fa:16:3e:77:77:77", "fa:16:3e:00:00:b1", "10.0.0.9", "10.0.0.6")},
-			{"br-int B from patch-tun", flowRec(hostB, unknown, single(7), "fa:16:3e:77:77:77", "fa:16:3e:00:00:b1", "10.0.0.9", "10.0.0.6")},
+			{"br-tun B from the VXLAN port", flowRec(hostB, unknown, single(7), "fa:16:3e:77:77:77", "fa:16:3e:00:00:b1", "10.0.0.9", "10.0.0.6")},
 		}, []flow.Observation{flow.ObservationPort, flow.ObservationForwarded}},
-		{"external to b1, br-int only exports", []sample{
-			{"br-int B from patch-ex", flowRec(hostB, unknown, single(7), upstream, "fa:16:3e:00:00:b1", "198.51.100.7", "10.0.0.6")},
-			{"br-int B again from the router's qr- port", flowRec(hostB, unknown, single(7), "fa:16:3e:00:00:01", "fa:16:3e:00:00:b1", "198.51.100.7", "10.0.0.6")},
-		}, []flow.Observation{flow.ObservationUplink, flow.ObservationForwarded}},
-		{"b1 to external", []sample{
+		{"external to b1 through a router, br-int only exports", []sample{
+			// br-ex to br-int through patch ports: one pass, not sampled
+			// on br-int; the router's re-emission from its qr- port is.
+			{"br-int B from the router's qr- port", flowRec(hostB, unknown, single(7), "fa:16:3e:00:00:01", "fa:16:3e:00:00:b1", "198.51.100.7", "10.0.0.6")},
+		}, []flow.Observation{flow.ObservationUplink}},
+		{"b1 to external through a router", []sample{
 			{"br-int B from b1's tap", flowRec(hostB, single(7), unknown, "fa:16:3e:00:00:b1", "fa:16:3e:00:00:01", "10.0.0.6", "198.51.100.7")},
 			{"br-int B from the router's qg- port", flowRec(hostB, unknown, unknown, "fa:16:3e:00:00:02", upstream, "203.0.113.10", "198.51.100.7")},
+		}, []flow.Observation{flow.ObservationPort, flow.ObservationForwarded}},
+		{"a1 to b1 routed between two networks", []sample{
+			{"br-int A from a1's tap", flowRec(hostA, single(5), unknown, "fa:16:3e:00:00:a1", "fa:16:3e:00:00:01", "10.0.0.5", "10.0.1.6")},
+			{"br-int from the router's other qr- port", flowRec(hostB, unknown, single(7), "fa:16:3e:00:00:01", "fa:16:3e:00:00:b1", "10.0.0.5", "10.0.1.6")},
 		}, []flow.Observation{flow.ObservationPort, flow.ObservationForwarded}},
 		{"DHCP reply from a port in a namespace on A to b1", []sample{
 			{"br-int A, input 0", flowRec(hostA, unknown, unknown, "fa:16:3e:00:00:d1", "fa:16:3e:00:00:b1", "10.0.0.2", "10.0.0.6")},
@@ -81,6 +89,13 @@ func TestObservationUplinkBridgesExport(t *testing.T) {
 		onInt := flowRec(hostB, flow.Port{}, single(7), "52:54:00:12:34:56", "fa:16:3e:00:00:b1", "198.51.100.7", "10.0.0.6")
 		inv.Enrich(&onEx)
 		inv.Enrich(&onInt)
+		// The router's re-emission towards the VM: the first sample when
+		// br-ex does not export, a repeat when it does.
+		viaRouter := flowRec(hostB, flow.Port{}, single(7), "fa:16:3e:00:00:01", "fa:16:3e:00:00:b1", "198.51.100.7", "10.0.0.6")
+		inv.Enrich(&viaRouter)
+		if viaRouter.Observation.First() == exports {
+			t.Errorf("exports=%v: the router's re-emission from outside: %q", exports, viaRouter.Observation)
+		}
 		if onEx.Observation != flow.ObservationUplink {
 			t.Errorf("exports=%v: br-ex's sample from eth1: %q, want uplink", exports, onEx.Observation)
 		}
