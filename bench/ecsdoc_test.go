@@ -102,6 +102,7 @@ type ecsFlowlens struct {
 	Src           *ecsIdentity     `json:"src,omitempty"`
 	Dst           *ecsIdentity     `json:"dst,omitempty"`
 	Relation      string           `json:"relation,omitempty"`
+	Observation   ecsObservation   `json:"observation"`
 	Agent         ecsAgent         `json:"agent"`
 	SamplingRate  uint32           `json:"sampling_rate"`
 	Aggregate     *ecsAggregate    `json:"aggregate,omitempty"`
@@ -122,6 +123,11 @@ type ecsFlowlens struct {
 	TunnelIngress *ecsTunnelReport `json:"tunnel_ingress,omitempty"`
 	Router        *ecsRouter       `json:"router,omitempty"`
 	BGP           *ecsBGP          `json:"bgp,omitempty"`
+}
+
+type ecsObservation struct {
+	First bool   `json:"first"`
+	Point string `json:"point,omitempty"`
 }
 
 type ecsIdentity struct {
@@ -159,6 +165,8 @@ type ecsNetFlow struct {
 	EngineID   *uint8 `json:"engine_id,omitempty"`
 	TemplateID uint16 `json:"template_id,omitempty"`
 	EndReason  uint8  `json:"end_reason,omitempty"`
+	// OVN's per-flow sampling (drop samples), IPFIX IE 138 and 61.
+	ObservationPointID *uint64 `json:"observation_point_id,omitempty"`
 }
 
 type ecsSFlow struct {
@@ -467,6 +475,10 @@ func newECSDoc(r *flow.Record) *ecsDoc {
 	if r.Relation != flow.RelationUnknown {
 		f.Relation = r.Relation.String()
 	}
+	f.Observation.First = r.Observation.First()
+	if r.Observation != flow.ObservationUnknown {
+		f.Observation.Point = r.Observation.String()
+	}
 	f.Agent.SubID = r.SubAgent
 	f.SamplingRate = r.SamplingRate
 	if r.Samples > 0 {
@@ -474,6 +486,9 @@ func newECSDoc(r *flow.Record) *ecsDoc {
 	}
 	if r.Input != flow.InputSFlow {
 		f.NetFlow = &ecsNetFlow{Sequence: r.Sequence, TemplateID: r.TemplateID, EndReason: r.EndReason}
+		if r.HasObservationPoint {
+			f.NetFlow.ObservationPointID = ptr(r.ObservationPointID)
+		}
 		if r.HasEngine {
 			f.NetFlow.EngineType, f.NetFlow.EngineID = ptr(r.EngineType), ptr(r.EngineID)
 		}

@@ -23,6 +23,7 @@ import (
 	"github.com/flowlens/flowlens/internal/decode/sflow"
 	"github.com/flowlens/flowlens/internal/enrich/geoip"
 	"github.com/flowlens/flowlens/internal/flow"
+	"github.com/flowlens/flowlens/internal/input/neutronlog"
 	"github.com/flowlens/flowlens/internal/input/udp"
 	"github.com/flowlens/flowlens/internal/output/elasticsearch"
 	"github.com/flowlens/flowlens/internal/output/ndjson"
@@ -162,6 +163,26 @@ func cmdRun(args []string, stderr io.Writer) error {
 			a.SetRefresh(osInv.Enrich)
 		}
 	}
+	// OVN drop samples: after OpenStack, whose port ids stand in for
+	// MACs the Northbound does not list.
+	ovnMap := startOVN(enrichCtx, cfg.Enrich.OpenStack.OVN, log)
+	if ovnMap != nil {
+		pcfg.Enrichers = append(pcfg.Enrichers, func() pipeline.Enricher { return ovnMap.NewEnricher() })
+		// Drops sampled before the databases were read are traced when
+		// their aggregate is written.
+		for _, a := range aggs {
+			a.SetRefresh(func(r *flow.Record) {
+				if osInv != nil {
+					osInv.Enrich(r)
+				}
+				ovnMap.Refresh(r)
+			})
+		}
+	}
+	if len(cfg.Input.NeutronLog.Files) > 0 {
+		// After OpenStack: which end is the logged port.
+		pcfg.Enrichers = append(pcfg.Enrichers, func() pipeline.Enricher { return neutronlog.Enricher{} })
+	}
 	nf := cfg.Input.NetFlow
 	if len(nf.Listen) > 0 {
 		rates, _ := nf.Rates() // checked when the configuration was loaded
@@ -260,6 +281,10 @@ func cmdRun(args []string, stderr io.Writer) error {
 	if nln != nil {
 		go func() { errs <- nln.Run(ctx, p.NetFlowUDPHandler) }()
 	}
+	nlogs, followers := startNeutronLogs(ctx, cfg.Input.NeutronLog, p, log)
+	if ovnMap != nil || len(followers) > 0 {
+		mx.m.Registry.MustRegister(&blockedCollector{ovn: ovnMap, followers: followers})
+	}
 	mx.ready(ctx)
 	for range listeners {
 		if e := <-errs; e != nil && err == nil {
@@ -274,6 +299,7 @@ func cmdRun(args []string, stderr io.Writer) error {
 		srv.Shutdown(sctx)
 		cancel()
 	}
+	nlogs.Wait() // they hand records to the pipeline
 	if cerr := p.Close(); cerr != nil {
 		log.Error("closing outputs", "error", cerr)
 	}

@@ -34,7 +34,8 @@ func TestComplete(t *testing.T) {
 		line string
 		want []string
 	}{
-		{"flowlens o", []string{"ovs"}},
+		{"flowlens o", []string{"ovn", "ovs"}},
+		{"flowlens ovn configure --dom", []string{"--domain="}},
 		{"flowlens ovs ", []string{"check", "configure"}},
 		{"flowlens ovs configure --ap", []string{"--apply"}},
 		{"flowlens ovs configure --targ", []string{"--target="}},

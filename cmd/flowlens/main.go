@@ -18,6 +18,7 @@ Usage:
   flowlens replay [options] FILE.pcap                    send captured datagrams over UDP (load tests)
   flowlens inventory [--config FILE] [--SETTING=VALUE]  print the OpenStack ports known and where from
   flowlens ovs configure|check [options]                 export sFlow from Open vSwitch to flowlens / show what bridges export
+  flowlens ovn configure [options]                       make OVN sample the packets it drops (security groups) to flowlens
   flowlens setup elasticsearch|kibana [--config FILE]    install index templates / import the Kibana dashboard
   flowlens console hash-password                         bcrypt hash for console.auth.password_hash
   flowlens config [--effective] [--config FILE]          print the configuration reference / effective values
@@ -55,6 +56,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdSetup(args, stdout, stderr)
 	case "ovs":
 		err = cmdOVS(args, stdout, stderr)
+	case "ovn":
+		err = cmdOVN(args, stdout, stderr)
 	case "inventory":
 		err = cmdInventory(args, stdout, stderr)
 	case "config":

@@ -84,6 +84,12 @@ type Snapshot struct {
 	Lost       uint64
 	Resets     uint64
 	OutOfOrder uint64
+	// NetFlow v9/IPFIX data that arrived before its template:
+	// PendingHeld data sets were held, PendingDecoded of them were decoded
+	// when the template came. Those dropped are in Errors
+	// (no_template_expired, no_template_overflow).
+	PendingHeld    uint64
+	PendingDecoded uint64
 	// Errors counts decode errors by reason (datagrams dropped, and
 	// samples or sets skipped inside good datagrams).
 	Errors       map[string]uint64
@@ -236,6 +242,18 @@ func (s *Stats) AddErrors(reason string, n uint64) {
 	}
 	s.mu.Lock()
 	s.Errors[reason] += n
+	s.mu.Unlock()
+}
+
+// AddPending counts data sets held for a missing template, and held sets
+// decoded once it came.
+func (s *Stats) AddPending(held, decoded uint64) {
+	if held == 0 && decoded == 0 {
+		return
+	}
+	s.mu.Lock()
+	s.PendingHeld += held
+	s.PendingDecoded += decoded
 	s.mu.Unlock()
 }
 

@@ -64,7 +64,11 @@ type key struct {
 	innerDstPort       uint16
 	samplingRate       uint32
 	observation        flow.Observation
-	overflow           bool
+	// obsPoint: the IPFIX observation point, which for OVN's drop
+	// samples names the dropping logical flow, so that drops by two
+	// rules are not summed into one.
+	obsPoint uint64
+	overflow bool
 }
 
 func portValue(p *flow.Port) uint32 {
@@ -91,7 +95,7 @@ func keyOf(r *flow.Record) key {
 		srcAddr: r.SrcAddr, dstAddr: r.DstAddr, proto: r.Proto,
 		srcPort: r.SrcPort, dstPort: r.DstPort,
 		tunnel: r.Tunnel, vni: r.VNI, samplingRate: r.SamplingRate,
-		observation: r.Observation,
+		observation: r.Observation, obsPoint: r.ObservationPointID,
 	}
 	if r.HasICMP {
 		k.icmpType, k.icmpCode = r.ICMPType, r.ICMPCode

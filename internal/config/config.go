@@ -25,6 +25,8 @@ import (
 	"github.com/flowlens/flowlens/internal/console"
 	"github.com/flowlens/flowlens/internal/enrich/geoip"
 	"github.com/flowlens/flowlens/internal/enrich/openstack"
+	"github.com/flowlens/flowlens/internal/enrich/ovn"
+	"github.com/flowlens/flowlens/internal/input/neutronlog"
 	"github.com/flowlens/flowlens/internal/input/udp"
 	"github.com/flowlens/flowlens/internal/output/elasticsearch"
 	"github.com/flowlens/flowlens/internal/output/ndjson"
@@ -63,6 +65,14 @@ type Log struct {
 type Input struct {
 	SFlow   SFlow   `yaml:"sflow"`
 	NetFlow NetFlow `yaml:"netflow"`
+	// NeutronLog: what ML2/OVS security groups dropped, from Neutron's
+	// packet log.
+	NeutronLog NeutronLog `yaml:"neutron_log"`
+}
+
+// NeutronLog configures the Neutron packet log input.
+type NeutronLog struct {
+	Files []string `yaml:"files"` // AGENT=PATH
 }
 
 // NetFlow configures the NetFlow v5/v9 and IPFIX listener and decoder.
@@ -95,6 +105,8 @@ type OpenStack struct {
 	BaseMAC             string `yaml:"base_mac"`
 	UplinkBridgesExport bool   `yaml:"uplink_bridges_export"`
 	Conntrack           string `yaml:"conntrack"`
+	// OVN traces what security groups dropped (OVN's drop sampling).
+	OVN ovn.Config `yaml:"ovn"`
 }
 
 // Options returns the observation classification options.
@@ -237,6 +249,14 @@ func (c *Config) Validate() error {
 	}
 	if _, err := c.Enrich.OpenStack.Options(); err != nil {
 		return err
+	}
+	if err := c.Enrich.OpenStack.OVN.Validate(); err != nil {
+		return err
+	}
+	for _, f := range c.Input.NeutronLog.Files {
+		if _, _, err := neutronlog.ParseFile(f); err != nil {
+			return err
+		}
 	}
 	if c.Store.Enabled {
 		if err := c.Store.Validate(); err != nil {

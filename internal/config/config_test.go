@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/flowlens/flowlens/internal/console"
+	"github.com/flowlens/flowlens/internal/enrich/ovn"
 	"github.com/flowlens/flowlens/internal/output/elasticsearch"
 	"github.com/flowlens/flowlens/internal/store"
 )
@@ -134,6 +135,7 @@ func TestComponentDefaultsMatchDefaultYAML(t *testing.T) {
 		"store":                {c.Store, store.DefaultConfig()},
 		"console":              {c.Console, console.DefaultConfig()},
 		"output.elasticsearch": {es, elasticsearch.DefaultConfig()},
+		"enrich.openstack.ovn": {c.Enrich.OpenStack.OVN, ovn.DefaultConfig()},
 	} {
 		if !reflect.DeepEqual(pair[0], pair[1]) {
 			t.Errorf("%s: default.yaml gives\n%+v\nDefaultConfig() is\n%+v", name, pair[0], pair[1])

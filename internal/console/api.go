@@ -63,6 +63,7 @@ func NewAPI(st *store.Store, ag *agents.Registry, inv *ifaces.Inventory, info St
 	mux.HandleFunc("GET /api/v1/matrix", a.flows(a.matrix, append(flowParams, "level", "limit")...))
 	mux.HandleFunc("GET /api/v1/geo", a.flows(a.geo, append(flowParams, "limit")...))
 	mux.HandleFunc("GET /api/v1/ports", a.flows(a.ports, "from", "to", "agent", "port", "step", "limit"))
+	mux.HandleFunc("GET /api/v1/blocked", a.flows(a.blocked, "from", "to", "filter", "limit"))
 	mux.HandleFunc("GET /api/v1/agents", a.simple(a.agents))
 	mux.HandleFunc("GET /api/v1/interfaces", a.simple(a.interfaces))
 	mux.HandleFunc("GET /api/v1/status", a.simple(a.status))
@@ -72,7 +73,7 @@ func NewAPI(st *store.Store, ag *agents.Registry, inv *ifaces.Inventory, info St
 			writeError(w, http.StatusMethodNotAllowed, "the API is read-only: use GET")
 			return
 		}
-		writeError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path+" (see docs/api.md: /api/v1/timeseries, top, matrix, geo, ports, agents, interfaces, status, dimensions)")
+		writeError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path+" (see docs/api.md: /api/v1/timeseries, top, matrix, geo, ports, blocked, agents, interfaces, status, dimensions)")
 	})
 	return mux
 }
@@ -325,6 +326,15 @@ func (a *api) geo(ctx context.Context, q url.Values, base store.Query) (any, err
 		return nil, err
 	}
 	return map[string]any{"points": pts, "observations": base.Observations()}, nil
+}
+
+// blocked answers what security groups (and other drop rules) dropped.
+func (a *api) blocked(ctx context.Context, q url.Values, base store.Query) (any, error) {
+	limit, err := intParam(q, "limit", 100, 1, 10000)
+	if err != nil {
+		return nil, err
+	}
+	return a.st.Blocked(ctx, store.BlockedRequest{Query: base, Limit: limit})
 }
 
 func (a *api) ports(ctx context.Context, q url.Values, base store.Query) (any, error) {

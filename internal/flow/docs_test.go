@@ -50,6 +50,7 @@ func full() (*flow.Record, *flow.Counter) {
 		DstID:     &flow.Identity{PortID: "p", InstanceID: "i", InstanceName: "vm", NetworkID: "n", NetworkName: "net", SegmentationID: 5, ProjectID: "t", ProjectName: "proj", Host: "h", Source: "ovsdb"},
 		Direction: flow.DirectionInbound, Relation: flow.RelationCrossHost, Observation: flow.ObservationPort,
 		NextHop: a("192.0.2.254"), SrcMask: 24, DstMask: 24, SrcAS: 1, DstAS: 2, PeerAS: 3, ASPath: [8]uint32{2}, ASPathLen: 1, LocalPref: 100, HasGateway: true,
+		BGPNextHop: a("192.0.2.253"), SrcNAT: a("198.51.100.1"), DstNAT: a("198.51.100.2"), SrcNATPort: 40000, DstNATPort: 443, HasNATPorts: true, Biflow: flow.BiflowReverse,
 	}
 	c := &flow.Counter{Time: time.Unix(1, 0), Agent: a("127.0.0.1"), HasInterface: true, HasEthernet: true, HasVLAN: true,
 		HasProcessor: true, HasOFPort: true, HasPortName: true, PortName: "br-int", HasDatapath: true, HasAppResources: true,
@@ -88,6 +89,10 @@ func TestFieldsDocIsComplete(t *testing.T) {
 	leaves("", v, written)
 	r.Samples, r.Overflow = 3, true
 	r.Input, r.Start, r.End, r.HasEngine, r.EngineID, r.TemplateID, r.EndReason = flow.InputIPFIX, time.Unix(1, 0), time.Unix(2, 0), true, 1, 256, 2
+	r.ObservationPointID, r.HasObservationPoint, r.FlowDirection, r.HasFlowDirection = 0xe755ed2a, true, 0, true
+	r.Blocked = &flow.Blocked{Source: flow.BlockedOVNDropSampling, LogicalFlow: "e755ed2a-0000-4000-8000-000000000000", Stage: "ls_out_acl",
+		ACL: "c0fddb45-fb97-400f-b1bb-b18108b22882", ACLDirection: "to-lport", Default: true, SecurityGroups: []string{"53d28899-3b1f-489c-81f8-6edd94637fae"},
+		SecurityGroupRule: "r", Port: "p", Reason: "x"}
 	json.Unmarshal(r.AppendJSON(nil), &v)
 	leaves("", v, written)
 	var missing, stale []string

@@ -2,6 +2,7 @@ package flow
 
 import (
 	"math"
+	"net/netip"
 	"strconv"
 )
 
@@ -81,7 +82,7 @@ func (r *Record) AppendJSON(b []byte) []byte {
 	writeObserverPort(&w, "egress", &r.Out)
 	w.close()
 
-	writeEnds(&w, &r.Packet, r.SrcAS, r.DstAS, r.SrcGeo, r.DstGeo)
+	writeEnds(&w, &r.Packet, r.SrcAS, r.DstAS, r.SrcGeo, r.DstGeo, r)
 
 	w.open("network")
 	if r.EtherType != 0 {
@@ -124,7 +125,7 @@ func (r *Record) AppendJSON(b []byte) []byte {
 		w.str("relation", r.Relation.String())
 	}
 	w.open("observation")
-	w.boolean("first", r.Observation.First())
+	w.boolean("first", r.Counted())
 	if r.Observation != ObservationUnknown {
 		w.str("point", r.Observation.String())
 	}
@@ -141,9 +142,12 @@ func (r *Record) AppendJSON(b []byte) []byte {
 		}
 		w.close()
 	}
-	if r.Input != InputSFlow {
+	if r.Input != InputSFlow && r.Input != InputNeutronLog {
 		w.open("netflow")
 		w.uint("sequence", uint64(r.Sequence))
+		if r.Biflow != BiflowNone {
+			w.str("biflow", r.Biflow.String())
+		}
 		if r.HasEngine {
 			w.uint("engine_type", uint64(r.EngineType))
 			w.uint("engine_id", uint64(r.EngineID))
@@ -154,8 +158,15 @@ func (r *Record) AppendJSON(b []byte) []byte {
 		if r.EndReason != 0 {
 			w.uint("end_reason", uint64(r.EndReason))
 		}
+		if r.HasObservationPoint {
+			w.uint("observation_point_id", r.ObservationPointID)
+		}
+		if r.HasFlowDirection {
+			w.str("flow_direction", flowDirectionName(r.FlowDirection))
+		}
 		w.close()
 	}
+	writeBlocked(&w, r.Blocked)
 	w.open("sflow")
 	if r.Input == InputSFlow && r.Samples == 0 { // an aggregate has no one sample's numbers
 		w.uint("sequence", uint64(r.Sequence))
@@ -196,7 +207,7 @@ func (r *Record) AppendJSON(b []byte) []byte {
 	}
 	if r.InnerPresent {
 		w.open("inner")
-		writeEnds(&w, &r.Inner, 0, 0, nil, nil)
+		writeEnds(&w, &r.Inner, 0, 0, nil, nil, nil)
 		w.open("network")
 		if r.Inner.EtherType != 0 {
 			w.str("type", NetworkType(r.Inner.EtherType))
@@ -216,9 +227,10 @@ func (r *Record) AppendJSON(b []byte) []byte {
 	}
 	writeEndpoint(&w, "tunnel_egress", &r.TunnelEgress, r.TunnelEgressVNI, r.HasTunnelEgressVNI)
 	writeEndpoint(&w, "tunnel_ingress", &r.TunnelIngress, r.TunnelIngressVNI, r.HasTunnelIngressVNI)
-	if r.NextHop.IsValid() || r.SrcMask != 0 || r.DstMask != 0 {
+	if r.NextHop.IsValid() || r.BGPNextHop.IsValid() || r.SrcMask != 0 || r.DstMask != 0 {
 		w.open("router")
 		w.addr("next_hop", r.NextHop)
+		w.addr("bgp_next_hop", r.BGPNextHop) // ECS has no BGP next hop
 		w.uint("source_mask", uint64(r.SrcMask))
 		w.uint("destination_mask", uint64(r.DstMask))
 		w.close()
@@ -242,6 +254,75 @@ func (r *Record) AppendJSON(b []byte) []byte {
 	}
 	w.close()
 	return w.end()
+}
+
+// flowDirectionName names IPFIX flowDirection values (RFC 5102): 0
+// ingress, 1 egress; others, undefined, as their number.
+func flowDirectionName(d uint8) string {
+	switch d {
+	case 0:
+		return "ingress"
+	case 1:
+		return "egress"
+	}
+	return ianaStrings[d]
+}
+
+func writeBlocked(w *jsonw, b *Blocked) {
+	if b == nil {
+		return
+	}
+	w.open("blocked")
+	w.boolean("dropped", true)
+	w.str("source", b.Source)
+	if b.Reason != "" {
+		w.str("reason", b.Reason)
+	}
+	if b.LogicalFlow != "" || b.Stage != "" {
+		w.open("logical_flow")
+		if b.LogicalFlow != "" {
+			w.str("id", b.LogicalFlow)
+		}
+		if b.Stage != "" {
+			w.str("stage", b.Stage)
+		}
+		w.close()
+	}
+	if b.ACL != "" {
+		w.open("acl")
+		w.str("id", b.ACL)
+		if b.ACLDirection != "" {
+			w.str("direction", b.ACLDirection)
+		}
+		w.close()
+	}
+	if b.Default {
+		w.boolean("default", true)
+	}
+	if len(b.SecurityGroups) > 0 || b.SecurityGroupRule != "" {
+		w.open("security_group")
+		if len(b.SecurityGroups) > 0 {
+			w.key("id")
+			w.b = append(w.b, '[')
+			for i, g := range b.SecurityGroups {
+				if i > 0 {
+					w.b = append(w.b, ',')
+				}
+				w.b = appendString(w.b, g)
+			}
+			w.b = append(w.b, ']')
+		}
+		if b.SecurityGroupRule != "" {
+			w.str("rule_id", b.SecurityGroupRule)
+		}
+		w.close()
+	}
+	if b.Port != "" {
+		w.open("port")
+		w.str("id", b.Port)
+		w.close()
+	}
+	w.close()
 }
 
 func writeObserverPort(w *jsonw, key string, p *Port) {
@@ -287,11 +368,17 @@ func writeFlowlensPort(w *jsonw, key string, p *Port) {
 	w.close()
 }
 
-func writeEnds(w *jsonw, p *Packet, srcAS, dstAS uint32, srcGeo, dstGeo *Geo) {
+// writeEnds writes source and destination. nat is the record whose NAT
+// translation (ECS source.nat / destination.nat) goes with them; nil for
+// the inner packet.
+func writeEnds(w *jsonw, p *Packet, srcAS, dstAS uint32, srcGeo, dstGeo *Geo, nat *Record) {
 	w.open("source")
 	w.addr("ip", p.SrcAddr)
 	if p.HasPorts {
 		w.uint("port", uint64(p.SrcPort))
+	}
+	if nat != nil {
+		writeNAT(w, nat.SrcNAT, nat.SrcNATPort, nat.HasNATPorts)
 	}
 	if !p.SrcMAC.IsZero() {
 		w.mac("mac", p.SrcMAC)
@@ -303,10 +390,26 @@ func writeEnds(w *jsonw, p *Packet, srcAS, dstAS uint32, srcGeo, dstGeo *Geo) {
 	if p.HasPorts {
 		w.uint("port", uint64(p.DstPort))
 	}
+	if nat != nil {
+		writeNAT(w, nat.DstNAT, nat.DstNATPort, nat.HasNATPorts)
+	}
 	if !p.DstMAC.IsZero() {
 		w.mac("mac", p.DstMAC)
 	}
 	writeGeo(w, dstAS, dstGeo)
+	w.close()
+}
+
+// writeNAT writes an ECS nat object (the address and port after NAT).
+func writeNAT(w *jsonw, a netip.Addr, port uint16, hasPort bool) {
+	if !a.IsValid() && !hasPort {
+		return
+	}
+	w.open("nat")
+	w.addr("ip", a)
+	if hasPort {
+		w.uint("port", uint64(port))
+	}
 	w.close()
 }
 

@@ -151,9 +151,12 @@ const (
 	InputNetFlowV5
 	InputNetFlowV9
 	InputIPFIX
+	// InputNeutronLog: a packet Neutron's packet logging wrote
+	// (ML2/OVS security group logging), not a sample.
+	InputNeutronLog
 )
 
-var inputNames = [...]string{"sflow", "netflow_v5", "netflow_v9", "ipfix"}
+var inputNames = [...]string{"sflow", "netflow_v5", "netflow_v9", "ipfix", "neutron_log"}
 
 func (i Input) String() string {
 	if int(i) < len(inputNames) {
@@ -236,6 +239,17 @@ type Record struct {
 	LocalPref        uint32
 	HasGateway       bool
 
+	// NetFlow/IPFIX routing and NAT. BGPNextHop is bgpNextHopIPv4Address
+	// or bgpNextHopIPv6Address (IE 18/63), kept apart from NextHop (the IP
+	// next hop, IE 15/62): a router exports both and they differ. SrcNAT,
+	// DstNAT and their ports are the addresses and ports after NAT (IE
+	// 225-228, 281/282); the packet fields keep the pre-NAT ones.
+	BGPNextHop     netip.Addr
+	SrcNAT, DstNAT netip.Addr
+	SrcNATPort     uint16
+	DstNATPort     uint16
+	HasNATPorts    bool
+
 	// Enrichment: geography and network of each end, the OpenStack
 	// identity of each end, and what the flow is relative to the cloud.
 	// Nil when unknown. They point at the enrichers' immutable entries,
@@ -253,10 +267,89 @@ type Record struct {
 	Observation Observation
 
 	// NetFlow and IPFIX specifics.
+	//
+	// Biflow says which direction of an RFC 5103 bidirectional flow the
+	// record is (BiflowForward, BiflowReverse); 0 for a plain flow.
+	Biflow               Biflow
 	EngineType, EngineID uint8
 	HasEngine            bool
 	EndReason            uint8 // IPFIX flowEndReason (IE 136), 0 if absent
 	TemplateID           uint16
+	// IPFIX observationPointId (IE 138): Open vSwitch's sample action
+	// sends its obs_point_id here; OVN's drop sampling puts the first 32
+	// bits of the dropping logical flow's uuid in it.
+	ObservationPointID  uint64
+	HasObservationPoint bool
+	// IPFIX flowDirection (IE 61): 0 ingress, 1 egress.
+	FlowDirection    uint8
+	HasFlowDirection bool
+
+	// Blocked is set on a record of a packet that a security group (or
+	// another drop rule of the virtual network) dropped; nil otherwise.
+	// Like SrcID it points at an immutable entry: replace, never write
+	// through it.
+	Blocked *Blocked
+}
+
+// Blocked says what dropped a packet and on whose behalf.
+type Blocked struct {
+	// Source is where the drop is known from: BlockedOVNDropSampling.
+	Source string
+	// LogicalFlow is the OVN Southbound Logical_Flow uuid of the drop
+	// flow; only its first 8 hex digits (the observation point) when
+	// the flow is not (or no longer) known.
+	LogicalFlow string
+	Stage       string // logical flow's stage-name: ls_in_acl, ls_out_acl, …
+	// ACL is the OVN Northbound ACL behind the logical flow (its
+	// stage-hint), ACLDirection its from-lport or to-lport.
+	ACL          string
+	ACLDirection string
+	// Default: dropped because no rule of the port's security groups
+	// allowed it (Neutron's neutron_pg_drop port group), not by a rule.
+	Default bool
+	// SecurityGroups are the Neutron security groups of the port the
+	// drop protected (for a default drop) or the one whose rule dropped.
+	SecurityGroups    []string
+	SecurityGroupRule string // neutron:security_group_rule_id, when a rule dropped
+	// Port is the Neutron port the drop protected: the receiver for a
+	// to-lport ACL, the sender for a from-lport one.
+	Port string
+	// Reason says why some of the above is not known (e.g. the logical
+	// flow is gone); empty when everything that applies is known.
+	Reason string
+}
+
+// BlockedOVNDropSampling is the source of drops OVN sampled over IPFIX
+// (NB_Global options:debug_drop_collector_set).
+const BlockedOVNDropSampling = "ovn-drop-sampling"
+
+// Counted reports whether the record counts traffic once: its first
+// observation in the cloud, and not a drop sample (a dropped packet was
+// counted where it entered, by the sample of the port it came from).
+func (r *Record) Counted() bool {
+	return r.Blocked == nil && r.Observation.First()
+}
+
+// Biflow names a direction of an RFC 5103 bidirectional flow.
+type Biflow uint8
+
+const (
+	BiflowNone Biflow = iota
+	// BiflowForward: the record's own (forward) direction.
+	BiflowForward
+	// BiflowReverse: the reverse direction, made from the reverse
+	// information elements (enterprise 29305) of the same data record,
+	// with source and destination swapped.
+	BiflowReverse
+)
+
+var biflowNames = [...]string{"", "forward", "reverse"}
+
+func (b Biflow) String() string {
+	if int(b) < len(biflowNames) {
+		return biflowNames[b]
+	}
+	return ""
 }
 
 // Endpoint is a tunnel's outer header as an sFlow agent reports it

@@ -346,6 +346,21 @@ func (h *handler) Flush() {
 	h.p.dispatch(b)
 }
 
+// RecordHandler enriches and queues records that were not decoded from
+// datagrams (Neutron's packet log). It is not safe for concurrent use; it
+// must not be used after Close.
+type RecordHandler struct{ handler }
+
+// RecordHandler returns a new handler for one record source.
+func (p *Pipeline) RecordHandler() *RecordHandler { return &RecordHandler{handler: p.newHandler()} }
+
+// Records enriches flows and hands them to the outputs at once (such
+// sources are slow: batching would only delay them).
+func (h *RecordHandler) Records(flows []flow.Record) {
+	h.add(flows, nil)
+	h.Flush()
+}
+
 // NetFlowHandler decodes, accounts for and enriches the NetFlow v5/v9 and
 // IPFIX datagrams of one socket. It is not safe for concurrent use.
 type NetFlowHandler struct {
@@ -385,7 +400,7 @@ func (h *NetFlowHandler) Datagram(b []byte, src netip.AddrPort, now time.Time) {
 		case 9: // datagrams
 			o.Step, o.Uptime = 1, r.SysUptime
 		default: // IPFIX: data records, options data included, before this message (softflowd: up to and including it)
-			o.Step = uint32(len(r.Flows)) - r.PendingRecords + r.OptionsRecords
+			o.Step = uint32(len(r.Flows)) - r.PendingRecords - r.ReverseRecords + r.OptionsRecords
 			o.StepIncluded = true
 			o.Resync = r.PendingHeld > 0 // held sets have records we cannot count yet
 		}
@@ -399,6 +414,7 @@ func (h *NetFlowHandler) Datagram(b []byte, src netip.AddrPort, now time.Time) {
 	}
 	st.AddErrors("no_template_expired", uint64(r.PendingExpired))
 	st.AddErrors("no_template_overflow", uint64(r.PendingOverflow))
+	st.AddPending(uint64(r.PendingHeld), uint64(r.PendingDecoded))
 	if logIt {
 		h.p.log.Warn("bad NetFlow/IPFIX datagram dropped (logged at most every 10 s per exporter)",
 			"from", src.String(), "reason", o.Error, "size", len(b))

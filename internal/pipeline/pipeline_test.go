@@ -396,3 +396,46 @@ func TestIPFIXSequenceConventions(t *testing.T) {
 		})
 	}
 }
+
+// An RFC 5103 biflow data record gives two flow records (forward and
+// reverse) but is one data record for IPFIX's sequence number: consecutive
+// messages of biflows are in order, nothing is lost.
+func TestIPFIXBiflowSequence(t *testing.T) {
+	be := binary.BigEndian
+	set := ipfixSet
+	// Template 256: sourceIPv4Address, destinationIPv4Address,
+	// packetDeltaCount (4), reversePacketDeltaCount (4, PEN 29305).
+	tpl := set(2, []byte{1, 0, 0, 4, 0, 8, 0, 4, 0, 12, 0, 4, 0, 2, 0, 4, 0x80, 2, 0, 4, 0, 0, 0x72, 0x79})
+	data := func(n int) []byte {
+		var b []byte
+		for i := range n {
+			b = append(b, 10, 0, 0, byte(i), 10, 0, 1, byte(i))
+			b = be.AppendUint32(b, 3)
+			b = be.AppendUint32(b, 2)
+		}
+		return set(256, b)
+	}
+	out := &memOutput{}
+	opt := netflow.Options{}
+	p := pipeline.New(pipeline.Config{NetFlow: opt, Templates: netflow.NewTemplates(opt), Wait: true}, quiet(), out)
+	h := p.NetFlowHandler()
+	src := netip.MustParseAddrPort("192.0.2.11:40000")
+	var seq uint32
+	for i, n := range []int{3, 2, 4} {
+		sets := [][]byte{data(n)}
+		if i == 0 {
+			sets = append([][]byte{tpl}, sets...)
+		}
+		h.Datagram(ipfixMessage(1, seq, sets...), src, time.Now())
+		seq += uint32(n)
+	}
+	h.Flush()
+	p.Close()
+	if len(out.flows) != 18 {
+		t.Fatalf("%d flows, want 9 forward and 9 reverse", len(out.flows))
+	}
+	a := p.Agents.All()[0]
+	if a.Lost != 0 || a.Resets != 0 || a.OutOfOrder != 0 || a.ErrorCount() != 0 {
+		t.Errorf("lost %d, resets %d, out of order %d, errors %v", a.Lost, a.Resets, a.OutOfOrder, a.Errors)
+	}
+}

@@ -64,6 +64,7 @@ var flowColumns = []column{
 	// get them through addedColumns, and appends fill columns in table
 	// order.
 	{"observation", "VARCHAR"},
+	{"blocked", "VARCHAR"},
 }
 
 // addedColumns are added to existing flows tables, with the value old
@@ -73,6 +74,7 @@ var addedColumns = []struct {
 	def string
 }{
 	{column{"observation", "VARCHAR"}, "''"}, // not classified: counted
+	{column{"blocked", "VARCHAR"}, "''"},     // not a drop sample
 }
 
 // measureColumns are summed, never grouped by.

@@ -57,6 +57,7 @@ var Dimensions = []Dimension{
 	{Name: "inner_src_ip", Label: "Inner source IP", kind: "ip"},
 	{Name: "inner_dst_ip", Label: "Inner destination IP", kind: "ip"},
 	{Name: "observation", Label: "Observation point"},
+	{Name: "blocked", Label: "Blocked by"},
 }
 
 var dimByName = func() map[string]Dimension {
@@ -131,7 +132,9 @@ func (q Query) Observations() string {
 // firstObservation is the condition of first observations: not
 // classified (older rows, inputs without ports), or where the packet
 // entered the cloud.
-const firstObservation = " AND observation IN ('', 'port', 'uplink')"
+// Drop samples (blocked) are not traffic counts: the packet was counted
+// where it entered.
+const firstObservation = " AND observation IN ('', 'port', 'uplink') AND blocked = ''"
 
 func (q Query) check() error {
 	if q.From.IsZero() || q.To.IsZero() {

@@ -467,6 +467,7 @@ func flowRow(r *flow.Record, row []driver.Value) (ts, dur int64) {
 		sg.Lat, sg.Lon, dg.Lat, dg.Lon,
 		int64(r.Bytes), int64(r.Packets), int64(max(r.Samples, 1)),
 		r.Observation.String(),
+		BlockedValue(r.Blocked),
 	}
 	copy(row, v[:])
 	return ts, dur

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Install what the flowlens e2e test (test/e2e, build tag e2e) needs on Debian 12.
+# Install what the flowlens e2e test (test/e2e, build tag e2e) needs on Debian 12, and
+# OVN's schemas and ovn-nbctl for the OVN drop-sampling tests (internal/enrich/ovn,
+# flowlens ovn configure), which skip without them.
 # Idempotent: installs only when a tool is missing. Needs root. CI calls this before
 #   go test -tags e2e -v -count=1 ./test/e2e/
 # Without systemd the openvswitch-switch postinst prints
@@ -10,7 +12,7 @@ set -Eeuo pipefail
 need=()
 for t in ovs-vsctl:openvswitch-switch ovsdb-server:openvswitch-switch ovs-vswitchd:openvswitch-switch \
          ip:iproute2 iperf3:iperf3 ping:iputils-ping ethtool:ethtool softflowd:softflowd \
-         softflowctl:softflowd; do
+         softflowctl:softflowd ovn-northd:ovn-central ovn-nbctl:ovn-common; do
   cmd=${t%%:*} pkg=${t#*:}
   if ! command -v "$cmd" >/dev/null 2>&1 && ! [ -x "/usr/sbin/$cmd" ]; then
     need+=("$pkg")

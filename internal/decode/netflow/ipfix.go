@@ -166,10 +166,11 @@ func (d *Decoder) release(c *msgCtx, id uint16, res *Result) {
 			uptime:    p.uptime,
 			seq:       p.seq,
 		}
-		before := len(res.Flows)
+		before, rev := len(res.Flows), res.ReverseRecords
 		d.records(&pc, tpl, p.data, res)
 		res.PendingDecoded++
 		res.PendingRecords += uint32(len(res.Flows) - before)
+		res.ReverseRecords = rev // counted in PendingRecords
 		d.taken[i] = nil
 	}
 }
@@ -230,6 +231,12 @@ func (d *Decoder) records(c *msgCtx, tpl *template, b []byte, res *Result) {
 		if c.version == 10 {
 			c.seq++ // IPFIX numbers data records, v9 datagrams
 		}
+	}
+	// What is left is shorter than a record: padding (RFC 7011 section
+	// 3.3.1: zeros) — or data that the template's lengths do not fit, a
+	// template that lies about its record size.
+	if !allZero(b) {
+		res.Errors[ReasonRecord]++
 	}
 }
 

@@ -65,12 +65,17 @@ const (
 	ReasonTemplateLimit         // template or options data not kept: exporter, template or memory limit reached
 	ReasonRecord                // a data record runs past its set (variable-length field)
 	ReasonTooManyRecords        // more than MaxRecordsPerDatagram (options: MaxOptionsRecordsPerDatagram) records in one datagram
+	// The two below skip nothing: the record is kept, without what the
+	// reason names.
+	ReasonSection // a packet section (IE 313-315) of zero length, or longer than the dataLinkFrameSize (312) it comes with
+	ReasonBiflow  // an RFC 5103 biflow record without a reverse packet or octet count: no reverse record
 	NumReasons
 )
 
 var reasonNames = [NumReasons]string{
 	"none", "truncated", "version", "header_length", "set_length", "template",
 	"template_fields", "template_limit", "record", "too_many_records",
+	"section", "biflow",
 }
 
 func (r Reason) String() string {
@@ -145,6 +150,9 @@ type Options struct {
 	MaxTemplateBytes        int
 }
 
+// PendingTTLOrDefault is PendingTTL, or its default when not set.
+func (o Options) PendingTTLOrDefault() time.Duration { return o.withDefaults().PendingTTL }
+
 func (o Options) withDefaults() Options {
 	if o.TemplateTTL <= 0 {
 		o.TemplateTTL = 30 * time.Minute
@@ -209,11 +217,18 @@ type Result struct {
 	PendingExpired  uint32 // held sets of this exporter dropped now: no template within PendingTTL
 	PendingOverflow uint32 // held sets dropped (or not held) because a pending limit was reached
 
+	// ReverseRecords counts the records in Flows made from the reverse
+	// direction of biflows (RFC 5103) of this datagram's own data sets;
+	// those of held sets are in PendingRecords. They are not data records
+	// of their own (sequence numbers count each biflow once).
+	ReverseRecords uint32
+
 	UnknownSets      uint32 // sets with reserved ids, skipped
 	EnterpriseFields uint32 // enterprise-specific values skipped (not VMware tunnel elements)
 
 	// Errors counts set- and record-level problems. The rest of the set is
-	// skipped, the rest of the datagram is still decoded. Datagram-level
+	// skipped (but for ReasonSection and ReasonBiflow, which lose only what
+	// they name), the rest of the datagram is still decoded. Datagram-level
 	// problems are returned by Decode instead.
 	Errors [NumReasons]uint32
 }
@@ -242,6 +257,10 @@ type Decoder struct {
 	// optRec receives the fields of options data records, which are not
 	// flows.
 	optRec flow.Record
+	// revS and revRec receive the reverse elements of a biflow record;
+	// secRec the packet parsed from a packet section.
+	revS           scratch
+	revRec, secRec flow.Record
 }
 
 // NewDecoder returns a Decoder that keeps templates in t.

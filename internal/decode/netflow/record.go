@@ -62,6 +62,36 @@ type scratch struct {
 	hasTunnel bool
 	tunKey    uint32
 	hasTunKey bool
+
+	breadth
+}
+
+// breadth holds the values of the elements that other exporters than Open
+// vSwitch use: addresses by family, physical interfaces, NAT, packet
+// sections. Kept apart from the fields above so that the record's other
+// elements can be changed without touching these.
+type breadth struct {
+	// Addresses by family: a template may carry IPv4 and IPv6 fields
+	// (8/12 and 27/28) of which one family is all zero; finish picks one.
+	src4, dst4, src6, dst6 netip.Addr
+	ipVersion              uint8 // ipVersion (60), 0 if absent
+	hasTCPFlags            bool
+
+	physIn, physOut       uint32 // ingress/egressPhysicalInterface (252/253)
+	hasPhysIn, hasPhysOut bool
+
+	natSport, natDport uint16 // postNAPTSource/DestinationTransportPort (227/228)
+	hasNATPorts        bool
+
+	// Sampled packet sections (PSAMP, RFC 5477): they alias the
+	// datagram and are parsed before record returns.
+	l2Section, ipSection, payloadSection []byte
+	frameSize, ipTotalLen                uint64 // dataLinkFrameSize (312), ipTotalLength (224)
+	hasFrameSize, hasIPTotalLen          bool
+	frameType                            uint16 // dataLinkFrameType (408): 1 Ethernet, 2 802.11
+	hasFrameType                         bool
+	sectionLie                           bool // a section longer than the frame it says it is from
+	emptySection                         bool // a section element of length 0
 }
 
 // uvalue reads an unsigned integer of 1 to 8 bytes (reduced-size encoding,
@@ -116,6 +146,9 @@ func (d *Decoder) record(c *msgCtx, tpl *template, smp *sampling, b []byte, res 
 		*rec = flow.Record{}
 	}
 	var s scratch
+	if tpl.biflow {
+		d.revS, d.revRec = scratch{}, flow.Record{}
+	}
 	p := 0
 	for i := range tpl.fields {
 		f := &tpl.fields[i]
@@ -140,12 +173,22 @@ func (d *Decoder) record(c *msgCtx, tpl *template, smp *sampling, b []byte, res 
 		v := b[p : p+l : p+l]
 		p += l
 		if l == 0 {
+			if isSection(f.kind) {
+				// An empty packet section: nothing to parse; the
+				// record's other fields are still good.
+				res.Errors[ReasonSection]++
+				s.emptySection = true
+			}
 			continue
 		}
 		if f.kind == kindSkip {
 			if !tpl.options {
 				res.EnterpriseFields++
 			}
+			continue
+		}
+		if f.kind&kindReverse == kindReverse {
+			d.field(f.kind&^kindReverse, v, &d.revS, &d.revRec)
 			continue
 		}
 		d.field(f.kind, v, &s, rec)
@@ -155,7 +198,22 @@ func (d *Decoder) record(c *msgCtx, tpl *template, smp *sampling, b []byte, res 
 		return p, true
 	}
 	d.finish(c, tpl, smp, &s, rec)
+	if s.sectionLie {
+		res.Errors[ReasonSection]++
+	}
+	if tpl.biflow {
+		d.reverse(c, tpl, smp, rec, res)
+	}
 	return p, true
+}
+
+// isSection reports whether kind is a packet section element.
+func isSection(kind uint16) bool {
+	switch kind {
+	case 104, 313, 314, 315:
+		return true
+	}
+	return false
 }
 
 // fail undoes the record appended by record.
@@ -196,6 +254,7 @@ func (d *Decoder) field(kind uint16, v []byte, s *scratch, r *flow.Record) {
 		}
 	case 6: // tcpControlBits
 		r.TCPFlags = uint16(u) & 0x1ff
+		s.hasTCPFlags = isInt
 	case 7: // sourceTransportPort
 		s.sport, s.hasSport = uint16(u), isInt
 	case 11: // destinationTransportPort
@@ -204,13 +263,9 @@ func (d *Decoder) field(kind uint16, v []byte, s *scratch, r *flow.Record) {
 		s.altSport, s.hasAltPorts = uint16(u), isInt
 	case 181, 183: // udpDestinationPort, tcpDestinationPort
 		s.altDport, s.hasAltPorts = uint16(u), isInt
-	case 8, 27: // sourceIPv4Address, sourceIPv6Address
+	case 8, 27, 12, 28: // source/destinationIPv4Address, source/destinationIPv6Address
 		if a, ok := addr(v); ok {
-			r.SrcAddr = a
-		}
-	case 12, 28: // destinationIPv4Address, destinationIPv6Address
-		if a, ok := addr(v); ok {
-			r.DstAddr = a
+			s.setAddr(kind == 8 || kind == 27, a)
 		}
 	case 9, 29: // sourceIPv4/IPv6PrefixLength
 		r.SrcMask = uint8(u)
@@ -312,28 +367,37 @@ func (d *Decoder) field(kind uint16, v []byte, s *scratch, r *flow.Record) {
 		if len(v) == 6 {
 			s.postDstMAC = flow.MAC(v)
 		}
+	// VLAN ids are 12 bits; larger values (0xFFFF) mean unknown, not a
+	// VLAN whose id is their low bits.
 	case 58: // vlanId: the VLAN of the ingress interface
-		if isInt {
-			r.In.VLAN, s.hasInVLAN = uint16(u)&0xfff, true
+		if isInt && u < 4096 {
+			r.In.VLAN, s.hasInVLAN = uint16(u), true
 		}
 	case 59: // postVlanId: the VLAN of the egress interface
-		if isInt {
-			r.Out.VLAN, s.hasOutVLAN = uint16(u)&0xfff, true
+		if isInt && u < 4096 {
+			r.Out.VLAN, s.hasOutVLAN = uint16(u), true
 		}
 	case 243: // dot1qVlanId: the packet's (outer) tag
-		if isInt && u&0xfff != 0 {
-			r.VLAN = uint16(u) & 0xfff
+		if isInt && u != 0 && u < 4096 {
+			r.VLAN = uint16(u)
 			r.VLANCount = max(r.VLANCount, 1)
 		}
 	case 245: // dot1qCustomerVlanId: the inner tag
-		if isInt && u&0xfff != 0 {
-			r.InnerVLAN = uint16(u) & 0xfff
+		if isInt && u != 0 && u < 4096 {
+			r.InnerVLAN = uint16(u)
 			r.VLANCount = 2
 		}
 	case 254: // postDot1qVlanId
-		s.postDot1q, s.hasPostDot1q = uint16(u)&0xfff, isInt
+		s.postDot1q, s.hasPostDot1q = uint16(u), isInt && u < 4096
 	case 61: // flowDirection
 		s.direction = uint8(u)
+		if isInt {
+			r.FlowDirection, r.HasFlowDirection = uint8(u), true
+		}
+	case 138: // observationPointId: OVN's drop sampling puts the logical flow there
+		if isInt {
+			r.ObservationPointID, r.HasObservationPoint = u, true
+		}
 	case 70, 71, 72, 73, 74, 75, 76, 77, 78, 79: // mplsTopLabelStackSection ... mplsLabelStackSection10
 		if isInt && len(v) == 3 && int(r.MPLSCount) < len(r.MPLSLabels) {
 			r.MPLSLabels[r.MPLSCount] = uint32(u >> 4)
@@ -397,6 +461,8 @@ func (d *Decoder) field(kind uint16, v []byte, s *scratch, r *flow.Record) {
 		s.tunnel.SrcPort, s.hasTunnel = uint16(u), true
 	case kindTunnelDestinationTransport:
 		s.tunnel.DstPort, s.hasTunnel = uint16(u), true
+	default:
+		d.breadthField(kind, v, u, isInt, s, r)
 	}
 }
 
@@ -485,6 +551,7 @@ func (d *Decoder) finish(c *msgCtx, tpl *template, smp *sampling, s *scratch, r 
 	if r.HasProto && r.Proto != protoTCP {
 		r.TCPFlags = 0
 	}
+	s.finishBreadth(r)
 
 	// Layer 3.
 	if !s.hasTOS && s.hasDSCP {
@@ -523,6 +590,7 @@ func (d *Decoder) finish(c *msgCtx, tpl *template, smp *sampling, s *scratch, r 
 	case !r.SrcMAC.IsZero() || !r.DstMAC.IsZero() || r.EtherType != 0:
 		r.Parsed = flow.LayerL2
 	}
+	secLen := d.section(s, r)
 
 	// Tunnel elements: Open vSwitch sends them for packets sampled on a
 	// tunnel port; flowDirection says whether the packet came in through
@@ -542,16 +610,22 @@ func (d *Decoder) finish(c *msgCtx, tpl *template, smp *sampling, s *scratch, r 
 
 	// Counts and sampling.
 	pkts := s.packets
-	if !s.hasPackets {
+	switch {
+	case s.hasPackets:
+	case s.hasPostPkts:
 		pkts = s.postPackets
+	case s.packetReport(secLen):
+		pkts = 1 // a packet report (PSAMP) is one sampled packet
 	}
 	octets := s.bytes
 	switch {
 	case s.hasBytes:
 	case s.hasL2:
 		octets = s.l2bytes
-	default:
+	case s.hasPost:
 		octets = s.postBytes
+	case s.packetReport(secLen):
+		octets = s.sectionBytes(r, secLen)
 	}
 	rate := s.recordRate()
 	if rate == 0 && smp != nil {

@@ -215,7 +215,7 @@ func TestIPFIXVariableLengthAndEnterpriseFields(t *testing.T) {
 		{id: 10, length: 4}, {id: 82, length: 0xffff}, // ingress and its name
 		{id: 14, length: 4}, {id: 82, length: 0xffff}, // egress and its name
 		{id: 100, length: 0xffff, pen: 9},      // enterprise, variable: skipped
-		{id: 1, length: 4, pen: 29305},         // enterprise, fixed: skipped
+		{id: 1, length: 4, pen: 5951},          // enterprise, fixed: skipped (29305 would be a biflow)
 		{id: 893, length: 4, pen: 12345},       // a VMware id under another PEN: skipped
 		{id: 83, length: 0xffff},               // interfaceDescription: ignored
 		{id: 2, length: 2}, {id: 1, length: 4}, // reduced-size counts

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"net/netip"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,7 +14,12 @@ import (
 const varLen = 0xffff
 
 // Enterprise numbers the decoder knows.
-const penVMware = 6876
+const (
+	penVMware = 6876
+	// penReverse marks RFC 5103 reverse information elements: the
+	// element of the same number, for the reverse direction of a biflow.
+	penReverse = 29305
+)
 
 // field is one field specifier of a template.
 type field struct {
@@ -40,6 +46,28 @@ const (
 	kindTunnelDestinationTransport = kindVMware | 897
 )
 
+// kindReverse | id is the RFC 5103 reverse element of IANA element id.
+// Forward ids are below 0x8000 and VMware kinds below 0xC000, so the
+// ranges never meet; only the ids of reversible reports flowlens uses
+// (reverseKind) get such a kind, the others are skipped.
+const kindReverse = 0xC000
+
+// reverseKind returns the kind of the reverse element of IANA element ie,
+// or kindSkip for the reverse elements flowlens does not read. Flow key
+// elements (addresses, ports, protocol) are not among them: RFC 5103
+// section 5 gives the reverse direction the forward key swapped.
+func reverseKind(ie uint16) uint16 {
+	switch ie {
+	case 1, 2, 23, 24, 352, // counts
+		5, 195, 6, 192, 52, // TOS, DSCP, TCP flags, TTL
+		10, 14, 252, 253, 58, 59, // interfaces and their VLANs
+		21, 22, 150, 151, 152, 153, 154, 155, 156, 157, 158, 159, 161, 162, // times
+		136: // flowEndReason
+		return kindReverse | ie
+	}
+	return kindSkip
+}
+
 // template is one (options) template. It is immutable once stored, except
 // for seen, so decoders use it without holding the cache lock.
 type template struct {
@@ -52,9 +80,12 @@ type template struct {
 	// prescaled: the template is Open vSwitch's, whose counts are already
 	// multiplied by the sampling rate.
 	prescaled bool
-	raw       []byte       // the template record as sent, for refresh checks and Save
-	seen      atomic.Int64 // unix nanoseconds of the last definition or refresh
-	cost      int          // bytes accounted against MaxTemplateBytes
+	// biflow: the template has RFC 5103 reverse elements (enterprise
+	// 29305); revCounts: among them a reverse packet or octet count.
+	biflow, revCounts bool
+	raw               []byte       // the template record as sent, for refresh checks and Save
+	seen              atomic.Int64 // unix nanoseconds of the last definition or refresh
+	cost              int          // bytes accounted against MaxTemplateBytes
 }
 
 // scanTemplate validates the template record at the start of b and returns
@@ -214,6 +245,14 @@ func buildTemplate(version uint16, options bool, raw []byte) *template {
 			kind = kindSkip
 			if pen == penVMware && ie&0x7fff >= 891 && ie&0x7fff <= 897 {
 				kind = kindVMware | ie&0x7fff
+			}
+			if pen == penReverse && !options {
+				t.biflow = true
+				kind = reverseKind(ie & 0x7fff)
+				switch ie & 0x7fff {
+				case 1, 2, 23, 24, 352:
+					t.revCounts = true
+				}
 			}
 		}
 		if version == 9 && (i < scopeFields || ie >= 0x8000) {
@@ -632,6 +671,56 @@ func (t *Templates) hold(addr netip.Addr, p *pendingSet) (tpl *template, evicted
 	t.pendingBytes += size
 	t.pendingSets++
 	return nil, evicted, true
+}
+
+// PendingInfo describes the data sets held for one template that has not
+// arrived (yet).
+type PendingInfo struct {
+	Exporter   netip.Addr
+	Version    uint16 // 9 or 10
+	Domain     uint32 // observation domain / source id
+	TemplateID uint16
+	Sets       int
+	Bytes      int
+	Oldest     time.Time // arrival of the oldest held set
+}
+
+// Pending lists the data sets held now, by exporter, domain and template:
+// what a capture that ends, or a collector that stops, has not decoded
+// for want of a template.
+func (t *Templates) Pending() []PendingInfo {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	var out []PendingInfo
+	index := map[PendingInfo]int{}
+	for addr, e := range t.exporters {
+		for _, p := range e.pending {
+			k := PendingInfo{Exporter: addr, Version: p.key.version, Domain: p.key.domain, TemplateID: p.key.id}
+			i, ok := index[k]
+			if !ok {
+				i = len(out)
+				index[k] = i
+				k.Oldest = p.arrived
+				out = append(out, k)
+			}
+			out[i].Sets++
+			out[i].Bytes += len(p.data)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if c := a.Exporter.Compare(b.Exporter); c != 0 {
+			return c < 0
+		}
+		if a.Version != b.Version {
+			return a.Version < b.Version
+		}
+		if a.Domain != b.Domain {
+			return a.Domain < b.Domain
+		}
+		return a.TemplateID < b.TemplateID
+	})
+	return out
 }
 
 // dropPendingLocked removes the n oldest held sets of e.

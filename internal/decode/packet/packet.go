@@ -69,6 +69,14 @@ func Parse(proto uint32, b []byte, r *flow.Record) {
 // ParseEthernet parses an Ethernet frame into r.
 func ParseEthernet(b []byte, r *flow.Record) { Parse(HeaderEthernet, b, r) }
 
+// ParseTransport parses what follows an IP header of protocol proto (the
+// IPFIX ipPayloadPacketSection, IE 314) into r: ports, TCP flags, ICMP
+// type and code, and a tunnel behind UDP or GRE.
+func ParseTransport(proto uint8, b []byte, r *flow.Record) {
+	p := parser{r: r}
+	p.l4(proto, b, &r.Packet, false)
+}
+
 type parser struct {
 	r *flow.Record
 }

@@ -190,6 +190,32 @@ func (d *Decoder) Decode(b []byte, now time.Time, res *Result) error {
 
 // port decodes the compact 32-bit interface encoding: two format bits and
 // a 30-bit value.
+// fcsStripped returns the frame check sequence bytes to take off a
+// sampled_header's frame_length. sFlow v5 says frame_length includes the
+// FCS only for layer-2 header protocols (Ethernet, token bus/ring, FDDI,
+// frame relay, X.25, PPP, SMDS, AAL5, POS, 802.11): IPv4 (11), IPv6 (12)
+// and MPLS (13) headers have no FCS, whatever "stripped" says (an agent
+// that removed an Ethernet header and its FCS before an IPv4 header
+// reports them there). Of a layer-2 frame, what the agent says it
+// stripped is the FCS, up to 4 bytes (FCS-32; PPP and frame relay may
+// use a 2-byte FCS-16).
+func fcsStripped(proto, stripped uint32) uint32 {
+	switch proto {
+	case packet.HeaderIPv4, packet.HeaderIPv6, headerMPLS:
+		return 0
+	}
+	if proto == 0 || proto > header80211AMSDU {
+		return 0 // not a header protocol sFlow v5 defines
+	}
+	return min(stripped, 4)
+}
+
+// sFlow v5 header protocols beyond those packet parses.
+const (
+	headerMPLS       = 13
+	header80211AMSDU = 17
+)
+
 func port(v uint32) flow.Port {
 	return portExpanded(v>>30, v&0x3fffffff)
 }
@@ -276,8 +302,8 @@ func (d *Decoder) flowSample(r *reader, expanded bool, now time.Time, res *Resul
 			rec.HeaderProto, rec.FrameLength, rec.Stripped, rec.HeaderLength = proto, frame, stripped, hl
 			packet.Parse(proto, body.take(int(hl)), rec)
 			s := uint64(frame)
-			if proto == packet.HeaderEthernet && !d.opt.IncludeFCS && stripped >= 4 && s >= 4 {
-				s -= 4
+			if fcs := uint64(fcsStripped(proto, stripped)); !d.opt.IncludeFCS && s >= fcs {
+				s -= fcs
 			}
 			size, sizeRank = s, 3
 		case 2: // sampled_ethernet
@@ -330,8 +356,15 @@ func (d *Decoder) flowSample(r *reader, expanded bool, now time.Time, res *Resul
 				res.Flows = res.Flows[:len(res.Flows)-1]
 				return ReasonRecordContent
 			}
-			rec.In.VLAN, rec.In.HasVLAN = uint16(inVLAN), true
-			rec.Out.VLAN, rec.Out.HasVLAN = uint16(outVLAN), true
+			// VLAN ids are 12 bits (IEEE 802.1Q); agents send larger
+			// values, 0xFFFFFFFF above all, for "unknown". A 16-bit
+			// cast would make that VLAN 65535.
+			if inVLAN < 4096 {
+				rec.In.VLAN, rec.In.HasVLAN = uint16(inVLAN), true
+			}
+			if outVLAN < 4096 {
+				rec.Out.VLAN, rec.Out.HasVLAN = uint16(outVLAN), true
+			}
 		case 1002: // extended_router
 			rec.NextHop = body.addr()
 			rec.SrcMask, rec.DstMask = uint8(body.u32()), uint8(body.u32())

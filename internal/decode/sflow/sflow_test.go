@@ -255,6 +255,13 @@ func FuzzDecode(f *testing.F) {
 			f.Add(d)
 		}
 	}
+	// Edge values: extended_switch VLANs 0xFFFFFFFF and 4096, and header
+	// protocols with and without an FCS.
+	for _, proto := range []uint32{1, 7, 11, 15, 99} {
+		records := xdr{}.record(1, xdr{}.u32(proto, 1504, 4, 0)).record(1001, xdr{}.u32(0xffffffff, 0, 4096, 0))
+		fs := xdr{}.u32(1, 2<<24|1000, 64, 64, 0, 1, 2, 2).bytes(records)
+		f.Add(datagramV6(1, xdr{}.u32(1, uint32(len(fs))).bytes(fs)))
+	}
 	dec := sflow.NewDecoder(sflow.Options{})
 	var res sflow.Result
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -335,5 +342,73 @@ func TestHostCounters(t *testing.T) {
 	if doc.Host.Hostname != "hv-07" || h.CPU["load_5m"] != 1.25 || has15 || h.CPU["context_switches"] != 654321 ||
 		h.Disk["part_max_used_pct100"] != 8123 || h.Net["out_bytes"] != 6e12 {
 		t.Errorf("JSON: %s", js)
+	}
+}
+
+// extended_switch VLANs are 32-bit fields holding 12-bit ids: anything
+// from 4096 up (Open vSwitch and switches send 0xFFFFFFFF) is "unknown"
+// and must not become VLAN 65535 or 4095.
+func TestExtendedSwitchUnknownVLAN(t *testing.T) {
+	for _, c := range []struct {
+		in, out         uint32
+		hasIn, hasOut   bool
+		wantIn, wantOut uint16
+	}{
+		{0xffffffff, 0xffffffff, false, false, 0, 0},
+		{4096, 4095, false, true, 0, 4095},
+		{100, 0x10064, true, false, 100, 0},
+		{0, 200, true, true, 0, 200},
+	} {
+		hdr := xdr{}.u32(1, 102, 4, 0)
+		records := xdr{}.record(1, hdr).record(1001, xdr{}.u32(c.in, 0, c.out, 0))
+		fs := xdr{}.u32(1, 2<<24|1000, 64, 64, 0, 1, 2, 2).bytes(records)
+		b := datagramV6(1, xdr{}.u32(1, uint32(len(fs))).bytes(fs))
+		var res sflow.Result
+		if err := sflow.NewDecoder(sflow.Options{}).Decode(b, time.Time{}, &res); err != nil {
+			t.Fatal(err)
+		}
+		r := res.Flows[0]
+		if r.In.HasVLAN != c.hasIn || r.In.VLAN != c.wantIn || r.Out.HasVLAN != c.hasOut || r.Out.VLAN != c.wantOut {
+			t.Errorf("extended_switch %#x/%#x: in %v %d, out %v %d", c.in, c.out, r.In.HasVLAN, r.In.VLAN, r.Out.HasVLAN, r.Out.VLAN)
+		}
+		var doc map[string]any
+		if err := json.Unmarshal(r.AppendJSON(nil), &doc); err != nil {
+			t.Fatal(err)
+		}
+		in := doc["observer"].(map[string]any)["ingress"].(map[string]any)
+		if _, ok := in["vlan"]; ok != (c.hasIn && c.wantIn != 0) {
+			t.Errorf("extended_switch %#x: observer.ingress %v", c.in, in)
+		}
+	}
+}
+
+// sFlow v5's frame_length includes the FCS for layer-2 header protocols
+// only; an IPv4, IPv6 or MPLS header's frame_length has none to take off,
+// whatever "stripped" says.
+func TestFCSByHeaderProtocol(t *testing.T) {
+	for _, c := range []struct {
+		proto, frame, stripped uint32
+		want                   uint64
+	}{
+		{1, 102, 4, 98},      // Ethernet: FCS-32 stripped
+		{1, 102, 0, 102},     // Ethernet, agent says nothing was stripped
+		{15, 1504, 4, 1500},  // 802.11 MAC frame: FCS-32
+		{7, 1502, 2, 1500},   // PPP with FCS-16
+		{3, 1504, 4, 1500},   // token ring
+		{11, 1500, 4, 1500},  // IPv4: no FCS in the length
+		{12, 1280, 18, 1280}, // IPv6 (Ethernet header and FCS removed)
+		{13, 1504, 4, 1504},  // MPLS
+		{99, 1504, 4, 1504},  // unknown protocol: taken as sent
+	} {
+		hdr := xdr{}.u32(c.proto, c.frame, c.stripped, 0)
+		fs := xdr{}.u32(1, 2<<24|1000, 1, 1, 0, 1, 2, 1).record(1, hdr)
+		b := datagramV6(1, xdr{}.u32(1, uint32(len(fs))).bytes(fs))
+		var res sflow.Result
+		if err := sflow.NewDecoder(sflow.Options{}).Decode(b, time.Time{}, &res); err != nil {
+			t.Fatal(err)
+		}
+		if got := res.Flows[0].Bytes; got != c.want {
+			t.Errorf("header protocol %d, frame %d, stripped %d: %d bytes, want %d", c.proto, c.frame, c.stripped, got, c.want)
+		}
 	}
 }

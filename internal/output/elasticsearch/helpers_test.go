@@ -85,6 +85,7 @@ func fullRecords() ([]flow.Record, flow.Counter) {
 		Packet: pk, Parsed: flow.LayerInnerL4, Truncated: true, Tunnel: flow.TunnelVXLAN, VNI: 7, HasVNI: true, Inner: pk, InnerPresent: true,
 		TunnelEgress: ep, TunnelIngress: ep, TunnelEgressVNI: 1, HasTunnelEgressVNI: true, TunnelIngressVNI: 2, HasTunnelIngressVNI: true,
 		NextHop: a("192.0.2.254"), SrcMask: 24, DstMask: 24, SrcAS: 1, DstAS: 2, PeerAS: 3, ASPath: [8]uint32{2}, ASPathLen: 1, LocalPref: 100, HasGateway: true,
+		BGPNextHop: a("192.0.2.253"), SrcNAT: a("198.51.100.1"), DstNAT: a("198.51.100.2"), SrcNATPort: 40000, DstNATPort: 443, HasNATPorts: true, Biflow: flow.BiflowReverse,
 		SrcGeo:    &flow.Geo{CountryISO: "FR", CountryName: "France", City: "Paris", Lat: 48.8566, Lon: 2.3522, HasLocation: true, ASN: 1, ASOrg: "Org"},
 		DstGeo:    &flow.Geo{CountryISO: "DE", CountryName: "Germany", City: "Berlin", Lat: 52.52, Lon: 13.405, HasLocation: true, ASN: 3320, ASOrg: "DTAG"},
 		SrcID:     &flow.Identity{PortID: "p", InstanceID: "i", InstanceName: "vm", NetworkID: "n", NetworkName: "net", SegmentationID: 5, ProjectID: "t", ProjectName: "proj", Host: "h", Source: "ovsdb"},
@@ -98,6 +99,10 @@ func fullRecords() ([]flow.Record, flow.Counter) {
 	out = append(out, r)
 	r.Samples, r.Overflow = 3, true
 	r.Input, r.Start, r.End, r.HasEngine, r.EngineID, r.TemplateID, r.EndReason = flow.InputIPFIX, t0, t0.Add(time.Second), true, 1, 256, 2
+	r.ObservationPointID, r.HasObservationPoint, r.FlowDirection, r.HasFlowDirection = 0xe755ed2a, true, 1, true
+	r.Blocked = &flow.Blocked{Source: flow.BlockedOVNDropSampling, LogicalFlow: "e755ed2a-0000-4000-8000-000000000000", Stage: "ls_out_acl",
+		ACL: "c0fddb45-fb97-400f-b1bb-b18108b22882", ACLDirection: "to-lport", Default: true, SecurityGroups: []string{"sg"},
+		SecurityGroupRule: "r", Port: "p", Reason: "x"}
 	out = append(out, r)
 	v6 := r
 	v6.SrcAddr, v6.DstAddr, v6.NextHop, v6.Input = a("2001:db8::1"), a("2001:db8::2"), a("2001:db8::fe"), flow.InputNetFlowV9

@@ -1,0 +1,50 @@
+package main
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/flowlens/flowlens/internal/enrich/ovn"
+	"github.com/flowlens/flowlens/internal/input/neutronlog"
+)
+
+// blockedCollector exposes what the drop sources counted: OVN drop
+// samples by how far they were traced, Neutron packet log lines by kind.
+type blockedCollector struct {
+	ovn       *ovn.Mapper
+	followers []*neutronlog.Follower
+}
+
+var (
+	ovnDropsDesc = prometheus.NewDesc("flowlens_ovn_drop_samples_total",
+		"OVN drop samples by result: traced (to an ACL), not_acl (another stage's drop), flow_unknown (logical flow gone or not read yet), acl_unknown",
+		[]string{"result"}, nil)
+	neutronLogDesc = prometheus.NewDesc("flowlens_neutron_log_lines_total",
+		"Neutron packet log lines read, by kind: drop, accept, other (no action=), malformed",
+		[]string{"path", "kind"}, nil)
+)
+
+func (c *blockedCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- ovnDropsDesc
+	ch <- neutronLogDesc
+}
+
+func (c *blockedCollector) Collect(ch chan<- prometheus.Metric) {
+	if c.ovn != nil {
+		st := c.ovn.Stats()
+		for _, v := range []struct {
+			result string
+			n      uint64
+		}{{"traced", st.Traced}, {"not_acl", st.NotACL}, {"flow_unknown", st.FlowUnknown}, {"acl_unknown", st.ACLUnknown}} {
+			ch <- prometheus.MustNewConstMetric(ovnDropsDesc, prometheus.CounterValue, float64(v.n), v.result)
+		}
+	}
+	for _, f := range c.followers {
+		st := f.Stats()
+		for _, v := range []struct {
+			kind string
+			n    uint64
+		}{{"drop", st.Drops}, {"accept", st.Accepts}, {"other", st.Other}, {"malformed", st.Malformed}} {
+			ch <- prometheus.MustNewConstMetric(neutronLogDesc, prometheus.CounterValue, float64(v.n), f.Path, v.kind)
+		}
+	}
+}
