@@ -12,6 +12,8 @@ export interface TimeseriesResp {
   by: string;
   timestamps: number[];
   series: Series[];
+  observations?: string;
+  notes?: string[] | null;
 }
 export interface Counts {
   bytes: number;
@@ -26,7 +28,10 @@ export interface TopResp {
   by: string[];
   rows: TopRow[];
   other?: Counts | null;
+  // The whole range's total (share = row / total), not the sum of the rows.
   total?: Counts | null;
+  observations?: string;
+  notes?: string[] | null;
 }
 export interface MatrixNode {
   id: string;
@@ -42,6 +47,9 @@ export interface MatrixResp {
   level: string;
   nodes: MatrixNode[];
   links: MatrixLink[];
+  total?: Counts | null;
+  observations?: string;
+  notes?: string[] | null;
 }
 export interface GeoPoint {
   ip: string;
@@ -56,6 +64,8 @@ export interface GeoPoint {
 }
 export interface GeoResp {
   points: GeoPoint[];
+  observations?: string;
+  notes?: string[] | null;
 }
 export interface Port {
   agent: string;
@@ -91,6 +101,12 @@ export interface Agent {
   resets?: number;
   first_seen: string;
   last_seen: string;
+  // One row per exporter and protocol: sflow, netflow_v5, netflow_v9, ipfix.
+  input?: string;
+  // Not heard for more than 60 s.
+  silent?: boolean;
+  // Persisted before a restart and not heard since.
+  restored?: boolean;
 }
 export interface AgentsResp {
   agents: Agent[];
@@ -99,6 +115,10 @@ export interface Status {
   version: string;
   started: string;
   flows_stored: number;
+  // Rows over every resolution (same as flows_stored, which is kept).
+  flow_rows?: number;
+  // The aggregation interval in seconds (the resolution of tier step 0), when the server says.
+  interval?: number;
   oldest?: string | null;
   newest?: string | null;
   store_bytes?: number;
@@ -125,6 +145,34 @@ export interface Interface {
 }
 export interface InterfacesResp {
   interfaces: Interface[];
+}
+// GET /api/v1/accuracy: sampled estimates against the ports' counters.
+export interface AccuracyPort {
+  agent: string;
+  sub_agent: number;
+  index: number;
+  name?: string | null;
+  direction: 'in' | 'out';
+  estimate_bytes: number;
+  counter_bytes: number;
+  estimate_packets?: number;
+  counter_packets?: number;
+  samples: number;
+  diff_ratio?: number | null;
+  sigma_ratio?: number | null;
+  diff_sigma?: number | null;
+  packets_diff_ratio?: number | null;
+  packets_diff_sigma?: number | null;
+  sampling_rate?: number;
+  windows?: number;
+  flooded_packets?: number;
+  status: 'ok' | 'off' | 'not enough data' | string;
+  reason?: string | null;
+  window_from?: string | null;
+  window_to?: string | null;
+}
+export interface AccuracyResp {
+  ports: AccuracyPort[];
 }
 export interface Dimension {
   name: string;

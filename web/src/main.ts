@@ -1,10 +1,10 @@
 import './style.css';
-import { h, clear, select } from './dom';
+import { h, clear, select, segmented } from './dom';
 import { get, ApiError, type Status, type DimensionsResp } from './api';
-import { parse, serialize, VIEWS, formatFilter, type State, type Filter, type View } from './state';
+import { parse, serialize, VIEWS, formatFilter, isLive, type State, type Filter, type View } from './state';
 import { setDimensions, options as dimOptions, label as dimLabel } from './dims';
 import { disposeAll } from './charts';
-import { type Ctx, type ViewImpl, errorText, isAbort } from './ui';
+import { type Ctx, type ViewImpl, errorText, isAbort, flowRows, tierName, keyText } from './ui';
 import * as fmt from './format';
 import { traffic } from './views/traffic';
 import { talkers } from './views/talkers';
@@ -23,6 +23,7 @@ const PRESETS: Array<[string, string]> = [
 ];
 const REFRESH: Array<[string, string]> = [
   ['0', 'off'],
+  ['5', '5s'],
   ['10', '10s'],
   ['30', '30s'],
   ['60', '1m'],
@@ -152,12 +153,33 @@ function renderHeader(): void {
   );
   const refresh = h(
     'label.refresh',
-    { title: 'Auto-refresh' },
+    { title: isLive(state) ? 'Auto-refresh: ranges ending now are reloaded at this interval' : 'Auto-refresh applies to ranges ending now only' },
     '⟳ ',
-    select(String(state.refresh), REFRESH, (v) => set({ refresh: +v }), { 'aria-label': 'Auto-refresh', 'data-testid': 'refresh' }),
+    select(String(state.refresh), REFRESH, (v) => set({ refresh: +v }), { 'aria-label': 'Auto-refresh', 'data-testid': 'refresh', disabled: !isLive(state) }),
   );
   const reload = h('button.reload', { type: 'button', title: 'Reload now', onclick: () => void refreshData() }, 'Reload');
-  header.append(h('a.brand', { href: './', title: 'flowlens' }, 'flowlens'), tabs, h('span.spacer'), presets, refresh, reload, custom);
+  const flowView = state.view === 'traffic' || state.view === 'talkers' || state.view === 'map';
+  const count = flowView
+    ? h(
+        'label.count',
+        {
+          title:
+            'Open vSwitch samples a packet on every bridge it crosses (the sending VM\'s br-int, the receiving host\'s br-int after the tunnel, br-ex…). ' +
+            '"each packet once" counts it only where it entered the cloud (from a VM port or from outside); "every observation" adds the repeats.',
+        },
+        'Count: ',
+        segmented(
+          state.observations,
+          [
+            ['first', 'each packet once'],
+            ['all', 'every observation'],
+          ],
+          (v) => set({ observations: v as 'first' | 'all' }),
+          { 'data-testid': 'observations', 'aria-label': 'Count' },
+        ),
+      )
+    : null;
+  header.append(h('a.brand', { href: './', title: 'flowlens' }, 'flowlens'), tabs, h('span.spacer'), ...(count ? [count] : []), presets, refresh, reload, custom);
 }
 
 function renderFilterbar(): void {
@@ -168,7 +190,7 @@ function renderFilterbar(): void {
       { class: f.neg ? 'neg' : undefined, 'data-filter': formatFilter(f) },
       h('span.dim', { title: f.dim }, dimLabel(f.dim)),
       h('button.op', { type: 'button', title: 'Toggle include / exclude', onclick: () => set({ filters: state.filters.map((x, j) => (j === i ? { ...x, neg: !x.neg } : x)) }) }, f.neg ? '≠' : '='),
-      h('span.val', { title: f.value === '' ? 'records without a value' : undefined }, f.value === '' ? '(none)' : f.value),
+      h('span.val', { title: f.value === '' ? 'records without a value' : undefined }, f.value === '' ? '(none)' : keyText(f.value, f.dim)),
       h('button.x', { type: 'button', title: 'Remove this filter', 'aria-label': 'Remove filter ' + formatFilter(f), onclick: () => set({ filters: state.filters.filter((_, j) => j !== i) }) }, '×'),
     ),
   );
@@ -191,21 +213,29 @@ function renderFilterbar(): void {
   );
   filterbar.append(
     h('span.lbl', null, 'Filters'),
-    ...(chips.length ? chips : [h('span.hint', null, 'none: click a row, a legend entry or a node to filter on it (shift-click excludes)')]),
+    ...(chips.length ? chips : [h('span.hint', { title: 'Click a table row, a legend entry, a node or a map point to filter on it; shift-click excludes it' }, 'none: click a row to filter (shift-click excludes)')]),
     ...(chips.length > 1 ? [h('button.clear', { type: 'button', onclick: () => set({ filters: [] }) }, 'Clear all')] : []),
     h('span.spacer'),
     add,
-    h('span.status', { 'data-testid': 'status' }, statusText()),
+    h('span.status', { 'data-testid': 'status', title: statusTitle() }, statusText()),
   );
 }
 
 function statusText(): string {
   if (statusError) return 'API: ' + statusError;
   if (!status) return '';
-  const parts = [fmt.int(status.flows_stored) + ' flows'];
+  const tiers = (status.tiers || []).map((t) => tierName(t.step, status!.interval));
+  const parts = [fmt.int(flowRows(status)) + ' stored rows' + (tiers.length ? ' (' + tiers.join(', ') + ')' : '')];
   if (status.newest) parts.push('newest ' + fmt.ago(status.newest));
   if (status.version) parts.push(status.version);
   return parts.join(' · ');
+}
+
+// What the count adds: rows of every resolution (one flow is a row in each).
+function statusTitle(): string {
+  if (!status) return '';
+  const t = (status.tiers || []).map((x) => `${tierName(x.step, status!.interval)}: ${fmt.int(x.rows)} rows`);
+  return 'Aggregated flow rows in the store, over every resolution (a flow has a row in each)' + (t.length ? ': ' + t.join(', ') : '');
 }
 
 function renderBanner(): void {
@@ -247,8 +277,11 @@ async function loadStatus(signal: AbortSignal): Promise<void> {
     statusError = errorText(e);
     statusCode = e instanceof ApiError ? e.status : 0;
   }
-  const s = filterbar.querySelector('.status');
-  if (s) s.textContent = statusText();
+  const s = filterbar.querySelector<HTMLElement>('.status');
+  if (s) {
+    s.textContent = statusText();
+    s.title = statusTitle();
+  }
   renderBanner();
 }
 
@@ -283,7 +316,7 @@ function render(): void {
   IMPLS[state.view].mount(main, ctx());
   void refreshData();
   clearInterval(timer);
-  if (state.refresh > 0) {
+  if (state.refresh > 0 && isLive(state)) {
     timer = window.setInterval(() => {
       if (!document.hidden && loading === 0) void refreshData();
     }, state.refresh * 1000);

@@ -25,13 +25,16 @@ export interface State {
   by: string; // timeseries stacking dimension, '' = total
   top: number;
   tables: string[]; // each "dim" or "dim,dim"
-  refresh: number; // seconds, 0 = off
+  refresh: number; // seconds, 0 = off; only ranges ending now are refreshed
+  observations: 'first' | 'all'; // count each packet once (first observation) or every observation
   level: string; // matrix level
   chart: 'sankey' | 'chord';
   limit: number; // matrix links
   agent: string; // ports view
   ports: string[]; // selected ports "agent|sub_agent|index"
 }
+
+export const REFRESH_VALUES = [0, 5, 10, 30, 60];
 
 export const DEFAULT_TABLES = ['src_ip,dst_ip', 'proto', 'dst_port', 'src_ip', 'dst_ip', 'in_port'];
 
@@ -44,7 +47,8 @@ export const DEFAULTS: State = {
   by: 'src_ip',
   top: 10,
   tables: DEFAULT_TABLES,
-  refresh: 0,
+  refresh: 5,
+  observations: 'first',
   level: 'ip',
   chart: 'sankey',
   limit: 40,
@@ -86,7 +90,8 @@ export function parse(search: string): State {
   s.top = num(q.get('top'), DEFAULTS.top) || DEFAULTS.top;
   const t = q.getAll('table').filter((x) => /^[a-z_]+(,[a-z_]+)?$/.test(x));
   if (t.length) s.tables = t;
-  s.refresh = num(q.get('refresh'), 0, [0, 10, 30, 60]);
+  s.refresh = num(q.get('refresh'), DEFAULTS.refresh, REFRESH_VALUES);
+  if (q.get('observations') === 'all') s.observations = 'all';
   s.level = q.get('level') || DEFAULTS.level;
   if (q.get('chart') === 'chord') s.chart = 'chord';
   s.limit = num(q.get('limit'), DEFAULTS.limit) || DEFAULTS.limit;
@@ -105,7 +110,8 @@ export function serialize(s: State): string {
   if (s.by !== DEFAULTS.by) q.set('by', s.by);
   if (s.top !== DEFAULTS.top) q.set('top', String(s.top));
   if (s.tables.join(';') !== DEFAULT_TABLES.join(';')) s.tables.forEach((t) => q.append('table', t));
-  if (s.refresh) q.set('refresh', String(s.refresh));
+  if (s.refresh !== DEFAULTS.refresh) q.set('refresh', String(s.refresh));
+  if (s.observations !== DEFAULTS.observations) q.set('observations', s.observations);
   if (s.level !== DEFAULTS.level) q.set('level', s.level);
   if (s.chart !== DEFAULTS.chart) q.set('chart', s.chart);
   if (s.limit !== DEFAULTS.limit) q.set('limit', String(s.limit));
@@ -116,6 +122,11 @@ export function serialize(s: State): string {
 }
 
 // The query parameters shared by every endpoint that reads flows.
-export function common(s: State): { from: string; to: string; filter: string[] } {
-  return { from: s.from, to: s.to, filter: s.filters.map(formatFilter) };
+export function common(s: State): { from: string; to: string; filter: string[]; observations: string } {
+  return { from: s.from, to: s.to, filter: s.filters.map(formatFilter), observations: s.observations };
+}
+
+// A range that ends now (relative or 'now'): new flows keep arriving in it.
+export function isLive(s: State): boolean {
+  return s.to === 'now' || /^now|^-/.test(s.to);
 }

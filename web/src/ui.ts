@@ -56,7 +56,42 @@ export function filtersActive(ctx: Ctx): boolean {
 
 // The store is on and empty: time to tell the operator how to send sFlow here.
 export function noFlowsYet(ctx: Ctx): boolean {
-  return !!ctx.status && ctx.status.store_enabled !== false && ctx.status.flows_stored === 0;
+  return !!ctx.status && ctx.status.store_enabled !== false && flowRows(ctx.status) === 0;
+}
+
+// Stored flow rows over every resolution (flow_rows; flows_stored on older servers).
+export function flowRows(st: Status | null): number {
+  if (!st) return 0;
+  return st.flow_rows ?? st.flows_stored ?? 0;
+}
+
+// "1-min", "5-min", "1-h" for a tier's step; step 0 is the aggregation interval.
+export function tierName(step: number, interval?: number): string {
+  const s = step || interval || 0;
+  if (!s) return 'finest';
+  if (s % 86400 === 0) return s / 86400 + '-d';
+  if (s % 3600 === 0) return s / 3600 + '-h';
+  if (s % 60 === 0) return s / 60 + '-min';
+  return s + '-s';
+}
+
+// Notes the API attaches to answers ("notes": ["…"], e.g. a filter only the
+// finest resolution can match): shown once above a view, however many panels
+// got the same note.
+export class Notes {
+  readonly el: HTMLElement = h('div.notes', { 'data-testid': 'notes' });
+  private seen = new Set<string>();
+  reset(): void {
+    this.seen.clear();
+    clear(this.el);
+  }
+  add(notes: string[] | null | undefined): void {
+    for (const n of notes || []) {
+      if (!n || this.seen.has(n)) continue;
+      this.seen.add(n);
+      this.el.append(h('div.msg.msg-info.note', { role: 'note' }, n));
+    }
+  }
 }
 
 export function noDataText(ctx: Ctx, what = 'flows'): string {
@@ -202,7 +237,23 @@ export function swatch(colour: string): HTMLElement {
   return h('i.sw', { style: { background: colour } });
 }
 
-export function keyText(v: unknown): string {
+// A port the rolled-up resolutions fold (a client's port, 32768 or above).
+export const EPHEMERAL = 'ephemeral';
+export const EPHEMERAL_TEXT = 'ephemeral (≥ 32768)';
+const PORT_DIMS = new Set(['src_port', 'dst_port']);
+
+export function keyText(v: unknown, dim?: string): string {
   if (v === null || v === undefined || v === '') return '(none)';
+  if (v === EPHEMERAL && (!dim || PORT_DIMS.has(dim))) return EPHEMERAL_TEXT;
   return String(v);
+}
+
+// A value one can filter on (filter=dst_port=ephemeral selects the folded ports).
+export function filterable(_dim: string, v: unknown): boolean {
+  return v !== null && v !== undefined;
+}
+
+// The API value behind a displayed key.
+export function keyValue(text: string): string {
+  return text === EPHEMERAL_TEXT ? EPHEMERAL : text === '(none)' ? '' : text;
 }

@@ -27,7 +27,14 @@ export const FLOWS = [
   { src_ip: 'fd31::12', dst_ip: 'fd31::11', proto: 'ipv6-icmp', src_port: null, dst_port: null, in_port: tap('5b7e02d1'), bytes: 2.0e5, size: 104 },
   { src_ip: '172.31.0.14', dst_ip: '172.31.0.12', proto: 'tcp', src_port: 22, dst_port: 59000, in_port: tap('77d0e3b8'), bytes: 8.8e6, size: 120 },
   { src_ip: '192.0.2.55', dst_ip: '172.31.0.14', proto: 'tcp', src_port: 60100, dst_port: 22, in_port: 'patch-tun', bytes: 2.5e6, size: 90 },
-].map((f) => ({ ...f, packets: Math.round(f.bytes / f.size), src_vm: VMS[f.src_ip] ?? '', dst_vm: VMS[f.dst_ip] ?? '' }));
+  // Repeats: the same packets sampled again on the receiving hypervisor's br-int (after
+  // the tunnel): counted only with observations=all.
+  { src_ip: '172.31.0.11', dst_ip: '172.31.0.12', proto: 'tcp', src_port: 40112, dst_port: 5201, in_port: 'patch-tun', bytes: 9.1e9, size: 1400, observation: 'forwarded' },
+  { src_ip: '172.31.0.12', dst_ip: '172.31.0.11', proto: 'tcp', src_port: 5201, dst_port: 40112, in_port: 'patch-tun', bytes: 2.3e8, size: 66, observation: 'forwarded' },
+].map((f) => ({ observation: 'port', ...f, packets: Math.round(f.bytes / f.size), src_vm: VMS[f.src_ip] ?? '', dst_vm: VMS[f.dst_ip] ?? '' }));
+
+// First observations: where a packet entered the cloud (or unknown).
+export const FIRST = new Set(['port', 'uplink', '']);
 
 export const DIMENSIONS = [
   ['agent', 'Agent'], ['sub_agent', 'Sub-agent'], ['input', 'Input'], ['in_port', 'Input port'], ['out_port', 'Output port'],
@@ -38,7 +45,7 @@ export const DIMENSIONS = [
   ['src_vm', 'Source VM'], ['dst_vm', 'Destination VM'], ['src_project', 'Source project'], ['dst_project', 'Destination project'],
   ['src_network', 'Source network'], ['dst_network', 'Destination network'], ['src_host', 'Source host'], ['dst_host', 'Destination host'],
   ['src_country', 'Source country'], ['dst_country', 'Destination country'], ['src_asn', 'Source AS'], ['dst_asn', 'Destination AS'],
-  ['direction', 'Direction'], ['relation', 'Relation'],
+  ['direction', 'Direction'], ['relation', 'Relation'], ['observation', 'Observation'],
 ].map(([name, label]) => ({ name, label }));
 
 export const GEO_POINTS = [
@@ -70,7 +77,8 @@ export function applyFilters(rows, filters) {
   }
   return rows.filter((r) => {
     for (const [dim, conds] of byDim) {
-      const v = value(r, dim);
+      // filter=dst_port=ephemeral selects the folded ports.
+      const v = conds.some((c) => c.value === 'ephemeral') ? folded(r, dim) : value(r, dim);
       const pos = conds.filter((c) => !c.neg);
       if (pos.length && !pos.some((c) => c.value === v)) return false;
       if (conds.some((c) => c.neg && c.value === v)) return false;
@@ -88,10 +96,19 @@ export function value(r, d) {
   return String(v);
 }
 
-export function aggregate(rows, dims) {
+// The rolled-up resolutions fold a client's port (32768 or above, talking to a
+// port below 32768) to "ephemeral".
+export function folded(r, d) {
+  const v = value(r, d);
+  if (d !== 'src_port' && d !== 'dst_port') return v;
+  const other = +value(r, d === 'src_port' ? 'dst_port' : 'src_port');
+  return +v >= 32768 && other < 32768 ? 'ephemeral' : v;
+}
+
+export function aggregate(rows, dims, fold = false) {
   const m = new Map();
   for (const r of rows) {
-    const key = Object.fromEntries(dims.map((d) => [d, value(r, d)]));
+    const key = Object.fromEntries(dims.map((d) => [d, fold ? folded(r, d) : value(r, d)]));
     const k = JSON.stringify(key);
     const cur = m.get(k) || { key, bytes: 0, packets: 0 };
     cur.bytes += r.bytes;
@@ -154,3 +171,41 @@ export const AGENTS = [
     lost: 412, loss_ratio: 0.0046, decode_errors: 3, resets: 1, first_seen: new Date((NOW - 7 * 86400) * 1000).toISOString(), last_seen: 'STALE',
   },
 ];
+
+// One row per exporter and protocol; the server says silent (not heard for 60 s)
+// and restored (kept from before a restart, not heard since).
+export const AGENTS_V2 = [
+  { ...AGENTS[0], input: 'sflow', datagrams_per_s: 2.4, silent: false },
+  {
+    agent: '127.0.0.1', sub_agent: 0, input: 'ipfix', datagrams: 510, datagrams_per_s: 8.5, flow_samples: 2040, counter_samples: 0,
+    lost: 0, loss_ratio: 0, decode_errors: 0, resets: 0, first_seen: new Date((NOW - 1800) * 1000).toISOString(), last_seen: 'RECENT', silent: false,
+  },
+  { ...AGENTS[1], input: 'sflow', datagrams_per_s: 0, silent: true },
+  {
+    agent: '10.20.0.9', sub_agent: 0, input: 'netflow_v9', datagrams: 9120, datagrams_per_s: 0, flow_samples: 0, counter_samples: 0,
+    lost: 0, loss_ratio: 0, decode_errors: 0, resets: 0, first_seen: new Date((NOW - 2 * 86400) * 1000).toISOString(), last_seen: 'OLD', silent: true, restored: true,
+  },
+];
+
+// GET /api/v1/accuracy (contract shape): per port and direction.
+export function accuracy(from, to) {
+  const w = { window_from: new Date(from * 1000).toISOString(), window_to: new Date(to * 1000).toISOString() };
+  const row = (index, name, direction, est, cnt, samples, status, reason = '') => {
+    const diff = cnt ? (est - cnt) / cnt : 0;
+    const sigma = samples ? 1 / Math.sqrt(samples) : 0;
+    return {
+      agent: '127.0.0.1', sub_agent: 0, index, name, direction, estimate_bytes: est, counter_bytes: cnt,
+      estimate_packets: Math.round(est / 1000), counter_packets: Math.round(cnt / 1000), samples,
+      diff_ratio: status === 'not enough data' ? null : diff, sigma_ratio: status === 'not enough data' ? null : sigma,
+      diff_sigma: status === 'not enough data' ? null : sigma ? diff / sigma : 0, status, reason, ...w,
+    };
+  };
+  return {
+    ports: [
+      row(29, tap('3f2a91c4'), 'in', 9.0e9, 9.18e9, 2500, 'ok'),
+      row(29, tap('3f2a91c4'), 'out', 3.1e8, 3.05e8, 400, 'ok'),
+      row(31, tap('5b7e02d1'), 'in', 2.0e8, 2.5e8, 900, 'off', 'estimate 20 % below the counters: samples lost?'),
+      row(33, tap('9c41aa07'), 'in', 4.0e5, 0, 3, 'not enough data', 'fewer than 2 counter samples in the window'),
+    ],
+  };
+}

@@ -21,18 +21,20 @@ const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '
 class BadRequest extends Error {}
 
 // The parameters each endpoint takes; any other is a 400, as in flowlens.
-const FLOW = ['from', 'to', 'filter'];
+const FLOW = ['from', 'to', 'filter', 'observations'];
 const PARAMS = {
   timeseries: [...FLOW, 'metric', 'by', 'top', 'step'],
   top: [...FLOW, 'by', 'metric', 'limit'],
   matrix: [...FLOW, 'level', 'limit'],
   geo: [...FLOW, 'limit'],
   ports: ['from', 'to', 'agent', 'port', 'step', 'limit'],
+  accuracy: ['from', 'to', 'agent', 'port'],
   agents: [], interfaces: [], status: [], dimensions: [],
 };
 
 function api(route, q, opts) {
   if (!(route in PARAMS)) return undefined;
+  if (route === 'accuracy' && opts.noAccuracy) return undefined;
   for (const k of q.keys()) {
     if (!PARAMS[route].includes(k)) throw new BadRequest(`unknown parameter "${k}": this endpoint takes ${PARAMS[route].join(', ') || 'no parameters'}`);
   }
@@ -48,12 +50,23 @@ function api(route, q, opts) {
   const span = to - from;
   // The fixtures' flows are in the last hour: a range that misses it has none.
   const empty = opts.empty || to < fx.NOW - 3600 || from > fx.NOW;
+  const observations = q.get('observations') || 'first';
+  if (!['first', 'all'].includes(observations)) throw new BadRequest('observations: first or all');
   let flows;
   try {
-    flows = empty ? [] : fx.applyFilters(fx.FLOWS, filters);
+    flows = empty ? [] : fx.applyFilters(fx.FLOWS, filters).filter((f) => observations === 'all' || fx.FIRST.has(f.observation));
   } catch (e) {
     throw new BadRequest(e.message);
   }
+  // Ranges longer than the 1-minute resolution keeps (6 h) read rolled-up rows: ports folded,
+  // and a filter on an ephemeral port can only match the finest resolution.
+  const fold = span > 6 * 3600;
+  const notes = [];
+  for (const f of filters) {
+    const m = /^(src_port|dst_port)!?=(\d+)$/.exec(f);
+    if (m && +m[2] >= 32768) notes.push(`filter ${f}: ephemeral ports (32768 and above) are kept only at the 1-minute resolution (the last 6 h); older traffic on that port is not matched`);
+  }
+  const extra = { observations, ...(notes.length ? { notes } : {}) };
   // The fixture flows cover the last hour; scale to the range asked.
   const scale = Math.min(span, 7 * 86400) / 3600;
   const scaled = flows.map((f) => ({ ...f, bytes: Math.round(f.bytes * scale), packets: Math.round(f.packets * scale) }));
@@ -64,6 +77,7 @@ function api(route, q, opts) {
         version: 'flowlens 0.4.0-mock',
         started: new Date((fx.NOW - 5400) * 1000).toISOString(),
         flows_stored: empty || opts.storeDisabled ? 0 : 697,
+        flow_rows: empty || opts.storeDisabled ? 0 : 697,
         oldest: empty ? null : new Date((fx.NOW - 3600) * 1000).toISOString(),
         newest: empty ? null : new Date(Date.now() - 4000).toISOString(),
         store_bytes: empty ? 0 : 184320,
@@ -88,11 +102,11 @@ function api(route, q, opts) {
       for (const d of by) if (!fx.DIMENSIONS.some((x) => x.name === d)) throw new BadRequest(`by: unknown dimension "${d}" (see /api/v1/dimensions)`);
       const metric = q.get('metric') || 'bytes';
       const limit = +(q.get('limit') || 10);
-      const rows = fx.aggregate(scaled, by).sort((a, b) => b[metric] - a[metric]);
+      const rows = fx.aggregate(scaled, by, fold).sort((a, b) => b[metric] - a[metric]);
       const top = rows.slice(0, limit).map((r) => ({ ...r, bps: (r.bytes * 8) / span, pps: r.packets / span }));
       const rest = rows.slice(limit);
       const sum = (a, k) => a.reduce((s, r) => s + r[k], 0);
-      return { by, rows: top, other: { bytes: sum(rest, 'bytes'), packets: sum(rest, 'packets') }, total: { bytes: sum(rows, 'bytes'), packets: sum(rows, 'packets') } };
+      return { by, rows: top, other: { bytes: sum(rest, 'bytes'), packets: sum(rest, 'packets') }, total: { bytes: sum(rows, 'bytes'), packets: sum(rows, 'packets') }, ...extra };
     }
     case 'timeseries': {
       const metric = q.get('metric') || 'bps';
@@ -102,14 +116,17 @@ function api(route, q, opts) {
       const n = Math.floor(span / step);
       const timestamps = Array.from({ length: n }, (_, j) => from + j * step);
       const v = (r) => (metric === 'pps' ? r.packets / span : (r.bytes * 8) / span);
-      const groups = by ? fx.aggregate(scaled, [by]).sort((a, b) => v(b) - v(a)) : [{ key: { total: 'total' }, ...fx.aggregate(scaled, [])[0] }];
-      if (!flows.length) return { from: new Date(from * 1000).toISOString(), to: new Date(to * 1000).toISOString(), step, metric, by, timestamps, series: [] };
-      const mk = (g, i) => timestamps.map((_, j) => +(v(g) * fx.shape(i, j, n)).toFixed(3));
+      const groups = by ? fx.aggregate(scaled, [by], fold).sort((a, b) => v(b) - v(a)) : [{ key: { total: 'total' }, ...fx.aggregate(scaled, [])[0] }];
+      if (!flows.length) return { from: new Date(from * 1000).toISOString(), to: new Date(to * 1000).toISOString(), step, metric, by, timestamps, series: [], ...extra };
+      // opts.gaps: the collector was not collecting from 40 % to 55 % of the range (null, not 0).
+      // opts.gaps 'all': not collecting at all in the range.
+      const gap = (j) => opts.gaps === 'all' || (opts.gaps && j >= Math.floor(n * 0.4) && j < Math.floor(n * 0.55));
+      const mk = (g, i) => timestamps.map((_, j) => (gap(j) ? null : +(v(g) * fx.shape(i, j, n)).toFixed(3)));
       const series = groups.slice(0, top).map((g, i) => ({ key: by ? g.key[by] : 'total', values: mk(g, i) }));
       // "other" is always present, zeros when the top N hold everything.
       const o = groups.slice(top).reduce((a, g) => ({ bytes: a.bytes + g.bytes, packets: a.packets + g.packets }), { bytes: 0, packets: 0 });
       series.push({ key: 'other', values: mk(o, 7) });
-      return { from: new Date(from * 1000).toISOString(), to: new Date(to * 1000).toISOString(), step, metric, by, timestamps, series };
+      return { from: new Date(from * 1000).toISOString(), to: new Date(to * 1000).toISOString(), step, metric, by, timestamps, series, ...extra };
     }
     case 'matrix': {
       const level = q.get('level') || 'ip';
@@ -120,10 +137,10 @@ function api(route, q, opts) {
       const links = fx.aggregate(scaled, [sd, dd]).filter((r) => r.key[sd] !== '' && r.key[dd] !== '').sort((a, b) => b.bytes - a.bytes).slice(0, limit)
         .map((r) => ({ source: r.key[sd], target: r.key[dd], bytes: r.bytes, packets: r.packets }));
       const ids = [...new Set(links.flatMap((l) => [l.source, l.target]))];
-      return { level, nodes: ids.map((id) => ({ id, label: id })), links };
+      return { level, nodes: ids.map((id) => ({ id, label: id })), links, ...extra };
     }
     case 'geo':
-      return { points: empty || opts.noGeo ? [] : fx.GEO_POINTS };
+      return { points: empty || opts.noGeo ? [] : fx.GEO_POINTS, ...extra };
     case 'ports': {
       if (empty) return { ports: [] };
       let p = fx.ports(from, to);
@@ -132,14 +149,16 @@ function api(route, q, opts) {
       p = p.slice(0, +(q.get('limit') || 20));
       return { ports: p };
     }
+    case 'accuracy':
+      return empty ? { ports: [] } : fx.accuracy(from, to);
     case 'interfaces':
       return { interfaces: empty ? [] : fx.interfaces() };
     case 'agents':
-      if (empty) return { agents: [] };
+      if (empty || opts.noAgents) return { agents: [] };
       return {
-        agents: fx.AGENTS.map((a) => ({
+        agents: fx.AGENTS_V2.map((a) => ({
           ...a,
-          last_seen: new Date(Date.now() - (a.last_seen === 'STALE' ? 400e3 : 3e3)).toISOString(),
+          last_seen: new Date(Date.now() - ({ STALE: 400e3, OLD: 3 * 3600e3 }[a.last_seen] ?? 3e3)).toISOString(),
         })),
       };
     default:

@@ -4,7 +4,7 @@ import { h } from '../dom';
 import { get, type GeoResp, type GeoPoint } from '../api';
 import { common } from '../state';
 import { chart, registerMap, TOOLTIP_BASE, type EChartsType, type Option } from '../charts';
-import { type Ctx, type ViewImpl, noFlowsYet, panel, message, showIn, overlay, errorText, isAbort, setupCard, table, barCell, swatch, type Column } from '../ui';
+import { type Ctx, type ViewImpl, noFlowsYet, panel, message, showIn, overlay, errorText, isAbort, setupCard, table, barCell, swatch, Notes, type Column } from '../ui';
 import * as fmt from '../format';
 
 const OUT = '#d9480f';
@@ -21,6 +21,8 @@ type Geometry = { type: string; coordinates: Ring[] | Ring[][] } | null;
 
 // Rings that cross the antimeridian (Fiji, Chukotka) would be drawn as
 // stripes across the whole map: pin their far-side points to the edge.
+let notes = new Notes();
+
 function clampAntimeridian(g: Geometry): void {
   if (!g) return;
   const polys = (g.type === 'Polygon' ? [g.coordinates] : g.type === 'MultiPolygon' ? g.coordinates : []) as Ring[][];
@@ -58,7 +60,8 @@ function mount(root: HTMLElement, ctx: Ctx): void {
   p.body.append(chartEl);
   const tp = panel('Peers by traffic', [], 'peers-panel');
   peersEl = tp.body;
-  root.append(setupEl, h('div.split', null, p.el, tp.el));
+  notes = new Notes();
+  root.append(setupEl, notes.el, h('div.split', null, p.el, tp.el));
   c = chart(chartEl);
   c.on('click', (ev) => {
     const d = ev.data as { ip?: string; direction?: string } | undefined;
@@ -69,10 +72,12 @@ function mount(root: HTMLElement, ctx: Ctx): void {
 async function load(ctx: Ctx): Promise<void> {
   showIn(setupEl);
   if (noFlowsYet(ctx)) setupEl.append(setupCard(ctx.status));
+  notes.reset();
   let r: GeoResp;
   try {
     const [, resp] = await Promise.all([loadWorld(), get<GeoResp>('geo', { ...common(ctx.state), limit: 250 }, ctx.signal)]);
     r = resp;
+    notes.add(r.notes);
   } catch (e) {
     if (isAbort(e)) throw e;
     overlay(chartEl, message('error', errorText(e)));

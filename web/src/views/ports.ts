@@ -1,7 +1,7 @@
 // Port counters (/api/v1/ports): throughput, utilisation, errors, discards
 // for the selected ports (in above the axis, out below), and every port in a table.
 import { h, select } from '../dom';
-import { get, type PortsResp, type Port, type InterfacesResp, type Interface } from '../api';
+import { get, ApiError, type PortsResp, type Port, type InterfacesResp, type Interface, type AccuracyResp, type AccuracyPort } from '../api';
 import { chart, color, AXIS, TOOLTIP_BASE, timeLabel, type EChartsType, type Option } from '../charts';
 import { type Ctx, type ViewImpl, panel, message, showIn, overlay, errorText, isAbort, table, swatch, type Column } from '../ui';
 import * as fmt from '../format';
@@ -21,6 +21,9 @@ let charts: Array<{ field: Field; el: HTMLElement; c: EChartsType; fmt: (v: numb
 let tableEl: HTMLElement;
 let agentSlot: HTMLElement;
 let searchText = '';
+
+// docs/operations.md, "How accurate are the numbers" (also /usr/share/doc/flowlens/operations.md).
+export const ACCURACY_DOC = 'https://github.com/flowlens/flowlens/blob/main/docs/operations.md#how-accurate-are-the-numbers';
 
 export function portKey(p: Port): string {
   return `${p.agent}|${p.sub_agent}|${p.index}`;
@@ -71,6 +74,15 @@ async function load(ctx: Ctx): Promise<void> {
   let r: PortsResp;
   // The interface inventory adds OpenFlow port numbers and link state; optional.
   const inv = get<InterfacesResp>('interfaces', {}, ctx.signal).catch(() => ({ interfaces: [] as Interface[] }));
+  // Sampled estimates against the counters; a server without the endpoint (404) hides the columns.
+  const acc = get<AccuracyResp>('accuracy', { from: s.from, to: s.to, agent: s.agent || undefined }, ctx.signal).then(
+    (x): AccuracyResp | string | null => x,
+    (e): string | null => {
+      if (isAbort(e)) throw e;
+      return e instanceof ApiError && e.status === 404 ? null : errorText(e);
+    },
+  );
+  acc.catch(() => null); // awaited below, except on early returns
   try {
     r = await get<PortsResp>('ports', { from: s.from, to: s.to, agent: s.agent || undefined, limit: PORT_LIMIT }, ctx.signal);
   } catch (e) {
@@ -81,6 +93,10 @@ async function load(ctx: Ctx): Promise<void> {
   }
   const ports = r.ports || [];
   const ifaces = new Map(((await inv).interfaces || []).map((i) => [`${i.agent}|${i.sub_agent}|${i.index}`, i]));
+  const accR = await acc;
+  const accuracy = accR !== null && typeof accR === 'object' ? accR : null;
+  const accOf = new Map<string, AccuracyPort>();
+  for (const a of accuracy?.ports || []) accOf.set(`${a.agent}|${a.sub_agent}|${a.index}|${a.direction}`, a);
   const agents = [...new Set([...ports.map((p) => p.agent), ...(s.agent ? [s.agent] : [])])].sort();
   showIn(agentSlot, agents.length > 1 || s.agent ? h('label', null, 'agent ', select(s.agent, [['', 'all'], ...agents.map((a): [string, string] => [a, a])], (v) => ctx.set({ agent: v, ports: [] }), { 'aria-label': 'Agent' })) : h('span'));
 
@@ -137,9 +153,67 @@ async function load(ctx: Ctx): Promise<void> {
     { label: 'Util max', cls: 'num', cell: (x) => (x.utilMax === null ? '–' : fmt.pctAxis(x.utilMax)) },
     { label: 'Errors max', cls: 'num', cell: (x) => h('span', { class: x.errMax > 0 ? 'bad' : undefined }, fmt.perSec(x.errMax)) },
     { label: 'Discards max', cls: 'num', cell: (x) => h('span', { class: x.discMax > 0 ? 'warn' : undefined }, fmt.perSec(x.discMax)) },
+    ...(accR !== null
+      ? (['in', 'out'] as const).map((dir) => ({
+          label: 'Estimate vs counters ' + dir,
+          cls: 'acc',
+          title:
+            (dir === 'in' ? 'Traffic entering the bridge from the port' : 'Traffic leaving the bridge into the port') +
+            ': bytes estimated from flow samples against the port\'s counters, the difference in σ of the sampling error',
+          cell: (x: Stat) => accuracyCell(accOf.get(x.key + '|' + dir)),
+        }))
+      : []),
   ];
-  showIn(tableEl, table(cols, stats, { testid: 'ports-table', rowTitle: s.ports.length ? 'Click: show / hide in the charts' : 'Click: show this port', onRow: toggle }));
+  const tbl = table(cols, stats, { testid: 'ports-table', rowTitle: s.ports.length ? 'Click: show / hide in the charts' : 'Click: show this port', onRow: toggle });
+  if (accR === null) showIn(tableEl, tbl);
+  else showIn(tableEl, tbl, accuracyNote(typeof accR === 'string' ? accR : ''));
   if (searchText) tableEl.querySelector('input')?.dispatchEvent(new Event('input'));
+}
+
+function signedPct(r: number): string {
+  const p = r * 100;
+  return (p > 0 ? '+' : p < 0 ? '−' : '') + Math.abs(p).toFixed(Math.abs(p) >= 10 ? 0 : 1) + ' %';
+}
+
+export function accuracyCell(a: AccuracyPort | undefined): Node | string {
+  if (!a) return '–';
+  const cls = a.status === 'ok' ? 'ok' : a.status === 'off' ? 'bad' : 'muted';
+  const details = [
+    `estimate ${fmt.bytes(a.estimate_bytes)}, counters ${fmt.bytes(a.counter_bytes)}`,
+    `${fmt.int(a.samples)} flow samples` + (a.sampling_rate ? ` at 1 in ${fmt.int(a.sampling_rate)}` : '') + (a.windows ? `, ${fmt.int(a.windows)} windows` : ''),
+    a.packets_diff_ratio != null && a.packets_diff_sigma != null
+      ? `packets: ${signedPct(a.packets_diff_ratio)} (${Math.abs(a.packets_diff_sigma).toFixed(1)} σ)`
+      : '',
+    a.flooded_packets ? `${fmt.count(a.flooded_packets)} flooded/multicast packets of the bridge may have left here too` : '',
+    a.sigma_ratio != null ? `σ of the sampling error ${fmt.pct(a.sigma_ratio, 2)}` : '',
+    a.window_from && a.window_to ? `window ${fmt.datetime(a.window_from, true)} – ${fmt.datetime(a.window_to, true)}` : '',
+    a.reason || '',
+  ].filter(Boolean);
+  const hasNum = a.status !== 'not enough data' && a.diff_ratio != null && a.diff_sigma != null;
+  return h(
+    'span.acc-cell',
+    { class: cls, title: details.join('\n'), 'data-status': a.status },
+    h('b', null, a.status),
+    hasNum ? ` ${signedPct(a.diff_ratio!)} (${Math.abs(a.diff_sigma!).toFixed(1)} σ)` : '',
+  );
+}
+
+function accuracyNote(err: string): HTMLElement {
+  return h(
+    'p.acc-note',
+    { 'data-testid': 'accuracy-note' },
+    err ? h('span.bad', null, 'Estimate vs counters unavailable: ' + err + '. ') : null,
+    h('b', null, 'Estimate vs counters: '),
+    'the bytes estimated from sampled packets (samples × sampling rate) against the exact counters Open vSwitch exports for the same port and time window. ',
+    'The difference is given in σ of the sampling error: ',
+    h('b', null, 'ok'),
+    ' within 3 σ, ',
+    h('b', null, 'off'),
+    ' beyond (samples lost, or a bias), ',
+    h('b', null, 'not enough data'),
+    ' when too few samples or counters cover the window (or counters wrapped or reset). ',
+    h('a', { href: ACCURACY_DOC, target: '_blank', rel: 'noopener noreferrer', title: 'docs/operations.md (installed as /usr/share/doc/flowlens/operations.md)' }, 'How accurate are the numbers'),
+  );
 }
 
 function linkState(i: Interface | undefined): Node | string {

@@ -1,10 +1,10 @@
 // Who talks to whom: /api/v1/matrix as a sankey (sources left, destinations
 // right: never a cycle) or a chord diagram, with the links as a table.
 import { h, select, segmented } from '../dom';
-import { get, type MatrixResp, type MatrixLink } from '../api';
+import { get, type MatrixResp, type MatrixLink, type TopResp, type Counts } from '../api';
 import { common } from '../state';
 import { chart, color, TOOLTIP_BASE, type EChartsType, type Option } from '../charts';
-import { type Ctx, type ViewImpl, noFlowsYet, emptyRange, panel, message, showIn, overlay, errorText, isAbort, setupCard, table, barCell, type Column } from '../ui';
+import { type Ctx, type ViewImpl, noFlowsYet, emptyRange, panel, message, showIn, overlay, errorText, isAbort, setupCard, table, barCell, Notes, type Column } from '../ui';
 import * as fmt from '../format';
 
 const LEVELS: Array<[string, string]> = [
@@ -26,6 +26,7 @@ let linksEl: HTMLElement;
 let setupEl: HTMLElement;
 let c: EChartsType | null = null;
 let labels = new Map<string, string>();
+let notes = new Notes();
 
 function dims(level: string): [string, string] {
   return level === 'ip' ? ['src_ip', 'dst_ip'] : [`src_${level}`, `dst_${level}`];
@@ -44,7 +45,8 @@ function mount(root: HTMLElement, ctx: Ctx): void {
   p.body.append(chartEl);
   const lp = panel('Conversations', [], 'links-panel');
   linksEl = lp.body;
-  root.append(setupEl, h('div.split', null, p.el, lp.el));
+  notes = new Notes();
+  root.append(setupEl, notes.el, h('div.split', null, p.el, lp.el));
   c = chart(chartEl);
   c.on('click', (ev) => {
     const [sd, dd] = dims(s.level);
@@ -70,9 +72,21 @@ async function load(ctx: Ctx): Promise<void> {
   const s = ctx.state;
   showIn(setupEl);
   if (noFlowsYet(ctx)) setupEl.append(setupCard(ctx.status));
+  notes.reset();
   let r: MatrixResp;
+  let total: Counts | null = null;
   try {
+    // Shares are of the whole range's total: the matrix answer's own when it
+    // has one, else the total of a one-row top query with the same filters.
+    const metric = s.metric === 'bits' ? 'bytes' : 'packets';
+    const tot = get<TopResp>('top', { ...common(s), by: 'proto', metric, limit: 1 }, ctx.signal).catch((e) => {
+      if (isAbort(e)) throw e;
+      return null;
+    });
     r = await get<MatrixResp>('matrix', { ...common(s), level: s.level, limit: s.limit }, ctx.signal);
+    const t = await tot;
+    total = r.total ?? t?.total ?? null;
+    notes.add(r.notes);
   } catch (e) {
     if (isAbort(e)) throw e;
     c?.clear();
@@ -80,10 +94,10 @@ async function load(ctx: Ctx): Promise<void> {
     showIn(linksEl);
     return;
   }
-  draw(ctx, r);
+  draw(ctx, r, total);
 }
 
-function draw(ctx: Ctx, r: MatrixResp): void {
+function draw(ctx: Ctx, r: MatrixResp, rangeTotal: Counts | null): void {
   const s = ctx.state;
   const useBytes = s.metric === 'bits';
   const links = (r.links || []).filter((l) => (useBytes ? l.bytes : l.packets) > 0);
@@ -105,13 +119,20 @@ function draw(ctx: Ctx, r: MatrixResp): void {
   }
   overlay(chartEl, null);
 
+  // The links shown (label sizes) and the whole range (shares).
   const total = links.reduce((a, l) => a + v(l), 0);
+  const share = rangeTotal ? (useBytes ? rangeTotal.bytes : rangeTotal.packets) : total;
   const [sd, dd] = dims(s.level);
   const cols: Column<MatrixLink>[] = [
     { label: 'Source', cls: 'key', cell: (l) => name(l.source) },
     { label: 'Destination', cls: 'key', cell: (l) => name(l.target) },
     { label: useBytes ? 'Bytes' : 'Packets', cls: 'num', cell: (l) => (useBytes ? fmt.bytes(l.bytes) : fmt.count(l.packets)) },
-    { label: 'Share', cls: 'num', cell: (l) => barCell(fmt.pct(total ? v(l) / total : 0), total ? v(l) / total : 0) },
+    {
+      label: 'Share',
+      cls: 'num',
+      title: 'Share of the total of the whole range (all traffic matching the filters), not of the conversations shown',
+      cell: (l) => barCell(fmt.pct(share ? v(l) / share : 0), share ? v(l) / share : 0),
+    },
   ];
   showIn(
     linksEl,
@@ -119,6 +140,7 @@ function draw(ctx: Ctx, r: MatrixResp): void {
       testid: 'links-table',
       rowTitle: 'Click: filter on this pair · shift-click: exclude',
       onRow: (l, ev) => ctx.addFilters([{ dim: sd, value: l.source, neg: ev.shiftKey }, { dim: dd, value: l.target, neg: ev.shiftKey }]),
+      foot: rangeTotal ? [['Total (range)', '', useBytes ? fmt.bytes(rangeTotal.bytes) : fmt.count(rangeTotal.packets), '']] : undefined,
     }),
   );
 

@@ -4,13 +4,15 @@ import { get, type TimeseriesResp, type TopResp, type TopRow } from '../api';
 import { common } from '../state';
 import { options as dimOptions, label as dimLabel, short as dimShort } from '../dims';
 import { chart, brushZoom, color, AXIS, TOOLTIP_BASE, timeLabel, type EChartsType, type Option } from '../charts';
-import { type Ctx, type ViewImpl, noFlowsYet, emptyRange, panel, message, showIn, overlay, errorText, isAbort, noDataText, setupCard, table, barCell, swatch, keyText, type Column } from '../ui';
+import { type Ctx, type ViewImpl, noFlowsYet, emptyRange, panel, message, showIn, overlay, errorText, isAbort, noDataText, setupCard, table, barCell, swatch, keyText, filterable, keyValue, Notes, type Column } from '../ui';
 import * as fmt from '../format';
 
 let chartEl: HTMLElement;
 let legendEl: HTMLElement;
 let ts: EChartsType | null = null;
 let setupEl: HTMLElement;
+let gapsEl: HTMLElement;
+let notes = new Notes();
 let tablePanels: Array<{ by: string; body: HTMLElement; title: HTMLElement }> = [];
 
 const TOP_N: Array<[string, string]> = [['5', 'top 5'], ['10', 'top 10'], ['20', 'top 20']];
@@ -27,7 +29,8 @@ function mount(root: HTMLElement, ctx: Ctx): void {
   const p = panel(title, tools, 'ts-panel');
   chartEl = h('div.chart.ts', { 'data-testid': 'timeseries' });
   legendEl = h('div.legend', { 'data-testid': 'legend' });
-  p.body.append(h('div.ts-wrap', null, chartEl, legendEl));
+  gapsEl = h('div.gaps', { 'data-testid': 'gaps' });
+  p.body.append(h('div.ts-wrap', null, chartEl, legendEl), gapsEl);
 
   const grid = h('div.tables');
   tablePanels = s.tables.map((by, i) => {
@@ -52,11 +55,12 @@ function mount(root: HTMLElement, ctx: Ctx): void {
   grid.append(
     h('button.addtable', { type: 'button', onclick: () => ctx.set({ tables: [...s.tables, 'dst_port'] }) }, '+ table'),
   );
-  root.append(setupEl, p.el, grid);
+  notes = new Notes();
+  root.append(setupEl, notes.el, p.el, grid);
   ts = chart(chartEl);
   ts.on('click', (ev) => {
     const key = ev.seriesName;
-    if (s.by && key && key !== 'other') ctx.addFilter(s.by, key === '(none)' ? '' : key, !!(ev.event?.event as MouseEvent | undefined)?.shiftKey);
+    if (s.by && key && key !== 'other') ctx.addFilter(s.by, keyValue(key), !!(ev.event?.event as MouseEvent | undefined)?.shiftKey);
   });
   // Drag across the chart to zoom into that time range.
   brushZoom(chartEl, ts, (a, b) => {
@@ -69,11 +73,15 @@ async function load(ctx: Ctx): Promise<void> {
   const s = ctx.state;
   clear(setupEl);
   if (noFlowsYet(ctx)) setupEl.append(setupCard(ctx.status));
+  notes.reset();
   const q = common(s);
   const jobs: Array<Promise<void>> = [];
   jobs.push(
     get<TimeseriesResp>('timeseries', { ...q, metric: s.metric === 'bits' ? 'bps' : 'pps', by: s.by, top: s.top }, ctx.signal)
-      .then((r) => drawSeries(ctx, r))
+      .then((r) => {
+        notes.add(r.notes);
+        drawSeries(ctx, r);
+      })
       .catch((e) => {
         if (isAbort(e)) throw e;
         ts?.clear();
@@ -84,7 +92,10 @@ async function load(ctx: Ctx): Promise<void> {
   for (const tp of tablePanels) {
     jobs.push(
       get<TopResp>('top', { ...q, by: tp.by, metric: s.metric === 'bits' ? 'bytes' : 'packets', limit: 10 }, ctx.signal)
-        .then((r) => drawTable(ctx, tp.body, r))
+        .then((r) => {
+          notes.add(r.notes);
+          drawTable(ctx, tp.body, r);
+        })
         .catch((e) => {
           if (isAbort(e)) throw e;
           showIn(tp.body, message('error', errorText(e)));
@@ -106,13 +117,48 @@ function drawSeries(ctx: Ctx, r: TimeseriesResp): void {
   const series = (r.series || []).filter((x) => x.key !== 'other' || x.values.some((v) => v));
   const span = times.length > 1 ? (times[times.length - 1] - times[0]) / 1000 : 3600;
   const total = series.reduce((acc, x) => acc + x.values.reduce<number>((a, v) => a + (v || 0), 0), 0);
-  overlay(chartEl, !series.length || total === 0 ? emptyRange(ctx) : null);
+  // null = the collector was not collecting in that step (a gap, not zero traffic).
+  const isGap = (j: number) => series.length > 0 && series.every((x) => x.values[j] === null || x.values[j] === undefined);
+  const gaps: Array<[number, number]> = [];
+  const stepMs = r.step > 0 ? r.step * 1000 : times.length > 1 ? times[1] - times[0] : 0;
+  times.forEach((t, j) => {
+    if (!isGap(j)) return;
+    const last = gaps[gaps.length - 1];
+    if (last && last[1] === t) last[1] = t + stepMs;
+    else gaps.push([t, t + stepMs]);
+  });
+  const allGap = times.length > 0 && gaps.length === 1 && gaps[0][0] === times[0] && gaps[0][1] >= times[times.length - 1] + stepMs;
+  overlay(
+    chartEl,
+    allGap
+      ? message('empty', 'flowlens was not collecting during this range: there is no data, not zero traffic.')
+      : !series.length || total === 0
+        ? emptyRange(ctx)
+        : null,
+  );
+  showIn(
+    gapsEl,
+    ...(gaps.length && !allGap
+      ? [
+          h(
+            'span',
+            { title: 'Steps in which flowlens was not collecting (not running, or no aggregation interval stored): drawn as breaks, not as zero' },
+            'Gaps: flowlens was not collecting ',
+            gaps
+              .slice(0, 5)
+              .map(([a, b]) => fmt.datetime(a) + '–' + fmt.datetime(b).slice(11))
+              .join(', ') + (gaps.length > 5 ? ` and ${gaps.length - 5} more` : ''),
+            '.',
+          ),
+        ]
+      : []),
+  );
 
   // Legend table: what each colour is, with avg / max / last.
   const stats = series.map((x, i) => {
     const vals = x.values.filter((v): v is number => v !== null && v !== undefined);
     const sum = vals.reduce((a, v) => a + v, 0);
-    return { key: keyText(x.key), raw: x.key, colour: color(i, x.key), avg: vals.length ? sum / vals.length : 0, max: vals.length ? Math.max(...vals) : 0, last: vals.length ? vals[vals.length - 1] : null };
+    return { key: x.key === 'other' ? 'other' : keyText(x.key, s.by), raw: x.key, colour: color(i, x.key), avg: vals.length ? sum / vals.length : 0, max: vals.length ? Math.max(...vals) : 0, last: vals.length ? vals[vals.length - 1] : null };
   });
   const cols: Column<(typeof stats)[number]>[] = [
     { label: s.by ? dimShort(s.by) : 'Series', cell: (x) => h('span', null, swatch(x.colour), x.key) },
@@ -125,7 +171,7 @@ function drawSeries(ctx: Ctx, r: TimeseriesResp): void {
       ? table(cols, stats, {
           testid: 'legend-table',
           rowTitle: s.by ? 'Click: filter on this · shift-click: exclude' : undefined,
-          onRow: s.by ? (x, ev) => x.raw !== null && x.raw !== 'other' && ctx.addFilter(s.by, String(x.raw), ev.shiftKey) : undefined,
+          onRow: s.by ? (x, ev) => filterable(s.by, x.raw) && x.raw !== 'other' && ctx.addFilter(s.by, String(x.raw), ev.shiftKey) : undefined,
         })
       : h('span'),
   );
@@ -138,7 +184,7 @@ function drawSeries(ctx: Ctx, r: TimeseriesResp): void {
       trigger: 'axis',
       axisPointer: { type: 'line' },
       order: 'seriesDesc',
-      valueFormatter: (v) => unit(v as number),
+      valueFormatter: (v) => (v === null || v === undefined || (typeof v === 'number' && isNaN(v)) ? 'no data' : unit(v as number)),
     },
     xAxis: {
       type: 'time',
@@ -151,10 +197,12 @@ function drawSeries(ctx: Ctx, r: TimeseriesResp): void {
     yAxis: { type: 'value', ...AXIS, axisLabel: { ...AXIS.axisLabel, formatter: (v: number) => unit(v) } },
     series: series.map((x, i) => ({
       type: 'line',
-      name: keyText(x.key),
+      name: x.key === 'other' ? 'other' : keyText(x.key, s.by),
       stack: 'total',
       symbol: 'none',
-      sampling: 'lttb',
+      // Down-sampling would bridge the gaps (nulls): only without them.
+      sampling: gaps.length ? undefined : 'lttb',
+      connectNulls: false,
       lineStyle: { width: 1 },
       areaStyle: { opacity: x.key === 'other' ? 0.5 : 0.75 },
       color: color(i, x.key),
@@ -179,26 +227,26 @@ function drawTable(ctx: Ctx, body: HTMLElement, r: TopResp): void {
     return;
   }
   const cols: Column<TopRow>[] = [
-    ...dims.map((d) => ({ label: dimShort(d), cls: 'key', title: dimLabel(d), cell: (x: TopRow) => keyText(x.key[d]) })),
+    ...dims.map((d) => ({ label: dimShort(d), cls: 'key', title: dimLabel(d), cell: (x: TopRow) => keyText(x.key[d], d) })),
     {
       label: bytesMetric ? 'Bytes' : 'Packets',
       cls: 'num',
       cell: (x: TopRow) => (bytesMetric ? fmt.bytes(x.bytes) : fmt.count(x.packets)),
     },
     { label: bytesMetric ? 'bps' : 'pps', cls: 'num', cell: (x: TopRow) => (bytesMetric ? fmt.bps(x.bps) : fmt.pps(x.pps)) },
-    { label: 'Share', cls: 'num', cell: (x: TopRow) => barCell(fmt.pct(totalV ? val(x) / totalV : 0), totalV ? val(x) / totalV : 0) },
+    { label: 'Share', cls: 'num', title: 'Share of the total of the whole range (all traffic matching the filters), not of the rows shown', cell: (x: TopRow) => barCell(fmt.pct(totalV ? val(x) / totalV : 0), totalV ? val(x) / totalV : 0) },
   ];
   const pad = dims.slice(1).map(() => '');
   const foot: Array<Array<string>> = [];
   if (r.other && val(r.other) > 0) foot.push(['Other', ...pad, bytesMetric ? fmt.bytes(r.other.bytes) : fmt.count(r.other.packets), '', fmt.pct(totalV ? val(r.other) / totalV : 0)]);
-  if (r.total) foot.push(['Total', ...pad, bytesMetric ? fmt.bytes(r.total.bytes) : fmt.count(r.total.packets), '', '']);
+  if (r.total) foot.push(['Total (range)', ...pad, bytesMetric ? fmt.bytes(r.total.bytes) : fmt.count(r.total.packets), '', '']);
   showIn(
     body,
     table(cols, rows, {
       testid: 'top-table',
       rowTitle: 'Click: filter on this · shift-click: exclude',
       onRow: (x, ev) =>
-        ctx.addFilters(dims.filter((d) => x.key[d] !== null && x.key[d] !== undefined).map((d) => ({ dim: d, value: String(x.key[d]), neg: ev.shiftKey }))),
+        ctx.addFilters(dims.filter((d) => filterable(d, x.key[d])).map((d) => ({ dim: d, value: String(x.key[d]), neg: ev.shiftKey }))),
       foot,
     }),
   );
