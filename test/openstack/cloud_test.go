@@ -27,7 +27,6 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/roles"
 	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/services"
 	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/users"
-	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/agents"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/portsbinding"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/security/groups"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/security/rules"
@@ -49,6 +48,8 @@ type Cloud struct {
 	network                *gophercloud.ServiceClient
 }
 
+const subnetCIDR = "10.20.0.0/24"
+
 // VM is a Neutron port plugged into a namespace, as os-vif plugs an instance.
 type VM struct {
 	Name       string // instance name (the Nova stand-in serves it)
@@ -64,7 +65,11 @@ type VM struct {
 
 func (l *Lab) render(name, tmpl string) string {
 	path := l.p("etc/" + name)
-	s := strings.NewReplacer("@DIR@", l.dir, "@HOST@", hvName).Replace(tmpl)
+	plugins := ""
+	if l.mode == "ovn" {
+		plugins = "ovn-router"
+	}
+	s := strings.NewReplacer("@DIR@", l.dir, "@HOST@", hvName, "@SERVICE_PLUGINS@", plugins).Replace(tmpl)
 	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
 		l.t.Fatal(err)
 	}
@@ -150,12 +155,16 @@ CREATE USER 'neutron'@'127.0.0.1' IDENTIFIED BY 'ntdbpass'; GRANT ALL ON neutron
 	end()
 
 	// Keystone's and Neutron's schemas and Open vSwitch, side by side
-	end = l.begin("keystone db_sync+bootstrap | neutron-db-manage | ovs")
+	end = l.begin("keystone db_sync+bootstrap | neutron-db-manage | ovs" + map[string]string{"ovn": " + ovn"}[l.mode])
 	kc := l.render("keystone.conf", keystoneConf)
 	l.render("keystone-uwsgi.ini", keystoneUwsgi)
 	l.render("neutron.conf", neutronConf)
-	l.render("ml2_conf.ini", ml2Conf)
-	l.render("openvswitch_agent.ini", ovsAgentIni)
+	if l.mode == "ovn" {
+		l.render("ml2_conf.ini", ml2ConfOVN)
+	} else {
+		l.render("ml2_conf.ini", ml2Conf)
+		l.render("openvswitch_agent.ini", ovsAgentIni)
+	}
 	l.render("clouds.yaml", cloudsYAML)
 	var wg sync.WaitGroup
 	errs := make([]error, 3)
@@ -192,6 +201,9 @@ CREATE USER 'neutron'@'127.0.0.1' IDENTIFIED BY 'ntdbpass'; GRANT ALL ON neutron
 		}
 	}
 	l.startVswitchd()
+	if l.mode == "ovn" {
+		l.startOVN()
+	}
 	end()
 
 	end = l.begin("keystone up")
@@ -226,6 +238,48 @@ func (l *Lab) startOVSDB() error {
 	_, err := l.run(10*time.Second, "ovs-vsctl", "--no-wait", "set", "Open_vSwitch", ".",
 		"external_ids:hostname="+hvName, "external_ids:system-id="+hvName)
 	return err
+}
+
+// startOVN starts the northbound and southbound databases (TCP 6641/6642 for neutron-server),
+// ovn-northd and ovn-controller, which creates a netdev br-int.
+func (l *Lab) startOVN() {
+	l.t.Helper()
+	var watch []*Proc
+	for _, db := range []struct{ name, schema, port, table string }{
+		{"nb", "/usr/share/ovn/ovn-nb.ovsschema", "6641", "OVN_Northbound,NB_Global"},
+		{"sb", "/usr/share/ovn/ovn-sb.ovsschema", "6642", "OVN_Southbound,SB_Global"},
+	} {
+		f := l.p("ovn/db/ovn" + db.name + "_db.db")
+		if _, err := l.run(30*time.Second, "ovsdb-tool", "create", f, db.schema); err != nil {
+			l.t.Fatal(err)
+		}
+		watch = append(watch, l.start(l.host, "ovsdb-server-"+db.name, nil, "ovsdb-server", f,
+			"--remote=punix:"+l.p("ovn/run/ovn"+db.name+"_db.sock"), "--remote=ptcp:"+db.port+":127.0.0.1",
+			"--remote=db:"+db.table+",connections", "--unixctl="+l.p("ovn/run/ovn"+db.name+"_db.ctl"),
+			"--log-file="+l.p("ovn/log/ovsdb-server-"+db.name+".log"), "--no-chdir"))
+	}
+	l.waitFor("OVN databases", 30*time.Second, func() error {
+		if _, err := l.run(10*time.Second, "ovn-nbctl", "--no-wait", "init"); err != nil {
+			return err
+		}
+		_, err := l.run(10*time.Second, "ovn-sbctl", "init")
+		return err
+	}, watch...)
+	watch = append(watch, l.start(l.host, "ovn-northd", nil, "ovn-northd", "--ovnnb-db=unix:"+l.p("ovn/run/ovnnb_db.sock"),
+		"--ovnsb-db=unix:"+l.p("ovn/run/ovnsb_db.sock"), "--unixctl="+l.p("ovn/run/ovn-northd.ctl"),
+		"--log-file="+l.p("ovn/log/ovn-northd.log"), "--no-chdir"))
+	if _, err := l.run(10*time.Second, "ovs-vsctl", "set", "Open_vSwitch", ".", "external_ids:ovn-remote=tcp:127.0.0.1:6642",
+		"external_ids:ovn-encap-type=geneve", "external_ids:ovn-encap-ip=127.0.0.1", "external_ids:ovn-bridge=br-int",
+		"external_ids:ovn-bridge-datapath-type=netdev"); err != nil {
+		l.t.Fatal(err)
+	}
+	// ovn-controller rejects --unixctl; its control socket goes to $OVN_RUNDIR
+	watch = append(watch, l.start(l.host, "ovn-controller", nil, "ovn-controller", "unix:"+l.p("ovs/run/db.sock"),
+		"--log-file="+l.p("ovn/log/ovn-controller.log"), "--no-chdir"))
+	l.waitFor("ovn-controller's br-int", 60*time.Second, func() error {
+		_, err := l.run(5*time.Second, "ovs-vsctl", "br-exists", "br-int")
+		return err
+	}, watch...)
 }
 
 func (l *Lab) startVswitchd() {
@@ -315,25 +369,41 @@ func (l *Lab) startNeutron() {
 		"--config-file", l.p("etc/ml2_conf.ini"), "--log-file", l.p("log/neutron-server.log"))
 	l.waitFor("neutron API", 180*time.Second, l.checkHTTP("http://127.0.0.1:9696/"), ns)
 	end()
-	end = l.begin("openvswitch agent alive")
-	ag := l.start(l.host, "neutron-ovs-agent", nil, "neutron-openvswitch-agent", "--config-file", l.p("etc/neutron.conf"),
-		"--config-file", l.p("etc/openvswitch_agent.ini"), "--log-file", l.p("log/neutron-ovs-agent.log"))
+	watch := []*Proc{ns}
+	if l.mode == "ovn" {
+		end = l.begin("ovn-controller seen alive by neutron")
+	} else {
+		end = l.begin("openvswitch agent alive")
+		watch = append(watch, l.start(l.host, "neutron-ovs-agent", nil, "neutron-openvswitch-agent", "--config-file", l.p("etc/neutron.conf"),
+			"--config-file", l.p("etc/openvswitch_agent.ini"), "--log-file", l.p("log/neutron-ovs-agent.log")))
+	}
 	net := l.networkClient()
-	l.waitFor("a live Open vSwitch agent on "+hvName, 180*time.Second, func() error {
-		alive := true
-		pages, err := agents.List(net, agents.ListOpts{Host: hvName, Alive: &alive}).AllPages(context.Background())
-		if err != nil {
+	l.waitFor("a live L2 agent (OVS agent or OVN controller) on "+hvName, 120*time.Second, func() error {
+		// Not agents.List: ML2/OVN's agents (made from the southbound Chassis) carry timestamps
+		// gophercloud cannot parse ("1970-01-01 00:00:00+00:00"), and do not match alive=true.
+		var body struct {
+			Agents []struct {
+				Host      string `json:"host"`
+				AgentType string `json:"agent_type"`
+				Alive     bool   `json:"alive"`
+			} `json:"agents"`
+		}
+		if _, err := net.Get(context.Background(), net.ServiceURL("agents"), &body, nil); err != nil {
 			return err
 		}
-		as, err := agents.ExtractAgents(pages)
-		if err != nil {
-			return err
+		as := body.Agents
+		for _, a := range as {
+			if a.Alive && a.Host == hvName {
+				l.logf("agent alive: %s on %s", a.AgentType, a.Host)
+				return nil
+			}
 		}
-		if len(as) == 0 {
-			return fmt.Errorf("no live agent on %s yet", hvName)
-		}
-		return nil
-	}, ns, ag)
+		return fmt.Errorf("no live agent on %s yet (%d agents)", hvName, len(as))
+	}, watch...)
+	if l.mode == "ovn" {
+		end()
+		return
+	}
 	l.waitFor("br-int and its firewall flows", 60*time.Second, func() error {
 		out, err := l.run(5*time.Second, "ovs-ofctl", "dump-flows", "br-int", "table=94")
 		if err != nil {
@@ -343,7 +413,7 @@ func (l *Lab) startNeutron() {
 			return fmt.Errorf("no table 94 flows in br-int yet")
 		}
 		return nil
-	}, ag)
+	}, watch...)
 	end()
 }
 
@@ -380,7 +450,7 @@ func (l *Lab) neutronObjects(c *Cloud, vmNames []string) {
 	}
 	c.MTU, c.NetworkType, c.SegmentationID = full.MTU, full.NetworkType, full.SegmentationID
 	noGW, dhcp := "", false
-	sub, err := subnets.Create(ctx, n, subnets.CreateOpts{NetworkID: net.ID, Name: c.NetworkName + "-v4", CIDR: "10.20.0.0/24",
+	sub, err := subnets.Create(ctx, n, subnets.CreateOpts{NetworkID: net.ID, Name: c.NetworkName + "-v4", CIDR: subnetCIDR,
 		IPVersion: gophercloud.IPv4, GatewayIP: &noGW, EnableDHCP: &dhcp, ProjectID: c.ProjectID}).Extract()
 	if err != nil {
 		l.t.Fatalf("create subnet: %v", err)
@@ -401,7 +471,7 @@ func (l *Lab) neutronObjects(c *Cloud, vmNames []string) {
 		}
 	}
 	for i, name := range vmNames {
-		ip := fmt.Sprintf("10.20.0.%d", 11+i)
+		ip := fmt.Sprintf("%s.%d", strings.TrimSuffix(subnetCIDR, ".0/24"), 11+i)
 		opts := portsbinding.CreateOptsExt{
 			CreateOptsBuilder: ports.CreateOpts{Name: name + "-port", NetworkID: net.ID, ProjectID: c.ProjectID,
 				FixedIPs: []ports.IP{{SubnetID: sub.ID, IPAddress: ip}}, DeviceOwner: "compute:nova", DeviceID: newUUID(),

@@ -89,7 +89,7 @@ logto = @DIR@/log/keystone-uwsgi.log
 var neutronConf = `[DEFAULT]
 host = @HOST@
 core_plugin = ml2
-service_plugins =
+service_plugins = @SERVICE_PLUGINS@
 auth_strategy = keystone
 bind_host = 127.0.0.1
 bind_port = 9696
@@ -130,6 +130,26 @@ vni_ranges = 1000:1999
 [securitygroup]
 enable_security_group = true
 firewall_driver = openvswitch
+`
+
+// ML2/OVN: Geneve tenant networks, no metadata agent, Neutron talks to the NB/SB databases over
+// TCP on the namespace's loopback.
+var ml2ConfOVN = `[ml2]
+type_drivers = geneve
+tenant_network_types = geneve
+mechanism_drivers = ovn
+extension_drivers = port_security
+overlay_ip_version = 4
+[ml2_type_geneve]
+vni_ranges = 1:65536
+max_header_size = 38
+[securitygroup]
+enable_security_group = true
+[ovn]
+ovn_nb_connection = tcp:127.0.0.1:6641
+ovn_sb_connection = tcp:127.0.0.1:6642
+ovn_metadata_enabled = false
+enable_distributed_floating_ip = false
 `
 
 var ovsAgentIni = `[ovs]

@@ -36,6 +36,7 @@ type Lab struct {
 	t      *testing.T
 	ctx    context.Context
 	cancel context.CancelFunc
+	mode   string // "ovs" (ML2/OVS) or "ovn" (ML2/OVN)
 	prefix string // flosNNN
 	host   string // the host namespace, prefix-host
 	dir    string // work dir
@@ -68,7 +69,7 @@ type Proc struct {
 	err  error
 }
 
-func newLab(t *testing.T) *Lab {
+func newLab(t *testing.T, mode string) *Lab {
 	t.Helper()
 	prefix := pickPrefix()
 	base := os.TempDir()
@@ -84,13 +85,13 @@ func newLab(t *testing.T) *Lab {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	l := &Lab{t: t, ctx: ctx, cancel: cancel, prefix: prefix, host: prefix + "-host", dir: dir, started: time.Now()}
+	l := &Lab{t: t, ctx: ctx, cancel: cancel, mode: mode, prefix: prefix, host: prefix + "-host", dir: dir, started: time.Now()}
 	l.cmdLog, err = os.Create(filepath.Join(dir, "commands.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, d := range []string{"etc", "log", "run", "ovs/run", "ovs/db", "ovs/log", "mysql", "rabbitmq/mnesia", "log/rabbitmq",
-		"keystone/fernet-keys", "keystone/credential-keys", "neutron/lock"} {
+		"keystone/fernet-keys", "keystone/credential-keys", "neutron/lock", "ovn/run", "ovn/db", "ovn/log"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -105,7 +106,8 @@ func newLab(t *testing.T) *Lab {
 		l.env = append(l.env, kv)
 	}
 	l.env = append(l.env, "OVS_RUNDIR="+l.p("ovs/run"), "OVS_DBDIR="+l.p("ovs/db"), "OVS_LOGDIR="+l.p("ovs/log"),
-		"OVS_SYSCONFDIR="+l.p("ovs/etc"))
+		"OVS_SYSCONFDIR="+l.p("ovs/etc"), "OVN_RUNDIR="+l.p("ovn/run"), "OVN_DBDIR="+l.p("ovn/db"), "OVN_LOGDIR="+l.p("ovn/log"),
+		"OVN_NB_DB=unix:"+l.p("ovn/run/ovnnb_db.sock"), "OVN_SB_DB=unix:"+l.p("ovn/run/ovnsb_db.sock"))
 	l.http = &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{DialContext: l.dial, DisableKeepAlives: true}}
 	activeLab.Store(l)
 	t.Cleanup(func() {
@@ -116,7 +118,7 @@ func newLab(t *testing.T) *Lab {
 		activeLab.Store(nil)
 	})
 	go l.progress()
-	l.logf("lab %s: work dir %s", prefix, dir)
+	l.logf("lab %s (ML2/%s): work dir %s", prefix, strings.ToUpper(mode), dir)
 	return l
 }
 
@@ -282,10 +284,15 @@ func (p *Proc) stop(sig syscall.Signal, timeout time.Duration) {
 func (l *Lab) waitFor(what string, timeout time.Duration, check func() error, watch ...*Proc) {
 	l.t.Helper()
 	deadline := time.Now().Add(timeout)
+	nextLog := time.Now().Add(20 * time.Second)
 	var err error
 	for {
 		if err = check(); err == nil {
 			return
+		}
+		if time.Now().After(nextLog) {
+			l.logf("still waiting for %s: %v", what, err)
+			nextLog = time.Now().Add(20 * time.Second)
 		}
 		for _, p := range watch {
 			if p.exited() {
@@ -522,7 +529,7 @@ func memGroup(cmd string) string {
 		{"mariadbd", "mariadb"}, {"beam.smp", "rabbitmq"}, {"epmd", "rabbitmq"}, {"erl_child", "rabbitmq"},
 		{"inet_gethost", "rabbitmq"}, {"keystone", "keystone (uwsgi)"}, {"neutron-server", "neutron-server"},
 		{"neutron-openvswitch-agent", "neutron-ovs-agent"}, {"privsep-helper", "neutron-ovs-agent"},
-		{"ovn-", "ovn"}, {"ovsdb-server", "openvswitch"}, {"ovs-vswitchd", "openvswitch"}, {"flowlens", "flowlens"},
+		{"ovn-", "ovn"}, {"ovnnb_db", "ovn"}, {"ovnsb_db", "ovn"}, {"ovsdb-server", "openvswitch"}, {"ovs-vswitchd", "openvswitch"}, {"flowlens", "flowlens"},
 		{helperEnv, "vm helpers"}, {".test", "vm helpers"},
 	} {
 		if strings.Contains(cmd, g.match) {
