@@ -86,6 +86,10 @@ func newLab(t *testing.T, mode string) *Lab {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	l := &Lab{t: t, ctx: ctx, cancel: cancel, mode: mode, prefix: prefix, host: prefix + "-host", dir: dir, started: time.Now()}
+	// test/openstack/cleanup.sh leaves runs alone whose owner is alive
+	if err := os.WriteFile(filepath.Join(dir, "owner.pid"), []byte(fmt.Sprint(os.Getpid())), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	l.cmdLog, err = os.Create(filepath.Join(dir, "commands.log"))
 	if err != nil {
 		t.Fatal(err)
