@@ -379,8 +379,8 @@ func (l *Lab) startNeutron() {
 	}
 	net := l.networkClient()
 	l.waitFor("a live L2 agent (OVS agent or OVN controller) on "+hvName, 120*time.Second, func() error {
-		// Not agents.List: ML2/OVN's agents (made from the southbound Chassis) carry timestamps
-		// gophercloud cannot parse ("1970-01-01 00:00:00+00:00"), and do not match alive=true.
+		// Not agents.ExtractAgents: ML2/OVN's agents (made from the southbound Chassis) carry
+		// timestamps gophercloud cannot parse ("1970-01-01 00:00:00+00:00": "extra text").
 		var body struct {
 			Agents []struct {
 				Host      string `json:"host"`
