@@ -16,7 +16,7 @@ set -Eeuo pipefail
 
 pkgs=(keystone neutron-server neutron-openvswitch-agent python3-pymysql uwsgi-core uwsgi-plugin-python3
       mariadb-server rabbitmq-server openvswitch-switch ovn-central ovn-host
-      iproute2 iputils-ping ethtool procps)
+      iproute2 iputils-ping ethtool)
 
 missing=()
 for p in "${pkgs[@]}"; do

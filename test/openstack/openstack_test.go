@@ -34,12 +34,12 @@ func testCloud(t *testing.T, mode string) {
 	l := newLab(t, mode)
 
 	// flowlens builds while the cloud comes up
-	bin := l.p("flowlens")
+	bin, root := l.p("flowlens"), repoRoot(t)
 	built := make(chan error, 1)
 	go func() {
 		start := time.Now()
 		cmd := exec.Command("go", "build", "-o", bin, "./cmd/flowlens")
-		cmd.Dir = repoRoot(t)
+		cmd.Dir = root
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			err = fmt.Errorf("go build ./cmd/flowlens: %w\n%s", err, out)
