@@ -401,6 +401,13 @@ func (l *Lab) startNeutron() {
 		return fmt.Errorf("no live agent on %s yet (%d agents)", hvName, len(as))
 	}, watch...)
 	if l.mode == "ovn" {
+		// The API answers before neutron-server's maintenance worker has created the port group
+		// every port joins; a port created before then fails with a 500 (RowNotFound:
+		// "Cannot find Port_Group with name=neutron_pg_drop").
+		l.waitFor("Port_Group neutron_pg_drop in the OVN northbound database", 120*time.Second, func() error {
+			_, err := l.run(10*time.Second, "ovn-nbctl", "get", "Port_Group", "neutron_pg_drop", "name")
+			return err
+		}, watch...)
 		end()
 		return
 	}

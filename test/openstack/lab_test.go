@@ -448,13 +448,45 @@ func (l *Lab) teardown() {
 			l.cmdLog = nil
 		}
 		l.mu.Unlock()
-		if l.failed.Load() || os.Getenv("FLOS_KEEP_DIR") == "1" {
-			fmt.Printf("openstack: work dir kept: %s\n", l.dir)
+		if l.failed.Load() {
+			l.dumpLogs()
+		}
+		if os.Getenv("FLOS_KEEP_DIR") == "1" {
+			fmt.Printf("openstack: work dir kept (FLOS_KEEP_DIR=1): %s\n", l.dir)
 		} else {
 			_ = os.RemoveAll(l.dir)
 		}
 		fmt.Printf("openstack: %s: torn down in %.1f s\n", l.prefix, time.Since(start).Seconds())
 	})
+}
+
+// dumpLogs prints the end of every log of the lab (CI keeps the test's output, not the
+// machine), before the work dir is removed.
+func (l *Lab) dumpLogs() {
+	var files []string
+	for _, pat := range []string{"log/*.out", "log/*.log", "log/*.err", "log/rabbitmq/*.log", "ovs/log/*.log", "ovn/log/*.log"} {
+		m, _ := filepath.Glob(l.p(pat))
+		files = append(files, m...)
+	}
+	files = append(files, l.p("commands.log"))
+	for _, f := range files {
+		n := 25
+		if strings.HasSuffix(f, "commands.log") {
+			n = 80
+		}
+		rel, _ := filepath.Rel(l.dir, f)
+		if b, err := os.ReadFile(f); err == nil && bytes.Contains(b, []byte(" ERROR ")) {
+			var errs []string
+			for _, line := range strings.Split(string(b), "\n") {
+				if strings.Contains(line, " ERROR ") {
+					errs = append(errs, line)
+				}
+			}
+			fmt.Printf("openstack: ---- ERROR lines of %s (last 80) ----\n%s\n", rel, indent(lastLines(strings.Join(errs, "\n"), 80)))
+		}
+		fmt.Printf("openstack: ---- last %d lines of %s ----\n%s\n", n, rel, indent(tailFile(f, n)))
+	}
+	fmt.Printf("openstack: ---- end of the logs (FLOS_KEEP_DIR=1 keeps the work dir) ----\n")
 }
 
 // nsPids lists the processes in namespace ns.

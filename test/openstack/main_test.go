@@ -47,8 +47,9 @@ func TestMain(m *testing.M) {
 		s := <-sig
 		fmt.Fprintf(os.Stderr, "openstack: got %v, tearing the lab down\n", s)
 		if l := activeLab.Load(); l != nil {
+			l.failed.Store(true) // print the logs
 			l.teardown()
-			fmt.Fprintf(os.Stderr, "openstack: lab removed; work dir kept: %s\n", l.dir)
+			fmt.Fprintf(os.Stderr, "openstack: lab removed\n")
 		}
 		os.Exit(1)
 	}()
