@@ -9,6 +9,7 @@
 #                                        target, ~10 s each on 2 cores)
 #   SKIP_E2E=1 ./scripts/test.sh      without the Open vSwitch test
 #   SKIP_WEB=1 ./scripts/test.sh      without the web console's browser tests
+#   SKIP_OPENSTACK=1 ./scripts/test.sh without the real-OpenStack test (test/openstack)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -141,5 +142,17 @@ elif [ "$(id -u)" != 0 ]; then
 else
   step "end-to-end test with a real Open vSwitch"
   go test -tags e2e -count=1 -v -timeout 20m ./test/e2e/
+fi
+
+if [ "${SKIP_OPENSTACK:-}" = 1 ]; then
+  step "end-to-end test with a real OpenStack: skipped (SKIP_OPENSTACK=1)"
+elif [ "$(id -u)" != 0 ]; then
+  step "end-to-end test with a real OpenStack: skipped (needs root: sudo ./scripts/test.sh)"
+else
+  step "end-to-end test with a real OpenStack: Keystone, Neutron ML2/OVS and ML2/OVN from Debian 12 (test/openstack, docs/e2e-openstack.md)"
+  go vet -tags openstack ./test/openstack/
+  go run "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION" -tags openstack ./test/openstack/
+  ./test/openstack/install.sh
+  go test -tags openstack -count=1 -v -timeout 20m ./test/openstack/
 fi
 step "all tests passed"
