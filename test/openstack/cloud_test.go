@@ -46,6 +46,10 @@ type Cloud struct {
 	SGID, SGName           string
 	VMs                    []*VM
 	network                *gophercloud.ServiceClient
+	// NoNova: the catalog has no compute endpoint, as in a Neutron-only
+	// deployment: flowlens must still name ports, networks and projects
+	// (instances keep their ids).
+	NoNova bool
 }
 
 const subnetCIDR = "10.20.0.0/24"
@@ -344,10 +348,11 @@ func (l *Lab) keystoneObjects(c *Cloud) {
 	if err := roles.Assign(ctx, id, rl[0].ID, roles.AssignOpts{UserID: u.ID, ProjectID: svc.ID}).ExtractErr(); err != nil {
 		l.t.Fatalf("assign admin to neutron: %v", err)
 	}
-	for _, s := range []struct{ name, typ, url string }{
-		{"neutron", "network", "http://127.0.0.1:9696"},
-		{"nova", "compute", "http://127.0.0.1:8774/v2.1"}, // the test's stand-in: flowlens needs a compute endpoint (#13 point 5)
-	} {
+	svcs := []struct{ name, typ, url string }{{"neutron", "network", "http://127.0.0.1:9696"}}
+	if !c.NoNova {
+		svcs = append(svcs, struct{ name, typ, url string }{"nova", "compute", "http://127.0.0.1:8774/v2.1"}) // the test's stand-in, for instance names
+	}
+	for _, s := range svcs {
 		sv, err := services.Create(ctx, id, services.CreateOpts{Type: s.typ, Name: s.name}).Extract()
 		if err != nil {
 			l.t.Fatalf("create service %s: %v", s.name, err)
