@@ -25,6 +25,13 @@ func TestConntrackRecirculation(t *testing.T) {
 	if syn.Out.Format != flow.PortDiscard {
 		t.Errorf("auto, first SYN before anything is learnt: %s, want discard", syn.Out.Format)
 	}
+	// The lab's first TCP 22 sample after the SYN: the server's SYN-ACK.
+	synack := tcp(0x12)
+	synack.SubAgent = 2
+	inv.Enrich(&synack)
+	if synack.Out.Format != flow.PortRecirculated {
+		t.Errorf("auto, a SYN-ACK (the SYN got through): %s, want recirculated", synack.Out.Format)
+	}
 	ack := tcp(0x10)
 	inv.Enrich(&ack)
 	if ack.Out.Format != flow.PortRecirculated {
@@ -44,7 +51,7 @@ func TestConntrackRecirculation(t *testing.T) {
 	if arp.Out.Format != flow.PortSingle || arp.DstID.OrEmpty().PortID != "port-a2" {
 		t.Errorf("ARP keeps its real output: %+v", arp.Out)
 	}
-	if b := inv.ConntrackBridges(); len(b) != 1 || b[0] != hostA+"/0" {
+	if b := inv.ConntrackBridges(); len(b) != 2 || b[0] != hostA+"/0" || b[1] != hostA+"/2" {
 		t.Errorf("bridges running conntrack: %v", b)
 	}
 	// Another bridge (sub-agent) is not taken for one running conntrack.

@@ -42,8 +42,9 @@ type bridgeKey struct {
 // security groups (the ML2/OVS openvswitch firewall, OVN ACLs) every
 // sampled IP packet reports no output: the pass ends in ct() before any
 // output. In auto mode a bridge is known to run conntrack once it reports
-// no output for a TCP segment of an established connection (ACK without
-// SYN): such a connection exists only if its packets got through.
+// no output for a TCP segment that carries an ACK (a SYN-ACK or any later
+// segment): it exists only because the connection's first packets got
+// through.
 func (inv *Inventory) recirculates(r *flow.Record, o *Options) bool {
 	if r.EtherType != 0x0800 && r.EtherType != 0x86dd {
 		return false // ARP and ND skip conntrack: their outputs are real
@@ -58,7 +59,7 @@ func (inv *Inventory) recirculates(r *flow.Record, o *Options) bool {
 	if _, ok := inv.conntrack.Load(k); ok {
 		return true
 	}
-	if r.HasProto && r.Proto == 6 && r.TCPFlags&0x10 != 0 && r.TCPFlags&0x02 == 0 {
+	if r.HasProto && r.Proto == 6 && r.TCPFlags&0x10 != 0 {
 		inv.conntrack.Store(k, true)
 		return true
 	}
