@@ -446,11 +446,15 @@ func (l *Lab) socketDrops(tl *TwoHV) map[string]int64 {
 // socketDropsIn is socketDrops for the ovs-vswitchd of namespace ns, keyed by interface name.
 func (l *Lab) socketDropsIn(ns string) map[string]int64 {
 	m := map[string]int64{}
-	out, err := l.inNS(ns, 10*time.Second, "ss", "-0", "-a", "-m", "-n")
+	// -p: only ovs-vswitchd's sockets (TestOVSsFlow's softflowd listens on vm1's port too)
+	out, err := l.inNS(ns, 10*time.Second, "ss", "-0", "-a", "-m", "-n", "-p")
 	if err != nil {
 		return m
 	}
 	for _, line := range strings.Split(out, "\n") {
+		if !strings.Contains(line, `"ovs-vswitchd"`) {
+			continue
+		}
 		if g := ssDropsRe.FindStringSubmatch(line); g != nil {
 			n, _ := strconv.ParseInt(g[2], 10, 64)
 			m[g[1]] += n
