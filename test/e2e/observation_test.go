@@ -80,13 +80,16 @@ func checkObservation(t *testing.T, l *Lab, out *Output) {
 		}
 	}
 	nfWith := 0
+	nf := map[string]int{}
 	for _, f := range out.NetFlows {
-		if _, has := f.Raw.Bool(fObsFirst, &p); has {
+		if first, has := f.Raw.Bool(fObsFirst, &p); has {
 			nfWith++
+			point, _ := f.Raw.Str(fObsPoint, &p)
+			nf[fmt.Sprintf("%s first=%v point=%q", f.Input, first, point)]++
 		} else {
 			p.Add(fmt.Sprintf("%s record without %s", f.Input, fObsFirst), f)
 		}
 	}
-	t.Logf("observation: %d of %d NetFlow/IPFIX records carry %s", nfWith, len(out.NetFlows), fObsFirst)
+	t.Logf("observation: %d of %d NetFlow/IPFIX records carry %s: %v", nfWith, len(out.NetFlows), fObsFirst, nf)
 	p.Report(t.Errorf)
 }
