@@ -11,7 +11,7 @@
 # reference the test asserts: the sender port's kernel rx minus ovs-vswitchd's receive-socket
 # drops), against the kernel's rx alone, and against the generators' model (iperf3 + one TCP ACK
 # per 2 segments); mean, SD and worst in % and in sigma of the sampling error.
-import re, statistics as st, sys
+import os, re, statistics as st, sys
 
 FIELD = re.compile(r"(\w+)=(\S+)")
 rows, runs = [], []
@@ -35,9 +35,9 @@ if not rows:
     sys.exit("no E2E-ACCURACY lines in " + " ".join(sys.argv[1:]))
 
 print(f"{len(runs)} runs, {len(rows)} pair estimates")
-print(f"{'run':34} {'start (UTC)':22} {'load1 start/end':16} {'result':6} OVS receive drops")
+print(f"{'run':12} {'start (UTC)':22} {'load1 start/end':16} {'result':6} OVS receive drops")
 for r in runs:
-    print(f"{r[0]:34} {r[1]:22} {r[2] + ' / ' + r[3]:16} {r[4]:6} {r[5]:.0f}")
+    print(f"{os.path.basename(r[0]):12} {r[1]:22} {r[2] + ' / ' + r[3]:16} {r[4]:6} {r[5]:.0f}")
 
 
 def stats(name, diffs, sig):
