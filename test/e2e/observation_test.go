@@ -28,6 +28,7 @@ func checkObservation(t *testing.T, l *Lab, out *Output) {
 	}
 	tally := map[string]int{}
 	perVM := map[*VM]map[string]int{}
+	others := 0
 	for _, f := range out.Flows {
 		first, has := f.Raw.Bool(fObsFirst, &p)
 		point, _ := f.Raw.Str(fObsPoint, &p)
@@ -43,6 +44,10 @@ func checkObservation(t *testing.T, l *Lab, out *Output) {
 		got := fmt.Sprintf("first=%v point=%q", first, point)
 		tally[fmt.Sprintf("sub-agent %d, %s, ingress %s: %s", f.SubID, src, f.In.Format, got)]++
 		if v == nil {
+			if others++; others <= 5 {
+				t.Logf("observation: a sample from no VM: sub-agent %d, ingress %s %q (%s), %s -> %s, %s %s %s -> %s, %s",
+					f.SubID, f.In.Format, f.In.ID, f.In.Name, f.SrcMAC, f.DstMAC, f.Type, f.Transport, f.SrcIP, f.DstIP, got)
+			}
 			continue
 		}
 		if perVM[v] == nil {
