@@ -108,6 +108,12 @@ func TestOVSsFlow(t *testing.T) {
 		}
 		checkOpenStack(t, l, out)
 	})
+	t.Run("observation", func(t *testing.T) {
+		if sink {
+			t.Skip("FLOWLENS_E2E_COLLECTOR=sink: no flow records")
+		}
+		checkObservation(t, l, out)
+	})
 	t.Run("netflow-softflowd", func(t *testing.T) {
 		if sink {
 			t.Skip("FLOWLENS_E2E_COLLECTOR=sink: no NetFlow input")
