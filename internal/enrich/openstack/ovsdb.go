@@ -9,11 +9,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cenkalti/backoff/v4"
-	"github.com/go-logr/logr"
-	"github.com/ovn-org/libovsdb/cache"
 	"github.com/ovn-org/libovsdb/client"
 	"github.com/ovn-org/libovsdb/model"
+
+	"github.com/flowlens/flowlens/internal/ovsdbwatch"
 )
 
 // The columns flowlens reads from Open vSwitch's database (vswitch.xml).
@@ -87,44 +86,18 @@ func (s *OVSDBSource) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	bo := backoff.NewExponentialBackOff()
-	bo.MaxInterval = 30 * time.Second
-	bo.MaxElapsedTime = 0
-	// libovsdb logs through logr; route it into our logger, one level
-	// down, so its connection chatter is debug output, not stderr noise.
-	lg := logr.FromSlogHandler(s.log.With("component", "libovsdb").Handler()).V(1)
-	c, err := client.NewOVSDBClient(dbModel, client.WithEndpoint(s.Endpoint), client.WithReconnect(10*time.Second, bo),
-		client.WithLogger(&lg))
+	c, err := ovsdbwatch.NewClient(dbModel, []string{s.Endpoint}, s.log)
 	if err != nil {
 		return err
 	}
-	for {
-		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		err = c.Connect(cctx)
-		cancel()
-		if err == nil {
-			break
-		}
+	err = ovsdbwatch.Connect(ctx, c, func(err error) {
 		s.log.Warn("cannot connect to OVSDB; retrying", "endpoint", s.Endpoint, "error", err)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(bo.NextBackOff()):
-		}
+	})
+	if err != nil {
+		return err
 	}
 	defer c.Close()
-	changed := make(chan struct{}, 1)
-	poke := func() {
-		select {
-		case changed <- struct{}{}:
-		default:
-		}
-	}
-	c.Cache().AddEventHandler(&cache.EventHandlerFuncs{
-		AddFunc:    func(string, model.Model) { poke() },
-		UpdateFunc: func(string, model.Model, model.Model) { poke() },
-		DeleteFunc: func(string, model.Model) { poke() },
-	})
+	changed := ovsdbwatch.Changes(c)
 	// Monitor only the columns the model has: with MonitorAll the server
 	// sends every column, and libovsdb logs an error for each it cannot map.
 	var ifc ovsInterface

@@ -7,13 +7,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cenkalti/backoff/v4"
-	"github.com/go-logr/logr"
-	"github.com/ovn-org/libovsdb/cache"
 	"github.com/ovn-org/libovsdb/client"
 	"github.com/ovn-org/libovsdb/model"
 
 	"github.com/flowlens/flowlens/internal/flow"
+	"github.com/flowlens/flowlens/internal/ovsdbwatch"
 )
 
 // The columns flowlens reads (ovn-sb.xml, ovn-nb.xml). Only these are
@@ -90,47 +88,19 @@ func (m *Mapper) follow(ctx context.Context, db, endpoints string, tables func(c
 	if err != nil {
 		return err
 	}
-	bo := backoff.NewExponentialBackOff()
-	bo.MaxInterval = 30 * time.Second
-	bo.MaxElapsedTime = 0
-	// libovsdb's connection chatter goes to our logger as debug output.
-	lg := logr.FromSlogHandler(m.log.With("component", "libovsdb", "database", db).Handler()).V(1)
-	opts := []client.Option{client.WithReconnect(10*time.Second, bo), client.WithLogger(&lg)}
-	for _, e := range Endpoints(endpoints) {
-		opts = append(opts, client.WithEndpoint(e))
-	}
-	c, err := client.NewOVSDBClient(dbModel, opts...)
+	c, err := ovsdbwatch.NewClient(dbModel, Endpoints(endpoints), m.log.With("database", db))
 	if err != nil {
 		return err
 	}
-	for {
-		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		err = c.Connect(cctx)
-		cancel()
-		if err == nil {
-			break
-		}
+	err = ovsdbwatch.Connect(ctx, c, func(err error) {
 		m.log.Warn("cannot connect to the OVN database; retrying (drop samples are marked, not traced, meanwhile)",
 			"database", db, "endpoint", endpoints, "error", err)
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(bo.NextBackOff()):
-		}
+	})
+	if err != nil {
+		return nil // stopped before it could connect
 	}
 	defer c.Close()
-	changed := make(chan struct{}, 1)
-	poke := func() {
-		select {
-		case changed <- struct{}{}:
-		default:
-		}
-	}
-	c.Cache().AddEventHandler(&cache.EventHandlerFuncs{
-		AddFunc:    func(string, model.Model) { poke() },
-		UpdateFunc: func(string, model.Model, model.Model) { poke() },
-		DeleteFunc: func(string, model.Model) { poke() },
-	})
+	changed := ovsdbwatch.Changes(c)
 	if _, err := c.Monitor(ctx, c.NewMonitor(tables(c)...)); err != nil {
 		return fmt.Errorf("%s %s: monitor: %w", db, endpoints, err)
 	}
