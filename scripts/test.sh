@@ -148,7 +148,10 @@ done
 if command -v systemd-analyze >/dev/null 2>&1; then
   # Point ExecStart at the extracted binary: verify checks that it exists.
   sed -i "s#/usr/bin/flowlens#$pkgtmp/root/usr/bin/flowlens#" "$pkgtmp/root/lib/systemd/system/flowlens.service"
-  verify=$(systemd-analyze verify "$pkgtmp"/root/lib/systemd/system/flowlens.{socket,service} 2>&1 || echo failed)
+  # Only what it says of flowlens's units: it also loads the machine's own units and reports their
+  # problems (Debian's keystone.service, once the OpenStack test's packages are installed).
+  verify=$(systemd-analyze verify "$pkgtmp"/root/lib/systemd/system/flowlens.{socket,service} 2>&1 || echo "flowlens: systemd-analyze failed")
+  verify=$(printf '%s\n' "$verify" | grep -i flowlens || true)
   if [ -n "$verify" ]; then echo "systemd-analyze verify:"; echo "$verify"; exit 1; fi
 else
   echo "systemd-analyze not installed: unit syntax not verified"
