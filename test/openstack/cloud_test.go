@@ -69,11 +69,11 @@ type VM struct {
 
 func (l *Lab) render(name, tmpl string) string {
 	path := l.p("etc/" + name)
-	plugins := ""
+	plugins, ovn := "", ""
 	if l.mode == "ovn" {
-		plugins = "ovn-router"
+		plugins, ovn = "ovn-router", flowlensOVN
 	}
-	s := strings.NewReplacer("@DIR@", l.dir, "@HOST@", hvName, "@SERVICE_PLUGINS@", plugins).Replace(tmpl)
+	s := strings.NewReplacer("@DIR@", l.dir, "@HOST@", hvName, "@SERVICE_PLUGINS@", plugins, "@OVN@", ovn).Replace(tmpl)
 	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
 		l.t.Fatal(err)
 	}

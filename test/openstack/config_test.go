@@ -182,9 +182,20 @@ var cloudsYAML = `clouds:
     identity_api_version: 3
 `
 
+// portIPFIX is flowlens's IPFIX port, for OVN's drop samples (ML2/OVN).
+const portIPFIX = "36739"
+
+// flowlensOVN is added to flowlensYAML for ML2/OVN: trace drop samples
+// through the Northbound and Southbound databases.
+var flowlensOVN = `    ovn:
+      drop_domain_id: 1
+      nb: tcp:127.0.0.1:6641
+      sb: tcp:127.0.0.1:6642
+`
+
 var flowlensYAML = `enrich:
   openstack:
-    ovsdb:
+@OVN@    ovsdb:
       - 127.0.0.1=unix:@DIR@/ovs/run/db.sock
     api:
       enabled: true

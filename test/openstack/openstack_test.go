@@ -85,6 +85,12 @@ func testCloud(t *testing.T, mode string) {
 			t.Error("flowlens did not say that the catalog has no compute (Nova) endpoint")
 		}
 	}
+	if mode == "ovn" {
+		// What security groups blocked (#13 point 4): OVN samples every
+		// packet it drops over IPFIX, set up as an operator would.
+		l.must(30*time.Second, bin, "ovn", "configure", "--apply", "--db", "unix:"+l.p("ovs/run/db.sock"),
+			"--nb", "tcp:127.0.0.1:6641", "--target", "127.0.0.1:"+portIPFIX)
+	}
 	end()
 
 	end = l.begin("traffic")
@@ -99,6 +105,9 @@ func testCloud(t *testing.T, mode string) {
 	end()
 	l.logf("flowlens wrote %d records", len(recs))
 	l.checkAttribution(c, recs)
+	if mode == "ovn" {
+		l.checkBlocked(c, recs)
+	}
 	l.logf("phases:\n%s", l.phaseSummary())
 	l.logf("memory total: %d MiB", total)
 }
@@ -127,8 +136,12 @@ func installPackages(t *testing.T) {
 func (l *Lab) startFlowlens(bin string) *Proc {
 	l.t.Helper()
 	cfg := l.render("flowlens.yaml", flowlensYAML)
+	netflow := "--input.netflow.listen="
+	if l.mode == "ovn" {
+		netflow += "127.0.0.1:" + portIPFIX // OVN's drop samples
+	}
 	fl := l.start(l.host, "flowlens", nil, bin, "run", "--config", cfg, "--store.enabled=false",
-		"--console.listen=127.0.0.1:38080", "--input.sflow.listen=127.0.0.1:"+portSFlow, "--input.netflow.listen=",
+		"--console.listen=127.0.0.1:38080", "--input.sflow.listen=127.0.0.1:"+portSFlow, netflow,
 		"--log.format=json", "--log.level=info")
 	l.waitFor("flowlens: OpenStack APIs read", 90*time.Second, func() error {
 		b, _ := os.ReadFile(l.p("log/flowlens.out"))
@@ -271,6 +284,9 @@ func (l *Lab) checkAttribution(c *Cloud, recs []Record) {
 	for _, r := range recs {
 		if r.str("event.dataset") != "flowlens.flow" {
 			continue
+		}
+		if r.str("flowlens.blocked.dropped") == "true" {
+			continue // OVN's drop samples (IPFIX): checkBlocked
 		}
 		flows++
 		if r.str("flowlens.sampling_rate") != "1" {
@@ -434,4 +450,44 @@ func instanceName(c *Cloud, vm *VM) string {
 		return ""
 	}
 	return vm.Name
+}
+
+// checkBlocked: the TCP 8080 SYNs the security group dropped come back from
+// OVN's drop sampling as blocked, to vm2's port, traced to a security group
+// vm2's port is in; the allowed SSH and ICMP never do (#13 point 4).
+func (l *Lab) checkBlocked(c *Cloud, recs []Record) {
+	t := l.t
+	t.Helper()
+	vm2 := c.VMs[1]
+	blocked, syns := 0, 0
+	for _, r := range recs {
+		if r.str("flowlens.blocked.dropped") != "true" {
+			continue
+		}
+		blocked++
+		b, _ := json.Marshal(r)
+		if r.str("flowlens.observation.first") != "false" {
+			t.Errorf("a drop sample counted as traffic: %s", b)
+		}
+		switch dport := r.str("destination.port"); {
+		case r.str("network.transport") == "tcp" && dport == "8080":
+			syns++
+			if r.str("destination.ip") != vm2.IP {
+				t.Errorf("blocked SYN to %s, want %s: %s", r.str("destination.ip"), vm2.IP, b)
+			}
+			if got := r.str("flowlens.blocked.port.id"); got != vm2.PortID {
+				t.Errorf("blocked SYN's port %q, want vm2's %s: %s", got, vm2.PortID, b)
+			}
+			if sg := r.str("flowlens.blocked.security_group.id"); !strings.Contains(sg, c.SGID) {
+				t.Errorf("blocked SYN's security groups %q lack %s (%s): %s", sg, c.SGID, c.SGName, b)
+			}
+		case r.str("network.transport") == "tcp" && (dport == "22" || r.str("source.port") == "22"),
+			r.str("network.transport") == "icmp" && r.str("source.ip") != "" && r.str("destination.ip") != "":
+			t.Errorf("allowed traffic reported blocked: %s", b)
+		}
+	}
+	l.logf("OVN drop samples: %d records blocked, %d of them the TCP 8080 SYNs", blocked, syns)
+	if syns == 0 {
+		t.Errorf("no blocked TCP 8080 SYN from OVN's drop sampling (%d blocked records); flowlens's log:\n%s", blocked, tailFile(l.p("log/flowlens.out"), 30))
+	}
 }
