@@ -90,6 +90,10 @@ step "go vet"
 go vet ./...
 go vet -tags e2e ./test/e2e/
 
+step "go vet of the benchmark modules (bench/, bench/store: their own go.mod, so nothing else builds them)"
+(cd bench && go vet ./...)
+(cd bench/store && go vet ./...)
+
 step "staticcheck $STATICCHECK_VERSION"
 go run "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION" ./...
 go run "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION" -tags e2e ./test/e2e/
