@@ -154,30 +154,24 @@ func cmdRun(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if osInv != nil {
-		// After GeoIP: the relation uses the direction it sets.
-		pcfg.Enrichers = append(pcfg.Enrichers, func() pipeline.Enricher { return osInv.NewEnricher() })
-		// Aggregates are attributed again when written: samples from
-		// before the inventory was read get names too.
-		for _, a := range aggs {
-			a.SetRefresh(osInv.Enrich)
-		}
-	}
+	// After GeoIP: the relation uses the direction it sets.
+	pcfg.Enrichers = append(pcfg.Enrichers, func() pipeline.Enricher { return osInv.NewEnricher() })
+	// Aggregates are attributed again when written: samples from before
+	// the inventory (or OVN's databases) was read get names too.
+	refresh := []func(*flow.Record){osInv.Enrich}
 	// OVN drop samples: after OpenStack, whose port ids stand in for
 	// MACs the Northbound does not list.
 	ovnMap := startOVN(enrichCtx, cfg.Enrich.OpenStack.OVN, log)
 	if ovnMap != nil {
 		pcfg.Enrichers = append(pcfg.Enrichers, func() pipeline.Enricher { return ovnMap.NewEnricher() })
-		// Drops sampled before the databases were read are traced when
-		// their aggregate is written.
-		for _, a := range aggs {
-			a.SetRefresh(func(r *flow.Record) {
-				if osInv != nil {
-					osInv.Enrich(r)
-				}
-				ovnMap.Refresh(r)
-			})
-		}
+		refresh = append(refresh, ovnMap.Refresh)
+	}
+	for _, a := range aggs {
+		a.SetRefresh(func(r *flow.Record) {
+			for _, f := range refresh {
+				f(r)
+			}
+		})
 	}
 	if len(cfg.Input.NeutronLog.Files) > 0 {
 		// After OpenStack: which end is the logged port.
