@@ -99,6 +99,9 @@ type Snapshot struct {
 	// Restored: known from before a restart (the store's flows), not
 	// heard from since; its counters start at 0.
 	Restored bool
+	// Rate is the datagrams per second over the last RateWindow when
+	// the snapshot was taken by Registry.All (Rate); 0 from Read.
+	Rate float64
 	// Source is the UDP source address of the first datagram;
 	// OtherSources counts datagrams from any other source address.
 	Source       netip.Addr
@@ -364,7 +367,7 @@ func (s *Stats) Read() Snapshot {
 	return c
 }
 
-// All returns a snapshot of every exporter, sorted.
+// All returns a snapshot of every exporter, sorted, with its recent rate.
 func (r *Registry) All() []Snapshot {
 	r.mu.RLock()
 	list := make([]*Stats, 0, len(r.m))
@@ -372,48 +375,21 @@ func (r *Registry) All() []Snapshot {
 		list = append(list, s)
 	}
 	r.mu.RUnlock()
+	now := time.Now()
 	out := make([]Snapshot, len(list))
 	for i, s := range list {
 		out[i] = s.Read()
+		out[i].Rate = s.Rate(now)
 	}
-	sortSnapshots(out)
+	sort.Slice(out, func(i, j int) bool {
+		a, b := &out[i], &out[j]
+		if c := a.Agent.Compare(b.Agent); c != 0 {
+			return c < 0
+		}
+		if a.Input != b.Input {
+			return a.Input < b.Input
+		}
+		return a.SubAgent < b.SubAgent
+	})
 	return out
-}
-
-// AllWithRates is All with each exporter's recent rate (Rate).
-func (r *Registry) AllWithRates(now time.Time) ([]Snapshot, []float64) {
-	r.mu.RLock()
-	list := make([]*Stats, 0, len(r.m))
-	for _, s := range r.m {
-		list = append(list, s)
-	}
-	r.mu.RUnlock()
-	type pair struct {
-		s    Snapshot
-		rate float64
-	}
-	ps := make([]pair, len(list))
-	for i, s := range list {
-		ps[i] = pair{s.Read(), s.Rate(now)}
-	}
-	sort.Slice(ps, func(i, j int) bool { return less(&ps[i].s, &ps[j].s) })
-	snaps, rates := make([]Snapshot, len(ps)), make([]float64, len(ps))
-	for i, p := range ps {
-		snaps[i], rates[i] = p.s, p.rate
-	}
-	return snaps, rates
-}
-
-func less(a, b *Snapshot) bool {
-	if c := a.Agent.Compare(b.Agent); c != 0 {
-		return c < 0
-	}
-	if a.Input != b.Input {
-		return a.Input < b.Input
-	}
-	return a.SubAgent < b.SubAgent
-}
-
-func sortSnapshots(out []Snapshot) {
-	sort.Slice(out, func(i, j int) bool { return less(&out[i], &out[j]) })
 }

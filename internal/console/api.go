@@ -400,10 +400,9 @@ func (a *api) agents(*http.Request) (any, error) {
 	list := []agentJSON{}
 	if a.ag != nil {
 		now := time.Now()
-		snaps, rates := a.ag.AllWithRates(now)
-		for i, s := range snaps {
+		for _, s := range a.ag.All() {
 			j := agentJSON{Agent: s.Agent.String(), SubAgent: int64(s.SubAgent), Input: s.Input.String(), Datagrams: s.Datagrams,
-				DatagramsPerS: rates[i], FlowSamples: s.FlowSamples, CounterSamples: s.CounterSamples, Lost: s.Lost,
+				DatagramsPerS: s.Rate, FlowSamples: s.FlowSamples, CounterSamples: s.CounterSamples, Lost: s.Lost,
 				DecodeErrors: s.ErrorCount(), Resets: s.Resets, FirstSeen: s.FirstSeen.UTC(), LastSeen: s.LastSeen.UTC(),
 				Silent: now.Sub(s.LastSeen) > silentAfter, Restored: s.Restored}
 			if s.SubAgent == agents.NoSubAgent {
