@@ -2,12 +2,9 @@ package ovs
 
 import (
 	"context"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/flowlens/flowlens/internal/ovstest"
 )
@@ -72,30 +69,10 @@ func TestApplyDropSampling(t *testing.T) {
 func startNB(t *testing.T) string {
 	t.Helper()
 	const schema = "/usr/share/ovn/ovn-nb.ovsschema"
-	if _, err := os.Stat(schema); err != nil {
-		t.Skip("no " + schema + " (apt-get install ovn-central: it ships the schemas)")
-	}
 	if _, err := exec.LookPath("ovn-nbctl"); err != nil {
 		t.Skip("no ovn-nbctl (apt-get install ovn-common)")
 	}
-	dir := t.TempDir()
-	dbf := filepath.Join(dir, "nb.db")
-	if out, err := exec.Command("ovsdb-tool", "create", dbf, schema).CombinedOutput(); err != nil {
-		t.Fatalf("ovsdb-tool: %v %s", err, out)
-	}
-	sock := filepath.Join(dir, "nb.sock")
-	cmd := exec.Command("ovsdb-server", dbf, "--remote=punix:"+sock, "--unixctl="+filepath.Join(dir, "ctl"), "--no-chdir",
-		"--log-file="+filepath.Join(dir, "log"))
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	for i := 0; i < 200; i++ {
-		if _, err := os.Stat(sock); err == nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	sock := strings.TrimPrefix(ovstest.Server(t, schema, false, "ovn-central: it ships the schemas"), "unix:")
 	if out, err := exec.Command("ovn-nbctl", "--db=unix:"+sock, "init").CombinedOutput(); err != nil {
 		t.Fatalf("ovn-nbctl init: %v %s", err, out)
 	}

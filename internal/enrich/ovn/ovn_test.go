@@ -4,12 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"log/slog"
-	"net"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
@@ -19,6 +15,7 @@ import (
 	"github.com/flowlens/flowlens/internal/decode/netflow"
 	"github.com/flowlens/flowlens/internal/flow"
 	"github.com/flowlens/flowlens/internal/input/pcapfile"
+	"github.com/flowlens/flowlens/internal/ovstest"
 )
 
 // Debian's ovn-central installs the schemas of OVN 23.03.
@@ -31,51 +28,11 @@ const (
 // stopped when the test ends.
 func startDB(t *testing.T, schema string) string { return startDBOn(t, schema, false) }
 
-// startDBOn with tcp listens on a free high port of 127.0.0.1 instead
-// (never 6641/6642, where a real OVN may run), as OVN's databases are
-// usually reached.
+// startDBOn with tcp listens on a port of 127.0.0.1, as OVN's databases
+// are usually reached.
 func startDBOn(t *testing.T, schema string, tcp bool) string {
 	t.Helper()
-	server, err := exec.LookPath("ovsdb-server")
-	if err != nil {
-		server = "/usr/sbin/ovsdb-server"
-	}
-	if _, err := os.Stat(server); err != nil {
-		t.Skip("ovsdb-server not installed (apt-get install openvswitch-switch)")
-	}
-	if _, err := os.Stat(schema); err != nil {
-		t.Skip("no " + schema + " (apt-get install ovn-central: it ships the schemas)")
-	}
-	dir := t.TempDir()
-	db := filepath.Join(dir, "db")
-	if out, err := exec.Command("ovsdb-tool", "create", db, schema).CombinedOutput(); err != nil {
-		t.Fatalf("ovsdb-tool: %v %s", err, out)
-	}
-	sock := filepath.Join(dir, "db.sock")
-	remote, endpoint := "punix:"+sock, "unix:"+sock
-	if tcp {
-		// A port the kernel just gave out; ovsdb-server binds it at once.
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := ln.Addr().(*net.TCPAddr).Port
-		ln.Close()
-		remote, endpoint = fmt.Sprintf("ptcp:%d:127.0.0.1", port), fmt.Sprintf("tcp:127.0.0.1:%d", port)
-	}
-	cmd := exec.Command(server, db, "--remote="+remote, "--unixctl="+filepath.Join(dir, "ctl"), "--no-chdir",
-		"--log-file="+filepath.Join(dir, "ovsdb-server.log"))
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	for i := 0; i < 200; i++ {
-		if exec.Command("ovsdb-client", "--timeout=1", "list-dbs", endpoint).Run() == nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return endpoint
+	return ovstest.Server(t, schema, tcp, "ovn-central: it ships the schemas")
 }
 
 // transact runs one OVSDB transaction with ovsdb-client.
@@ -237,16 +194,7 @@ func decodeCapture(t *testing.T) []flow.Record {
 	return recs
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
+func waitFor(t *testing.T, what string, cond func() bool) { t.Helper(); ovstest.WaitFor(t, what, cond) }
 
 // The capture's blocked TCP 8080 SYNs, traced through a real OVN
 // Southbound and Northbound (ovsdb-server with OVN 23.03's schemas, rows
