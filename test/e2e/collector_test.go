@@ -244,3 +244,26 @@ func (l *Lab) configureSFlow(port int) {
 		"--", "set", "bridge", exBridge, "sflow=@sflow")
 	l.t.Logf("sFlow on %s and %s: %s", bridge, exBridge, strings.Join(strings.Fields(l.vsctl("list", "sflow")), " "))
 }
+
+// results reads the collector's NDJSON output and its log's summaries,
+// and logs what they hold and the first WARN/ERROR lines.
+func (c *Collector) results(t *testing.T, p *Problems) (*Output, []AgentSummary) {
+	t.Helper()
+	out, err := ParseOutput(c.Out, p)
+	if err != nil {
+		t.Fatalf("reading %s: %v", c.Out, err)
+	}
+	sums, logErrs, err := ParseSummaries(c.LogPath, p)
+	if err != nil {
+		t.Fatalf("reading %s: %v", c.LogPath, err)
+	}
+	t.Logf("collector output: %d lines, %d flow records, %d counter records, other %v; %d WARN/ERROR log lines",
+		out.Lines, len(out.Flows), len(out.Counters), out.Other, len(logErrs))
+	for i, e := range logErrs {
+		if i == 10 {
+			break
+		}
+		t.Logf("collector log: %s", e)
+	}
+	return out, sums
+}

@@ -93,22 +93,7 @@ func TestTwoHypervisors(t *testing.T) {
 	col.stop(t)
 
 	var p Problems
-	out, err := ParseOutput(col.Out, &p)
-	if err != nil {
-		t.Fatalf("reading %s: %v", col.Out, err)
-	}
-	sums, logErrs, err := ParseSummaries(col.LogPath, &p)
-	if err != nil {
-		t.Fatalf("reading %s: %v", col.LogPath, err)
-	}
-	t.Logf("collector output: %d lines, %d flow records, %d counter records, other %v; %d WARN/ERROR log lines",
-		out.Lines, len(out.Flows), len(out.Counters), out.Other, len(logErrs))
-	for i, e := range logErrs {
-		if i == 10 {
-			break
-		}
-		t.Logf("collector log: %s", e)
-	}
+	out, sums := col.results(t, &p)
 	t.Logf("TIMING two hypervisors: setup %.1fs, traffic %.1fs, whole test so far %.1fs",
 		setupDur.Seconds(), trafficDur.Seconds(), time.Since(testStart).Seconds())
 
