@@ -135,7 +135,7 @@ func enrichmentStatus(c config.Enrich, geo *geoip.DB, inv *openstack.Inventory, 
 		o := map[string]any{"base_mac": c.OpenStack.BaseMAC, "uplink_bridges_export": c.OpenStack.UplinkBridgesExport}
 		if inv != nil {
 			st := inv.Stats()
-			var sources []map[string]any
+			sources := []map[string]any{}
 			for _, s := range st.Sources {
 				sources = append(sources, map[string]any{"name": s.Name, "ports": s.Ports, "updated": s.Updated.UTC()})
 			}

@@ -69,7 +69,7 @@ func (inv *Inventory) recirculates(r *flow.Record, o *Options) bool {
 // ConntrackBridges lists the bridges (agent, sub-agent) seen running
 // conntrack, for status.
 func (inv *Inventory) ConntrackBridges() []string {
-	var out []string
+	out := []string{}
 	inv.conntrack.Range(func(k, _ any) bool {
 		b := k.(bridgeKey)
 		out = append(out, fmt.Sprintf("%s/%d", b.agent, b.subAgent))
