@@ -61,6 +61,22 @@ func TestConntrackRecirculation(t *testing.T) {
 	if other.Out.Format != flow.PortDiscard {
 		t.Errorf("sub-agent 1: %s", other.Out.Format)
 	}
+	// An echo reply teaches it too (the request got through), on ICMP and
+	// ICMPv6; an echo request does not.
+	for _, c := range []struct {
+		ether     uint16
+		proto     uint8
+		typ       uint8
+		recircule bool
+	}{{0x0800, 1, 8, false}, {0x0800, 1, 0, true}, {0x86dd, 58, 128, false}, {0x86dd, 58, 129, true}} {
+		inv := testInventory()
+		r := flowRec(hostA, single(5), discard, "fa:16:3e:00:00:a1", "fa:16:3e:00:00:a2", "10.0.0.5", "10.0.0.6")
+		r.EtherType, r.Proto, r.HasProto, r.ICMPType, r.HasICMP = c.ether, c.proto, true, c.typ, true
+		inv.Enrich(&r)
+		if got := r.Out.Format == flow.PortRecirculated; got != c.recircule {
+			t.Errorf("auto, protocol %d type %d: %s", c.proto, c.typ, r.Out.Format)
+		}
+	}
 	// Both modes, set.
 	for mode, want := range map[string]flow.PortFormat{"on": flow.PortRecirculated, "off": flow.PortDiscard} {
 		inv := testInventory()

@@ -43,8 +43,8 @@ type bridgeKey struct {
 // sampled IP packet reports no output: the pass ends in ct() before any
 // output. In auto mode a bridge is known to run conntrack once it reports
 // no output for a TCP segment that carries an ACK (a SYN-ACK or any later
-// segment): it exists only because the connection's first packets got
-// through.
+// segment) or an echo reply: they exist only because the packets they
+// answer got through.
 func (inv *Inventory) recirculates(r *flow.Record, o *Options) bool {
 	if r.EtherType != 0x0800 && r.EtherType != 0x86dd {
 		return false // ARP and ND skip conntrack: their outputs are real
@@ -59,9 +59,26 @@ func (inv *Inventory) recirculates(r *flow.Record, o *Options) bool {
 	if _, ok := inv.conntrack.Load(k); ok {
 		return true
 	}
-	if r.HasProto && r.Proto == 6 && r.TCPFlags&0x10 != 0 {
+	if answered(r) {
 		inv.conntrack.Store(k, true)
 		return true
+	}
+	return false
+}
+
+// answered reports whether r exists only because an earlier packet the
+// other way got through: a TCP segment with ACK, or an ICMP or ICMPv6
+// echo reply.
+func answered(r *flow.Record) bool {
+	switch {
+	case !r.HasProto:
+		return false
+	case r.Proto == 6:
+		return r.TCPFlags&0x10 != 0
+	case r.Proto == 1:
+		return r.HasICMP && r.ICMPType == 0
+	case r.Proto == 58:
+		return r.HasICMP && r.ICMPType == 129
 	}
 	return false
 }
