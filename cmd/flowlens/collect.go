@@ -174,8 +174,8 @@ func cmdRun(args []string, stderr io.Writer) error {
 		})
 	}
 	if len(cfg.Input.NeutronLog.Files) > 0 {
-		// After OpenStack: which end is the logged port.
-		pcfg.Enrichers = append(pcfg.Enrichers, func() pipeline.Enricher { return neutronlog.Enricher{} })
+		// After OpenStack: which end is the logged port, and its security groups.
+		pcfg.Enrichers = append(pcfg.Enrichers, func() pipeline.Enricher { return neutronlog.Enricher{Groups: osInv.SecurityGroups} })
 	}
 	nf := cfg.Input.NetFlow
 	if len(nf.Listen) > 0 {

@@ -35,6 +35,10 @@ type Port struct {
 	// DeviceOwner is Neutron's device_owner (compute:nova,
 	// network:router_interface, network:dhcp…), from the API.
 	DeviceOwner string `yaml:"device_owner,omitempty"`
+	// SecurityGroups are the ids of the port's security groups, from the
+	// API: what drops Neutron's packet logs report on the port are
+	// attributed to.
+	SecurityGroups []string `yaml:"security_groups,omitempty"`
 
 	// Source names where the port came from; a merged port lists several.
 	Source string `yaml:"-"`
@@ -71,6 +75,7 @@ type attachKey struct {
 
 type snapshot struct {
 	ports    []*Port
+	byID     map[string]*Port // Neutron port id ("mac:…" keys for ports without one)
 	byAttach map[attachKey]*Port
 	// byAttach4 holds the IPv4 agents' attachments under a 64-bit key
 	// (agent << 32 | ifIndex), and byMAC uses MACs as 64-bit keys: the
@@ -103,6 +108,15 @@ func NewInventory() *Inventory {
 	inv.cur.Store(&snapshot{byAttach: map[attachKey]*Port{}, byAttach4: map[uint64]*Port{}, byMAC: map[uint64][]*Port{}})
 	inv.opts.Store(&Options{})
 	return inv
+}
+
+// SecurityGroups returns the security groups of the Neutron port with id
+// port (nil when not known).
+func (inv *Inventory) SecurityGroups(port string) []string {
+	if p := inv.cur.Load().byID[port]; p != nil {
+		return p.SecurityGroups
+	}
+	return nil
 }
 
 // SetOptions sets how observations are classified.
@@ -249,7 +263,7 @@ func (inv *Inventory) merge() *snapshot {
 			mergeInto(old, &p)
 		}
 	}
-	s := &snapshot{ports: order, byAttach: map[attachKey]*Port{}, byAttach4: map[uint64]*Port{}, byMAC: map[uint64][]*Port{},
+	s := &snapshot{ports: order, byID: byID, byAttach: map[attachKey]*Port{}, byAttach4: map[uint64]*Port{}, byMAC: map[uint64][]*Port{},
 		fixedIPs: map[netip.Addr]bool{}}
 	for _, p := range order {
 		p.id = flow.Identity{PortID: p.ID, InstanceID: p.InstanceID, InstanceName: p.InstanceName,
@@ -295,6 +309,9 @@ func mergeInto(dst, src *Port) {
 	fill(&dst.ProjectName, src.ProjectName)
 	fill(&dst.Host, src.Host)
 	fill(&dst.DeviceOwner, src.DeviceOwner)
+	if len(dst.SecurityGroups) == 0 {
+		dst.SecurityGroups = src.SecurityGroups
+	}
 	if dst.SegmentationID == 0 {
 		dst.SegmentationID = src.SegmentationID
 	}

@@ -471,7 +471,9 @@ type apiPort struct {
 	ProjectID   string `json:"project_id"`
 	TenantID    string `json:"tenant_id"`
 	HostID      string `json:"binding:host_id"`
-	FixedIPs    []struct {
+	// SecurityGroups: what a logged drop on the port is attributed to
+	SecurityGroups []string `json:"security_groups"`
+	FixedIPs       []struct {
 		IPAddress string `json:"ip_address"`
 	} `json:"fixed_ips"`
 }
@@ -549,7 +551,8 @@ func (s *APISource) read(ctx context.Context, c *apiConn) ([]Port, error) {
 
 	out := make([]Port, 0, len(aps))
 	for _, a := range aps {
-		p := Port{ID: a.ID, MAC: a.MAC, NetworkID: a.NetworkID, ProjectID: a.ProjectID, Host: a.HostID, DeviceOwner: a.DeviceOwner}
+		p := Port{ID: a.ID, MAC: a.MAC, NetworkID: a.NetworkID, ProjectID: a.ProjectID, Host: a.HostID, DeviceOwner: a.DeviceOwner,
+			SecurityGroups: a.SecurityGroups}
 		if p.ProjectID == "" {
 			p.ProjectID = a.TenantID
 		}

@@ -277,26 +277,40 @@ func (e *Entry) Record(agent netip.Addr) flow.Record {
 
 // Enricher says which end of a logged drop is the logged port (vm_port):
 // the receiver (its ingress rules, "to-lport" as OVN calls it) or the
-// sender ("from-lport"). It runs after the OpenStack enrichment, which
-// names both ends.
-type Enricher struct{}
+// sender ("from-lport"), and which security groups the port is in. It
+// runs after the OpenStack enrichment, which names both ends.
+type Enricher struct {
+	// Groups returns a Neutron port's security groups (nil: unknown).
+	Groups func(port string) []string
+}
 
-// Enrich sets the direction of neutron-packet-log drops.
-func (Enricher) Enrich(r *flow.Record) {
+// Enrich sets the direction and security groups of neutron-packet-log
+// drops.
+func (e Enricher) Enrich(r *flow.Record) {
 	b := r.Blocked
-	if b == nil || b.Source != Source || b.Port == "" || b.ACLDirection != "" {
+	if b == nil || b.Source != Source || b.Port == "" {
 		return
 	}
-	var dir string
-	switch b.Port {
-	case r.DstID.OrEmpty().PortID:
-		dir = "to-lport"
-	case r.SrcID.OrEmpty().PortID:
-		dir = "from-lport"
-	default:
+	dir := b.ACLDirection
+	if dir == "" {
+		switch b.Port {
+		case r.DstID.OrEmpty().PortID:
+			dir = "to-lport"
+		case r.SrcID.OrEmpty().PortID:
+			dir = "from-lport"
+		}
+	}
+	var groups []string
+	if len(b.SecurityGroups) == 0 && e.Groups != nil {
+		groups = e.Groups(b.Port)
+	}
+	if dir == b.ACLDirection && len(groups) == 0 {
 		return
 	}
 	nb := *b // shared by the record's copies: replace, never write through
 	nb.ACLDirection = dir
+	if len(groups) > 0 {
+		nb.SecurityGroups = groups
+	}
 	r.Blocked = &nb
 }

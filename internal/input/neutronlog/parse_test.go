@@ -126,3 +126,35 @@ func TestEnricherDirection(t *testing.T) {
 		}
 	}
 }
+
+// A logged drop is attributed to the logged port's security groups, from
+// the inventory; a port it does not know keeps none.
+func TestEnricherSecurityGroups(t *testing.T) {
+	e, err := ParseLine(readLines(t)[0], time.UTC, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	en := Enricher{Groups: func(port string) []string {
+		if port == e.Port {
+			return []string{"sg-web", "sg-ssh"}
+		}
+		return nil
+	}}
+	r := e.Record(netip.Addr{})
+	before := r.Blocked
+	r.DstID = &flow.Identity{PortID: e.Port}
+	en.Enrich(&r)
+	if got := r.Blocked.SecurityGroups; len(got) != 2 || got[0] != "sg-web" || r.Blocked.ACLDirection != "to-lport" {
+		t.Errorf("groups %v, direction %q", got, r.Blocked.ACLDirection)
+	}
+	if len(before.SecurityGroups) != 0 {
+		t.Error("the shared Blocked was written through")
+	}
+	other := e
+	other.Port = "unknown-port"
+	r = other.Record(netip.Addr{})
+	en.Enrich(&r)
+	if len(r.Blocked.SecurityGroups) != 0 {
+		t.Errorf("unknown port: groups %v", r.Blocked.SecurityGroups)
+	}
+}
