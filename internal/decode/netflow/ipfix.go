@@ -155,12 +155,16 @@ func (d *Decoder) release(c *msgCtx, id uint16, res *Result) {
 	if tpl == nil {
 		return
 	}
-	d.taken = d.t.take(c.addr, key, d.taken[:0])
+	// Open vSwitch's templates serve its other domains too (borrow).
+	d.taken = d.t.take(c.addr, key, tpl.prescaled, d.taken[:0])
 	for i, p := range d.taken {
+		if p.key.domain != c.domain {
+			res.BorrowedTemplate++
+		}
 		pc := msgCtx{
 			version:   c.version,
 			addr:      c.addr,
-			domain:    c.domain,
+			domain:    p.key.domain,
 			now:       p.arrived,
 			exportSec: p.exportSec,
 			uptime:    p.uptime,
@@ -182,6 +186,11 @@ func (d *Decoder) dataSet(c *msgCtx, id uint16, b []byte, res *Result) {
 		return
 	}
 	if len(b) == 0 {
+		return
+	}
+	if tpl := d.t.borrow(c.addr, c.key(id), c.now); tpl != nil {
+		res.BorrowedTemplate++
+		d.records(c, tpl, b, res)
 		return
 	}
 	p := &pendingSet{

@@ -216,6 +216,10 @@ type Result struct {
 	PendingRecords  uint32 // flow records in Flows that came from held sets
 	PendingExpired  uint32 // held sets of this exporter dropped now: no template within PendingTTL
 	PendingOverflow uint32 // held sets dropped (or not held) because a pending limit was reached
+	// BorrowedTemplate counts data sets decoded with the same template id
+	// of another observation domain of the exporter: Open vSwitch's, which
+	// sends templates for one domain at a time (Templates.borrow).
+	BorrowedTemplate uint32
 
 	// ReverseRecords counts the records in Flows made from the reverse
 	// direction of biflows (RFC 5103) of this datagram's own data sets;

@@ -445,6 +445,34 @@ func (t *Templates) lookup(addr netip.Addr, key tkey, now time.Time) *template {
 	return tpl
 }
 
+// borrow returns, for data of a domain that has no template key.id, the
+// same id's template of another observation domain of the exporter, when
+// it is Open vSwitch's and every domain that has the id agrees. Open
+// vSwitch's template ids name the flow key's shape, the same in every
+// domain, but it sends templates for one domain at a time, every 10
+// minutes: OVN's drop sampling uses one domain per datapath, and without
+// this the drops of every datapath but the first were lost for ten
+// minutes after each start.
+func (t *Templates) borrow(addr netip.Addr, key tkey, now time.Time) *template {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	e := t.exporters[addr]
+	if e == nil {
+		return nil
+	}
+	var found *template
+	for k, tpl := range e.templates {
+		if k.version != key.version || k.id != key.id || k.domain == key.domain || !t.live(tpl.seen.Load(), now) {
+			continue
+		}
+		if !tpl.prescaled || found != nil && !bytes.Equal(found.raw, tpl.raw) {
+			return nil
+		}
+		found = tpl
+	}
+	return found
+}
+
 // samplingFor returns what options data said about a domain, or nil.
 func (t *Templates) samplingFor(addr netip.Addr, key dkey, now time.Time) *sampling {
 	t.mu.RLock()
@@ -485,7 +513,7 @@ func (t *Templates) define(addr netip.Addr, version uint16, domain uint32, optio
 	if e := t.exporters[addr]; e != nil {
 		if old := e.templates[key]; old != nil && old.options == options && bytes.Equal(old.raw, raw) {
 			old.seen.Store(ns)
-			released = t.hasPendingLocked(e, key)
+			released = t.hasPendingLocked(e, key, old.prescaled)
 			t.mu.RUnlock()
 			return released, true
 		}
@@ -522,12 +550,12 @@ func (t *Templates) storeLocked(addr netip.Addr, key tkey, tpl *template) (relea
 	}
 	t.templateBytes += tpl.cost - oldCost
 	e.templates[key] = tpl
-	return t.hasPendingLocked(e, key), true
+	return t.hasPendingLocked(e, key, tpl.prescaled), true
 }
 
-func (t *Templates) hasPendingLocked(e *exporterState, key tkey) bool {
+func (t *Templates) hasPendingLocked(e *exporterState, key tkey, anyDomain bool) bool {
 	for _, p := range e.pending {
-		if p.key == key {
+		if p.key == key || anyDomain && p.key.id == key.id && p.key.version == key.version {
 			return true
 		}
 	}
@@ -736,8 +764,9 @@ func (t *Templates) dropPendingLocked(e *exporterState, n int) {
 	e.pending = e.pending[:rest]
 }
 
-// take moves the held sets for key into dst, oldest first.
-func (t *Templates) take(addr netip.Addr, key tkey, dst []*pendingSet) []*pendingSet {
+// take moves the held sets for key into dst, oldest first; with
+// anyDomain, those of every observation domain with key's id.
+func (t *Templates) take(addr netip.Addr, key tkey, anyDomain bool, dst []*pendingSet) []*pendingSet {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	e := t.exporters[addr]
@@ -746,7 +775,7 @@ func (t *Templates) take(addr netip.Addr, key tkey, dst []*pendingSet) []*pendin
 	}
 	kept := e.pending[:0]
 	for _, p := range e.pending {
-		if p.key == key {
+		if p.key == key || anyDomain && p.key.id == key.id && p.key.version == key.version {
 			dst = append(dst, p)
 			size := len(p.data) + 64
 			e.pendingBytes -= size
