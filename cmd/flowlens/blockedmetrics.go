@@ -16,7 +16,7 @@ type blockedCollector struct {
 
 var (
 	ovnDropsDesc = prometheus.NewDesc("flowlens_ovn_drop_samples_total",
-		"OVN drop samples by result: traced (to an ACL), not_acl (another stage's drop), flow_unknown (logical flow gone or not read yet), acl_unknown",
+		"OVN drop samples by result: traced (to an ACL), not_acl (another stage's drop), flow_unknown (logical flow gone or not read yet), acl_unknown, physical (ovn-controller's own tables: not kept)",
 		[]string{"result"}, nil)
 	neutronLogDesc = prometheus.NewDesc("flowlens_neutron_log_lines_total",
 		"Neutron packet log lines read, by kind: drop, accept, other (no action=), malformed",
@@ -34,7 +34,7 @@ func (c *blockedCollector) Collect(ch chan<- prometheus.Metric) {
 		for _, v := range []struct {
 			result string
 			n      uint64
-		}{{"traced", st.Traced}, {"not_acl", st.NotACL}, {"flow_unknown", st.FlowUnknown}, {"acl_unknown", st.ACLUnknown}} {
+		}{{"traced", st.Traced}, {"not_acl", st.NotACL}, {"flow_unknown", st.FlowUnknown}, {"acl_unknown", st.ACLUnknown}, {"physical", st.Physical}} {
 			ch <- prometheus.MustNewConstMetric(ovnDropsDesc, prometheus.CounterValue, float64(v.n), v.result)
 		}
 	}

@@ -74,6 +74,12 @@ type Config struct {
 	Wait bool
 }
 
+// Filter is an Enricher that can also say a record is not to be kept
+// (e.g. a sample that is no flow at all); Keep runs after every Enrich.
+type Filter interface {
+	Keep(*flow.Record) bool
+}
+
 // Enricher adds information to a flow record. Each input goroutine has its
 // own, so enrichers may keep unlocked caches.
 type Enricher interface {
@@ -300,12 +306,17 @@ type handler struct {
 	cache     map[agents.Key]*agents.Stats // this socket's view of the registry, lock-free
 	batch     *Batch
 	enrichers []Enricher
+	filters   []Filter
 }
 
 func (p *Pipeline) newHandler() handler {
 	h := handler{p: p, cache: make(map[agents.Key]*agents.Stats)}
 	for _, newEnricher := range p.cfg.Enrichers {
-		h.enrichers = append(h.enrichers, newEnricher())
+		e := newEnricher()
+		h.enrichers = append(h.enrichers, e)
+		if f, ok := e.(Filter); ok {
+			h.filters = append(h.filters, f)
+		}
 	}
 	return h
 }
@@ -320,6 +331,19 @@ func (h *handler) add(flows []flow.Record, counters []flow.Counter) {
 		for _, e := range h.enrichers {
 			e.Enrich(&flows[i])
 		}
+	}
+	if len(h.filters) > 0 {
+		kept := flows[:0]
+	next:
+		for i := range flows {
+			for _, f := range h.filters {
+				if !f.Keep(&flows[i]) {
+					continue next
+				}
+			}
+			kept = append(kept, flows[i])
+		}
+		flows = kept
 	}
 	if h.batch == nil {
 		h.batch = h.p.pool.Get().(*Batch)

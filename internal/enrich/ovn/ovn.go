@@ -78,7 +78,15 @@ const (
 	ReasonAmbiguous   = "several logical flows share the observation point"
 	ReasonNotACL      = "not an ACL"
 	ReasonACLUnknown  = "ACL not found"
+	// ReasonPhysical: a drop flow of ovn-controller's own (physical)
+	// tables, whose observation point is the OpenFlow table, not a
+	// logical flow. Such samples are not kept (Keep).
+	ReasonPhysical = "physical pipeline"
 )
+
+// maxTable is the largest OpenFlow table id: an observation point up to
+// it that no logical flow starts with is a physical table's drop.
+const maxTable = 0xff
 
 // Stats count drop samples by outcome.
 type Stats struct {
@@ -87,6 +95,11 @@ type Stats struct {
 	NotACL      uint64 // dropped by another stage (port security, no destination, …)
 	FlowUnknown uint64 // logical flow not known: gone, or the Southbound not read yet
 	ACLUnknown  uint64 // logical flow known, its ACL not
+	// Physical counts samples of ovn-controller's physical tables' drop
+	// flows: no security group's, and not always a drop (the sender's
+	// chassis samples every packet it tunnels to another one in its
+	// local-output table), so they are not kept.
+	Physical uint64
 }
 
 // Mapper holds the OVN view the enrichers read and what they counted.
@@ -103,6 +116,7 @@ type Mapper struct {
 	notACL  atomic.Uint64
 	unknown atomic.Uint64
 	aclGone atomic.Uint64
+	phys    atomic.Uint64
 
 	// Samples that could not be traced are logged at most every
 	// logEvery: a flood of drops must not flood the log.
@@ -167,7 +181,7 @@ func (m *Mapper) Enabled() bool { return m != nil && m.cfg.DropDomainID != 0 }
 // Stats returns the counters.
 func (m *Mapper) Stats() Stats {
 	return Stats{Records: m.records.Load(), Traced: m.traced.Load(), NotACL: m.notACL.Load(),
-		FlowUnknown: m.unknown.Load(), ACLUnknown: m.aclGone.Load()}
+		FlowUnknown: m.unknown.Load(), ACLUnknown: m.aclGone.Load(), Physical: m.phys.Load()}
 }
 
 // Synced is closed once both databases were read (never when they are not
@@ -244,6 +258,11 @@ func (e *Enricher) Enrich(r *flow.Record) {
 	r.Blocked = b
 }
 
+// Keep drops the samples of ovn-controller's physical tables (Stats.Physical).
+func (e *Enricher) Keep(r *flow.Record) bool {
+	return r.Blocked == nil || r.Blocked.Reason != ReasonPhysical
+}
+
 // Refresh traces r again if it is a drop sample that could not be traced
 // (the databases had not been read yet), for aggregates about to be
 // written.
@@ -265,6 +284,9 @@ func (m *Mapper) count(b *flow.Blocked, r *flow.Record) {
 		return
 	case ReasonACLUnknown:
 		m.aclGone.Add(1)
+	case ReasonPhysical:
+		m.phys.Add(1)
+		return
 	default:
 		m.unknown.Add(1)
 	}
@@ -300,15 +322,21 @@ func hint(reason string) string {
 func (m *Mapper) trace(v *view, r *flow.Record) *flow.Blocked {
 	point := uint32(r.ObservationPointID)
 	b := &flow.Blocked{Source: flow.BlockedOVNDropSampling, LogicalFlow: fmt.Sprintf("%08x", point)}
+	var flows []lflow
+	if v.sb != nil {
+		flows = v.sb.flows[point]
+	}
+	if len(flows) == 0 && point <= maxTable {
+		// ovn-controller's own drop flows sample with their table as the
+		// observation point (a logical flow's uuid starts with 000000 once
+		// in 16 million).
+		b.Reason = ReasonPhysical
+		return b
+	}
 	if m.cfg.NB == "" && m.cfg.SB == "" {
 		b.Reason = ReasonNoDatabases
 		return b
 	}
-	if v.sb == nil {
-		b.Reason = ReasonFlowUnknown
-		return b
-	}
-	flows := v.sb.flows[point]
 	if len(flows) == 0 {
 		b.Reason = ReasonFlowUnknown
 		return b

@@ -328,6 +328,21 @@ func TestDropsMarkedWithoutDatabases(t *testing.T) {
 	if n := strings.Count(logs.String(), "cannot be traced"); n != 1 {
 		t.Errorf("logged %d times:\n%s", n, logs.String())
 	}
+	// ovn-controller's physical tables sample their drops with the table
+	// as the observation point (40: the sender's local output, for every
+	// packet it tunnels to another chassis): counted, not kept.
+	phys := recs[0]
+	phys.Blocked, phys.ObservationPointID = nil, 40
+	e.Enrich(&phys)
+	if phys.Blocked == nil || phys.Blocked.Reason != ReasonPhysical || e.Keep(&phys) {
+		t.Errorf("physical table's drop: %+v", phys.Blocked)
+	}
+	if !e.Keep(&recs[0]) {
+		t.Error("a logical flow's drop sample not kept")
+	}
+	if st := m.Stats(); st.Physical != 1 {
+		t.Errorf("stats %+v", st)
+	}
 	off := New(Config{}, slog.New(slog.NewTextHandler(&logs, nil)))
 	r := recs[0]
 	r.Blocked = nil
