@@ -37,19 +37,25 @@ import (
 
 // Cloud is what the test created through the APIs.
 type Cloud struct {
-	ProjectID, ProjectName string
-	NetworkID, NetworkName string
-	SegmentationID         int
-	NetworkType            string
-	MTU                    int
-	SubnetID               string
-	SGID, SGName           string
-	VMs                    []*VM
-	network                *gophercloud.ServiceClient
+	Nets    []*Net
+	VMs     []*VM
+	network *gophercloud.ServiceClient
 	// NoNova: the catalog has no compute endpoint, as in a Neutron-only
 	// deployment: flowlens must still name ports, networks and projects
 	// (instances keep their ids).
 	NoNova bool
+}
+
+// Net is a project with its network, subnet and security group. The lab's two networks
+// are in two projects and use the same address range, as tenants do.
+type Net struct {
+	ProjectID, ProjectName string
+	ID, Name               string
+	SegmentationID         int
+	Type                   string
+	MTU                    int
+	SubnetID               string
+	SGID, SGName           string
 }
 
 const subnetCIDR = "10.20.0.0/24"
@@ -57,6 +63,9 @@ const subnetCIDR = "10.20.0.0/24"
 // VM is a Neutron port plugged into a namespace, as os-vif plugs an instance.
 type VM struct {
 	Name       string // instance name (the Nova stand-in serves it)
+	Net        *Net
+	HV         *HV
+	Host       int // its address in subnetCIDR
 	NS         string
 	PortID     string
 	PortName   string
@@ -67,13 +76,21 @@ type VM struct {
 	VIFType    string
 }
 
-func (l *Lab) render(name, tmpl string) string {
+func (l *Lab) render(name, tmpl string) string { return l.renderHV(l.hvs[0], name, tmpl) }
+
+// renderHV renders a configuration file for hypervisor h (hv1's are the control plane's).
+func (l *Lab) renderHV(h *HV, name, tmpl string) string {
 	path := l.p("etc/" + name)
-	plugins, ovn := "", ""
+	plugins, ovn := "log", "" // ML2/OVS: Neutron's packet logging (what security groups dropped)
 	if l.mode == "ovn" {
 		plugins, ovn = "ovn-router", flowlensOVN
 	}
-	s := strings.NewReplacer("@DIR@", l.dir, "@HOST@", hvName, "@SERVICE_PLUGINS@", plugins, "@OVN@", ovn).Replace(tmpl)
+	control := "127.0.0.1"
+	if h.dir != "" {
+		control = l.hvs[0].MgmtIP
+	}
+	s := strings.NewReplacer("@DIR@", l.dir, "@HOST@", h.Name, "@CONTROL@", control, "@STATE@", h.p("neutron"),
+		"@LOCAL_IP@", h.TunIP, "@OVSDB@", h.db(), "@SERVICE_PLUGINS@", plugins, "@OVN@", ovn).Replace(tmpl)
 	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
 		l.t.Fatal(err)
 	}
@@ -127,8 +144,8 @@ func (l *Lab) checkHTTP(url string) func() error {
 // startControlPlane starts RabbitMQ, MariaDB, Keystone, Open vSwitch and Neutron's databases.
 func (l *Lab) startControlPlane() {
 	l.t.Helper()
-	end := l.begin("namespace + rabbitmq start + mariadb")
-	l.addNetns(l.host)
+	end := l.begin("namespaces + rabbitmq start + mariadb")
+	l.setupNetwork()
 	// RabbitMQ boots in the background (~10 s) while the databases are made
 	l.render("rabbitmq-env.conf", rabbitEnv)
 	l.render("rabbitmq.conf", rabbitConf)
@@ -159,7 +176,7 @@ CREATE USER 'neutron'@'127.0.0.1' IDENTIFIED BY 'ntdbpass'; GRANT ALL ON neutron
 	end()
 
 	// Keystone's and Neutron's schemas and Open vSwitch, side by side
-	end = l.begin("keystone db_sync+bootstrap | neutron-db-manage | ovs" + map[string]string{"ovn": " + ovn"}[l.mode])
+	end = l.begin("keystone db_sync+bootstrap | neutron-db-manage | ovs ×2" + map[string]string{"ovn": " + ovn"}[l.mode])
 	kc := l.render("keystone.conf", keystoneConf)
 	l.render("keystone-uwsgi.ini", keystoneUwsgi)
 	l.render("neutron.conf", neutronConf)
@@ -196,7 +213,11 @@ CREATE USER 'neutron'@'127.0.0.1' IDENTIFIED BY 'ntdbpass'; GRANT ALL ON neutron
 	}()
 	go func() {
 		defer wg.Done()
-		errs[2] = l.startOVSDB()
+		for _, h := range l.hvs {
+			if errs[2] = h.startOVS(); errs[2] != nil {
+				return
+			}
+		}
 	}()
 	wg.Wait()
 	for _, err := range errs {
@@ -204,7 +225,7 @@ CREATE USER 'neutron'@'127.0.0.1' IDENTIFIED BY 'ntdbpass'; GRANT ALL ON neutron
 			l.t.Fatal(err)
 		}
 	}
-	l.startVswitchd()
+	l.underlay()
 	if l.mode == "ovn" {
 		l.startOVN()
 	}
@@ -218,30 +239,6 @@ CREATE USER 'neutron'@'127.0.0.1' IDENTIFIED BY 'ntdbpass'; GRANT ALL ON neutron
 	end = l.begin("rabbitmq ready")
 	l.waitFor("rabbitmq on 127.0.0.1:5672", 120*time.Second, l.checkTCP(portAMQP), rabbit)
 	end()
-}
-
-func (l *Lab) startOVSDB() error {
-	db := l.p("ovs/db/conf.db")
-	if _, err := l.run(30*time.Second, "ovsdb-tool", "create", db, "/usr/share/openvswitch/vswitch.ovsschema"); err != nil {
-		return err
-	}
-	l.start(l.host, "ovsdb-server", nil, "ovsdb-server", db, "--remote=punix:"+l.p("ovs/run/db.sock"),
-		"--remote=db:Open_vSwitch,Open_vSwitch,manager_options", "--unixctl="+l.p("ovs/run/ovsdb-server.ctl"),
-		"--log-file="+l.p("ovs/log/ovsdb-server.log"), "--no-chdir")
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		_, err := l.run(10*time.Second, "ovs-vsctl", "--no-wait", "init")
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			return err
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	_, err := l.run(10*time.Second, "ovs-vsctl", "--no-wait", "set", "Open_vSwitch", ".",
-		"external_ids:hostname="+hvName, "external_ids:system-id="+hvName)
-	return err
 }
 
 // startOVN starts the northbound and southbound databases (TCP 6641/6642 for neutron-server),
@@ -259,6 +256,7 @@ func (l *Lab) startOVN() {
 		}
 		watch = append(watch, l.start(l.host, "ovsdb-server-"+db.name, nil, "ovsdb-server", f,
 			"--remote=punix:"+l.p("ovn/run/ovn"+db.name+"_db.sock"), "--remote=ptcp:"+db.port+":127.0.0.1",
+			"--remote=ptcp:"+db.port+":"+l.hvs[0].MgmtIP, // hv2's ovn-controller
 			"--remote=db:"+db.table+",connections", "--unixctl="+l.p("ovn/run/ovn"+db.name+"_db.ctl"),
 			"--log-file="+l.p("ovn/log/ovsdb-server-"+db.name+".log"), "--no-chdir"))
 	}
@@ -272,27 +270,19 @@ func (l *Lab) startOVN() {
 	watch = append(watch, l.start(l.host, "ovn-northd", nil, "ovn-northd", "--ovnnb-db=unix:"+l.p("ovn/run/ovnnb_db.sock"),
 		"--ovnsb-db=unix:"+l.p("ovn/run/ovnsb_db.sock"), "--unixctl="+l.p("ovn/run/ovn-northd.ctl"),
 		"--log-file="+l.p("ovn/log/ovn-northd.log"), "--no-chdir"))
-	if _, err := l.run(10*time.Second, "ovs-vsctl", "set", "Open_vSwitch", ".", "external_ids:ovn-remote=tcp:127.0.0.1:6642",
-		"external_ids:ovn-encap-type=geneve", "external_ids:ovn-encap-ip=127.0.0.1", "external_ids:ovn-bridge=br-int",
-		"external_ids:ovn-bridge-datapath-type=netdev"); err != nil {
-		l.t.Fatal(err)
+	for _, h := range l.hvs {
+		sb := "tcp:127.0.0.1:6642"
+		if h.dir != "" {
+			sb = "tcp:" + l.hvs[0].MgmtIP + ":6642"
+		}
+		watch = append(watch, h.startOVNController(sb))
 	}
-	// ovn-controller rejects --unixctl; its control socket goes to $OVN_RUNDIR
-	watch = append(watch, l.start(l.host, "ovn-controller", nil, "ovn-controller", "unix:"+l.p("ovs/run/db.sock"),
-		"--log-file="+l.p("ovn/log/ovn-controller.log"), "--no-chdir"))
-	l.waitFor("ovn-controller's br-int", 60*time.Second, func() error {
-		_, err := l.run(5*time.Second, "ovs-vsctl", "br-exists", "br-int")
-		return err
-	}, watch...)
-}
-
-func (l *Lab) startVswitchd() {
-	vs := l.start(l.host, "ovs-vswitchd", nil, "ovs-vswitchd", "unix:"+l.p("ovs/run/db.sock"),
-		"--unixctl="+l.p("ovs/run/ovs-vswitchd.ctl"), "--log-file="+l.p("ovs/log/ovs-vswitchd.log"), "--no-chdir")
-	l.waitFor("ovs-vswitchd", 30*time.Second, func() error {
-		_, err := l.run(5*time.Second, "ovs-appctl", "-t", l.p("ovs/run/ovs-vswitchd.ctl"), "version")
-		return err
-	}, vs)
+	for _, h := range l.hvs {
+		l.waitFor(h.Name+": ovn-controller's br-int", 60*time.Second, func() error {
+			_, err := h.vsctl("br-exists", "br-int")
+			return err
+		}, watch...)
+	}
 }
 
 // provider logs in as admin (a new token: its catalog has every endpoint registered so far).
@@ -328,11 +318,13 @@ func (l *Lab) keystoneObjects(c *Cloud) {
 	if err != nil {
 		l.t.Fatalf("create project service: %v", err)
 	}
-	demo, err := projects.Create(ctx, id, projects.CreateOpts{Name: c.ProjectName, DomainID: "default"}).Extract()
-	if err != nil {
-		l.t.Fatalf("create project %s: %v", c.ProjectName, err)
+	for _, n := range c.Nets {
+		pr, err := projects.Create(ctx, id, projects.CreateOpts{Name: n.ProjectName, DomainID: "default"}).Extract()
+		if err != nil {
+			l.t.Fatalf("create project %s: %v", n.ProjectName, err)
+		}
+		n.ProjectID = pr.ID
 	}
-	c.ProjectID = demo.ID
 	u, err := users.Create(ctx, id, users.CreateOpts{Name: "neutron", Password: "neutronpass", DomainID: "default"}).Extract()
 	if err != nil {
 		l.t.Fatalf("create user neutron: %v", err)
@@ -376,35 +368,38 @@ func (l *Lab) startNeutron() {
 	end()
 	watch := []*Proc{ns}
 	if l.mode == "ovn" {
-		end = l.begin("ovn-controller seen alive by neutron")
+		end = l.begin("both ovn-controllers seen alive by neutron")
 	} else {
-		end = l.begin("openvswitch agent alive")
-		watch = append(watch, l.start(l.host, "neutron-ovs-agent", nil, "neutron-openvswitch-agent", "--config-file", l.p("etc/neutron.conf"),
-			"--config-file", l.p("etc/openvswitch_agent.ini"), "--log-file", l.p("log/neutron-ovs-agent.log")))
+		end = l.begin("both openvswitch agents alive")
+		for _, h := range l.hvs {
+			watch = append(watch, h.startAgent())
+		}
 	}
 	net := l.networkClient()
-	l.waitFor("a live L2 agent (OVS agent or OVN controller) on "+hvName, 120*time.Second, func() error {
-		// Not agents.ExtractAgents: ML2/OVN's agents (made from the southbound Chassis) carry
-		// timestamps gophercloud cannot parse ("1970-01-01 00:00:00+00:00": "extra text").
-		var body struct {
-			Agents []struct {
-				Host      string `json:"host"`
-				AgentType string `json:"agent_type"`
-				Alive     bool   `json:"alive"`
-			} `json:"agents"`
-		}
-		if _, err := net.Get(context.Background(), net.ServiceURL("agents"), &body, nil); err != nil {
-			return err
-		}
-		as := body.Agents
-		for _, a := range as {
-			if a.Alive && a.Host == hvName {
-				l.logf("agent alive: %s on %s", a.AgentType, a.Host)
-				return nil
+	for _, h := range l.hvs {
+		l.waitFor("a live L2 agent (OVS agent or OVN controller) on "+h.Name, 120*time.Second, func() error {
+			// Not agents.ExtractAgents: ML2/OVN's agents (made from the southbound Chassis) carry
+			// timestamps gophercloud cannot parse ("1970-01-01 00:00:00+00:00": "extra text").
+			var body struct {
+				Agents []struct {
+					Host      string `json:"host"`
+					AgentType string `json:"agent_type"`
+					Alive     bool   `json:"alive"`
+				} `json:"agents"`
 			}
-		}
-		return fmt.Errorf("no live agent on %s yet (%d agents)", hvName, len(as))
-	}, watch...)
+			if _, err := net.Get(context.Background(), net.ServiceURL("agents"), &body, nil); err != nil {
+				return err
+			}
+			as := body.Agents
+			for _, a := range as {
+				if a.Alive && a.Host == h.Name {
+					l.logf("agent alive: %s on %s", a.AgentType, a.Host)
+					return nil
+				}
+			}
+			return fmt.Errorf("no live agent on %s yet (%d agents)", h.Name, len(as))
+		}, watch...)
+	}
 	if l.mode == "ovn" {
 		// The API answers before neutron-server's maintenance worker has created the port group
 		// every port joins; a port created before then fails with a 500 (RowNotFound:
@@ -416,16 +411,18 @@ func (l *Lab) startNeutron() {
 		end()
 		return
 	}
-	l.waitFor("br-int and its firewall flows", 60*time.Second, func() error {
-		out, err := l.run(5*time.Second, "ovs-ofctl", "dump-flows", "br-int", "table=94")
-		if err != nil {
-			return err
-		}
-		if !strings.Contains(out, "table=94") {
-			return fmt.Errorf("no table 94 flows in br-int yet")
-		}
-		return nil
-	}, watch...)
+	for _, h := range l.hvs {
+		l.waitFor(h.Name+": br-int and its firewall flows", 60*time.Second, func() error {
+			out, err := l.run(5*time.Second, "ovs-ofctl", "dump-flows", "unix:"+h.p("ovs/run/br-int.mgmt"), "table=94")
+			if err != nil {
+				return err
+			}
+			if !strings.Contains(out, "table=94") {
+				return fmt.Errorf("no table 94 flows in br-int yet")
+			}
+			return nil
+		}, watch...)
+	}
 	end()
 }
 
@@ -438,57 +435,70 @@ func (l *Lab) networkClient() *gophercloud.ServiceClient {
 	return c
 }
 
-// neutronObjects creates a network, a subnet (no gateway, no DHCP), a security group that lets
-// in ICMP and TCP 22 only, and one port per VM bound to the hypervisor.
-func (l *Lab) neutronObjects(c *Cloud, vmNames []string) {
+// VMSpec says where a VM goes.
+type VMSpec struct {
+	Name string
+	Net  *Net
+	HV   *HV
+	Host int // address in subnetCIDR
+}
+
+// neutronObjects creates, per project, a network, a subnet (no gateway, no DHCP) and a
+// security group that lets in ICMP and TCP 22 only; then one port per VM bound to its
+// hypervisor.
+func (l *Lab) neutronObjects(c *Cloud, specs []VMSpec) {
 	l.t.Helper()
-	end := l.begin("neutron: network, subnet, security group, ports")
+	end := l.begin("neutron: networks, subnets, security groups, ports")
 	defer end()
 	ctx := context.Background()
 	n := l.networkClient()
 	c.network = n
-	net, err := networks.Create(ctx, n, networks.CreateOpts{Name: c.NetworkName, ProjectID: c.ProjectID}).Extract()
-	if err != nil {
-		l.t.Fatalf("create network: %v", err)
-	}
-	c.NetworkID = net.ID
-	var full struct {
-		MTU            int    `json:"mtu"`
-		NetworkType    string `json:"provider:network_type"`
-		SegmentationID int    `json:"provider:segmentation_id"`
-	}
-	if err := networks.Get(ctx, n, net.ID).ExtractInto(&full); err != nil {
-		l.t.Fatal(err)
-	}
-	c.MTU, c.NetworkType, c.SegmentationID = full.MTU, full.NetworkType, full.SegmentationID
-	noGW, dhcp := "", false
-	sub, err := subnets.Create(ctx, n, subnets.CreateOpts{NetworkID: net.ID, Name: c.NetworkName + "-v4", CIDR: subnetCIDR,
-		IPVersion: gophercloud.IPv4, GatewayIP: &noGW, EnableDHCP: &dhcp, ProjectID: c.ProjectID}).Extract()
-	if err != nil {
-		l.t.Fatalf("create subnet: %v", err)
-	}
-	c.SubnetID = sub.ID
-	sg, err := groups.Create(ctx, n, groups.CreateOpts{Name: c.SGName, ProjectID: c.ProjectID,
-		Description: "ICMP and SSH in; everything else (e.g. TCP 8080) dropped"}).Extract()
-	if err != nil {
-		l.t.Fatalf("create security group: %v", err)
-	}
-	c.SGID = sg.ID
-	for _, r := range []rules.CreateOpts{
-		{Direction: rules.DirIngress, EtherType: rules.EtherType4, Protocol: rules.ProtocolICMP, SecGroupID: sg.ID},
-		{Direction: rules.DirIngress, EtherType: rules.EtherType4, Protocol: rules.ProtocolTCP, PortRangeMin: 22, PortRangeMax: 22, SecGroupID: sg.ID},
-	} {
-		if _, err := rules.Create(ctx, n, r).Extract(); err != nil {
-			l.t.Fatalf("create security group rule: %v", err)
+	for _, nt := range c.Nets {
+		net, err := networks.Create(ctx, n, networks.CreateOpts{Name: nt.Name, ProjectID: nt.ProjectID}).Extract()
+		if err != nil {
+			l.t.Fatalf("create network: %v", err)
 		}
+		nt.ID = net.ID
+		var full struct {
+			MTU            int    `json:"mtu"`
+			NetworkType    string `json:"provider:network_type"`
+			SegmentationID int    `json:"provider:segmentation_id"`
+		}
+		if err := networks.Get(ctx, n, net.ID).ExtractInto(&full); err != nil {
+			l.t.Fatal(err)
+		}
+		nt.MTU, nt.Type, nt.SegmentationID = full.MTU, full.NetworkType, full.SegmentationID
+		noGW, dhcp := "", false
+		sub, err := subnets.Create(ctx, n, subnets.CreateOpts{NetworkID: net.ID, Name: nt.Name + "-v4", CIDR: subnetCIDR,
+			IPVersion: gophercloud.IPv4, GatewayIP: &noGW, EnableDHCP: &dhcp, ProjectID: nt.ProjectID}).Extract()
+		if err != nil {
+			l.t.Fatalf("create subnet: %v", err)
+		}
+		nt.SubnetID = sub.ID
+		sg, err := groups.Create(ctx, n, groups.CreateOpts{Name: nt.SGName, ProjectID: nt.ProjectID,
+			Description: "ICMP and SSH in; everything else (e.g. TCP 8080) dropped"}).Extract()
+		if err != nil {
+			l.t.Fatalf("create security group: %v", err)
+		}
+		nt.SGID = sg.ID
+		for _, r := range []rules.CreateOpts{
+			{Direction: rules.DirIngress, EtherType: rules.EtherType4, Protocol: rules.ProtocolICMP, SecGroupID: sg.ID},
+			{Direction: rules.DirIngress, EtherType: rules.EtherType4, Protocol: rules.ProtocolTCP, PortRangeMin: 22, PortRangeMax: 22, SecGroupID: sg.ID},
+		} {
+			if _, err := rules.Create(ctx, n, r).Extract(); err != nil {
+				l.t.Fatalf("create security group rule: %v", err)
+			}
+		}
+		l.logf("network %s %s: %s %d, MTU %d; project %s %s; security group %s %s", nt.Name, nt.ID, nt.Type,
+			nt.SegmentationID, nt.MTU, nt.ProjectName, nt.ProjectID, nt.SGName, nt.SGID)
 	}
-	for i, name := range vmNames {
-		ip := fmt.Sprintf("%s.%d", strings.TrimSuffix(subnetCIDR, ".0/24"), 11+i)
+	for _, sp := range specs {
+		ip := fmt.Sprintf("%s.%d", strings.TrimSuffix(subnetCIDR, ".0/24"), sp.Host)
 		opts := portsbinding.CreateOptsExt{
-			CreateOptsBuilder: ports.CreateOpts{Name: name + "-port", NetworkID: net.ID, ProjectID: c.ProjectID,
-				FixedIPs: []ports.IP{{SubnetID: sub.ID, IPAddress: ip}}, DeviceOwner: "compute:nova", DeviceID: newUUID(),
-				SecurityGroups: &[]string{sg.ID}},
-			HostID: hvName,
+			CreateOptsBuilder: ports.CreateOpts{Name: sp.Name + "-port", NetworkID: sp.Net.ID, ProjectID: sp.Net.ProjectID,
+				FixedIPs: []ports.IP{{SubnetID: sp.Net.SubnetID, IPAddress: ip}}, DeviceOwner: "compute:nova", DeviceID: newUUID(),
+				SecurityGroups: &[]string{sp.Net.SGID}},
+			HostID: sp.HV.Name,
 		}
 		var p struct { // no embedded ports.Port: its UnmarshalJSON would hide the other fields
 			ID         string `json:"id"`
@@ -498,32 +508,51 @@ func (l *Lab) neutronObjects(c *Cloud, vmNames []string) {
 			VIFType    string `json:"binding:vif_type"`
 		}
 		if err := ports.Create(ctx, n, opts).ExtractInto(&p); err != nil {
-			l.t.Fatalf("create port %s: %v", name, err)
+			l.t.Fatalf("create port %s: %v", sp.Name, err)
 		}
-		c.VMs = append(c.VMs, &VM{Name: name, NS: l.prefix + "-" + name, PortID: p.ID, PortName: p.Name, MAC: p.MACAddress,
-			IP: ip, InstanceID: p.DeviceID, Tap: "tap" + p.ID[:11], VIFType: p.VIFType})
-		l.logf("port %s %s mac %s ip %s vif_type %s device_id %s", p.Name, p.ID, p.MACAddress, ip, p.VIFType, p.DeviceID)
+		c.VMs = append(c.VMs, &VM{Name: sp.Name, Net: sp.Net, HV: sp.HV, Host: sp.Host, NS: l.prefix + "-" + sp.Name, PortID: p.ID,
+			PortName: p.Name, MAC: p.MACAddress, IP: ip, InstanceID: p.DeviceID, Tap: "tap" + p.ID[:11], VIFType: p.VIFType})
+		l.logf("port %s %s on %s (%s): mac %s ip %s vif_type %s device_id %s", p.Name, p.ID, sp.HV, sp.Net.Name, p.MACAddress, ip,
+			p.VIFType, p.DeviceID)
 	}
-	l.logf("network %s %s: %s %d, MTU %d; project %s %s; security group %s %s", c.NetworkName, c.NetworkID, c.NetworkType,
-		c.SegmentationID, c.MTU, c.ProjectName, c.ProjectID, c.SGName, c.SGID)
+}
+
+// networkLogs asks Neutron to log what each security group drops (ML2/OVS's packet logging,
+// as `openstack network log create --resource-type security_group --event DROP`).
+func (l *Lab) networkLogs(c *Cloud) {
+	l.t.Helper()
+	for _, n := range c.Nets {
+		body := map[string]any{"log": map[string]any{"name": n.SGName + "-drops", "resource_type": "security_group",
+			"resource_id": n.SGID, "event": "DROP", "enabled": true, "project_id": n.ProjectID}}
+		var resp struct {
+			Log struct {
+				ID string `json:"id"`
+			} `json:"log"`
+		}
+		if _, err := c.network.Post(context.Background(), c.network.ServiceURL("log", "logs"), body, &resp, nil); err != nil {
+			l.t.Fatalf("create network log for %s: %v", n.SGName, err)
+		}
+		l.logf("network log %s: DROP of security group %s", resp.Log.ID, n.SGName)
+	}
 }
 
 // plug plugs a VM like os-vif (vif_type ovs, no hybrid plug): a veth tap<port id[:11]> on
-// br-int with os-vif's external_ids, eth0 in the VM's namespace.
-func (l *Lab) plug(c *Cloud, vm *VM) {
+// its hypervisor's br-int with os-vif's external_ids, eth0 in the VM's namespace.
+func (l *Lab) plug(vm *VM) {
 	l.t.Helper()
 	l.addNetns(vm.NS)
-	mtu := fmt.Sprint(c.MTU)
+	mtu := fmt.Sprint(vm.Net.MTU)
+	hv := vm.HV
 	for _, argv := range [][]string{
-		{"ip", "-n", l.host, "link", "add", vm.Tap, "type", "veth", "peer", "name", "eth0", "netns", vm.NS},
+		{"ip", "-n", hv.NS, "link", "add", vm.Tap, "type", "veth", "peer", "name", "eth0", "netns", vm.NS},
 		{"ip", "-n", vm.NS, "link", "set", "eth0", "address", vm.MAC, "mtu", mtu},
 		{"ip", "-n", vm.NS, "addr", "add", vm.IP + "/24", "dev", "eth0"},
 		{"ip", "-n", vm.NS, "link", "set", "eth0", "up"},
-		{"ip", "-n", l.host, "link", "set", vm.Tap, "mtu", mtu, "up"},
+		{"ip", "-n", hv.NS, "link", "set", vm.Tap, "mtu", mtu, "up"},
 		// userspace datapath: TCP/UDP need TX checksum offload off on both ends
-		{"ip", "netns", "exec", l.host, "ethtool", "-K", vm.Tap, "tx", "off"},
+		{"ip", "netns", "exec", hv.NS, "ethtool", "-K", vm.Tap, "tx", "off"},
 		{"ip", "netns", "exec", vm.NS, "ethtool", "-K", "eth0", "tx", "off"},
-		{"ovs-vsctl", "--", "--may-exist", "add-port", "br-int", vm.Tap, "--", "set", "Interface", vm.Tap,
+		{"ovs-vsctl", "--db=" + hv.db(), "--", "--may-exist", "add-port", "br-int", vm.Tap, "--", "set", "Interface", vm.Tap,
 			"external_ids:iface-id=" + vm.PortID, "external_ids:iface-status=active",
 			"external_ids:attached-mac=" + vm.MAC, "external_ids:vm-uuid=" + vm.InstanceID},
 	} {
@@ -560,8 +589,8 @@ func (l *Lab) startNova(c *Cloud) {
 	}
 	var servers []map[string]any
 	for _, vm := range c.VMs {
-		servers = append(servers, map[string]any{"id": vm.InstanceID, "name": vm.Name, "tenant_id": c.ProjectID,
-			"status": "ACTIVE", "OS-EXT-SRV-ATTR:host": hvName})
+		servers = append(servers, map[string]any{"id": vm.InstanceID, "name": vm.Name, "tenant_id": vm.Net.ProjectID,
+			"status": "ACTIVE", "OS-EXT-SRV-ATTR:host": vm.HV.Name})
 	}
 	body, _ := json.Marshal(map[string]any{"servers": servers})
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -3,12 +3,12 @@
 package openstack
 
 // Configuration files of the lab's daemons, rendered into <work dir>/etc (@DIR@ = work dir,
-// @HOST@ = the hypervisor's name). Every setting here was needed; why is in
+// @HOST@ = the hypervisor's name, @CONTROL@ = the control plane's address as the hypervisor
+// reaches it, @STATE@ its Neutron state dir, @LOCAL_IP@ its tunnel address, @OVSDB@ its
+// Open vSwitch database). Every setting here was needed; why is in
 // docs/e2e-openstack.md ("Pitfalls").
 
 const (
-	hvName = "flos-hv1" // Neutron host, OVS system-id and hostname
-
 	portMySQL    = "3306"
 	portAMQP     = "5672"
 	portKeystone = "5000"
@@ -37,8 +37,6 @@ socket = @DIR@/run/mysqld.sock
 `
 
 var rabbitEnv = `NODENAME=rabbit@localhost
-NODE_IP_ADDRESS=127.0.0.1
-NODE_PORT=5672
 DIST_PORT=45672
 MNESIA_BASE=@DIR@/rabbitmq/mnesia
 LOG_BASE=@DIR@/log/rabbitmq
@@ -46,8 +44,10 @@ PID_FILE=@DIR@/rabbitmq/rabbit.pid
 SERVER_ADDITIONAL_ERL_ARGS="+S 1:1 +sbwt none +sbwtdcpu none +sbwtdio none -kernel inet_dist_use_interface {127,0,0,1}"
 `
 
-var rabbitConf = `listeners.tcp.default = 127.0.0.1:5672
-loopback_users.guest = true
+// hv2's agent connects over the management link: guest may log in from there
+var rabbitConf = `listeners.tcp.1 = 127.0.0.1:5672
+listeners.tcp.2 = 10.99.0.1:5672
+loopback_users = none
 `
 
 var keystoneConf = `[DEFAULT]
@@ -93,13 +93,13 @@ service_plugins = @SERVICE_PLUGINS@
 auth_strategy = keystone
 bind_host = 127.0.0.1
 bind_port = 9696
-transport_url = rabbit://guest:guest@127.0.0.1:5672/
+transport_url = rabbit://guest:guest@@CONTROL@:5672/
 notify_nova_on_port_status_changes = false
 notify_nova_on_port_data_changes = false
 api_workers = 1
 rpc_workers = 1
 rpc_state_report_workers = 1
-state_path = @DIR@/neutron
+state_path = @STATE@
 allow_overlapping_ips = true
 dhcp_agent_notification = false
 [database]
@@ -115,7 +115,7 @@ username = neutron
 password = neutronpass
 region_name = RegionOne
 [oslo_concurrency]
-lock_path = @DIR@/neutron/lock
+lock_path = @STATE@/lock
 [agent]
 root_helper = env
 `
@@ -155,14 +155,17 @@ enable_distributed_floating_ip = false
 var ovsAgentIni = `[ovs]
 integration_bridge = br-int
 tunnel_bridge = br-tun
-local_ip = 127.0.0.1
+local_ip = @LOCAL_IP@
 datapath_type = netdev
-ovsdb_connection = unix:@DIR@/ovs/run/db.sock
+ovsdb_connection = @OVSDB@
 of_listen_address = 127.0.0.1
 of_listen_port = 6633
 [agent]
 tunnel_types = vxlan
 l2_population = false
+extensions = log
+[network_log]
+local_output_log_base = @STATE@/security-group.log
 [securitygroup]
 enable_security_group = true
 firewall_driver = openvswitch
@@ -197,6 +200,7 @@ var flowlensYAML = `enrich:
   openstack:
 @OVN@    ovsdb:
       - 127.0.0.1=unix:@DIR@/ovs/run/db.sock
+      - 10.99.0.2=unix:@DIR@/hv2/ovs/run/db.sock
     api:
       enabled: true
       cloud: flos

@@ -38,7 +38,8 @@ type Lab struct {
 	cancel context.CancelFunc
 	mode   string // "ovs" (ML2/OVS) or "ovn" (ML2/OVN)
 	prefix string // flosNNN
-	host   string // the host namespace, prefix-host
+	host   string // the host namespace, prefix-host: the control plane and hv1
+	hvs    []*HV  // hv1 (in the host namespace), hv2 (its own)
 	dir    string // work dir
 	env    []string
 
@@ -121,6 +122,7 @@ func newLab(t *testing.T, mode string) *Lab {
 		l.teardown()
 		activeLab.Store(nil)
 	})
+	l.newHVs()
 	go l.progress()
 	l.logf("lab %s (ML2/%s): work dir %s", prefix, strings.ToUpper(mode), dir)
 	return l
@@ -139,6 +141,12 @@ func pickPrefix() string {
 }
 
 func (l *Lab) p(rel string) string { return filepath.Join(l.dir, rel) }
+
+func (l *Lab) mkdir(rel string) {
+	if err := os.MkdirAll(l.p(rel), 0o755); err != nil {
+		l.t.Fatal(err)
+	}
+}
 
 // logf writes to the test log (streamed with -v) and to commands.log.
 func (l *Lab) logf(format string, args ...any) {
@@ -464,7 +472,8 @@ func (l *Lab) teardown() {
 // machine), before the work dir is removed.
 func (l *Lab) dumpLogs() {
 	var files []string
-	for _, pat := range []string{"log/*.out", "log/*.log", "log/*.err", "log/rabbitmq/*.log", "ovs/log/*.log", "ovn/log/*.log"} {
+	for _, pat := range []string{"log/*.out", "log/*.log", "log/*.err", "log/rabbitmq/*.log", "ovs/log/*.log", "ovn/log/*.log",
+		"hv2/ovs/log/*.log", "hv2/ovn/log/*.log"} {
 		m, _ := filepath.Glob(l.p(pat))
 		files = append(files, m...)
 	}
