@@ -161,7 +161,7 @@ func cmdRun(args []string, stderr io.Writer) error {
 	refresh := []func(*flow.Record){osInv.Enrich}
 	// OVN drop samples: after OpenStack, whose port ids stand in for
 	// MACs the Northbound does not list.
-	ovnMap := startOVN(enrichCtx, cfg.Enrich.OpenStack.OVN, log)
+	ovnMap := startOVN(enrichCtx, cfg.Enrich.OpenStack.OVN, osInv, log)
 	if ovnMap != nil {
 		pcfg.Enrichers = append(pcfg.Enrichers, func() pipeline.Enricher { return ovnMap.NewEnricher() })
 		refresh = append(refresh, ovnMap.Refresh)

@@ -68,7 +68,7 @@ func cmdDecode(args []string, stdout, stderr io.Writer) error {
 	pcfg := pipeline.Config{SFlow: sflow.Options{IncludeFCS: *fcs}, Wait: true, NetFlow: nopt, Templates: templates}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if m := startOVN(ctx, ovnCfg, log); m != nil {
+	if m := startOVN(ctx, ovnCfg, nil, log); m != nil {
 		pcfg.Enrichers = append(pcfg.Enrichers, func() pipeline.Enricher { return m.NewEnricher() })
 	}
 	p := pipeline.New(pcfg, log, outs...)

@@ -86,6 +86,8 @@ func cmdInventory(args []string, stdout, stderr io.Writer) error {
 	if c := cfg.Enrich.OpenStack; len(c.OVSDB) == 0 && c.StaticFile == "" && !c.API.Enabled {
 		return fmt.Errorf("no OpenStack source configured: set enrich.openstack.ovsdb (AGENT=ENDPOINT), enrich.openstack.static_file or enrich.openstack.api.enabled")
 	}
+	// ML2/OVN: the Southbound adds each port's logical switch and key.
+	startOVN(ctx, cfg.Enrich.OpenStack.OVN, inv, log)
 	time.Sleep(*wait)
 	if api != nil {
 		// The APIs' first read can take longer than --wait (logins, pages).
@@ -102,7 +104,11 @@ func cmdInventory(args []string, stdout, stderr io.Writer) error {
 		for _, a := range p.Attachments {
 			switch a.Backend {
 			case "ovn": // no local VLAN: OVN's logical switch is the network
-				at = append(at, fmt.Sprintf("%s/%d(%s,ovn)", a.Agent, a.IfIndex, a.Interface))
+				sw := "ovn"
+				if p.OVNSwitch != "" {
+					sw = fmt.Sprintf("ovn %s key %d", p.OVNSwitch, p.OVNTunnelKey)
+				}
+				at = append(at, fmt.Sprintf("%s/%d(%s,%s)", a.Agent, a.IfIndex, a.Interface, sw))
 			default:
 				at = append(at, fmt.Sprintf("%s/%d(%s,vlan %d)", a.Agent, a.IfIndex, a.Interface, a.LocalVLAN))
 			}

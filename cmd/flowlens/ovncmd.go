@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flowlens/flowlens/internal/enrich/openstack"
 	"github.com/flowlens/flowlens/internal/enrich/ovn"
 	"github.com/flowlens/flowlens/internal/ovs"
 )
@@ -84,11 +85,14 @@ func cmdOVN(args []string, stdout, stderr io.Writer) error {
 }
 
 // startOVN starts tracing OVN drop samples; nil when drop_domain_id is 0.
-func startOVN(ctx context.Context, c ovn.Config, log *slog.Logger) *ovn.Mapper {
+func startOVN(ctx context.Context, c ovn.Config, inv *openstack.Inventory, log *slog.Logger) *ovn.Mapper {
 	if c.DropDomainID == 0 {
 		return nil
 	}
 	m := ovn.New(c, log)
+	if inv != nil {
+		m.OnPorts(ovnPorts(inv))
+	}
 	if c.NB == "" {
 		// Drops are marked, not traced; the mapper says so (with what to
 		// set) when the first arrives, not on every start.
@@ -110,4 +114,18 @@ func startOVN(ctx context.Context, c ovn.Config, log *slog.Logger) *ovn.Mapper {
 	case <-ctx.Done():
 	}
 	return m
+}
+
+// ovnPorts feeds the Southbound's Neutron ports to the inventory (source
+// "ovn-sb"): their logical switch and its tunnel key, the VNI of their
+// Geneve packets.
+func ovnPorts(inv *openstack.Inventory) func([]ovn.PortInfo) {
+	return func(ps []ovn.PortInfo) {
+		ports := make([]openstack.Port, 0, len(ps))
+		for _, p := range ps {
+			ports = append(ports, openstack.Port{ID: p.PortID, MAC: p.MAC, FixedIPs: p.IPs, NetworkID: p.NetworkID,
+				NetworkName: p.NetworkName, OVNSwitch: p.Switch, OVNTunnelKey: p.TunnelKey})
+		}
+		inv.Set("ovn-sb", ports)
+	}
 }

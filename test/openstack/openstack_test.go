@@ -122,6 +122,7 @@ func testCloud(t *testing.T, mode string) {
 	end()
 	if mode == "ovn" {
 		l.logSampleFlows()
+		l.checkInventory(bin, c)
 	}
 	mem, total := l.memory()
 	l.logf("memory of the lab (PSS of every process in its namespaces), MiB:\n%s", mem)
@@ -729,5 +730,27 @@ func (l *Lab) logSampleFlows() {
 			}
 		}
 		l.logf("%s: br-int flows with a sample action that matched packets:\n%s", h, indent(strings.Join(hit, "\n")))
+	}
+}
+
+// checkInventory: `flowlens inventory` shows each OVN port's logical switch and its
+// tunnel key from the Southbound, instead of a VLAN (#13 point 6).
+func (l *Lab) checkInventory(bin string, c *Cloud) {
+	t := l.t
+	t.Helper()
+	out, err := l.in(l.host, 60*time.Second, bin, "inventory", "--config", l.p("etc/flowlens.yaml"), "--wait", "2s")
+	if err != nil {
+		t.Errorf("flowlens inventory: %v", err)
+		return
+	}
+	l.logf("flowlens inventory:\n%s", indent(out))
+	for _, vm := range c.VMs {
+		line := grepLine(out, vm.PortID)
+		key := strings.TrimSpace(l.must(10*time.Second, "ovn-sbctl", "--bare", "--columns=tunnel_key", "find", "Datapath_Binding",
+			"external_ids:name=neutron-"+vm.Net.ID))
+		want := fmt.Sprintf("%s,ovn neutron-%s key %s)", vm.Tap, vm.Net.ID, key)
+		if !strings.Contains(line, want) {
+			t.Errorf("flowlens inventory: %s: %q lacks %q", vm.Name, line, want)
+		}
 	}
 }

@@ -39,6 +39,12 @@ type Port struct {
 	// API: what drops Neutron's packet logs report on the port are
 	// attributed to.
 	SecurityGroups []string `yaml:"security_groups,omitempty"`
+	// OVNSwitch and OVNTunnelKey: with ML2/OVN, the port's logical switch
+	// (neutron-<network id>) and its datapath's tunnel key, the VNI its
+	// Geneve packets carry (not Neutron's segmentation id), from the
+	// Southbound.
+	OVNSwitch    string `yaml:"ovn_switch,omitempty"`
+	OVNTunnelKey uint32 `yaml:"ovn_tunnel_key,omitempty"`
 
 	// Source names where the port came from; a merged port lists several.
 	Source string `yaml:"-"`
@@ -312,6 +318,10 @@ func mergeInto(dst, src *Port) {
 	if len(dst.SecurityGroups) == 0 {
 		dst.SecurityGroups = src.SecurityGroups
 	}
+	fill(&dst.OVNSwitch, src.OVNSwitch)
+	if dst.OVNTunnelKey == 0 {
+		dst.OVNTunnelKey = src.OVNTunnelKey
+	}
 	if dst.SegmentationID == 0 {
 		dst.SegmentationID = src.SegmentationID
 	}
@@ -388,7 +398,7 @@ func (s *snapshot) lookup(agent netip.Addr, port *flow.Port, mac flow.MAC, vlan 
 	}
 	var pick *Port
 	for _, p := range cands {
-		match := vni != 0 && p.SegmentationID == vni || vlan != 0 && (p.SegmentationID == uint32(vlan) || p.hasLocalVLAN(agent, vlan))
+		match := vni != 0 && (p.SegmentationID == vni || p.OVNTunnelKey == vni) || vlan != 0 && (p.SegmentationID == uint32(vlan) || p.hasLocalVLAN(agent, vlan))
 		if match {
 			if pick != nil {
 				return nil, false // still ambiguous

@@ -132,6 +132,29 @@ func TestVXLANInnerMACs(t *testing.T) {
 	}
 }
 
+// ML2/OVN: a Geneve packet carries its datapath's tunnel key, not
+// Neutron's segmentation id; with the Southbound's key (source ovn-sb,
+// merged into the API's port) it chooses between two ports of one MAC.
+func TestGeneveTunnelKey(t *testing.T) {
+	inv := NewInventory()
+	inv.Set("neutron-api", []Port{
+		{ID: "x", MAC: "fa:16:3e:00:00:0e", NetworkID: "n1", SegmentationID: 20423, InstanceID: "i1"},
+		{ID: "y", MAC: "fa:16:3e:00:00:0e", NetworkID: "n2", SegmentationID: 65024, InstanceID: "i2"},
+	})
+	inv.Set("ovn-sb", []Port{{ID: "x", OVNSwitch: "neutron-n1", OVNTunnelKey: 1}, {ID: "y", OVNSwitch: "neutron-n2", OVNTunnelKey: 2}})
+	r := flowRec(hostA, single(99), single(98), "52:54:00:00:00:01", "52:54:00:00:00:02", "192.0.2.1", "192.0.2.2")
+	r.InnerPresent, r.VNI = true, 2
+	r.Inner.SrcMAC, r.Inner.DstMAC = mac("fa:16:3e:00:00:0e"), mac("fa:16:3e:00:00:ff")
+	inv.Enrich(&r)
+	if got := r.SrcID.OrEmpty(); got.PortID != "y" || got.SegmentationID != 65024 {
+		t.Errorf("VNI 2 (OVN key of n2): %+v", got)
+	}
+	ps := inv.Ports()
+	if len(ps) != 2 || ps[0].OVNSwitch == "" || ps[0].SegmentationID == 0 {
+		t.Errorf("merged ports: %+v", ps)
+	}
+}
+
 func TestEnrichDoesNotAllocate(t *testing.T) {
 	inv := testInventory()
 	r := flowRec(hostA, single(5), single(6), "fa:16:3e:00:00:a1", "fa:16:3e:00:00:a2", "10.0.0.5", "10.0.0.5")

@@ -127,6 +127,28 @@ type Mapper struct {
 	nbSynced   chan struct{}
 	sbSynced   chan struct{}
 	syncedOnce [2]sync.Once
+
+	onPorts func([]PortInfo) // guarded by mu
+}
+
+// PortInfo is what the Southbound says about a Neutron port: its logical
+// switch (the network's datapath) and that datapath's tunnel key.
+type PortInfo struct {
+	PortID      string // logical_port: the Neutron port id
+	MAC         string
+	IPs         []string
+	Switch      string // datapath's external_ids:name, neutron-<network id>
+	NetworkID   string
+	NetworkName string // external_ids:name2
+	TunnelKey   uint32 // the Geneve VNI of the network's packets
+}
+
+// OnPorts sets a function that receives the Neutron ports each time the
+// Southbound is read (e.g. to feed the OpenStack inventory).
+func (m *Mapper) OnPorts(f func([]PortInfo)) {
+	m.mu.Lock()
+	m.onPorts = f
+	m.mu.Unlock()
 }
 
 // view is what one generation of the databases says; immutable.

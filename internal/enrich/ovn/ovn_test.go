@@ -362,3 +362,54 @@ func TestConfigValidate(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// The Southbound's VIF port bindings reach OnPorts with their logical
+// switch and its tunnel key (rows as the two-hypervisor lab had them:
+// network flos-net-ovn, segmentation id 20423, datapath key 1); routers'
+// ports and bindings of other types are left out; changes are followed.
+func TestSouthboundPorts(t *testing.T) {
+	nb, sb := startDB(t, nbSchema), startDBOn(t, sbSchema, true)
+	const net = "faa25289-8520-4328-86f6-699d56c35513"
+	insert := func(table, name string, row map[string]any) map[string]any {
+		return map[string]any{"op": "insert", "table": table, "uuid-name": name, "row": row}
+	}
+	transact(t, sb, "OVN_Southbound",
+		insert("Datapath_Binding", "dp1", map[string]any{"tunnel_key": 1,
+			"external_ids": omap("name", "neutron-"+net, "name2", "flos-net-ovn", "logical-switch", "6f1b2c3d-0000-4000-8000-000000000001")}),
+		insert("Port_Binding", "pb1", map[string]any{"logical_port": portVM1, "tunnel_key": 2, "datapath": []any{"named-uuid", "dp1"},
+			"mac": []any{"set", []any{"fa:16:3e:08:7a:12 10.20.0.13"}}}),
+		insert("Port_Binding", "pb2", map[string]any{"logical_port": "lrp-1", "type": "patch", "tunnel_key": 3, "datapath": []any{"named-uuid", "dp1"}}),
+	)
+	var logs syncBuffer
+	m := New(Config{NB: nb, SB: sb, DropDomainID: 1}, slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	defer func() {
+		if t.Failed() {
+			t.Log(logs.String())
+		}
+	}()
+	var mu sync.Mutex
+	var got []PortInfo
+	m.OnPorts(func(ps []PortInfo) {
+		mu.Lock()
+		got = ps
+		mu.Unlock()
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = m.Run(ctx) }()
+	read := func() []PortInfo {
+		mu.Lock()
+		defer mu.Unlock()
+		return got
+	}
+	waitFor(t, "the Southbound's ports", func() bool { return len(read()) > 0 })
+	ps := read()
+	want := PortInfo{PortID: portVM1, MAC: "fa:16:3e:08:7a:12", IPs: []string{"10.20.0.13"}, Switch: "neutron-" + net,
+		NetworkID: net, NetworkName: "flos-net-ovn", TunnelKey: 1}
+	if len(ps) != 1 || !reflect.DeepEqual(ps[0], want) {
+		t.Fatalf("ports %+v, want [%+v]", ps, want)
+	}
+	transact(t, sb, "OVN_Southbound", map[string]any{"op": "update", "table": "Datapath_Binding",
+		"where": []any{[]any{"tunnel_key", "==", 1}}, "row": map[string]any{"tunnel_key": 7}})
+	waitFor(t, "the new tunnel key", func() bool { ps := read(); return len(ps) == 1 && ps[0].TunnelKey == 7 })
+}

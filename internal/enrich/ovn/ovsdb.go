@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"sort"
 	"strings"
 	"time"
 
@@ -19,6 +20,24 @@ import (
 // their match and actions columns are most of its size.
 type sbLogicalFlow struct {
 	UUID        string            `ovsdb:"_uuid"`
+	ExternalIDs map[string]string `ovsdb:"external_ids"`
+}
+
+// sbPortBinding: the client's cache indexes the table by its schema's
+// indexes (datapath+tunnel_key, logical_port), so those columns are read
+// too.
+type sbPortBinding struct {
+	UUID        string   `ovsdb:"_uuid"`
+	LogicalPort string   `ovsdb:"logical_port"`
+	TunnelKey   int      `ovsdb:"tunnel_key"`
+	Type        string   `ovsdb:"type"`
+	Datapath    string   `ovsdb:"datapath"`
+	MAC         []string `ovsdb:"mac"`
+}
+
+type sbDatapathBinding struct {
+	UUID        string            `ovsdb:"_uuid"`
+	TunnelKey   int               `ovsdb:"tunnel_key"`
 	ExternalIDs map[string]string `ovsdb:"external_ids"`
 }
 
@@ -51,8 +70,17 @@ func (m *Mapper) Run(ctx context.Context) error {
 		return nil
 	}
 	errs := make(chan error, 2)
-	go func() { errs <- m.follow(ctx, "OVN_Southbound", m.cfg.SB, m.sbTables, m.readSB) }()
-	go func() { errs <- m.follow(ctx, "OVN_Northbound", m.cfg.NB, m.nbTables, m.readNB) }()
+	// An error is logged at once: the other database may be followed for
+	// as long as flowlens runs.
+	follow := func(db, endpoints string, tables func(client.Client) []client.MonitorOption, read func(context.Context, client.Client) error) {
+		err := m.follow(ctx, db, endpoints, tables, read)
+		if err != nil {
+			m.log.Error("OVN database source stopped: drop samples are marked, not traced", "database", db, "error", err)
+		}
+		errs <- err
+	}
+	go follow("OVN_Southbound", m.cfg.SB, m.sbTables, m.readSB)
+	go follow("OVN_Northbound", m.cfg.NB, m.nbTables, m.readNB)
 	var first error
 	for range 2 {
 		if err := <-errs; err != nil && first == nil {
@@ -64,7 +92,11 @@ func (m *Mapper) Run(ctx context.Context) error {
 
 func (m *Mapper) sbTables(c client.Client) []client.MonitorOption {
 	var lf sbLogicalFlow
-	return []client.MonitorOption{client.WithTable(&lf, &lf.ExternalIDs)}
+	var pb sbPortBinding
+	var dp sbDatapathBinding
+	return []client.MonitorOption{client.WithTable(&lf, &lf.ExternalIDs),
+		client.WithTable(&pb, &pb.LogicalPort, &pb.TunnelKey, &pb.Type, &pb.Datapath, &pb.MAC),
+		client.WithTable(&dp, &dp.TunnelKey, &dp.ExternalIDs)}
 }
 
 func (m *Mapper) nbTables(c client.Client) []client.MonitorOption {
@@ -80,7 +112,8 @@ func (m *Mapper) nbTables(c client.Client) []client.MonitorOption {
 
 func (m *Mapper) follow(ctx context.Context, db, endpoints string, tables func(client.Client) []client.MonitorOption,
 	read func(context.Context, client.Client) error) error {
-	models := map[string]model.Model{"Logical_Flow": &sbLogicalFlow{}}
+	models := map[string]model.Model{"Logical_Flow": &sbLogicalFlow{}, "Port_Binding": &sbPortBinding{},
+		"Datapath_Binding": &sbDatapathBinding{}}
 	if db == "OVN_Northbound" {
 		models = map[string]model.Model{"ACL": &nbACL{}, "Port_Group": &nbPortGroup{}, "Logical_Switch_Port": &nbLogicalSwitchPort{}}
 	}
@@ -128,11 +161,58 @@ func (m *Mapper) follow(ctx context.Context, db, endpoints string, tables func(c
 
 func (m *Mapper) readSB(ctx context.Context, c client.Client) error {
 	var lfs []sbLogicalFlow
+	var pbs []sbPortBinding
+	var dps []sbDatapathBinding
 	if err := c.List(ctx, &lfs); err != nil {
 		return err
 	}
+	if err := c.List(ctx, &pbs); err != nil {
+		return err
+	}
+	if err := c.List(ctx, &dps); err != nil {
+		return err
+	}
 	m.setSB(buildSB(lfs))
+	m.mu.Lock()
+	f := m.onPorts
+	m.mu.Unlock()
+	if f != nil {
+		f(buildPorts(pbs, dps))
+	}
 	return nil
+}
+
+// buildPorts lists the Neutron ports (VIF port bindings) with their
+// logical switch: ML2/OVN names it neutron-<network id>, and its tunnel
+// key is the VNI its Geneve packets carry (not Neutron's segmentation
+// id).
+func buildPorts(pbs []sbPortBinding, dps []sbDatapathBinding) []PortInfo {
+	byUUID := make(map[string]*sbDatapathBinding, len(dps))
+	for i := range dps {
+		byUUID[dps[i].UUID] = &dps[i]
+	}
+	var out []PortInfo
+	for _, pb := range pbs {
+		dp := byUUID[pb.Datapath]
+		if pb.Type != "" || dp == nil {
+			continue // routers' patch and gateway ports, localports, …
+		}
+		name := dp.ExternalIDs["name"]
+		p := PortInfo{PortID: pb.LogicalPort, Switch: name, TunnelKey: uint32(dp.TunnelKey), NetworkName: dp.ExternalIDs["name2"]}
+		if id, ok := strings.CutPrefix(name, "neutron-"); ok {
+			p.NetworkID = id
+		}
+		if len(pb.MAC) > 0 {
+			// "fa:16:3e:… 10.0.0.5 fd00::5" (or "unknown")
+			f := strings.Fields(pb.MAC[0])
+			if len(f) > 0 && f[0] != "unknown" {
+				p.MAC, p.IPs = f[0], f[1:]
+			}
+		}
+		out = append(out, p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].PortID < out[j].PortID })
+	return out
 }
 
 func (m *Mapper) readNB(ctx context.Context, c client.Client) error {
