@@ -20,6 +20,7 @@ Usage:
   flowlens ovs configure|check [options]                 export sFlow from Open vSwitch to flowlens / show what bridges export
   flowlens ovn configure [options]                       make OVN sample the packets it drops (security groups) to flowlens
   flowlens setup elasticsearch|kibana [--config FILE]    install index templates / import the Kibana dashboard
+  flowlens setup kibana --output FILE                    write the Kibana saved objects (NDJSON) to a file
   flowlens console hash-password                         bcrypt hash for console.auth.password_hash
   flowlens config [--effective] [--config FILE]          print the configuration reference / effective values
   flowlens version                                       print the version
