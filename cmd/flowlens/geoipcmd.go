@@ -43,7 +43,7 @@ func cmdGeoIP(args []string, stdout, stderr io.Writer) error {
 	res, err := geoip.Update(ctx, d, &http.Client{}, time.Now(), *force)
 	for _, r := range res {
 		if r.Current {
-			fmt.Fprintf(stdout, "%s: %s (%s, built %s) is this month's: kept (--force to download again)\n",
+			fmt.Fprintf(stdout, "%s: %s (%s, built %s) is up to date: kept (--force to download again)\n",
 				r.Kind, r.Path, r.Type, r.Built.UTC().Format("2006-01-02"))
 			continue
 		}
@@ -90,7 +90,12 @@ func geoipStatus(c config.Enrich, geo *geoip.DB, ref *geoip.Refresher) map[strin
 			g["attribution"] = map[string]any{"text": "IP geolocation by DB-IP", "url": "https://db-ip.com",
 				"license": "CC BY 4.0", "license_url": "https://creativecommons.org/licenses/by/4.0/"}
 		}
-		if len(loaded) == 0 {
+		switch {
+		case len(loaded) > 0:
+		case c.GeoIP.Download.Enabled:
+			g["hint"] = "no GeoIP database loaded yet: the collector downloads them (download.last_error says what failed; set enrich.geoip.download.city_url and asn_url to a mirror, or run `flowlens geoip update` where there is network and copy " +
+				c.GeoIP.Download.Dir + " here) (docs/operations.md#geography-geoip-databases)"
+		default:
 			g["hint"] = "no GeoIP database loaded yet: run `flowlens geoip update`, or set enrich.geoip.download.enabled: true (DB-IP Lite, CC BY 4.0) or enrich.geoip.city_databases (docs/operations.md#geography-geoip-databases)"
 		}
 	} else {

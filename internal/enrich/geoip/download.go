@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -169,6 +170,13 @@ func fetchMonth(ctx context.Context, c DownloadConfig, client *http.Client, kind
 	}
 	var err error
 	for i, month := range months {
+		if i > 0 {
+			// This month's is not published yet: last month's is only
+			// worth fetching if what is installed is older.
+			if typ, built, ok := Installed(path); ok && !built.Before(month) {
+				return Downloaded{Kind: kind, Path: path, Type: typ, Built: built, Current: true}, nil
+			}
+		}
 		url := URL(template, month)
 		var res Downloaded
 		res, err = fetch(ctx, c, client, kind, url, path)
@@ -202,6 +210,10 @@ func fetch(ctx context.Context, c DownloadConfig, client *http.Client, kind Kind
 	req.Header.Set("User-Agent", "flowlens-geoip-update")
 	resp, err := client.Do(req)
 	if err != nil {
+		var ue *neturl.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // it repeats the method and URL
+		}
 		return Downloaded{}, fmt.Errorf("GET %s: %w (no network, or the host is not reachable from here)", url, err)
 	}
 	defer resp.Body.Close()

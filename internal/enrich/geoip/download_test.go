@@ -197,6 +197,13 @@ func TestUpdateFallsBackToLastMonth(t *testing.T) {
 	if err != nil || len(res) != 2 || !strings.HasSuffix(res[0].URL, "2026-12.mmdb.gz") || !strings.HasSuffix(res[1].URL, "2027-01.mmdb.gz") {
 		t.Fatalf("%+v %v", res, err)
 	}
+	// Last month's installed, this month's still not published: nothing
+	// is downloaded again.
+	hits := m.hits["/free/dbip-city-lite-2026-12.mmdb.gz"]
+	res, err = Update(context.Background(), cfg, nil, jan.Add(24*time.Hour), false)
+	if err != nil || !res[0].Current || m.hits["/free/dbip-city-lite-2026-12.mmdb.gz"] != hits {
+		t.Errorf("fetched last month's again: %+v %v", res, err)
+	}
 	// Uncompressed files (a mirror that serves .mmdb) are taken as they are.
 	cfg.CityURL = strings.TrimSuffix(cfg.CityURL, ".gz")
 	m.files["/free/dbip-city-lite-2027-01.mmdb"] = dbipCity(t, jan)
