@@ -86,6 +86,10 @@ type dashboardSpec struct {
 	countOnce bool
 }
 
+// geoCredit is the credit DB-IP's licence (CC BY 4.0) asks for, on the
+// maps that may show its data.
+const geoCredit = "With flowlens's default databases (flowlens geoip update): IP geolocation by DB-IP (https://db-ip.com), CC BY 4.0."
+
 var sumBytes = metricSpec{"sum", "network.bytes", "Bytes"}
 var sumPackets = metricSpec{"sum", "network.packets", "Packets"}
 
@@ -118,7 +122,7 @@ var ecsDashboard = dashboardSpec{
 	},
 	mapAfter: 4,
 	geo: mapSpec{id: "flowlens-map", title: "flowlens: where traffic comes from and goes to", view: dataViewFlows,
-		desc:   "Bytes by source and destination location (source.geo.location, destination.geo.location, set by GeoIP enrichment).",
+		desc:   "Bytes by source and destination location (source.geo.location, destination.geo.location, set by GeoIP enrichment). " + geoCredit,
 		metric: sumBytes, w: 48, h: 20,
 		layers: []geoLayer{
 			{"flowlens-sources", "Sources (bytes)", "source.geo.location", "#6092C0"},
@@ -157,7 +161,7 @@ var compatDashboard = dashboardSpec{
 	},
 	mapAfter: 3,
 	geo: mapSpec{id: "flowlens-compat-map", title: "flowlens compat: geoip_pin", view: dataViewFlows,
-		desc:   "Bytes by geoip_pin, the location GeoIP enrichment gives (the destination's by default, as the Fluentd chain's).",
+		desc:   "Bytes by geoip_pin, the location GeoIP enrichment gives each flow (which end: docs/elasticsearch.md). " + geoCredit,
 		metric: compatBytes, w: 48, h: 20,
 		layers: []geoLayer{{"flowlens-compat-pins", "geoip_pin (bytes)", "geoip_pin", "#6092C0"}}},
 }
