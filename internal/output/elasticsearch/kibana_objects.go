@@ -33,6 +33,8 @@ const (
 	lensCoreMigration   = "8.8.0"
 	lensTypeMigration   = "8.6.0"
 	legacyCoreMigration = "8.0.0"
+	// dashboardTypeMigration: the last dashboard migration before 8.8.
+	dashboardTypeMigration = "8.7.0"
 	// minLensVersion is the first Kibana that imports the Lens objects.
 	minLensMajor, minLensMinor = 8, 8
 )
@@ -341,7 +343,9 @@ func buildObjects(prefix, schema string, t kibanaTarget) []obj {
 	if t.flavor == FlavorKibana && !t.kibana7 {
 		dash["coreMigrationVersion"] = legacyCoreMigration
 		if t.lens {
-			dash["coreMigrationVersion"] = lensCoreMigration
+			// In Kibana 8.8's own export format; the panels' references
+			// are already extracted, so the older migrations need not run.
+			dash["coreMigrationVersion"], dash["typeMigrationVersion"] = lensCoreMigration, dashboardTypeMigration
 		}
 	}
 	return append(out, dash)
