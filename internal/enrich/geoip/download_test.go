@@ -30,24 +30,7 @@ func dbipFile(t *testing.T, dbType string, built time.Time, entries map[string]m
 	if strings.HasPrefix(dbType, "nodesc:") {
 		dbType, desc = strings.TrimPrefix(dbType, "nodesc:"), nil
 	}
-	tree, err := mmdbwriter.New(mmdbwriter.Options{DatabaseType: dbType, RecordSize: 24, BuildEpoch: built.Unix(), Description: desc})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for cidr, v := range entries {
-		_, n, err := net.ParseCIDR(cidr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := tree.Insert(n, v); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var b bytes.Buffer
-	if _, err := tree.WriteTo(&b); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
+	return buildDB(t, mmdbwriter.Options{DatabaseType: dbType, RecordSize: 24, BuildEpoch: built.Unix(), Description: desc}, entries)
 }
 
 func gz(t *testing.T, b []byte) []byte {
