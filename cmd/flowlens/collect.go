@@ -137,6 +137,7 @@ func cmdRun(args []string, stderr io.Writer) error {
 	stopEnrich := make(chan struct{})
 	defer close(stopEnrich)
 	var geo *geoip.DB
+	var geoRefresh *geoip.Refresher
 	if cfg.Enrich.GeoIP.Enabled() {
 		db, err := geoip.Open(cfg.Enrich.GeoIP, log)
 		if err != nil {
@@ -146,7 +147,24 @@ func cmdRun(args []string, stderr io.Writer) error {
 		geo = db
 		go db.Run(stopEnrich)
 		pcfg.Enrichers = append(pcfg.Enrichers, func() pipeline.Enricher { return db.NewEnricher() })
-		log.Info("GeoIP enrichment on", "city", cfg.Enrich.GeoIP.CityDatabases, "asn", cfg.Enrich.GeoIP.ASNDatabases)
+		loaded, missing := db.Databases()
+		log.Info("GeoIP enrichment on", "databases", len(loaded), "city", cfg.Enrich.GeoIP.CityDatabases, "asn", cfg.Enrich.GeoIP.ASNDatabases,
+			"waiting_for", missing)
+		if a := db.Attribution(); a != "" {
+			log.Info("GeoIP data licence", "attribution", a)
+		}
+		if cfg.Enrich.GeoIP.Download.Enabled {
+			// In the background: without network the collector runs on,
+			// and says what failed and what to set.
+			geoRefresh = geoip.NewRefresher(cfg.Enrich.GeoIP.Download, log, func() {
+				if _, err := db.Reload(); err != nil {
+					log.Warn("GeoIP reload after download failed; keeping the loaded databases", "error", err)
+				}
+			})
+			refreshCtx, stopRefresh := context.WithCancel(context.Background())
+			defer stopRefresh()
+			go geoRefresh.Run(refreshCtx)
+		}
 	}
 	enrichCtx, stopSources := context.WithCancel(context.Background())
 	defer stopSources()
@@ -237,7 +255,7 @@ func cmdRun(args []string, stderr io.Writer) error {
 		}
 		var api http.Handler = console.NewAPI(st, p.Agents, p.Inventory, console.StatusInfo{
 			Version: versionString(), Started: time.Now(), Listen: listen, QueryTimeout: cfg.Console.QueryTimeout,
-			Enrichment: enrichmentStatus(cfg.Enrich, geo, osInv, osAPI), Interval: cfg.Aggregate.Interval,
+			Enrichment: enrichmentStatus(cfg.Enrich, geo, geoRefresh, osInv, osAPI), Interval: cfg.Aggregate.Interval,
 			SetupHint: ovs.ShellQuote(append([]string{"ovs-vsctl"}, ovs.Command(ovs.Settings{Agent: agentHint(),
 				Target: "COLLECTOR_IP:" + port(addrs[0]), Sampling: 64, Polling: 10, Header: 128}, []string{"br-int"})...)),
 		})

@@ -12,10 +12,11 @@ import (
 
 // subcommands is the command tree completion offers.
 var subcommands = map[string][]string{
-	"":           {"run", "decode", "replay", "inventory", "ovs", "ovn", "setup", "console", "config", "version", "help", "completion"},
+	"":           {"run", "decode", "replay", "inventory", "ovs", "ovn", "setup", "geoip", "console", "config", "version", "help", "completion"},
 	"ovs":        {"configure", "check"},
 	"ovn":        {"configure"},
 	"setup":      {"elasticsearch", "kibana"},
+	"geoip":      {"update"},
 	"console":    {"hash-password"},
 	"completion": {"bash", "zsh", "fish"},
 }

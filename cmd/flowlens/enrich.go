@@ -129,15 +129,9 @@ func or(a, b string) string {
 // enrichmentStatus reports, for /api/v1/status, what each enrichment
 // source is and what it has done: an operator must see at once why names
 // or countries are missing.
-func enrichmentStatus(c config.Enrich, geo *geoip.DB, inv *openstack.Inventory, api *openstack.APISource) func() any {
+func enrichmentStatus(c config.Enrich, geo *geoip.DB, geoRefresh *geoip.Refresher, inv *openstack.Inventory, api *openstack.APISource) func() any {
 	return func() any {
-		g := map[string]any{"enabled": geo != nil, "city_databases": c.GeoIP.CityDatabases, "asn_databases": c.GeoIP.ASNDatabases}
-		if geo != nil {
-			st := geo.Stats()
-			g["lookups"], g["found"] = st.Lookups, st.Found
-		} else {
-			g["hint"] = "set enrich.geoip.city_databases (and asn_databases) to MaxMind-format files, e.g. DB-IP Lite: docs/openstack.md#geography"
-		}
+		g := geoipStatus(c, geo, geoRefresh)
 		o := map[string]any{"base_mac": c.OpenStack.BaseMAC, "uplink_bridges_export": c.OpenStack.UplinkBridgesExport}
 		if inv != nil {
 			st := inv.Stats()

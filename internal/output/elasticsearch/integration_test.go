@@ -120,15 +120,41 @@ func TestRealCluster(t *testing.T) {
 		}
 	}
 	if kurl := os.Getenv("KIBANA_URL"); kurl != "" {
-		cfg := base
-		cfg.Kibana.URL = kurl
-		cfg.Kibana.Username, cfg.Kibana.Password = os.Getenv("KIBANA_USERNAME"), Secret(os.Getenv("KIBANA_PASSWORD"))
-		cfg.Kibana.TLS = cfg.TLS
-		res, err := SetupKibana(ctxT(t), cfg, nil)
-		if err != nil {
-			t.Fatal(err)
+		// Both schemas' objects are imported, then read back: every
+		// object of the file is there, with its references.
+		for _, schema := range []string{SchemaECS, SchemaNetFlowCompat} {
+			cfg := base
+			cfg.Schema = schema
+			cfg.Kibana.URL = kurl
+			cfg.Kibana.Username, cfg.Kibana.Password = os.Getenv("KIBANA_USERNAME"), Secret(os.Getenv("KIBANA_PASSWORD"))
+			cfg.Kibana.TLS = cfg.TLS
+			res, err := SetupKibana(ctxT(t), cfg, nil)
+			if err != nil {
+				t.Fatalf("%s: %v", schema, err)
+			}
+			t.Logf("kibana, %s: %+v", schema, res)
+			nd, _ := SavedObjects(cfg.Index, schema, res.Flavor, res.Version)
+			kc, err := newClient([]string{kurl}, cfg.Kibana.Auth, cfg.Kibana.TLS, cfg.Timeout, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, line := range strings.Split(strings.TrimSpace(string(nd)), "\n") {
+				var o struct{ ID, Type string }
+				json.Unmarshal([]byte(line), &o)
+				_, body, err := kc.do(ctxT(t), http.MethodGet, "/api/saved_objects/"+o.Type+"/"+o.ID, "", nil)
+				if err != nil {
+					t.Errorf("%s: reading %s/%s back: %v", schema, o.Type, o.ID, err)
+					continue
+				}
+				var got struct {
+					Error      any `json:"error"`
+					References []any
+				}
+				if json.Unmarshal(body, &got); got.Error != nil {
+					t.Errorf("%s: %s/%s: %s", schema, o.Type, o.ID, body)
+				}
+			}
 		}
-		t.Logf("kibana: %+v", res)
 	}
 }
 

@@ -3,7 +3,6 @@ package elasticsearch
 import (
 	"bytes"
 	"context"
-	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,84 +14,30 @@ import (
 	"strings"
 )
 
-// Saved objects shipped in the binary, Kibana 8 format: the two data views
-// (flow-* without the counters, flow-counters*), aggregation-based
-// visualizations, an Elastic Maps map and the dashboard that shows them.
-//
-//go:embed kibana/flowlens.ndjson
-var kibanaObjects []byte
-
-// osdMapObject replaces the map for OpenSearch Dashboards, which has no
-// Elastic Maps: a coordinate map visualization with the same id.
-//
-//go:embed kibana/osd-map.ndjson
-var osdMapObject []byte
-
 // Flavors of Kibana.
 const (
 	FlavorKibana = "kibana"
 	FlavorOSD    = "opensearch-dashboards"
 )
 
-// SavedObjects returns the NDJSON SetupKibana imports, for an index prefix,
-// a schema and a flavor. With the netflow-compat schema only the data
-// views are included: the visualizations use ECS field names.
-func SavedObjects(prefix, schema, flavor string) ([]byte, error) {
-	return savedObjects(prefix, schema, flavor, false)
-}
-
-// savedObjects: kibana7 drops the Kibana 8 migration marker, which Kibana 7
-// refuses as a newer version.
-func savedObjects(prefix, schema, flavor string, kibana7 bool) ([]byte, error) {
-	var osdMap map[string]any
-	if err := json.Unmarshal(bytes.TrimSpace(osdMapObject), &osdMap); err != nil {
-		return nil, err
+// SavedObjects returns the NDJSON (the saved objects import and export
+// format: one object a line) that SetupKibana imports, for an index
+// prefix, a schema, a flavor and the version of Kibana or OpenSearch
+// Dashboards ("": the latest, i.e. Lens for Kibana). `flowlens setup kibana
+// --output FILE` writes it.
+func SavedObjects(prefix, schema, flavor, version string) ([]byte, error) {
+	if prefix == "" {
+		prefix = "flow"
+	}
+	switch flavor {
+	case FlavorKibana, FlavorOSD:
+	case "", "auto":
+		flavor = FlavorKibana
+	default:
+		return nil, fmt.Errorf("unknown flavor %q: use kibana or opensearch-dashboards", flavor)
 	}
 	var out bytes.Buffer
-	for _, line := range bytes.Split(bytes.TrimSpace(kibanaObjects), []byte("\n")) {
-		var o map[string]any
-		if err := json.Unmarshal(line, &o); err != nil {
-			return nil, fmt.Errorf("embedded saved objects: %w", err)
-		}
-		typ, _ := o["type"].(string)
-		if schema == SchemaNetFlowCompat && typ != "index-pattern" {
-			continue
-		}
-		if typ == "index-pattern" && prefix != "flow" {
-			attrs := o["attributes"].(map[string]any)
-			title := attrs["title"].(string)
-			attrs["title"] = strings.ReplaceAll(title, "flow-", prefix+"-")
-		}
-		if kibana7 {
-			delete(o, "coreMigrationVersion")
-		}
-		if flavor == FlavorOSD {
-			// OpenSearch Dashboards is a fork of Kibana 7.10: no core
-			// migration version, no Elastic Maps.
-			delete(o, "coreMigrationVersion")
-			delete(o, "typeMigrationVersion")
-			if typ == "map" {
-				o = osdMap
-			}
-			if typ == "dashboard" {
-				for _, r := range o["references"].([]any) {
-					ref := r.(map[string]any)
-					if ref["type"] == "map" {
-						ref["type"] = "visualization"
-					}
-				}
-				attrs := o["attributes"].(map[string]any)
-				var panels []map[string]any
-				if err := json.Unmarshal([]byte(attrs["panelsJSON"].(string)), &panels); err != nil {
-					return nil, err
-				}
-				for _, p := range panels {
-					p["version"] = "7.10.2"
-				}
-				b, _ := json.Marshal(panels)
-				attrs["panelsJSON"] = string(b)
-			}
-		}
+	for _, o := range buildObjects(prefix, schema, targetFor(flavor, version)) {
 		b, err := json.Marshal(o)
 		if err != nil {
 			return nil, err
@@ -101,6 +46,14 @@ func savedObjects(prefix, schema, flavor string, kibana7 bool) ([]byte, error) {
 		out.WriteByte('\n')
 	}
 	return out.Bytes(), nil
+}
+
+// DashboardTitle is the title of the dashboard imported for a schema.
+func DashboardTitle(schema string) string {
+	if schema == SchemaNetFlowCompat {
+		return compatDashboard.title
+	}
+	return ecsDashboard.title
 }
 
 // KibanaResult is the answer of a saved objects import.
@@ -159,8 +112,7 @@ func SetupKibana(ctx context.Context, cfg Config, log *slog.Logger) (KibanaResul
 	} else {
 		c.extra = http.Header{"Kbn-Xsrf": {"true"}}
 	}
-	major, _ := strconv.Atoi(strings.SplitN(res.Version, ".", 2)[0])
-	ndjson, err := savedObjects(cfg.Index, cfg.Schema, res.Flavor, res.Flavor == FlavorKibana && major > 0 && major < 8)
+	ndjson, err := SavedObjects(cfg.Index, cfg.Schema, res.Flavor, res.Version)
 	if err != nil {
 		return res, err
 	}
@@ -191,7 +143,7 @@ func SetupKibana(ctx context.Context, cfg Config, log *slog.Logger) (KibanaResul
 	}
 	if log != nil {
 		log.Info("kibana saved objects imported", "flavor", res.Flavor, "version", res.Version, "objects", ir.SuccessCount,
-			"dashboard", "flowlens: traffic overview")
+			"dashboard", DashboardTitle(cfg.Schema))
 	}
 	return res, nil
 }

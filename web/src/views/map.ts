@@ -13,6 +13,7 @@ const IN = '#1c7ed6';
 let chartEl: HTMLElement;
 let peersEl: HTMLElement;
 let setupEl: HTMLElement;
+let creditEl: HTMLElement;
 let c: EChartsType | null = null;
 let world: Promise<void> | null = null;
 
@@ -53,9 +54,20 @@ function loadWorld(): Promise<void> {
 
 const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
 
+// The credit the GeoIP databases' licence asks for (DB-IP Lite: CC BY 4.0).
+function attribution(ctx: Ctx): HTMLElement[] {
+  const a = ctx.status?.enrichment?.geoip?.attribution;
+  if (!a) return [];
+  const link = (href: string, text: string) => h('a', { href, target: '_blank', rel: 'noopener' }, text);
+  return [
+    h('span', { 'data-testid': 'geoip-attribution', style: { fontSize: '12px', color: 'var(--muted)', marginLeft: '12px' } }, link(a.url, a.text), ' (', link(a.license_url, a.license), ')'),
+  ];
+}
+
 function mount(root: HTMLElement, ctx: Ctx): void {
   setupEl = h('div');
-  const p = panel('External peers', [h('span.key', null, swatch(OUT), 'outbound ', swatch(IN), 'inbound')], 'map-panel');
+  creditEl = h('span');
+  const p = panel('External peers', [h('span.key', null, swatch(OUT), 'outbound ', swatch(IN), 'inbound'), creditEl], 'map-panel');
   chartEl = h('div.chart.worldmap', { 'data-testid': 'map' });
   p.body.append(chartEl);
   const tp = panel('Peers by traffic', [], 'peers-panel');
@@ -71,6 +83,7 @@ function mount(root: HTMLElement, ctx: Ctx): void {
 
 async function load(ctx: Ctx): Promise<void> {
   showIn(setupEl);
+  showIn(creditEl, ...attribution(ctx));
   if (noFlowsYet(ctx)) setupEl.append(setupCard(ctx.status));
   notes.reset();
   let r: GeoResp;
@@ -131,7 +144,19 @@ async function load(ctx: Ctx): Promise<void> {
         'empty',
         h('b', null, 'No geolocated peers in this time range.'),
         h('br'),
-        'External peers appear here, sized by traffic, when flows are enriched with GeoIP (country, city): until GeoIP enrichment is set up, this map stays empty. Private and internal addresses are never placed on the map.',
+        'External peers appear here, sized by traffic, when flows are enriched with GeoIP (country, city). Private and internal addresses are never placed on the map.',
+        ...(ctx.status?.enrichment?.geoip?.attribution
+          ? []
+          : [
+              h('br'),
+              'No GeoIP database yet? Run ',
+              h('code', null, 'flowlens geoip update'),
+              ' (free DB-IP Lite databases, CC BY 4.0) or set ',
+              h('code', null, 'enrich.geoip.download.enabled: true'),
+              ' to let the collector fetch them, or list your own in ',
+              h('code', null, 'enrich.geoip.city_databases'),
+              '.',
+            ]),
       ),
     );
     showIn(peersEl, message('empty', 'No external peers located.'));
