@@ -187,6 +187,25 @@ func (r *Registry) Get(k Key) *Stats {
 	return s
 }
 
+// NewSequence returns Stats outside any registry, to follow one sequence
+// that several rows share (Open vSwitch's IPFIX domains); only Observe's
+// loss is of use.
+func NewSequence() *Stats {
+	s := &Stats{}
+	s.Errors = map[string]uint64{}
+	return s
+}
+
+// AddLost counts loss measured elsewhere (a shared sequence) on s.
+func (s *Stats) AddLost(n uint64) {
+	if n == 0 {
+		return
+	}
+	s.mu.Lock()
+	s.Lost += n
+	s.mu.Unlock()
+}
+
 // Observe records one datagram. It returns how much the sequence number
 // says was lost before it, and whether the caller should log o.Error: at
 // most once per exporter every 10 seconds, so a flood of bad datagrams

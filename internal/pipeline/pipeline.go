@@ -96,6 +96,10 @@ type Pipeline struct {
 	pool      sync.Pool
 	wg        sync.WaitGroup
 	stopped   bool
+	// ovsSeq: the sequence of each Open vSwitch IPFIX exporter address
+	// (*agents.Stats), across its observation domains; as bounded as the
+	// template cache's exporters.
+	ovsSeq sync.Map
 }
 
 // queue is one output's bounded queue and its counters.
@@ -431,8 +435,20 @@ func (h *NetFlowHandler) Datagram(b []byte, src netip.AddrPort, now time.Time) {
 	} else {
 		key.SubAgent = agents.NoSubAgent
 	}
+	// Open vSwitch numbers the IPFIX messages of all its observation
+	// domains in one sequence (one counter per exporter): measured per
+	// domain, each domain would count the others' messages as lost. The
+	// loss goes to the row of the datagram that revealed it.
+	var shared uint64
+	if r.Version == 10 && r.OpenVSwitch && o.HeaderOK {
+		seq, _ := h.p.ovsSeq.LoadOrStore(key.Agent, agents.NewSequence())
+		shared, _ = seq.(*agents.Stats).Observe(now, &agents.Observation{HeaderOK: true, Sequence: o.Sequence, Step: o.Step,
+			StepIncluded: o.StepIncluded, Resync: o.Resync})
+		o.HeaderOK = false
+	}
 	st := h.p.stats(h.cache, key)
 	_, logIt := st.Observe(now, &o)
+	st.AddLost(shared)
 	for reason, n := range r.Errors {
 		st.AddErrors(netflow.Reason(reason).String(), uint64(n))
 	}

@@ -439,3 +439,69 @@ func TestIPFIXBiflowSequence(t *testing.T) {
 		t.Errorf("lost %d, resets %d, out of order %d, errors %v", a.Lost, a.Resets, a.OutOfOrder, a.Errors)
 	}
 }
+
+// Open vSwitch numbers the IPFIX messages of all its observation domains
+// in one sequence (OVN's drop sampling: a domain per datapath). Messages
+// of two domains with one shared, gapless sequence lose nothing; one
+// message not delivered is one lost, not the other domain's count.
+func TestIPFIXOpenVSwitchSharedSequence(t *testing.T) {
+	ds, err := pcapfile.ReadAll("../../testdata/openstack/ovn-ipfix-drops.pcap", func(d pcapfile.Datagram) bool { return d.Dst.Port() == 46055 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The capture's sets: Open vSwitch's templates and a data set of one record.
+	var tmpls [][]byte
+	var data []byte
+	for _, d := range ds {
+		b := d.Payload[16:]
+		for len(b) >= 4 {
+			id, n := binary.BigEndian.Uint16(b), int(binary.BigEndian.Uint16(b[2:]))
+			if n < 4 || n > len(b) {
+				break
+			}
+			switch {
+			case id == 2:
+				tmpls = append(tmpls, append([]byte(nil), b[:n]...))
+			case id >= 256 && data == nil && binary.BigEndian.Uint32(d.Payload[12:]) != 0: // not the options data
+				data = append([]byte(nil), b[:n]...)
+			}
+			b = b[n:]
+		}
+	}
+	if tmpls == nil || data == nil {
+		t.Fatal("no template or data set in the capture")
+	}
+	for _, c := range []struct {
+		name string
+		skip int
+		lost uint64
+	}{{"gapless", -1, 0}, {"one lost", 3, 1}} {
+		t.Run(c.name, func(t *testing.T) {
+			opt := netflow.Options{}
+			p := pipeline.New(pipeline.Config{NetFlow: opt, Templates: netflow.NewTemplates(opt), Wait: true}, quiet(), &memOutput{})
+			h := p.NetFlowHandler()
+			src := netip.MustParseAddrPort("192.0.2.10:40000")
+			for _, ts := range tmpls { // as Open vSwitch sends them: one message each, in one domain
+				h.Datagram(ipfixMessage(1<<24, 0, ts), src, time.Now())
+			}
+			// one record per message, domains 1<<24|1 and 1<<24|2 in turn
+			for i := range 8 {
+				if i != c.skip {
+					h.Datagram(ipfixMessage(1<<24|uint32(1+i%2), uint32(i), data), src, time.Now())
+				}
+			}
+			h.Flush()
+			p.Close()
+			var lost, rows uint64
+			for _, a := range p.Agents.All() {
+				lost += a.Lost
+				if a.FlowSamples > 0 {
+					rows++
+				}
+			}
+			if lost != c.lost || rows != 2 {
+				t.Errorf("lost %d (want %d) over %d domains with records (want 2)", lost, c.lost, rows)
+			}
+		})
+	}
+}

@@ -216,6 +216,9 @@ func (d *Decoder) dataSet(c *msgCtx, id uint16, b []byte, res *Result) {
 
 // records decodes the records of one data set with tpl.
 func (d *Decoder) records(c *msgCtx, tpl *template, b []byte, res *Result) {
+	if tpl.prescaled {
+		res.OpenVSwitch = true
+	}
 	var smp *sampling
 	if !tpl.options {
 		smp = d.t.samplingFor(c.addr, dkey{version: c.version, domain: c.domain}, c.now)

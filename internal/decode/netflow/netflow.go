@@ -220,6 +220,10 @@ type Result struct {
 	// of another observation domain of the exporter: Open vSwitch's, which
 	// sends templates for one domain at a time (Templates.borrow).
 	BorrowedTemplate uint32
+	// OpenVSwitch: a data set was decoded with an Open vSwitch template.
+	// Open vSwitch numbers the messages of all its observation domains in
+	// one sequence, so loss is measured per exporter, not per domain.
+	OpenVSwitch bool
 
 	// ReverseRecords counts the records in Flows made from the reverse
 	// direction of biflows (RFC 5103) of this datagram's own data sets;
