@@ -30,6 +30,7 @@ import (
 	"github.com/flowlens/flowlens/internal/ovs"
 	"github.com/flowlens/flowlens/internal/pipeline"
 	"github.com/flowlens/flowlens/internal/store"
+	"github.com/flowlens/flowlens/internal/unanswered"
 )
 
 // loadConfig parses the common flags (--config and every setting) and
@@ -130,6 +131,12 @@ func cmdRun(args []string, stderr io.Writer) error {
 	// Before aggregation: it needs every sample's rate, size and ports.
 	acc := accuracy.New(accuracy.Config{})
 	outputs = append(outputs, acc)
+	// Unanswered connection attempts, for the console: every sample too.
+	var una *unanswered.Tracker
+	if cfg.Console.Enabled {
+		una = unanswered.New(cfg.Console.Unanswered)
+		outputs = append(outputs, una)
+	}
 	pcfg := pipeline.Config{
 		QueueRecords: cfg.Pipeline.QueueRecords,
 		SFlow:        sflow.Options{IncludeFCS: cfg.Input.SFlow.IncludeFCS},
@@ -260,6 +267,7 @@ func cmdRun(args []string, stderr io.Writer) error {
 				Target: "COLLECTOR_IP:" + port(addrs[0]), Sampling: 64, Polling: 10, Header: 128}, []string{"br-int"})...)),
 		})
 		api = console.WithAccuracy(api, acc, nil)
+		api = console.WithUnanswered(api, una, nil)
 		ccfg := cfg.Console
 		ccfg.Assets = assets.FS
 		if srv, err = console.NewServer(ccfg, api, log); err == nil {

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"github.com/flowlens/flowlens/internal/unanswered"
 	"net/http"
 	"time"
 
@@ -50,6 +51,39 @@ func WithAccuracy(api http.Handler, src AccuracySource, now func() time.Time) ht
 		}
 		aq.Agent, aq.Port = q.Get("agent"), q.Get("port")
 		writeJSON(w, http.StatusOK, src.Report(aq))
+	})
+	return mux
+}
+
+// UnansweredSource answers GET /api/v1/unanswered (package unanswered).
+type UnansweredSource interface {
+	Report(from time.Time) unanswered.Report
+}
+
+// WithUnanswered serves GET /api/v1/unanswered?from= from src (in memory,
+// so with the store disabled too) and everything else from api.
+func WithUnanswered(api http.Handler, src UnansweredSource, now func() time.Time) http.Handler {
+	if now == nil {
+		now = time.Now
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/", api)
+	mux.HandleFunc("GET /api/v1/unanswered", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		if err := checkParams(q, []string{"from"}); err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		var from time.Time
+		if v := q.Get("from"); v != "" {
+			t, err := ParseTime(v, now())
+			if err != nil {
+				writeError(w, http.StatusBadRequest, "from: "+err.Error())
+				return
+			}
+			from = t
+		}
+		writeJSON(w, http.StatusOK, src.Report(from))
 	})
 	return mux
 }

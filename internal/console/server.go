@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"github.com/flowlens/flowlens/internal/unanswered"
 	"io/fs"
 	"log/slog"
 	"net"
@@ -80,6 +81,8 @@ type Config struct {
 	TLS                      TLS  `yaml:"tls"`
 	// QueryTimeout bounds one API query.
 	QueryTimeout time.Duration `yaml:"query_timeout"`
+	// Unanswered: the inference of GET /api/v1/unanswered.
+	Unanswered unanswered.Config `yaml:"unanswered"`
 	// Assets are the console's static files (package
 	// internal/console/assets), served at /; nil serves a placeholder.
 	Assets fs.FS `yaml:"-"`
@@ -88,7 +91,8 @@ type Config struct {
 // DefaultConfig returns the defaults documented in internal/config/default.yaml
 // (a test there keeps the two equal).
 func DefaultConfig() Config {
-	return Config{Enabled: true, Listen: "127.0.0.1:8080", Auth: Auth{Mode: AuthNone, Username: "admin"}, QueryTimeout: 30 * time.Second}
+	return Config{Enabled: true, Listen: "127.0.0.1:8080", Auth: Auth{Mode: AuthNone, Username: "admin"}, QueryTimeout: 30 * time.Second,
+		Unanswered: unanswered.DefaultConfig()}
 }
 
 // IsLoopback reports whether the listen address only accepts local

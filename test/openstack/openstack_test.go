@@ -127,6 +127,8 @@ func testCloud(t *testing.T, mode string) {
 	mem, total := l.memory()
 	l.logf("memory of the lab (PSS of every process in its namespaces), MiB:\n%s", mem)
 
+	l.checkUnanswered(c)
+
 	end = l.begin("flowlens stop, NDJSON read")
 	fl.stop(syscall.SIGTERM, 15*time.Second)
 	recs := readNDJSON(t, l.p("flows.ndjson"))
@@ -174,7 +176,7 @@ func (l *Lab) startFlowlens(bin string) *Proc {
 		drops = "--input.neutron_log.files=" + strings.Join(files, ",")
 	}
 	fl := l.start(l.host, "flowlens", nil, bin, "run", "--config", cfg, "--store.enabled=false",
-		"--console.listen=127.0.0.1:38080", "--input.sflow.listen=:"+portSFlow, drops,
+		"--console.listen=127.0.0.1:38080", "--console.unanswered.window=1s", "--input.sflow.listen=:"+portSFlow, drops,
 		"--log.format=json", "--log.level=info")
 	l.waitFor("flowlens: OpenStack APIs read", 90*time.Second, func() error {
 		b, _ := os.ReadFile(l.p("log/flowlens.out"))
@@ -752,5 +754,52 @@ func (l *Lab) checkInventory(bin string, c *Cloud) {
 		if !strings.Contains(line, want) {
 			t.Errorf("flowlens inventory: %s: %q lacks %q", vm.Name, line, want)
 		}
+	}
+}
+
+// checkUnanswered: flowlens's inference of unanswered connection attempts (for clouds with
+// no drop source) lists the TCP 8080 attempts to vm2 — two connections, retried SYNs, no
+// reply — and none of the allowed SSH connections (#13 point 4).
+func (l *Lab) checkUnanswered(c *Cloud) {
+	t := l.t
+	t.Helper()
+	vm2 := c.VMs[1]
+	var rep struct {
+		Inference string `json:"inference"`
+		Rows      []struct {
+			DstIP    string `json:"dst_ip"`
+			DstPort  int    `json:"dst_port"`
+			Attempts int    `json:"attempts"`
+			SYNs     int    `json:"syn_samples"`
+			Dst      struct {
+				PortID string `json:"port_id"`
+			} `json:"dst"`
+		} `json:"rows"`
+	}
+	resp, err := l.http.Get("http://127.0.0.1:38080/api/v1/unanswered")
+	if err != nil {
+		t.Errorf("GET /api/v1/unanswered: %v", err)
+		return
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(&rep); err != nil || resp.StatusCode != 200 {
+		t.Errorf("GET /api/v1/unanswered: %s: %v", resp.Status, err)
+		return
+	}
+	l.logf("unanswered connection attempts (%s): %+v", rep.Inference, rep.Rows)
+	found := false
+	for _, r := range rep.Rows {
+		switch {
+		case r.DstPort == 22:
+			t.Errorf("an allowed SSH connection listed as unanswered: %+v", r)
+		case r.DstPort == 8080 && r.DstIP == vm2.IP && r.Dst.PortID == vm2.PortID:
+			found = true
+			if r.Attempts != 2 || r.SYNs < 2 {
+				t.Errorf("unanswered TCP 8080 to vm2: %d attempts, %d SYN samples; want 2 attempts, retried SYNs", r.Attempts, r.SYNs)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("the TCP 8080 attempts to vm2 are not listed as unanswered: %+v", rep.Rows)
 	}
 }
