@@ -98,7 +98,7 @@ func (a *api) search(ctx context.Context, q url.Values, base store.Query) (any, 
 	want := func(k string) bool { return len(kinds) == 0 || kinds[k] }
 	lq := strings.ToLower(text)
 	// MACs are stored lower case with colons.
-	if strings.Count(lq, "-") >= 2 && strings.Trim(lq, "0123456789abcdef-") == "" {
+	if macWithDashes(lq) {
 		lq = strings.ReplaceAll(lq, "-", ":")
 	}
 	contains := func(vals ...string) bool {
@@ -193,7 +193,11 @@ func (a *api) search(ctx context.Context, q url.Values, base store.Query) (any, 
 
 	// The store's values in the range.
 	if a.st != nil {
-		hits, err := a.st.Search(ctx, store.SearchRequest{From: base.From, To: base.To, Q: lq, Limit: limit})
+		var ks []string
+		for k := range kinds {
+			ks = append(ks, k)
+		}
+		hits, err := a.st.Search(ctx, store.SearchRequest{From: base.From, To: base.To, Q: lq, Limit: limit, Kinds: ks})
 		if err != nil {
 			return nil, err
 		}
@@ -249,6 +253,21 @@ func (a *api) search(ctx context.Context, q url.Values, base store.Query) (any, 
 	}
 	return map[string]any{"q": text, "from": base.From.UTC(), "to": base.To.UTC(), "matches": out,
 		"inventory": a.info.Ports != nil && len(ports) > 0}, nil
+}
+
+// macWithDashes says whether s is (part of) a MAC written with dashes:
+// at least three groups of one or two hex digits (fa-16-3e…).
+func macWithDashes(s string) bool {
+	parts := strings.Split(strings.Trim(s, "-"), "-")
+	if len(parts) < 3 {
+		return false
+	}
+	for _, p := range parts {
+		if len(p) == 0 || len(p) > 2 || strings.Trim(p, "0123456789abcdef") != "" {
+			return false
+		}
+	}
+	return true
 }
 
 // label says what a match is: the value, and the VM it belongs to.

@@ -222,3 +222,11 @@ func TestSearch(t *testing.T) {
 }
 
 func macString(m flow.MAC) string { return net.HardwareAddr(m[:]).String() }
+
+func TestMACWithDashes(t *testing.T) {
+	for s, want := range map[string]bool{"fa-16-3e": true, "fa-16-3e-00-00-99": true, "fa-16-": false, "add-bed-1": false, "web-db-1": false, "a-b-c": true, "fa:16:3e": false} {
+		if got := macWithDashes(s); got != want {
+			t.Errorf("%q: %v", s, got)
+		}
+	}
+}

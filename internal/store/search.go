@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -31,6 +32,8 @@ type SearchRequest struct {
 	Q string
 	// Limit is the most values of each kind (default 10).
 	Limit int
+	// Kinds restricts the kinds looked in (nil: all).
+	Kinds []string
 }
 
 // SearchHit is one stored value that contains the query.
@@ -65,6 +68,9 @@ func (s *Store) Search(ctx context.Context, r SearchRequest) ([]SearchHit, error
 	var parts []string
 	var args []any
 	for _, k := range SearchKinds {
+		if len(r.Kinds) > 0 && !slices.Contains(r.Kinds, k.Kind) {
+			continue
+		}
 		for _, c := range k.Of {
 			p, a := s.base(segs, fmt.Sprintf("'%s' AS k, %s AS v, bytes", k.Kind, c), fmt.Sprintf(" AND contains(lower(%s), ?)", c), []any{q})
 			parts = append(parts, p)
@@ -78,6 +84,9 @@ func (s *Store) Search(ctx context.Context, r SearchRequest) ([]SearchHit, error
 	// Exact values first, then prefixes, then the busiest, so that the
 	// limit never drops the value typed in full.
 	args = append([]any{q, q}, args...)
+	if len(parts) == 0 {
+		return nil, nil
+	}
 	var out []SearchHit
 	err := scanRows(ctx, s.eng.DB(), sqlq, args, func(rows *sql.Rows) error {
 		var h SearchHit

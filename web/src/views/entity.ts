@@ -95,7 +95,8 @@ function load(kind: Kind) {
       peersOut: soft(top(peerBy('dst'), `src_${kind}`, 100)),
       peersIn: soft(top(peerBy('src'), `dst_${kind}`, 100)),
       protos: soft(top(['proto', 'dst_port'], kind, 15)),
-      info: soft(get<SearchResp>('search', { q: n, kind, limit: 10, ...(s.to === 'now' && /^-/.test(s.from) ? {} : { from: s.from, to: s.to }) }, ctx.signal)),
+      // Its details: the inventory's (whatever the range), and whether the range's flows name it.
+      info: soft(get<SearchResp>('search', { q: n, kind, limit: 10, from: s.from, to: s.to }, ctx.signal)),
       blocked: soft(get<BlockedResp>('blocked', { ...rangeAndFilters(s), filter: [...rangeAndFilters(s).filter, f(kind, n)], limit: 100 }, ctx.signal)),
       // Where it is (hypervisor, project, its port) as its own flows say,
       // for clouds without an inventory the console can read.
