@@ -136,6 +136,16 @@ describe('against a real flowlens (FLOWLENS_URL)', { skip: BASE ? false : 'FLOWL
     assert.deepEqual(await texts('.msg-error'), []);
     const rows = await page.locator('[data-testid=blocked-table] tbody tr').count();
     if (!rows) assert.match(await page.locator('[data-testid=blocked-howto]').textContent(), /flowlens ovn configure/);
+    else {
+      // Every row of the API's answer, the chart of the drop samples and their total.
+      const api = await (await fetch(new URL('api/v1/blocked?limit=500&' + range, BASE))).json();
+      assert.equal(rows, api.rows.length);
+      const first = await page.locator('[data-testid=blocked-table] tbody tr').first().locator('td').allTextContents();
+      assert.equal(first[5], api.rows[0].proto);
+      assert.equal(first[7], api.rows[0].count.toLocaleString('en-US'));
+      assert.match(await page.locator('[data-testid=blocked-summary]').textContent(), new RegExp(api.total.toLocaleString('en-US') + ' dropped packets in this range'));
+      assert.ok((await page.locator('[data-testid=blocked-chart] svg path').count()) > 0, 'no chart of the drops');
+    }
     await screenshot(page, 'real-blocked');
 
     // The search box completes the store's addresses; an IP becomes an either-side filter.
