@@ -752,7 +752,7 @@ describe('blocked, search, VM and project pages (issues 13 and 16)', () => {
     assert.equal(sq.get('kind'), 'vm');
     const pq = since(mark, 'ports')[0];
     assert.equal(pq.get('agent'), '127.0.0.1');
-    assert.equal(pq.get('port'), 'tap3f2a91c4-0c');
+    assert.equal(pq.get('port'), '29', 'by ifIndex on its agent, as the inventory says');
     assert.deepEqual((await rowsText('[data-testid=vm-port-table] tbody tr')).map((r) => r[0]), ['in errors', 'out errors', 'in discards', 'out discards']);
     // What was blocked to or from it (either side).
     assert.deepEqual(since(mark, 'blocked')[0].getAll('filter'), ['vm=web-1']);

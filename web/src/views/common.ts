@@ -118,7 +118,7 @@ export function blockedTable(ctx: Ctx, rows: BlockedRow[], opts: { testid?: stri
     ...(opts.compact
       ? []
       : [
-          { label: 'Protected VM', cls: 'key', title: 'The receiver for ingress rules (to-lport), the sender for egress rules (from-lport)', cell: (r: BlockedRow) => r.vm || '(none)' },
+          { label: 'Protected VM', cls: 'key', title: 'The receiver for ingress rules (to-lport), the sender for egress rules (from-lport)', cell: (r: BlockedRow) => h('span', { title: r.port ? 'Neutron port ' + r.port : undefined }, r.vm || '(none)') },
           { label: 'Project', cls: 'key', cell: (r: BlockedRow) => r.project || '(none)' },
         ]),
     { label: 'Security group / cause', cls: 'key', cell: (r) => h('span', { title: [r.acl && 'ACL ' + r.acl, r.logical_flow && 'logical flow ' + r.logical_flow, r.direction].filter(Boolean).join(' · ') }, causeText(r)) },

@@ -312,7 +312,8 @@ async function loadPort(ctx: Ctx, m: SearchMatch | null, where: TopResp | null):
   // The port: where the inventory says it is plugged, else where its first observations entered.
   let agent = '';
   let port = '';
-  if (m?.ports?.length) [agent, port] = [m.ports[0].agent, m.ports[0].interface];
+  let ifindex = 0;
+  if (m?.ports?.length) [agent, port, ifindex] = [m.ports[0].agent, m.ports[0].interface, m.ports[0].ifindex ?? 0];
   else {
     const row = where?.rows.find((r) => r.key.observation === 'port');
     if (row) [agent, port] = [String(row.key.agent ?? ''), String(row.key.in_port ?? '')];
@@ -325,7 +326,9 @@ async function loadPort(ctx: Ctx, m: SearchMatch | null, where: TopResp | null):
   }
   let r: PortsResp;
   try {
-    r = await get<PortsResp>('ports', { from: s.from, to: s.to, agent: agent || undefined, port }, ctx.signal);
+    // By ifIndex on its agent when the inventory knows it (counter samples need not carry names), else by name.
+    r = await get<PortsResp>('ports', { from: s.from, to: s.to, agent: agent || undefined, port: ifindex && agent ? String(ifindex) : port }, ctx.signal);
+    if (!r.ports.length && ifindex && agent) r = await get<PortsResp>('ports', { from: s.from, to: s.to, agent, port }, ctx.signal);
   } catch (e) {
     if (isAbort(e)) throw e;
     pc?.clear();
