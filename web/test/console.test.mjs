@@ -687,6 +687,16 @@ describe('blocked, search, VM and project pages (issues 13 and 16)', () => {
     assert.equal(u.searchParams.get('view'), 'vm');
     assert.equal(u.searchParams.get('vm'), 'web-1');
 
+    // ↓ then Enter: the second match, a VM the inventory knows without flows.
+    await page.locator('[data-testid=search]').fill('web');
+    await page.waitForSelector('[data-testid=search-results] li[data-value=Web-Idle]');
+    await page.locator('[data-testid=search]').press('ArrowDown');
+    assert.equal(await page.locator('[data-testid=search-results] li.on').getAttribute('data-value'), 'Web-Idle');
+    await act(() => page.locator('[data-testid=search]').press('Enter'));
+    assert.equal(new URL(page.url()).searchParams.get('vm'), 'Web-Idle');
+    assert.match(await page.locator('[data-testid=entity-info]').textContent(), /Hypervisorcompute-3.*from the OpenStack inventory \(no flows in this range\)/);
+    assert.equal(await page.locator('.view-vm .msg-error').count(), 0);
+
     // An IP becomes an either-side filter, on every query after.
     await act(() => page.goto(at(mock.url)));
     await page.locator('[data-testid=search]').fill('172.31.0.13');
