@@ -43,7 +43,7 @@ export function choose(ctx: SearchCtx, m: SearchMatch): void {
 export function searchBox(ctx: SearchCtx): HTMLElement {
   const input = h('input', {
     type: 'search',
-    placeholder: 'Find VM, IP, MAC…',
+    placeholder: 'Find VM, IP…',
     title: 'Find a VM, project, network, hypervisor, port name, IP or MAC (any part of it, any case)',
     autocomplete: 'off',
     spellcheck: 'false',
