@@ -127,12 +127,14 @@ else
   webtmp=$(mktemp -d)
   go build -o "$webtmp/flowlens" ./cmd/flowlens
   "$webtmp/flowlens" --store.path="$webtmp/store" --console.listen=127.0.0.1:18089 \
-    --input.sflow.listen=127.0.0.1:16349 --input.netflow.listen= --aggregate.interval=10s \
-    --log.stats_interval=0s 2>"$webtmp/flowlens.log" &
+    --input.sflow.listen=127.0.0.1:16349 --input.netflow.listen=127.0.0.1:16350 --enrich.openstack.ovn.drop_domain_id=1 \
+    --aggregate.interval=10s --log.stats_interval=0s 2>"$webtmp/flowlens.log" &
   webpid=$!
   trap 'kill $webpid 2>/dev/null || true; rm -rf "$webtmp"' EXIT
   for _ in $(seq 50); do curl -fs http://127.0.0.1:18089/api/v1/status >/dev/null 2>&1 && break; sleep 0.2; done
   "$webtmp/flowlens" replay --to 127.0.0.1:16349 --rate 2000 testdata/ovs/ovs-sflow.pcap
+  # OVN's drop samples (IPFIX): the Blocked view has rows to show.
+  "$webtmp/flowlens" replay --port 46055 --to 127.0.0.1:16350 testdata/openstack/ovn-ipfix-drops.pcap
   sleep 12 # one aggregation interval, so the flows are in the store
   FLOWLENS_URL=http://127.0.0.1:18089/ ./web/ci.sh
   kill $webpid; wait $webpid 2>/dev/null || true

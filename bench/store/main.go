@@ -114,6 +114,14 @@ func main() {
 	tcp443.Filters = []store.Filter{{Dim: "dst_port", Value: "443"}}
 	proj := day
 	proj.Filters = []store.Filter{{Dim: "src_project", Value: cloud.Projects[0].Name}}
+	// The VM page's subject: a VM of the cloud, on its hypervisor.
+	vm := cloud.VMs[len(cloud.VMs)/3]
+	vmAgent := cloud.Hypervisors[vm.Hypervisor].Addr.String()
+	vmq := func(dim string) store.Query {
+		q := day
+		q.Filters = []store.Filter{{Dim: dim, Value: vm.Name}}
+		return q
+	}
 	queries := []struct {
 		name string
 		fn   func() error
@@ -180,6 +188,49 @@ func main() {
 			_, err := s.Ports(ctx, store.PortsRequest{From: day.From, To: day.To, Agent: agent, Port: port})
 			return err
 		}},
+		// The console's VM page over 24 h: every query it makes.
+		{"VM page: timeseries out (src_vm=X), 24h", func() error {
+			_, err := s.Timeseries(ctx, store.TimeseriesRequest{Query: vmq("src_vm")})
+			return err
+		}},
+		{"VM page: timeseries in (dst_vm=X), 24h", func() error {
+			_, err := s.Timeseries(ctx, store.TimeseriesRequest{Query: vmq("dst_vm")})
+			return err
+		}},
+		{"VM page: peers out by=dst_vm,dst_ip,country,asn, 24h", func() error {
+			_, err := s.Top(ctx, store.TopRequest{Query: vmq("src_vm"), By: []string{"dst_vm", "dst_ip", "dst_country", "dst_asn"}, Limit: 100})
+			return err
+		}},
+		{"VM page: peers in by=src_vm,src_ip,country,asn, 24h", func() error {
+			_, err := s.Top(ctx, store.TopRequest{Query: vmq("dst_vm"), By: []string{"src_vm", "src_ip", "src_country", "src_asn"}, Limit: 100})
+			return err
+		}},
+		{"VM page: top by=proto,dst_port filter vm=X (either side), 24h", func() error {
+			_, err := s.Top(ctx, store.TopRequest{Query: vmq("vm"), By: []string{"proto", "dst_port"}, Limit: 15})
+			return err
+		}},
+		{"VM page: where (agent,in_port,host,…), every observation, 24h", func() error {
+			q := vmq("src_vm")
+			q.AllObservations = true
+			_, err := s.Top(ctx, store.TopRequest{Query: q, By: []string{"agent", "in_port", "src_host", "src_project", "src_network", "observation"}, Limit: 5})
+			return err
+		}},
+		{"VM page: blocked filter vm=X, 24h", func() error {
+			_, err := s.Blocked(ctx, store.BlockedRequest{Query: vmq("vm"), Limit: 100})
+			return err
+		}},
+		{"VM page: its port's counters, 24h", func() error {
+			_, err := s.Ports(ctx, store.PortsRequest{From: day.From, To: day.To, Agent: vmAgent, Port: vm.Port})
+			return err
+		}},
+		{"search q=<part of a VM name>, 24h", func() error {
+			_, err := s.Search(ctx, store.SearchRequest{From: day.From, To: day.To, Q: vm.Name[:len(vm.Name)-1], Limit: 20})
+			return err
+		}},
+		{"search q=<an IP prefix>, 1h", func() error {
+			_, err := s.Search(ctx, store.SearchRequest{From: hour.From, To: hour.To, Q: "10.", Limit: 20})
+			return err
+		}},
 	}
 	var all []time.Duration
 	fmt.Printf("queries (%d runs each): p50 / p95 / max\n", *runs)
@@ -194,10 +245,10 @@ func main() {
 		}
 		all = append(all, ds...)
 		p50, p95, mx := pct(ds)
-		fmt.Printf("  %-46s %8s %8s %8s\n", q.name, p50, p95, mx)
+		fmt.Printf("  %-62s %8s %8s %8s\n", q.name, p50, p95, mx)
 	}
 	p50, p95, mx := pct(all)
-	fmt.Printf("  %-46s %8s %8s %8s\n", "ALL", p50, p95, mx)
+	fmt.Printf("  %-62s %8s %8s %8s\n", "ALL", p50, p95, mx)
 	t0 := time.Now()
 	if err := s.Check(ctx); err != nil {
 		log.Fatal(err)

@@ -262,7 +262,7 @@ func cmdRun(args []string, stderr io.Writer) error {
 		}
 		var api http.Handler = console.NewAPI(st, p.Agents, p.Inventory, console.StatusInfo{
 			Version: versionString(), Started: time.Now(), Listen: listen, QueryTimeout: cfg.Console.QueryTimeout,
-			Enrichment: enrichmentStatus(cfg.Enrich, geo, geoRefresh, osInv, osAPI), Interval: cfg.Aggregate.Interval,
+			Enrichment: enrichmentStatus(cfg.Enrich, geo, geoRefresh, osInv, osAPI), Interval: cfg.Aggregate.Interval, Ports: osInv.Ports,
 			SetupHint: ovs.ShellQuote(append([]string{"ovs-vsctl"}, ovs.Command(ovs.Settings{Agent: agentHint(),
 				Target: "COLLECTOR_IP:" + port(addrs[0]), Sampling: 64, Polling: 10, Header: 128}, []string{"br-int"})...)),
 		})

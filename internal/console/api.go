@@ -17,6 +17,7 @@ import (
 
 	"github.com/flowlens/flowlens/internal/agents"
 	"github.com/flowlens/flowlens/internal/enrich/ifaces"
+	"github.com/flowlens/flowlens/internal/enrich/openstack"
 	"github.com/flowlens/flowlens/internal/store"
 )
 
@@ -39,6 +40,9 @@ type StatusInfo struct {
 	Enrichment func() any
 	// Interval is the aggregation interval: the finest tier's step.
 	Interval time.Duration
+	// Ports returns the OpenStack inventory's ports (nil: none), for
+	// /api/v1/search.
+	Ports func() []openstack.Port
 }
 
 type api struct {
@@ -66,6 +70,7 @@ func NewAPI(st *store.Store, ag *agents.Registry, inv *ifaces.Inventory, info St
 	mux.HandleFunc("GET /api/v1/geo", a.flows(a.geo, append(flowParams, "limit")...))
 	mux.HandleFunc("GET /api/v1/ports", a.flows(a.ports, "from", "to", "agent", "port", "step", "limit"))
 	mux.HandleFunc("GET /api/v1/blocked", a.flows(a.blocked, "from", "to", "filter", "limit"))
+	mux.HandleFunc("GET /api/v1/search", a.searchHandler)
 	mux.HandleFunc("GET /api/v1/agents", a.simple(a.agents))
 	mux.HandleFunc("GET /api/v1/interfaces", a.simple(a.interfaces))
 	mux.HandleFunc("GET /api/v1/status", a.simple(a.status))
@@ -75,7 +80,7 @@ func NewAPI(st *store.Store, ag *agents.Registry, inv *ifaces.Inventory, info St
 			writeError(w, http.StatusMethodNotAllowed, "the API is read-only: use GET")
 			return
 		}
-		writeError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path+" (see docs/api.md: /api/v1/timeseries, top, matrix, geo, ports, blocked, agents, interfaces, status, dimensions)")
+		writeError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path+" (see docs/api.md: /api/v1/timeseries, top, matrix, geo, ports, blocked, search, agents, interfaces, status, dimensions)")
 	})
 	return mux
 }
@@ -260,8 +265,8 @@ func (a *api) query(q url.Values) (store.Query, error) {
 		if err != nil {
 			return out, err
 		}
-		if _, ok := store.LookupDimension(flt.Dim); !ok {
-			return out, bad("filter %q: unknown dimension %q (GET /api/v1/dimensions lists them)", f, flt.Dim)
+		if !store.IsFilterDimension(flt.Dim) {
+			return out, bad("filter %q: unknown dimension %q (GET /api/v1/dimensions lists them, and the either-side ones: vm, project, network, host, ip, mac, interface)", f, flt.Dim)
 		}
 		out.Filters = append(out.Filters, flt)
 	}
@@ -503,5 +508,5 @@ func (a *api) status(r *http.Request) (any, error) {
 }
 
 func (a *api) dimensions(*http.Request) (any, error) {
-	return map[string]any{"dimensions": store.Dimensions}, nil
+	return map[string]any{"dimensions": store.Dimensions, "either_side": store.EitherSides}, nil
 }

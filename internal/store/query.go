@@ -74,6 +74,48 @@ func LookupDimension(name string) (Dimension, bool) {
 	return d, ok
 }
 
+// EitherSide is a filter-only dimension that matches a flow when either
+// of its two columns does: vm=web-1 selects web-1's traffic in both
+// directions. Flows cannot be grouped by it (a flow has two values).
+type EitherSide struct {
+	Name  string `json:"name"`
+	Label string `json:"label"`
+	// Of names the two dimensions it matches (source, destination).
+	Of [2]string `json:"of"`
+}
+
+// EitherSides lists the filter-only dimensions, in the order the console
+// shows them.
+var EitherSides = []EitherSide{
+	{Name: "vm", Label: "VM (source or destination)", Of: [2]string{"src_vm", "dst_vm"}},
+	{Name: "project", Label: "Project (source or destination)", Of: [2]string{"src_project", "dst_project"}},
+	{Name: "network", Label: "Network (source or destination)", Of: [2]string{"src_network", "dst_network"}},
+	{Name: "host", Label: "Hypervisor (source or destination)", Of: [2]string{"src_host", "dst_host"}},
+	{Name: "ip", Label: "IP (source or destination)", Of: [2]string{"src_ip", "dst_ip"}},
+	{Name: "mac", Label: "MAC (source or destination)", Of: [2]string{"src_mac", "dst_mac"}},
+	{Name: "interface", Label: "Port name (input or output)", Of: [2]string{"in_port", "out_port"}},
+}
+
+// LookupEitherSide returns the filter-only dimension called name.
+func LookupEitherSide(name string) (EitherSide, bool) {
+	for _, e := range EitherSides {
+		if e.Name == name {
+			return e, true
+		}
+	}
+	return EitherSide{}, false
+}
+
+// IsFilterDimension says whether filters can name dim: a dimension or an
+// either-side one.
+func IsFilterDimension(name string) bool {
+	if _, ok := dimByName[name]; ok {
+		return true
+	}
+	_, ok := LookupEitherSide(name)
+	return ok
+}
+
 // BadRequest is an error in a query's parameters: the message says what is
 // wrong and how to fix it.
 type BadRequest struct{ Msg string }
@@ -88,6 +130,18 @@ func unknownDimension(name string) error {
 		names[i] = d.Name
 	}
 	return badRequest("unknown dimension %q: use one of %s", name, strings.Join(names, ", "))
+}
+
+// unknownFilterDimension also lists the either-side dimensions.
+func unknownFilterDimension(name string) error {
+	names := make([]string, 0, len(Dimensions)+len(EitherSides))
+	for _, d := range Dimensions {
+		names = append(names, d.Name)
+	}
+	for _, e := range EitherSides {
+		names = append(names, e.Name)
+	}
+	return badRequest("filter on unknown dimension %q: use one of %s", name, strings.Join(names, ", "))
 }
 
 // Filter selects flows whose dimension equals (or, with Not, differs
@@ -189,25 +243,30 @@ func where(q Query) (string, []any, error) {
 
 func filterCond(filters []Filter) (string, []any, error) {
 	type group struct {
-		dim  Dimension
+		cols []Dimension // one, or two for an either-side dimension
 		not  bool
 		vals []any
 	}
 	var groups []*group
 	idx := map[string]*group{}
 	for _, f := range filters {
-		d, ok := LookupDimension(f.Dim)
-		if !ok {
-			return "", nil, unknownDimension(f.Dim)
+		var cols []Dimension
+		if d, ok := LookupDimension(f.Dim); ok {
+			cols = []Dimension{d}
+		} else if e, ok := LookupEitherSide(f.Dim); ok {
+			cols = []Dimension{dimByName[e.Of[0]], dimByName[e.Of[1]]}
+		} else {
+			return "", nil, unknownFilterDimension(f.Dim)
 		}
-		v, err := d.value(f.Value)
+		// Both columns of an either-side dimension have the same kind.
+		v, err := cols[0].value(f.Value)
 		if err != nil {
 			return "", nil, err
 		}
-		k := d.Name + strconv.FormatBool(f.Not)
+		k := f.Dim + strconv.FormatBool(f.Not)
 		g := idx[k]
 		if g == nil {
-			g = &group{dim: d, not: f.Not}
+			g = &group{cols: cols, not: f.Not}
 			idx[k] = g
 			groups = append(groups, g)
 		}
@@ -216,12 +275,25 @@ func filterCond(filters []Filter) (string, []any, error) {
 	var b strings.Builder
 	var args []any
 	for _, g := range groups {
-		b.WriteString(" AND " + g.dim.Name)
+		in := " IN (" + placeholders(len(g.vals)) + ")"
 		if g.not {
-			b.WriteString(" NOT")
+			in = " NOT" + in
 		}
-		b.WriteString(" IN (" + placeholders(len(g.vals)) + ")")
-		args = append(args, g.vals...)
+		// "=": either column matches; "!=": neither does.
+		join := " OR "
+		if g.not {
+			join = " AND "
+		}
+		parts := make([]string, len(g.cols))
+		for i, c := range g.cols {
+			parts[i] = c.Name + in
+			args = append(args, g.vals...)
+		}
+		if len(parts) == 1 {
+			b.WriteString(" AND " + parts[0])
+		} else {
+			b.WriteString(" AND (" + strings.Join(parts, join) + ")")
+		}
 	}
 	return b.String(), args, nil
 }

@@ -188,6 +188,72 @@ export interface Dimension {
 }
 export interface DimensionsResp {
   dimensions: Dimension[];
+  // Filter-only dimensions matching either end (vm, ip, …).
+  either_side?: Array<Dimension & { of?: string[] }> | null;
+}
+// GET /api/v1/search
+export interface SearchPort {
+  id?: string;
+  agent: string;
+  interface: string;
+  ifindex?: number;
+}
+export interface SearchMatch {
+  kind: 'vm' | 'project' | 'network' | 'host' | 'interface' | 'ip' | 'mac' | string;
+  value: string;
+  label: string;
+  filter: string;
+  bytes: number;
+  stored: boolean;
+  inventory: boolean;
+  vm?: string;
+  vm_id?: string;
+  project?: string;
+  host?: string;
+  network?: string;
+  ips?: string[] | null;
+  macs?: string[] | null;
+  ports?: SearchPort[] | null;
+}
+export interface SearchResp {
+  q: string;
+  matches: SearchMatch[];
+  inventory?: boolean;
+}
+// GET /api/v1/blocked
+export interface BlockedRow {
+  source: string;
+  vm: string;
+  port: string;
+  project: string;
+  security_groups: string[] | null;
+  rule?: string;
+  default: boolean;
+  direction?: string;
+  acl?: string;
+  logical_flow?: string;
+  stage?: string;
+  reason?: string;
+  src_ip: string;
+  src_vm: string;
+  src_project: string;
+  dst_ip: string;
+  dst_vm: string;
+  dst_project: string;
+  proto: string;
+  dst_port: string;
+  count: number;
+  bytes: number;
+  samples: number;
+  first_seen: string;
+  last_seen: string;
+}
+export interface BlockedResp {
+  from: string;
+  to: string;
+  total: number;
+  rows: BlockedRow[];
+  notes?: string[] | null;
 }
 
 export class ApiError extends Error {
@@ -197,6 +263,10 @@ export class ApiError extends Error {
   ) {
     super(message);
   }
+}
+
+export function isAbortError(e: unknown): boolean {
+  return e instanceof Error && e.name === 'AbortError';
 }
 
 export type Params = Record<string, string | number | undefined | null | string[]>;

@@ -33,10 +33,45 @@ export const BUILTIN: Dimension[] = [
   { name: 'direction', label: 'Direction' },
 ];
 
-let current: Dimension[] = BUILTIN;
+// Filter-only dimensions matching either end of a flow (docs/api.md).
+export const EITHER_SIDE: Dimension[] = [
+  { name: 'vm', label: 'VM (source or destination)' },
+  { name: 'project', label: 'Project (source or destination)' },
+  { name: 'network', label: 'Network (source or destination)' },
+  { name: 'host', label: 'Hypervisor (source or destination)' },
+  { name: 'ip', label: 'IP (source or destination)' },
+  { name: 'mac', label: 'MAC (source or destination)' },
+  { name: 'interface', label: 'Port name (input or output)' },
+];
 
-export function setDimensions(d: Dimension[] | null | undefined): void {
+let current: Dimension[] = BUILTIN;
+let either: Dimension[] = [];
+
+// Short labels of the either-side dimensions, for chips.
+const EITHER_SHORT: Record<string, string> = {
+  vm: 'VM (either side)',
+  project: 'Project (either side)',
+  network: 'Network (either side)',
+  host: 'Hypervisor (either side)',
+  ip: 'IP (either side)',
+  mac: 'MAC (either side)',
+  interface: 'Port name',
+};
+
+// The server's dimensions, and its either-side ones (absent on older servers:
+// none offered then).
+export function setDimensions(d: Dimension[] | null | undefined, e?: Dimension[] | null): void {
   if (d && d.length) current = d;
+  if (e && e.length) either = e;
+}
+
+export function eitherSide(): Dimension[] {
+  return either;
+}
+
+// What filters can name: the dimensions, then the either-side ones.
+export function filterOptions(): Array<[string, string]> {
+  return [...current.map((d): [string, string] => [d.name, d.label]), ...either.map((d): [string, string] => [d.name, d.label])];
 }
 
 export function dimensions(): Dimension[] {
@@ -44,7 +79,7 @@ export function dimensions(): Dimension[] {
 }
 
 export function label(name: string): string {
-  return current.find((d) => d.name === name)?.label ?? BUILTIN.find((d) => d.name === name)?.label ?? name;
+  return current.find((d) => d.name === name)?.label ?? BUILTIN.find((d) => d.name === name)?.label ?? EITHER_SHORT[name] ?? name;
 }
 
 // Short column headings for dense tables.

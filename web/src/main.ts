@@ -1,8 +1,8 @@
 import './style.css';
 import { h, clear, select, segmented } from './dom';
 import { get, ApiError, type Status, type DimensionsResp } from './api';
-import { parse, serialize, VIEWS, formatFilter, isLive, type State, type Filter, type View } from './state';
-import { setDimensions, options as dimOptions, label as dimLabel } from './dims';
+import { parse, serialize, VIEWS, PAGES, formatFilter, isLive, type State, type Filter, type View } from './state';
+import { setDimensions, filterOptions, label as dimLabel } from './dims';
 import { disposeAll } from './charts';
 import { type Ctx, type ViewImpl, errorText, isAbort, flowRows, tierName, keyText } from './ui';
 import * as fmt from './format';
@@ -11,8 +11,11 @@ import { talkers } from './views/talkers';
 import { map } from './views/map';
 import { ports } from './views/ports';
 import { agents } from './views/agents';
+import { blocked } from './views/blocked';
+import { vmPage, projectPage } from './views/entity';
+import { searchBox } from './search';
 
-const IMPLS: Record<View, ViewImpl> = { traffic, talkers, map, ports, agents };
+const IMPLS: Record<View, ViewImpl> = { traffic, talkers, map, ports, blocked, agents, vm: vmPage, project: projectPage };
 
 const PRESETS: Array<[string, string]> = [
   ['-15m', '15m'],
@@ -130,10 +133,13 @@ function customForm(): HTMLElement {
 
 function renderHeader(): void {
   clear(header);
+  // The VM or project page open is a tab of its own.
+  const page = PAGES.find(([id]) => id === state.view);
+  const subject = state.view === 'vm' ? state.vm : state.view === 'project' ? state.project : '';
   const tabs = h(
     'nav',
     null,
-    VIEWS.map(([id, text]) =>
+    [...VIEWS, ...(page ? [[page[0], page[1] + ' ' + subject] as [View, string]] : [])].map(([id, text]) =>
       h('a', { href: serialize({ ...state, view: id }) || '?', class: id === state.view ? 'on' : undefined, 'data-view': id, onclick: (ev: MouseEvent) => {
         if (ev.ctrlKey || ev.metaKey || ev.shiftKey) return;
         ev.preventDefault();
@@ -158,7 +164,7 @@ function renderHeader(): void {
     select(String(state.refresh), REFRESH, (v) => set({ refresh: +v }), { 'aria-label': 'Auto-refresh', 'data-testid': 'refresh', disabled: !isLive(state) }),
   );
   const reload = h('button.reload', { type: 'button', title: 'Reload now', onclick: () => void refreshData() }, 'Reload');
-  const flowView = state.view === 'traffic' || state.view === 'talkers' || state.view === 'map';
+  const flowView = ['traffic', 'talkers', 'map', 'vm', 'project'].includes(state.view);
   const count = flowView
     ? h(
         'label.count',
@@ -179,7 +185,7 @@ function renderHeader(): void {
         ),
       )
     : null;
-  header.append(h('a.brand', { href: './', title: 'flowlens' }, 'flowlens'), tabs, h('span.spacer'), ...(count ? [count] : []), presets, refresh, reload, custom);
+  header.append(h('a.brand', { href: './', title: 'flowlens' }, 'flowlens'), tabs, searchBox({ state, set, addFilters }), h('span.spacer'), ...(count ? [count] : []), presets, refresh, reload, custom);
 }
 
 function renderFilterbar(): void {
@@ -194,7 +200,7 @@ function renderFilterbar(): void {
       h('button.x', { type: 'button', title: 'Remove this filter', 'aria-label': 'Remove filter ' + formatFilter(f), onclick: () => set({ filters: state.filters.filter((_, j) => j !== i) }) }, '×'),
     ),
   );
-  const dim = select('src_ip', dimOptions(), () => undefined, { 'aria-label': 'Filter dimension' });
+  const dim = select('src_ip', filterOptions(), () => undefined, { 'aria-label': 'Filter dimension' });
   const op = select('=', [['=', '='], ['!=', '≠']], () => undefined, { 'aria-label': 'Filter operator' });
   const val = h('input', { type: 'text', placeholder: 'value', size: 14, 'aria-label': 'Filter value' });
   const add = h(
@@ -307,7 +313,9 @@ async function refreshData(): Promise<void> {
 function render(): void {
   abort.abort();
   abort = new AbortController();
-  document.title = 'flowlens · ' + (VIEWS.find(([v]) => v === state.view)?.[1] ?? '');
+  document.title =
+    'flowlens · ' +
+    (state.view === 'vm' ? 'VM ' + state.vm : state.view === 'project' ? 'Project ' + state.project : (VIEWS.find(([v]) => v === state.view)?.[1] ?? ''));
   renderHeader();
   renderFilterbar();
   disposeAll();
@@ -326,7 +334,7 @@ function render(): void {
 async function start(): Promise<void> {
   try {
     const d = await get<DimensionsResp>('dimensions');
-    setDimensions(d.dimensions);
+    setDimensions(d.dimensions, d.either_side);
   } catch {
     /* built-in list */
   }

@@ -1,13 +1,19 @@
 // Everything the operator chose lives in the URL query, so any view can be
 // bookmarked or pasted to a colleague. Defaults are left out of the URL.
 
-export type View = 'traffic' | 'talkers' | 'map' | 'ports' | 'agents';
+export type View = 'traffic' | 'talkers' | 'map' | 'ports' | 'blocked' | 'agents' | 'vm' | 'project';
+// The tabs; the VM and project pages are reached by search or a click.
 export const VIEWS: Array<[View, string]> = [
   ['traffic', 'Traffic'],
   ['talkers', 'Who talks to whom'],
   ['map', 'Map'],
   ['ports', 'Ports'],
+  ['blocked', 'Blocked'],
   ['agents', 'Agents'],
+];
+export const PAGES: Array<[View, string]> = [
+  ['vm', 'VM'],
+  ['project', 'Project'],
 ];
 
 export interface Filter {
@@ -32,6 +38,9 @@ export interface State {
   limit: number; // matrix links
   agent: string; // ports view
   ports: string[]; // selected ports "agent|sub_agent|index"
+  group: string; // blocked view: '' | project | vm | security_groups
+  vm: string; // VM page: the VM (name, else id, as flows hold it)
+  project: string; // project page
 }
 
 export const REFRESH_VALUES = [0, 5, 10, 30, 60];
@@ -54,7 +63,12 @@ export const DEFAULTS: State = {
   limit: 40,
   agent: '',
   ports: [],
+  group: '',
+  vm: '',
+  project: '',
 };
+
+export const GROUPS = ['', 'project', 'vm', 'security_groups'];
 
 export function parseFilter(s: string): Filter | null {
   const m = /^([a-z_]+)\s*(!?=)\s*(.*)$/.exec(s.trim());
@@ -78,7 +92,7 @@ export function parse(search: string): State {
   const q = new URLSearchParams(search);
   const s: State = { ...DEFAULTS, filters: [], tables: [...DEFAULT_TABLES], ports: [] };
   const v = q.get('view');
-  if (v && VIEWS.some(([id]) => id === v)) s.view = v as View;
+  if (v && [...VIEWS, ...PAGES].some(([id]) => id === v)) s.view = v as View;
   s.from = q.get('from') || DEFAULTS.from;
   s.to = q.get('to') || DEFAULTS.to;
   for (const f of q.getAll('filter')) {
@@ -97,6 +111,10 @@ export function parse(search: string): State {
   s.limit = num(q.get('limit'), DEFAULTS.limit) || DEFAULTS.limit;
   s.agent = q.get('agent') || '';
   s.ports = q.getAll('port');
+  const g = q.get('group') || '';
+  if (GROUPS.includes(g)) s.group = g;
+  s.vm = q.get('vm') || '';
+  s.project = q.get('project') || '';
   return s;
 }
 
@@ -117,6 +135,9 @@ export function serialize(s: State): string {
   if (s.limit !== DEFAULTS.limit) q.set('limit', String(s.limit));
   if (s.agent) q.set('agent', s.agent);
   s.ports.forEach((p) => q.append('port', p));
+  if (s.group) q.set('group', s.group);
+  if (s.vm) q.set('vm', s.vm);
+  if (s.project) q.set('project', s.project);
   const str = q.toString();
   return str ? '?' + str : '';
 }
@@ -124,6 +145,11 @@ export function serialize(s: State): string {
 // The query parameters shared by every endpoint that reads flows.
 export function common(s: State): { from: string; to: string; filter: string[]; observations: string } {
   return { from: s.from, to: s.to, filter: s.filters.map(formatFilter), observations: s.observations };
+}
+
+// The flow parameters without observations (endpoints that refuse it: blocked).
+export function rangeAndFilters(s: State): { from: string; to: string; filter: string[] } {
+  return { from: s.from, to: s.to, filter: s.filters.map(formatFilter) };
 }
 
 // A range that ends now (relative or 'now'): new flows keep arriving in it.

@@ -246,8 +246,8 @@ describe('who talks to whom', () => {
     mark = await act(() => page.locator('[data-testid=links-table] tbody tr').first().click());
     assert.deepEqual(since(mark, 'matrix')[0].getAll('filter'), ['src_vm=web-1', 'dst_vm=db-1']);
     await act(() => page.locator('.filterbar button.clear').click());
-    mark = await act(() => page.locator('[data-testid=level] button[data-value=project]').click());
-    assert.equal(since(mark, 'matrix')[0].get('level'), 'project');
+    mark = await act(() => page.locator('[data-testid=level] button[data-value=network]').click());
+    assert.equal(since(mark, 'matrix')[0].get('level'), 'network');
     assert.match(await page.locator('[data-testid=matrix] .overlay').textContent(), /needs the OpenStack enrichment/);
   });
 });
@@ -611,6 +611,213 @@ describe('numbers an operator can trust (issue 12)', () => {
     } finally {
       await m.close();
     }
+  });
+});
+
+describe('blocked, search, VM and project pages (issues 13 and 16)', () => {
+  test('Blocked: what security groups dropped, most first, with the dropped packets over time; grouping; filters apply', async () => {
+    let mark = await act(() => page.goto(at(mock.url, '?view=blocked')));
+    const [bq] = since(mark, 'blocked');
+    assert.equal(bq.get('limit'), '500');
+    assert.equal(bq.get('observations'), null, 'blocked takes no observations');
+    // The chart reads the drop samples: every observation, blocked!=.
+    const tq = since(mark, 'timeseries')[0];
+    assert.equal(tq.get('observations'), 'all');
+    assert.deepEqual(tq.getAll('filter'), ['blocked!=']);
+    assert.equal(tq.get('metric'), 'pps');
+    assert.ok((await page.locator('[data-testid=blocked-chart] svg path').count()) > 0);
+    assert.match(await page.locator('[data-testid=blocked-summary]').textContent(), /288 dropped packets in this range/);
+    const rows = await rowsText('[data-testid=blocked-table] tbody tr');
+    assert.deepEqual(rows.map((r) => [r[0], r[1], r[2], r[5], r[6], r[7], r[10]]), [
+      ['bastion', 'ops', 'no rule allowed it: sg-ops-default', 'tcp', '8080', '240', 'OVN'],
+      ['db-1', 'shop', 'rule rule-9 of sg-shop-db', 'tcp', '22', '36', 'OVN'],
+      ['proxy-1', 'shop', 'logged drop', 'udp', '161', '12', 'Neutron log'],
+    ]);
+    assert.match(rows[0][3], /^172\.31\.0\.11 web-1 · shop$/);
+    await screenshot(page, 'blocked');
+
+    mark = await act(() => page.locator('[data-testid=blocked-group]').selectOption('security_groups'));
+    assert.equal(new URL(page.url()).searchParams.get('group'), 'security_groups');
+    const groups = await page.locator('section.group').evaluateAll((els) => els.map((e) => e.dataset.group));
+    assert.deepEqual(groups, ['sg-ops-default', 'sg-shop-db', '(not known)']);
+
+    // A filter reaches both queries; a row click filters on its connection.
+    mark = await act(async () => {
+      await page.locator('select[aria-label="Filter dimension"]').selectOption('dst_project');
+      await page.locator('input[aria-label="Filter value"]').fill('shop');
+      await page.locator('form.addfilter button').click();
+    });
+    assert.deepEqual(since(mark, 'blocked')[0].getAll('filter'), ['dst_project=shop']);
+    assert.deepEqual(since(mark, 'timeseries')[0].getAll('filter'), ['dst_project=shop', 'blocked!=']);
+    assert.equal(await page.locator('[data-testid=blocked-table] tbody tr').count(), 2);
+    mark = await act(() => page.locator('.filterbar button.x').click());
+    mark = await act(() => page.locator('[data-testid=blocked-group]').selectOption(''));
+    mark = await act(() => page.locator('[data-testid=blocked-table] tbody tr').first().click());
+    assert.deepEqual(since(mark, 'blocked')[0].getAll('filter'), ['src_ip=172.31.0.11', 'dst_ip=172.31.0.14']);
+    await act(() => page.locator('.filterbar button.clear').click());
+  });
+
+  test('Blocked with nothing dropped: says how to turn it on for ML2/OVN and ML2/OVS, with the doc', async () => {
+    const m = await startMock({ noBlocked: true });
+    try {
+      await page.goto(at(m.url, '?view=blocked'));
+      await settled(page);
+      const howto = await page.locator('[data-testid=blocked-howto]').textContent();
+      assert.match(howto, /flowlens ovn configure --target THIS_HOST:4739 --apply/);
+      assert.match(howto, /input\.neutron_log\.files/);
+      assert.match(await page.locator('.view-blocked').textContent(), /No drop in this range/);
+      const href = await page.locator('[data-testid=blocked-howto] a').getAttribute('href');
+      assert.match(href, /docs\/openstack\.md#what-security-groups-blocked$/);
+      await screenshot(page, 'blocked-empty');
+      assert.ok(m.requests.filter((r) => r.path.startsWith('/api/')).every((r) => r.status === 200));
+    } finally {
+      await m.close();
+    }
+  });
+
+  test('search: completes VMs (inventory too), projects, IPs, ports, case-insensitively; a VM opens its page, others filter', async () => {
+    await act(() => page.goto(at(mock.url)));
+    const box = page.locator('[data-testid=search]');
+    let mark = mock.requests.length;
+    await box.fill('WEB');
+    await page.waitForSelector('[data-testid=search-results] li[data-kind]');
+    const sq = since(mark, 'search').at(-1);
+    assert.equal(sq.get('q'), 'WEB');
+    // A range up to a day searches the last 24 h (the API's default).
+    assert.equal(sq.get('from'), null);
+    const items = await page.locator('[data-testid=search-results] li').evaluateAll((lis) => lis.map((li) => [li.dataset.kind, li.dataset.value, li.querySelector('.bytes').textContent]));
+    assert.deepEqual(items.map((x) => x.slice(0, 2)), [['vm', 'web-1'], ['vm', 'Web-Idle']]);
+    assert.equal(items[1][2], 'no flows');
+    await screenshot(page, 'search');
+    // Enter opens the first match: the VM page.
+    mark = await act(() => box.press('Enter'));
+    let u = new URL(page.url());
+    assert.equal(u.searchParams.get('view'), 'vm');
+    assert.equal(u.searchParams.get('vm'), 'web-1');
+
+    // ↓ then Enter: the second match, a VM the inventory knows without flows.
+    await page.locator('[data-testid=search]').fill('web');
+    await page.waitForSelector('[data-testid=search-results] li[data-value=Web-Idle]');
+    await page.locator('[data-testid=search]').press('ArrowDown');
+    assert.equal(await page.locator('[data-testid=search-results] li.on').getAttribute('data-value'), 'Web-Idle');
+    await act(() => page.locator('[data-testid=search]').press('Enter'));
+    assert.equal(new URL(page.url()).searchParams.get('vm'), 'Web-Idle');
+    assert.match(await page.locator('[data-testid=entity-info]').textContent(), /Hypervisorcompute-3.*from the OpenStack inventory \(no flows in this range\)/);
+    assert.equal(await page.locator('.view-vm .msg-error').count(), 0);
+
+    // An IP becomes an either-side filter, on every query after.
+    await act(() => page.goto(at(mock.url)));
+    await page.locator('[data-testid=search]').fill('172.31.0.13');
+    await page.waitForSelector('[data-testid=search-results] li[data-kind=ip]');
+    assert.match(await page.locator('[data-testid=search-results] li[data-kind=ip]').textContent(), /172\.31\.0\.13 · proxy-1/);
+    mark = await act(() => page.locator('[data-testid=search-results] li[data-kind=ip]').click());
+    assert.equal(await page.locator('.chip[data-filter="ip=172.31.0.13"]').count(), 1);
+    assert.match(await page.locator('.chip[data-filter="ip=172.31.0.13"] .dim').textContent(), /IP \(either side\)/);
+    assert.deepEqual(since(mark, 'timeseries')[0].getAll('filter'), ['ip=172.31.0.13']);
+    const pairs = (await rowsText('[data-testid="top-src_ip,dst_ip"] tbody tr')).map((r) => r.slice(0, 2));
+    assert.ok(pairs.length > 0 && pairs.every(([a, z]) => a === '172.31.0.13' || z === '172.31.0.13'), JSON.stringify(pairs));
+    await act(() => page.locator('.chip button.x').click());
+
+    // A port name (tap…) filters on interface; a project opens its page.
+    await page.locator('[data-testid=search]').fill('tap9c41');
+    await page.waitForSelector('[data-testid=search-results] li[data-kind=interface]');
+    mark = await act(() => page.locator('[data-testid=search-results] li[data-kind=interface]').click());
+    assert.deepEqual(since(mark, 'top')[0].getAll('filter'), ['interface=tap9c41aa07-0c']);
+    await act(() => page.locator('.chip button.x').click());
+    await page.locator('[data-testid=search]').fill('Shop');
+    await page.waitForSelector('[data-testid=search-results] li[data-kind=project]');
+    assert.equal(await page.locator('[data-testid=search-results] li').first().getAttribute('data-kind'), 'project');
+    await act(() => page.locator('[data-testid=search]').press('Enter'));
+    u = new URL(page.url());
+    assert.equal(u.searchParams.get('view'), 'project');
+    assert.equal(u.searchParams.get('project'), 'shop');
+    // Nothing found says so.
+    await page.locator('[data-testid=search]').fill('no-such-thing');
+    await page.waitForSelector('[data-testid=search-results] li.none');
+    assert.match(await page.locator('[data-testid=search-results]').textContent(), /Nothing matches “no-such-thing”/);
+    await page.locator('[data-testid=search]').press('Escape');
+    // The filter bar offers the either-side dimensions too.
+    const opts = await page.locator('select[aria-label="Filter dimension"] option').evaluateAll((os) => os.map((o) => o.value));
+    for (const d of ['vm', 'project', 'ip', 'mac', 'interface']) assert.ok(opts.includes(d), d);
+  });
+
+  test('VM page: traffic in/out, peers by VM name or address, protocols, its tap port counters, what was blocked, links', async () => {
+    let mark = await act(() => page.goto(at(mock.url, '?view=vm&vm=web-1')));
+    assert.equal(await page.title(), 'flowlens · VM web-1');
+    assert.equal(await page.locator('header.top nav a.on').textContent(), 'VM web-1');
+    const ts = since(mark, 'timeseries').map((q) => q.getAll('filter').join('&')).sort();
+    assert.deepEqual(ts, ['dst_vm=web-1', 'src_vm=web-1']);
+    assert.ok(since(mark, 'timeseries').every((q) => q.get('observations') === 'first' && q.get('by') === ''));
+    assert.ok((await page.locator('[data-testid=entity-chart] svg path').count()) >= 2);
+    const legend = await rowsText('[data-testid=entity-legend-table] tbody tr');
+    assert.deepEqual(legend.map((r) => r[0]), ['sent (out)', 'received (in)']);
+    assert.match(legend[0][1], /Mb\/s$/);
+    // Peers: VMs by name (both directions merged), busiest first.
+    const peers = await rowsText('[data-testid=peers-table] tbody tr');
+    assert.deepEqual(peers.map((r) => r[0].split(' ')[0]), ['db-1', 'proxy-1']);
+    assert.equal(peers[0][2], '10.9 GB');
+    assert.equal(peers[0][3], '230 MB');
+    const protos = await rowsText('[data-testid=protos-table] tbody tr');
+    assert.deepEqual(protos[0].slice(0, 2), ['tcp', '5201']);
+    assert.deepEqual(since(mark, 'top').find((q) => q.get('by') === 'proto,dst_port').getAll('filter'), ['vm=web-1']);
+    // Where it is, from the inventory (search), and its port's counters.
+    const info = await page.locator('[data-testid=entity-info]').textContent();
+    assert.match(info, /Hypervisorcompute-1/);
+    assert.match(info, /Porttap3f2a91c4-0c on 127\.0\.0\.1/);
+    assert.match(info, /IPs172\.31\.0\.11, fd31::11/);
+    const sq = since(mark, 'search')[0];
+    assert.equal(sq.get('q'), 'web-1');
+    assert.equal(sq.get('kind'), 'vm');
+    const pq = since(mark, 'ports')[0];
+    assert.equal(pq.get('agent'), '127.0.0.1');
+    assert.equal(pq.get('port'), '29', 'by ifIndex on its agent, as the inventory says');
+    assert.deepEqual((await rowsText('[data-testid=vm-port-table] tbody tr')).map((r) => r[0]), ['in errors', 'out errors', 'in discards', 'out discards']);
+    // What was blocked to or from it (either side).
+    assert.deepEqual(since(mark, 'blocked')[0].getAll('filter'), ['vm=web-1']);
+    const bl = await rowsText('[data-testid=entity-blocked] tbody tr');
+    assert.equal(bl.length, 1);
+    assert.match(bl[0].join(' '), /sg-ops-default .*8080 240/);
+    await screenshot(page, 'vm');
+
+    // A peer opens its page; the project link the project page.
+    mark = await act(() => page.locator('[data-testid=peers-table] tbody tr').first().click());
+    assert.equal(new URL(page.url()).searchParams.get('vm'), 'db-1');
+    assert.ok(since(mark, 'timeseries').some((q) => q.getAll('filter').includes('src_vm=db-1')));
+    mark = await act(() => page.locator('[data-testid=link-project]').click());
+    assert.equal(new URL(page.url()).searchParams.get('view'), 'project');
+    assert.deepEqual(since(mark, 'timeseries').map((q) => q.getAll('filter').join('&')).sort(), ['dst_project=shop', 'src_project=shop']);
+    const vms = await rowsText('[data-testid=project-vms] tbody tr');
+    assert.deepEqual(vms.map((r) => r[0]), ['web-1', 'db-1', 'proxy-1']);
+    const ppeers = (await rowsText('[data-testid=peers-table] tbody tr')).map((r) => r[0].split(' ')[0]);
+    assert.deepEqual(ppeers.slice(0, 2), ['shop', '203.0.113.10']);
+    assert.ok(ppeers.includes('ops'));
+    await screenshot(page, 'project');
+    // Back returns to the VM page.
+    await act(() => page.goBack());
+    assert.equal(new URL(page.url()).searchParams.get('vm'), 'db-1');
+  });
+
+  test('VM page: the filters apply, the hypervisor link and "Traffic view filtered" keep them, an unknown VM is empty', async () => {
+    let mark = await act(() => page.goto(at(mock.url, '?view=vm&vm=web-1&filter=proto%3Dudp')));
+    for (const route of ['timeseries', 'top', 'blocked']) assert.ok(since(mark, route).every((q) => q.getAll('filter').includes('proto=udp')), route);
+    assert.deepEqual((await rowsText('[data-testid=protos-table] tbody tr')).map((r) => r[0]), ['udp', 'udp']);
+    mark = await act(() => page.locator('[data-testid=link-traffic]').click());
+    let u = new URL(page.url());
+    assert.equal(u.searchParams.get('view'), null);
+    assert.deepEqual(u.searchParams.getAll('filter'), ['proto=udp', 'vm=web-1']);
+    assert.deepEqual(since(mark, 'timeseries')[0].getAll('filter'), ['proto=udp', 'vm=web-1']);
+    mark = await act(() => page.goto(at(mock.url, '?view=vm&vm=web-1')));
+    mark = await act(() => page.locator('[data-testid=link-host]').click());
+    u = new URL(page.url());
+    assert.deepEqual(u.searchParams.getAll('filter'), ['host=compute-1']);
+    // A VM nothing knows: empty states, no error.
+    await act(() => page.goto(at(mock.url, '?view=vm&vm=nobody')));
+    assert.match(await page.locator('[data-testid=peers-table], .peers-panel .msg').first().textContent(), /No peers/);
+    assert.match(await page.locator('.vm-port-panel').textContent(), /Its port is not known/);
+    assert.equal(await page.locator('.view-vm .msg-error').count(), 0);
+    // No VM at all: says how to find one.
+    await act(() => page.goto(at(mock.url, '?view=vm')));
+    assert.match(await page.locator('main').textContent(), /No VM chosen/);
   });
 });
 

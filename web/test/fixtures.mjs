@@ -11,6 +11,8 @@ export const SETUP_HINT =
 const tap = (n) => `tap${n}-0c`;
 
 // OpenStack enrichment: the lab's VMs (external addresses have none).
+const PROJECTS = { 'web-1': 'shop', 'db-1': 'shop', 'proxy-1': 'shop', bastion: 'ops' };
+const HOSTS = { 'web-1': 'compute-1', 'db-1': 'compute-1', 'proxy-1': 'compute-2', bastion: 'compute-2' };
 const VMS = { '172.31.0.11': 'web-1', '172.31.0.12': 'db-1', '172.31.0.13': 'proxy-1', '172.31.0.14': 'bastion', 'fd31::11': 'web-1', 'fd31::12': 'db-1' };
 
 // bytes over the hour; packets follow from a mean packet size.
@@ -31,7 +33,18 @@ export const FLOWS = [
   // the tunnel): counted only with observations=all.
   { src_ip: '172.31.0.11', dst_ip: '172.31.0.12', proto: 'tcp', src_port: 40112, dst_port: 5201, in_port: 'patch-tun', bytes: 9.1e9, size: 1400, observation: 'forwarded' },
   { src_ip: '172.31.0.12', dst_ip: '172.31.0.11', proto: 'tcp', src_port: 5201, dst_port: 40112, in_port: 'patch-tun', bytes: 2.3e8, size: 66, observation: 'forwarded' },
-].map((f) => ({ observation: 'port', ...f, packets: Math.round(f.bytes / f.size), src_vm: VMS[f.src_ip] ?? '', dst_vm: VMS[f.dst_ip] ?? '' }));
+].map((f) => ({ observation: 'port', ...f, packets: Math.round(f.bytes / f.size), ...ends(f) }));
+
+// The OpenStack side of each end: VM, project, hypervisor (external addresses: none).
+function ends(f) {
+  const e = (ip) => {
+    const vm = VMS[ip] ?? '';
+    return { vm, project: PROJECTS[vm] ?? '', host: HOSTS[vm] ?? '' };
+  };
+  const s = e(f.src_ip);
+  const d = e(f.dst_ip);
+  return { src_vm: s.vm, dst_vm: d.vm, src_project: s.project, dst_project: d.project, src_host: s.host, dst_host: d.host };
+}
 
 // First observations: where a packet entered the cloud (or unknown).
 export const FIRST = new Set(['port', 'uplink', '']);
@@ -45,8 +58,88 @@ export const DIMENSIONS = [
   ['src_vm', 'Source VM'], ['dst_vm', 'Destination VM'], ['src_project', 'Source project'], ['dst_project', 'Destination project'],
   ['src_network', 'Source network'], ['dst_network', 'Destination network'], ['src_host', 'Source host'], ['dst_host', 'Destination host'],
   ['src_country', 'Source country'], ['dst_country', 'Destination country'], ['src_asn', 'Source AS'], ['dst_asn', 'Destination AS'],
-  ['direction', 'Direction'], ['relation', 'Relation'], ['observation', 'Observation'],
+  ['direction', 'Direction'], ['relation', 'Relation'], ['observation', 'Observation'], ['blocked', 'Blocked by'],
 ].map(([name, label]) => ({ name, label }));
+
+// Filter-only dimensions: either end of a flow.
+export const EITHER_SIDE = [
+  ['vm', 'VM (source or destination)', 'src_vm', 'dst_vm'],
+  ['project', 'Project (source or destination)', 'src_project', 'dst_project'],
+  ['network', 'Network (source or destination)', 'src_network', 'dst_network'],
+  ['host', 'Hypervisor (source or destination)', 'src_host', 'dst_host'],
+  ['ip', 'IP (source or destination)', 'src_ip', 'dst_ip'],
+  ['mac', 'MAC (source or destination)', 'src_mac', 'dst_mac'],
+  ['interface', 'Port name (input or output)', 'in_port', 'out_port'],
+].map(([name, label, a, b]) => ({ name, label, of: [a, b] }));
+
+// What security groups blocked (GET /api/v1/blocked rows): bastion's port 8080 from web-1
+// (ML2/OVN, no rule of its groups allowed it), SSH to db-1 from outside, and a Neutron log row.
+const t = (ago) => new Date((NOW - ago) * 1000).toISOString();
+export const BLOCKED = [
+  { source: 'ovn-drop-sampling', vm: 'bastion', port: 'port-bastion', project: 'ops', security_groups: ['sg-ops-default'], rule: '', default: true, direction: 'to-lport',
+    acl: 'acl-1', logical_flow: 'e755ed2a', stage: 'ls_out_acl', reason: '', src_ip: '172.31.0.11', src_vm: 'web-1', src_project: 'shop', dst_ip: '172.31.0.14', dst_vm: 'bastion', dst_project: 'ops',
+    proto: 'tcp', dst_port: '8080', count: 240, bytes: 14400, samples: 240, first_seen: t(3300), last_seen: t(120) },
+  { source: 'ovn-drop-sampling', vm: 'db-1', port: 'port-db', project: 'shop', security_groups: ['sg-shop-db'], rule: 'rule-9', default: false, direction: 'to-lport',
+    acl: 'acl-2', logical_flow: 'fa0ab1e1', stage: 'ls_out_acl', reason: '', src_ip: '192.0.2.55', src_vm: '', src_project: '', dst_ip: '172.31.0.12', dst_vm: 'db-1', dst_project: 'shop',
+    proto: 'tcp', dst_port: '22', count: 36, bytes: 2160, samples: 36, first_seen: t(2400), last_seen: t(600) },
+  { source: 'neutron-packet-log', vm: 'proxy-1', port: 'port-proxy', project: 'shop', security_groups: [], rule: '', default: false, direction: '',
+    src_ip: '198.51.100.7', src_vm: '', src_project: '', dst_ip: '172.31.0.13', dst_vm: 'proxy-1', dst_project: 'shop',
+    proto: 'udp', dst_port: '161', count: 12, bytes: 960, samples: 12, first_seen: t(1800), last_seen: t(900) },
+];
+// The same drops as samples (what timeseries with observations=all and filter=blocked!= reads).
+export const DROPS = BLOCKED.map((b) => ({ ...b, observation: 'port', blocked: 'source=' + b.source, packets: b.count }));
+
+// The OpenStack inventory (GET /api/v1/search): the lab's VMs and one that sent nothing.
+export const INVENTORY = [
+  { vm: 'web-1', vm_id: 'inst-web-1', project: 'shop', host: 'compute-1', network: 'shop-net', ips: ['172.31.0.11', 'fd31::11'], macs: ['fa:16:3e:00:00:11'], ports: [{ id: 'port-web', agent: '127.0.0.1', interface: tap('3f2a91c4'), ifindex: 29 }] },
+  { vm: 'db-1', vm_id: 'inst-db-1', project: 'shop', host: 'compute-1', network: 'shop-net', ips: ['172.31.0.12', 'fd31::12'], macs: ['fa:16:3e:00:00:12'], ports: [{ id: 'port-db', agent: '127.0.0.1', interface: tap('5b7e02d1'), ifindex: 31 }] },
+  { vm: 'proxy-1', vm_id: 'inst-proxy-1', project: 'shop', host: 'compute-2', network: 'shop-net', ips: ['172.31.0.13'], macs: ['fa:16:3e:00:00:13'], ports: [{ id: 'port-proxy', agent: '127.0.0.1', interface: tap('9c41aa07'), ifindex: 33 }] },
+  { vm: 'bastion', vm_id: 'inst-bastion', project: 'ops', host: 'compute-2', network: 'ops-net', ips: ['172.31.0.14'], macs: ['fa:16:3e:00:00:14'], ports: [{ id: 'port-bastion', agent: '127.0.0.1', interface: tap('77d0e3b8'), ifindex: 35 }] },
+  { vm: 'Web-Idle', vm_id: 'inst-web-idle', project: 'shop', host: 'compute-3', network: 'shop-net', ips: ['172.31.0.99'], macs: ['fa:16:3e:00:00:99'], ports: [{ id: 'port-idle', agent: '127.0.0.2', interface: 'tapidle00-99', ifindex: 40 }] },
+];
+
+// GET /api/v1/search over the flows given and the inventory (as flowlens merges them).
+export function search(flows, q, kinds, limit, withInventory = true) {
+  const lq = q.toLowerCase();
+  const has = (v) => v && String(v).toLowerCase().includes(lq);
+  const m = new Map();
+  const get = (kind, value) => {
+    const k = kind + '\0' + value;
+    if (!m.has(k)) m.set(k, { kind, value, label: value, filter: kind + '=' + value, bytes: 0, stored: false, inventory: false });
+    return m.get(k);
+  };
+  const inv = withInventory ? INVENTORY : [];
+  const vmOf = (kind, v) => inv.find((x) => (kind === 'ip' && x.ips.includes(v)) || (kind === 'mac' && x.macs.includes(v)) || (kind === 'interface' && x.ports.some((p) => p.interface === v)));
+  for (const x of inv) {
+    if (has(x.vm)) Object.assign(get('vm', x.vm), { ...x, inventory: true, label: [x.vm, x.project, x.host, x.ips[0]].join(' · ') });
+    if (has(x.project)) get('project', x.project).inventory = true;
+    if (has(x.network)) get('network', x.network).inventory = true;
+    if (has(x.host)) get('host', x.host).inventory = true;
+    for (const ip of x.ips) if (has(ip)) get('ip', ip).inventory = true;
+    for (const mac of x.macs) if (has(mac)) get('mac', mac).inventory = true;
+    for (const p of x.ports) if (has(p.interface)) get('interface', p.interface).inventory = true;
+  }
+  const pairs = { vm: ['src_vm', 'dst_vm'], project: ['src_project', 'dst_project'], host: ['src_host', 'dst_host'], interface: ['in_port', 'out_port'], ip: ['src_ip', 'dst_ip'] };
+  for (const f of flows) {
+    for (const [kind, cols] of Object.entries(pairs)) {
+      for (const c of cols) {
+        if (!has(f[c])) continue;
+        const x = get(kind, String(f[c]));
+        x.stored = true;
+        x.bytes += f.bytes;
+      }
+    }
+  }
+  const rank = (x) => (x.value.toLowerCase() === lq ? 0 : x.value.toLowerCase().startsWith(lq) ? 1 : 2);
+  const out = [...m.values()].filter((x) => !kinds.length || kinds.includes(x.kind));
+  for (const x of out) {
+    const v = x.kind !== 'vm' && vmOf(x.kind, x.value);
+    if (v) Object.assign(x, { vm: v.vm, project: v.project, host: v.host, label: x.value + ' · ' + v.vm });
+    if (x.kind === 'vm' && !x.inventory) x.label = x.value;
+  }
+  out.sort((a, b) => rank(a) - rank(b) || b.bytes - a.bytes || a.value.localeCompare(b.value));
+  return out.slice(0, limit);
+}
 
 export const GEO_POINTS = [
   { ip: '203.0.113.10', lat: 50.11, lon: 8.68, country: 'DE', city: 'Frankfurt am Main', asn: 64500, bytes: 9.6e9, packets: 7.2e6, direction: 'outbound' },
@@ -71,17 +164,19 @@ export function applyFilters(rows, filters) {
   for (const f of filters) {
     const m = /^([a-z_]+)(!?=)(.*)$/.exec(f);
     if (!m) throw new Error(`filter "${f}": expected dimension=value or dimension!=value`);
-    if (!DIMENSIONS.some((d) => d.name === m[1])) throw new Error(`filter "${f}": unknown dimension "${m[1]}" (see /api/v1/dimensions)`);
+    if (!DIMENSIONS.some((d) => d.name === m[1]) && !EITHER_SIDE.some((d) => d.name === m[1])) throw new Error(`filter "${f}": unknown dimension "${m[1]}" (see /api/v1/dimensions)`);
     if (!byDim.has(m[1])) byDim.set(m[1], []);
     byDim.get(m[1]).push({ neg: m[2] === '!=', value: m[3] });
   }
   return rows.filter((r) => {
     for (const [dim, conds] of byDim) {
+      // Either-side dimensions match when either column does.
+      const e = EITHER_SIDE.find((d) => d.name === dim);
       // filter=dst_port=ephemeral selects the folded ports.
-      const v = conds.some((c) => c.value === 'ephemeral') ? folded(r, dim) : value(r, dim);
+      const vs = e ? e.of.map((d) => value(r, d)) : [conds.some((c) => c.value === 'ephemeral') ? folded(r, dim) : value(r, dim)];
       const pos = conds.filter((c) => !c.neg);
-      if (pos.length && !pos.some((c) => c.value === v)) return false;
-      if (conds.some((c) => c.neg && c.value === v)) return false;
+      if (pos.length && !pos.some((c) => vs.includes(c.value))) return false;
+      if (conds.some((c) => c.neg && vs.includes(c.value))) return false;
     }
     return true;
   });

@@ -29,6 +29,8 @@ const PARAMS = {
   geo: [...FLOW, 'limit'],
   ports: ['from', 'to', 'agent', 'port', 'step', 'limit'],
   accuracy: ['from', 'to', 'agent', 'port'],
+  blocked: ['from', 'to', 'filter', 'limit'],
+  search: ['q', 'kind', 'limit', 'from', 'to'],
   agents: [], interfaces: [], status: [], dimensions: [],
 };
 
@@ -53,8 +55,14 @@ function api(route, q, opts) {
   const observations = q.get('observations') || 'first';
   if (!['first', 'all'].includes(observations)) throw new BadRequest('observations: first or all');
   let flows;
+  // Drop samples: selected by filter=blocked!= (with observations=all); never first observations.
+  const drops = filters.includes('blocked!=');
   try {
-    flows = empty ? [] : fx.applyFilters(fx.FLOWS, filters).filter((f) => observations === 'all' || fx.FIRST.has(f.observation));
+    flows = empty
+      ? []
+      : drops
+        ? observations === 'all' && !opts.noBlocked ? fx.applyFilters(fx.DROPS, filters.filter((f) => f !== 'blocked!=')) : []
+        : fx.applyFilters(fx.FLOWS, filters).filter((f) => observations === 'all' || fx.FIRST.has(f.observation));
   } catch (e) {
     throw new BadRequest(e.message);
   }
@@ -104,7 +112,27 @@ function api(route, q, opts) {
         },
       };
     case 'dimensions':
-      return { dimensions: fx.DIMENSIONS };
+      return { dimensions: fx.DIMENSIONS, either_side: fx.EITHER_SIDE };
+    case 'blocked': {
+      const limit = +(q.get('limit') || 100);
+      if (!(limit >= 1 && limit <= 10000)) throw new BadRequest('limit: 1 to 10000');
+      let rows;
+      try {
+        rows = empty || opts.noBlocked ? [] : fx.applyFilters(fx.BLOCKED, filters);
+      } catch (e) {
+        throw new BadRequest(e.message);
+      }
+      rows = [...rows].sort((a, b) => b.count - a.count);
+      return { from: new Date(from * 1000).toISOString(), to: new Date(to * 1000).toISOString(), total: rows.reduce((a, r) => a + r.count, 0), rows: rows.slice(0, limit) };
+    }
+    case 'search': {
+      const text = (q.get('q') || '').trim();
+      if (!text) throw new BadRequest('q is required: the text to look for');
+      const kinds = (q.get('kind') || '').split(',').filter(Boolean);
+      const limit = +(q.get('limit') || 20);
+      const stored = empty ? [] : fx.FLOWS;
+      return { q: text, matches: fx.search(stored, text, kinds, limit, !opts.noInventory), inventory: !opts.noInventory };
+    }
     case 'top': {
       const by = (q.get('by') || '').split(',').filter(Boolean);
       if (!by.length) throw new BadRequest('by: name one or more dimensions, e.g. by=src_ip,dst_ip');

@@ -130,6 +130,49 @@ describe('against a real flowlens (FLOWLENS_URL)', { skip: BASE ? false : 'FLOWL
     assert.deepEqual(await texts('.msg-error'), []);
   });
 
+  test('Blocked, the search box, the either-side IP filter and the VM page (issues 13 and 16)', async () => {
+    // Blocked: the rows, or (a capture without drop samples) how to turn it on; never an error.
+    await go('?view=blocked&' + range);
+    assert.deepEqual(await texts('.msg-error'), []);
+    const rows = await page.locator('[data-testid=blocked-table] tbody tr').count();
+    if (!rows) assert.match(await page.locator('[data-testid=blocked-howto]').textContent(), /flowlens ovn configure/);
+    else {
+      // Every row of the API's answer, the chart of the drop samples and their total.
+      const api = await (await fetch(new URL('api/v1/blocked?limit=500&' + range, BASE))).json();
+      assert.equal(rows, api.rows.length);
+      const first = await page.locator('[data-testid=blocked-table] tbody tr').first().locator('td').allTextContents();
+      assert.equal(first[5], api.rows[0].proto);
+      assert.equal(first[7], api.rows[0].count.toLocaleString('en-US'));
+      assert.match(await page.locator('[data-testid=blocked-summary]').textContent(), new RegExp(api.total.toLocaleString('en-US') + ' dropped packets in this range'));
+      assert.ok((await page.locator('[data-testid=blocked-chart] svg path').count()) > 0, 'no chart of the drops');
+    }
+    await screenshot(page, 'real-blocked');
+
+    // The search box completes the store's addresses; an IP becomes an either-side filter.
+    await go('?' + range + '&refresh=0');
+    await page.locator('[data-testid=search]').fill('172.31.0.1');
+    await page.waitForSelector('[data-testid=search-results] li[data-kind=ip]', { timeout: 10000 });
+    const ip = await page.locator('[data-testid=search-results] li[data-kind=ip]').first().getAttribute('data-value');
+    assert.match(ip, /^172\.31\.0\.1\d*$/);
+    await screenshot(page, 'real-search');
+    const n = await loads(page);
+    await page.locator('[data-testid=search-results] li[data-kind=ip]').first().click();
+    await settled(page, n);
+    assert.equal(await page.locator(`.chip[data-filter="ip=${ip}"]`).count(), 1);
+    assert.deepEqual(await texts('.msg-error'), []);
+    const pairs = await page.locator('[data-testid="top-src_ip,dst_ip"] tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.cells].slice(0, 2).map((td) => td.textContent.trim())));
+    assert.ok(pairs.length > 0 && pairs.every(([a, z]) => a === ip || z === ip), JSON.stringify(pairs));
+
+    // The VM page of a VM the store names (with OpenStack enrichment), else of an unknown one: no error either way.
+    const top = await (await fetch(new URL('api/v1/top?by=src_vm&filter=src_vm!%3D&' + range, BASE))).json();
+    const vm = top.rows?.[0]?.key?.src_vm || 'no-such-vm';
+    await go('?view=vm&vm=' + encodeURIComponent(vm) + '&' + range);
+    assert.deepEqual(await texts('.msg-error'), []);
+    assert.equal(await page.locator('[data-testid=entity-name]').textContent(), vm);
+    if (vm !== 'no-such-vm') assert.ok((await page.locator('[data-testid=peers-table] tbody tr').count()) > 0, 'no peers');
+    await screenshot(page, 'real-vm');
+  });
+
   test('Count: every observation counts at least what each-packet-once counts', async () => {
     const total = async () => {
       const foot = await page.locator('[data-testid=top-proto] tfoot tr', { hasText: 'Total (range)' }).locator('td').nth(1).textContent();
