@@ -256,6 +256,34 @@ export interface BlockedResp {
   notes?: string[] | null;
 }
 
+// GET /api/v1/unanswered (an inference, not drops)
+export interface UnansweredEnd {
+  port_id?: string;
+  instance_id?: string;
+  instance_name?: string;
+  network_name?: string;
+  project_name?: string;
+  host?: string;
+}
+export interface UnansweredRow {
+  src_ip: string;
+  dst_ip: string;
+  dst_port: number;
+  src?: UnansweredEnd | null;
+  dst?: UnansweredEnd | null;
+  attempts: number;
+  syn_samples: number;
+  first_seen: string;
+  last_seen: string;
+}
+export interface UnansweredResp {
+  inference: string;
+  window: string;
+  rows: UnansweredRow[];
+  tracking: number;
+  untracked: number;
+}
+
 export class ApiError extends Error {
   constructor(
     message: string,

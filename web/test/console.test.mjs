@@ -634,6 +634,15 @@ describe('blocked, search, VM and project pages (issues 13 and 16)', () => {
       ['proxy-1', 'shop', 'logged drop', 'udp', '161', '12', 'Neutron log'],
     ]);
     assert.match(rows[0][3], /^172\.31\.0\.11 web-1 · shop$/);
+    // Unanswered connection attempts: the inference, labelled as such, below the drops.
+    const [uq] = since(mark, 'unanswered');
+    assert.equal(uq.get('from'), '-1h');
+    assert.match(await page.locator('[data-testid=unanswered-note]').textContent(), /An inference, not a drop/);
+    const una = await rowsText('[data-testid=unanswered-table] tbody tr');
+    assert.deepEqual(una.map((r) => [r[0], r[1], r[2], r[3], r[4]]), [
+      ['172.31.0.11 web-1 · shop', '172.31.0.14 bastion · ops', 'tcp/8080', '2', '6'],
+      ['203.0.113.9', '172.31.0.12 db-1 · shop', 'tcp/3389', '1', '2'],
+    ]);
     await screenshot(page, 'blocked');
 
     mark = await act(() => page.locator('[data-testid=blocked-group]').selectOption('security_groups'));

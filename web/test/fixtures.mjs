@@ -304,3 +304,9 @@ export function accuracy(from, to) {
     ],
   };
 }
+
+// GET /api/v1/unanswered: TCP SYNs nobody answered (an inference).
+export const UNANSWERED = [
+  { src_ip: '172.31.0.11', dst_ip: '172.31.0.14', dst_port: 8080, src: { instance_name: 'web-1', project_name: 'shop' }, dst: { instance_name: 'bastion', project_name: 'ops' }, attempts: 2, syn_samples: 6, first_seen: '2026-12-06T10:00:00Z', last_seen: '2026-12-06T10:00:07Z' },
+  { src_ip: '203.0.113.9', dst_ip: '172.31.0.12', dst_port: 3389, dst: { instance_name: 'db-1', project_name: 'shop' }, attempts: 1, syn_samples: 2, first_seen: '2026-12-06T10:05:00Z', last_seen: '2026-12-06T10:05:03Z' },
+];

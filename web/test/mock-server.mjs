@@ -30,6 +30,7 @@ const PARAMS = {
   ports: ['from', 'to', 'agent', 'port', 'step', 'limit'],
   accuracy: ['from', 'to', 'agent', 'port'],
   blocked: ['from', 'to', 'filter', 'limit'],
+  unanswered: ['from'],
   search: ['q', 'kind', 'limit', 'from', 'to'],
   agents: [], interfaces: [], status: [], dimensions: [],
 };
@@ -125,6 +126,15 @@ function api(route, q, opts) {
       rows = [...rows].sort((a, b) => b.count - a.count);
       return { from: new Date(from * 1000).toISOString(), to: new Date(to * 1000).toISOString(), total: rows.reduce((a, r) => a + r.count, 0), rows: rows.slice(0, limit) };
     }
+    case 'unanswered':
+      return {
+        inference: 'inferred, not a drop: TCP SYNs to which no packet came back within the window, sampled exactly (sampling rate 1) or retried (two or more SYN samples of one connection)',
+        window: '10s',
+        from: new Date(from * 1000).toISOString(),
+        rows: empty || opts.noBlocked ? [] : fx.UNANSWERED,
+        tracking: 3,
+        untracked: 0,
+      };
     case 'search': {
       const text = (q.get('q') || '').trim();
       if (!text) throw new BadRequest('q is required: the text to look for');
