@@ -58,8 +58,8 @@ func labInventory() (*openstack.Inventory, []flow.Record) {
 	hv1, hv2 := "127.0.0.1", "10.99.0.2"
 	type vm struct {
 		name, mac, ip, hv, net string
-		seg, key                uint32
-		ifindex                 uint32
+		seg, key               uint32
+		ifindex                uint32
 	}
 	vms := []vm{
 		{"flos-vm1", "fa:16:3e:b3:f5:d4", "10.20.0.11", hv1, "a", 1959, 1, 8},

@@ -10,7 +10,7 @@ import (
 	"os"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // staticFile is the format of the static inventory: for clouds where
