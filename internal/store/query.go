@@ -911,7 +911,7 @@ func toInt(v any) int64 {
 // MatrixRequest asks who talks to whom.
 type MatrixRequest struct {
 	Query
-	Level string // ip (default), vm, network, project, host, country
+	Level string // ip (default), vm, network, project, host, country, mixed
 	Limit int    // links (default 50)
 }
 
@@ -919,6 +919,11 @@ type MatrixRequest struct {
 type Node struct {
 	ID    string `json:"id"`
 	Label string `json:"label"`
+	// Kind and Value (mixed and country levels): what the node is — vm,
+	// country, ip, or cloud (the cloud's ends without a country) — and
+	// the value to filter on (kind vm: the vm dimension, …).
+	Kind  string `json:"kind,omitempty"`
+	Value string `json:"value,omitempty"`
 }
 
 // Link is the traffic from Source to Target.
@@ -943,9 +948,24 @@ var matrixLevels = map[string][2]string{
 	"project": {"src_project", "dst_project"}, "host": {"src_host", "dst_host"}, "country": {"src_country", "dst_country"},
 }
 
+// mixedEnd names one end at the mixed level: the VM where the cloud knows
+// it, else the country where GeoIP places it, else the address; at the
+// country level, the country, else "cloud" for the cloud's own ends
+// (they have no country). The kind prefixes the id so that a VM named
+// like a country stays apart.
+func mixedEnd(side, level string) string {
+	if level == "country" {
+		return fmt.Sprintf("CASE WHEN %[1]s_country <> '' THEN 'country:' || %[1]s_country ELSE 'cloud:' END", side)
+	}
+	return fmt.Sprintf("CASE WHEN %[1]s_vm <> '' THEN 'vm:' || %[1]s_vm WHEN %[1]s_country <> '' THEN 'country:' || %[1]s_country "+
+		"ELSE 'ip:' || %[1]s_ip END", side)
+}
+
 // Matrix returns the top links between ends at the requested level; ends
 // without a value at that level (a VM level for external addresses) are
-// left out.
+// left out, except at the mixed level (VM, else country, else address:
+// cloud↔internet in one picture) and the country level (the cloud's own
+// ends are one "cloud" node).
 func (s *Store) Matrix(ctx context.Context, r MatrixRequest) (*Matrix, error) {
 	if err := r.check(); err != nil {
 		return nil, err
@@ -954,14 +974,17 @@ func (s *Store) Matrix(ctx context.Context, r MatrixRequest) (*Matrix, error) {
 		r.Level = "ip"
 	}
 	cols, ok := matrixLevels[r.Level]
-	if !ok {
-		return nil, badRequest("level %q: use ip, vm, network, project, host or country", r.Level)
+	if !ok && r.Level != "mixed" {
+		return nil, badRequest("level %q: use ip, vm, network, project, host, country or mixed", r.Level)
 	}
 	if r.Limit <= 0 {
 		r.Limit = 50
 	}
 	if r.Limit > 10000 {
 		return nil, badRequest("limit %d: at most 10000 links", r.Limit)
+	}
+	if r.Level == "mixed" || r.Level == "country" {
+		return s.mixedMatrix(ctx, r)
 	}
 	tq := r.Query
 	tq.Filters = append(append([]Filter(nil), r.Filters...), Filter{Dim: cols[0], Not: true}, Filter{Dim: cols[1], Not: true})
@@ -980,6 +1003,51 @@ func (s *Store) Matrix(ctx context.Context, r MatrixRequest) (*Matrix, error) {
 				out.Nodes = append(out.Nodes, Node{ID: id, Label: id})
 			}
 		}
+	}
+	return out, nil
+}
+
+func (s *Store) mixedMatrix(ctx context.Context, r MatrixRequest) (*Matrix, error) {
+	cond, cargs, err := where(r.Query)
+	if err != nil {
+		return nil, err
+	}
+	s.refreshLive(ctx, r.To)
+	from, to := r.From.Unix(), r.To.Unix()
+	segs, _ := s.cover(from, to)
+	in, args := s.base(segs, mixedEnd("src", r.Level)+" AS a, "+mixedEnd("dst", r.Level)+" AS b, bytes, packets", cond, cargs)
+	// A country level link between two cloud ends says nothing.
+	skip := ""
+	if r.Level == "country" {
+		skip = " WHERE NOT (a = 'cloud:' AND b = 'cloud:')"
+	}
+	q := fmt.Sprintf("SELECT a, b, sum(bytes) AS bb, sum(packets) FROM (%s) x%s GROUP BY a, b ORDER BY bb DESC, a, b LIMIT %d", in, skip, r.Limit)
+	out := &Matrix{Level: r.Level, Nodes: []Node{}, Links: []Link{}, Observations: r.Observations(), Notes: notes(r.Query, segs, s.tiers)}
+	seen := map[string]bool{}
+	err = scanRows(ctx, s.eng.DB(), q, args, func(rows *sql.Rows) error {
+		var a, b string
+		var l Link
+		if err := rows.Scan(&a, &b, &l.Bytes, &l.Packets); err != nil {
+			return err
+		}
+		l.Source, l.Target = a, b
+		out.Links = append(out.Links, l)
+		for _, id := range []string{a, b} {
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
+			kind, value, _ := strings.Cut(id, ":")
+			label := value
+			if kind == "cloud" {
+				label = "this cloud"
+			}
+			out.Nodes = append(out.Nodes, Node{ID: id, Label: label, Kind: kind, Value: value})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -36,6 +36,9 @@ export interface TopResp {
 export interface MatrixNode {
   id: string;
   label?: string | null;
+  // mixed and country levels: vm, country, ip or cloud, and the value to filter on
+  kind?: string;
+  value?: string;
 }
 export interface MatrixLink {
   source: string;

@@ -249,6 +249,15 @@ describe('who talks to whom', () => {
     mark = await act(() => page.locator('[data-testid=level] button[data-value=network]').click());
     assert.equal(since(mark, 'matrix')[0].get('level'), 'network');
     assert.match(await page.locator('[data-testid=matrix] .overlay').textContent(), /needs the OpenStack enrichment/);
+    // VM ↔ internet: VMs by name and external ends by address in one picture;
+    // a click filters each end on its own kind.
+    mark = await act(() => page.locator('[data-testid=level] button[data-value=mixed]').click());
+    assert.equal(since(mark, 'matrix')[0].get('level'), 'mixed');
+    const links = (await rowsText('[data-testid=links-table] tbody tr')).map((r) => [r[0], r[1]]);
+    assert.deepEqual(links.slice(0, 3), [['web-1', 'db-1'], ['203.0.113.10', 'proxy-1'], ['proxy-1', '203.0.113.10']]);
+    mark = await act(() => page.locator('[data-testid=links-table] tbody tr').nth(1).click());
+    assert.deepEqual(since(mark, 'matrix')[0].getAll('filter'), ['src_ip=203.0.113.10', 'dst_vm=proxy-1']);
+    await act(() => page.locator('.filterbar button.clear').click());
   });
 });
 

@@ -177,8 +177,32 @@ function api(route, q, opts) {
     }
     case 'matrix': {
       const level = q.get('level') || 'ip';
-      if (!['ip', 'vm', 'network', 'project', 'host', 'country'].includes(level)) throw new BadRequest('level: one of ip, vm, network, project, host, country');
+      if (!['ip', 'vm', 'network', 'project', 'host', 'country', 'mixed'].includes(level)) throw new BadRequest('level: one of ip, vm, network, project, host, country, mixed');
       const limit = +(q.get('limit') || 50);
+      if (level === 'mixed' || level === 'country') {
+        // As flowlens: VM, else country, else address (mixed); country, else "this cloud" (country).
+        const end = (k, side) =>
+          level === 'country'
+            ? (k[side + '_country'] ? 'country:' + k[side + '_country'] : 'cloud:')
+            : k[side + '_vm'] ? 'vm:' + k[side + '_vm'] : k[side + '_country'] ? 'country:' + k[side + '_country'] : 'ip:' + k[side + '_ip'];
+        const m = new Map();
+        for (const r of fx.aggregate(scaled, ['src_vm', 'src_country', 'src_ip', 'dst_vm', 'dst_country', 'dst_ip'])) {
+          const a = end(r.key, 'src'), b = end(r.key, 'dst');
+          if (level === 'country' && a === 'cloud:' && b === 'cloud:') continue;
+          const cur = m.get(a + '\t' + b) || { source: a, target: b, bytes: 0, packets: 0 };
+          cur.bytes += r.bytes;
+          cur.packets += r.packets;
+          m.set(a + '\t' + b, cur);
+        }
+        const links = [...m.values()].sort((x, y) => y.bytes - x.bytes).slice(0, limit);
+        const ids = [...new Set(links.flatMap((l) => [l.source, l.target]))];
+        const nodes = ids.map((id) => {
+          const i = id.indexOf(':');
+          const kind = id.slice(0, i), value = id.slice(i + 1);
+          return { id, label: kind === 'cloud' ? 'this cloud' : value, kind, value };
+        });
+        return { level, nodes, links, ...extra };
+      }
       const [sd, dd] = [`src_${level}`, `dst_${level}`];
       // Ends without a value at this level are left out.
       const links = fx.aggregate(scaled, [sd, dd]).filter((r) => r.key[sd] !== '' && r.key[dd] !== '').sort((a, b) => b.bytes - a.bytes).slice(0, limit)

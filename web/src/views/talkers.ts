@@ -14,6 +14,7 @@ const LEVELS: Array<[string, string]> = [
   ['project', 'Project'],
   ['host', 'Host'],
   ['country', 'Country'],
+  ['mixed', 'VM ↔ internet'],
 ];
 const LIMITS: Array<[string, string]> = [
   ['20', '20 links'],
@@ -26,6 +27,30 @@ let linksEl: HTMLElement;
 let setupEl: HTMLElement;
 let c: EChartsType | null = null;
 let labels = new Map<string, string>();
+// The mixed and country levels' nodes: what each is, and its value.
+let kinds = new Map<string, { kind: string; value: string }>();
+
+// The filter one end of a conversation stands for: its level's dimension,
+// or, at the mixed and country levels, its node's kind ("this cloud" has
+// none: null).
+function filterOf(level: string, side: 'src' | 'dst', id: string): { dim: string; value: string } | null {
+  const k = kinds.get(id);
+  if (!k) {
+    const [sd, dd] = dims(level);
+    return { dim: side === 'src' ? sd : dd, value: id };
+  }
+  if (k.kind === 'cloud') return null;
+  return { dim: `${side}_${k.kind}`, value: k.value };
+}
+
+function filters(level: string, pairs: Array<['src' | 'dst', string]>, neg: boolean): Array<{ dim: string; value: string; neg: boolean }> {
+  const out = [];
+  for (const [side, id] of pairs) {
+    const f = filterOf(level, side, id);
+    if (f) out.push({ ...f, neg });
+  }
+  return out;
+}
 let notes = new Notes();
 
 function dims(level: string): [string, string] {
@@ -49,17 +74,15 @@ function mount(root: HTMLElement, ctx: Ctx): void {
   root.append(setupEl, notes.el, h('div.split', null, p.el, lp.el));
   c = chart(chartEl);
   c.on('click', (ev) => {
-    const [sd, dd] = dims(s.level);
     const shift = !!(ev.event?.event as MouseEvent | undefined)?.shiftKey;
     const d = ev.data as { id?: string; source?: string; target?: string };
     if (ev.dataType === 'edge' && d.source && d.target) {
-      ctx.addFilters([
-        { dim: sd, value: unprefix(d.source), neg: shift },
-        { dim: dd, value: unprefix(d.target), neg: shift },
-      ]);
+      const fs = filters(s.level, [['src', unprefix(d.source)], ['dst', unprefix(d.target)]], shift);
+      if (fs.length) ctx.addFilters(fs);
     } else if (d.id) {
       const src = s.chart === 'chord' || d.id.startsWith('s:');
-      ctx.addFilter(src ? sd : dd, unprefix(d.id), shift);
+      const f = filterOf(s.level, src ? 'src' : 'dst', unprefix(d.id));
+      if (f) ctx.addFilter(f.dim, f.value, shift);
     }
   });
 }
@@ -102,13 +125,14 @@ function draw(ctx: Ctx, r: MatrixResp, rangeTotal: Counts | null): void {
   const useBytes = s.metric === 'bits';
   const links = (r.links || []).filter((l) => (useBytes ? l.bytes : l.packets) > 0);
   labels = new Map((r.nodes || []).map((n) => [n.id, n.label || n.id]));
+  kinds = new Map((r.nodes || []).filter((n) => n.kind).map((n) => [n.id, { kind: n.kind!, value: n.value ?? '' }]));
   const name = (id: string) => labels.get(id) ?? id;
   const v = (l: MatrixLink) => (useBytes ? l.bytes : l.packets);
   const vf = useBytes ? fmt.bytes : (n: number) => fmt.count(n) + ' packets';
 
   if (!links.length) {
     c?.clear();
-    const needs = s.level === 'country' ? 'GeoIP enrichment' : 'the OpenStack enrichment (Neutron ports)';
+    const needs = s.level === 'country' ? 'GeoIP enrichment' : s.level === 'mixed' ? 'the OpenStack or GeoIP enrichment' : 'the OpenStack enrichment (Neutron ports)';
     const txt =
       s.level !== 'ip' && !noFlowsYet(ctx)
         ? `No conversations at the ${s.level} level in this range. This level needs ${needs}; addresses without a ${s.level} are left out. The IP level shows every conversation.`
@@ -122,7 +146,6 @@ function draw(ctx: Ctx, r: MatrixResp, rangeTotal: Counts | null): void {
   // The links shown (label sizes) and the whole range (shares).
   const total = links.reduce((a, l) => a + v(l), 0);
   const share = rangeTotal ? (useBytes ? rangeTotal.bytes : rangeTotal.packets) : total;
-  const [sd, dd] = dims(s.level);
   const cols: Column<MatrixLink>[] = [
     { label: 'Source', cls: 'key', cell: (l) => name(l.source) },
     { label: 'Destination', cls: 'key', cell: (l) => name(l.target) },
@@ -139,7 +162,10 @@ function draw(ctx: Ctx, r: MatrixResp, rangeTotal: Counts | null): void {
     table(cols, [...links].sort((a, b) => v(b) - v(a)), {
       testid: 'links-table',
       rowTitle: 'Click: filter on this pair · shift-click: exclude',
-      onRow: (l, ev) => ctx.addFilters([{ dim: sd, value: l.source, neg: ev.shiftKey }, { dim: dd, value: l.target, neg: ev.shiftKey }]),
+      onRow: (l, ev) => {
+        const fs = filters(s.level, [['src', l.source], ['dst', l.target]], ev.shiftKey);
+        if (fs.length) ctx.addFilters(fs);
+      },
       foot: rangeTotal ? [['Total (range)', '', useBytes ? fmt.bytes(rangeTotal.bytes) : fmt.count(rangeTotal.packets), '']] : undefined,
     }),
   );
