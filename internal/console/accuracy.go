@@ -22,9 +22,7 @@ func WithAccuracy(api http.Handler, src AccuracySource, now func() time.Time) ht
 	if now == nil {
 		now = time.Now
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/", api)
-	mux.HandleFunc("GET /api/v1/accuracy", func(w http.ResponseWriter, r *http.Request) {
+	return withEndpoint(api, "GET /api/v1/accuracy", func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		if err := checkParams(q, []string{"from", "to", "agent", "port"}); err != nil {
 			writeError(w, http.StatusBadRequest, err.Error())
@@ -52,6 +50,15 @@ func WithAccuracy(api http.Handler, src AccuracySource, now func() time.Time) ht
 		aq.Agent, aq.Port = q.Get("agent"), q.Get("port")
 		writeJSON(w, http.StatusOK, src.Report(aq))
 	})
+}
+
+// withEndpoint serves pattern with h and everything else with api: the
+// endpoints answered from memory (accuracy, unanswered) wrap NewAPI's
+// handler rather than join it, so that they work with the store disabled.
+func withEndpoint(api http.Handler, pattern string, h http.HandlerFunc) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/", api)
+	mux.HandleFunc(pattern, h)
 	return mux
 }
 
@@ -66,9 +73,7 @@ func WithUnanswered(api http.Handler, src UnansweredSource, now func() time.Time
 	if now == nil {
 		now = time.Now
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/", api)
-	mux.HandleFunc("GET /api/v1/unanswered", func(w http.ResponseWriter, r *http.Request) {
+	return withEndpoint(api, "GET /api/v1/unanswered", func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		if err := checkParams(q, []string{"from"}); err != nil {
 			writeError(w, http.StatusBadRequest, err.Error())
@@ -85,5 +90,4 @@ func WithUnanswered(api http.Handler, src UnansweredSource, now func() time.Time
 		}
 		writeJSON(w, http.StatusOK, src.Report(from))
 	})
-	return mux
 }

@@ -450,6 +450,19 @@ func (s *Store) cover(from, to int64) ([]segment, int64) {
 	return s.withLive(segs, from, to), start
 }
 
+// scope is what a flow query over q starts with: the conditions of its
+// filters, the live interval brought up to date, and the segments of the
+// tiers that cover its range, with the range's start as read.
+func (s *Store) scope(ctx context.Context, q Query) (cond string, args []any, segs []segment, from int64, err error) {
+	cond, args, err = where(q)
+	if err != nil {
+		return "", nil, nil, 0, err
+	}
+	s.refreshLive(ctx, q.To)
+	segs, from = s.cover(q.From.Unix(), q.To.Unix())
+	return cond, args, segs, from, nil
+}
+
 // base returns a UNION ALL of cols from each segment's flows table, with
 // the filters, and its arguments. Where rolled-up rows (whose clients'
 // ephemeral ports are folded) meet raw rows, the raw rows' ports are
@@ -837,13 +850,10 @@ func (s *Store) Top(ctx context.Context, r TopRequest) (*Top, error) {
 	if r.Limit > 10000 {
 		return nil, badRequest("limit %d: at most 10000 rows", r.Limit)
 	}
-	cond, cargs, err := where(r.Query)
+	cond, cargs, segs, from, err := s.scope(ctx, r.Query)
 	if err != nil {
 		return nil, err
 	}
-	s.refreshLive(ctx, r.To)
-	from, to := r.From.Unix(), r.To.Unix()
-	segs, from := s.cover(from, to)
 	cols := strings.Join(r.By, ", ")
 	q, args := s.base(segs, cols+", bytes, packets", cond, cargs)
 	order := "b"
@@ -854,7 +864,7 @@ func (s *Store) Top(ctx context.Context, r TopRequest) (*Top, error) {
 		cols, q, cols, order, cols, r.Limit)
 	out := &Top{From: time.Unix(from, 0).UTC(), To: r.To.UTC(), By: r.By, Rows: []TopRow{}, Observations: r.Observations(),
 		Notes: notes(r.Query, segs, s.tiers)}
-	secs := float64(to - from)
+	secs := float64(r.To.Unix() - from)
 	var sum Totals
 	err = scanRows(ctx, s.eng.DB(), q, args, func(rows *sql.Rows) error {
 		vals := make([]any, len(r.By)+4)
@@ -1008,13 +1018,10 @@ func (s *Store) Matrix(ctx context.Context, r MatrixRequest) (*Matrix, error) {
 }
 
 func (s *Store) mixedMatrix(ctx context.Context, r MatrixRequest) (*Matrix, error) {
-	cond, cargs, err := where(r.Query)
+	cond, cargs, segs, _, err := s.scope(ctx, r.Query)
 	if err != nil {
 		return nil, err
 	}
-	s.refreshLive(ctx, r.To)
-	from, to := r.From.Unix(), r.To.Unix()
-	segs, _ := s.cover(from, to)
 	in, args := s.base(segs, mixedEnd("src", r.Level)+" AS a, "+mixedEnd("dst", r.Level)+" AS b, bytes, packets", cond, cargs)
 	// A country level link between two cloud ends says nothing.
 	skip := ""
@@ -1083,13 +1090,10 @@ func (s *Store) Geo(ctx context.Context, r GeoRequest) ([]GeoPoint, error) {
 	if r.Limit > 10000 {
 		return nil, badRequest("limit %d: at most 10000 points", r.Limit)
 	}
-	cond, cargs, err := where(r.Query)
+	cond, cargs, segs, _, err := s.scope(ctx, r.Query)
 	if err != nil {
 		return nil, err
 	}
-	s.refreshLive(ctx, r.To)
-	from, to := r.From.Unix(), r.To.Unix()
-	segs, _ := s.cover(from, to)
 	in, inArgs := s.base(segs, "'inbound' AS d, src_ip AS ip, src_country AS c, src_city AS city, src_lat AS lat, src_lon AS lon, src_asn AS asn, bytes, packets",
 		cond+" AND src_country <> '' AND (src_lat <> 0 OR src_lon <> 0)", cargs)
 	outq, outArgs := s.base(segs, "'outbound' AS d, dst_ip AS ip, dst_country AS c, dst_city AS city, dst_lat AS lat, dst_lon AS lon, dst_asn AS asn, bytes, packets",
