@@ -29,7 +29,9 @@ func (d *Decoder) decodeV5(b []byte, addr netip.Addr, now time.Time, res *Result
 	res.Version = 5
 	res.Sequence = seq
 	res.SysUptime = uptime
-	export := time.Unix(int64(secs), int64(nsecs%1e9))
+	// time.Unix carries a residual nanoseconds field of a second or more
+	// into the seconds, as nfdump and fluent-plugin-netflow do.
+	export := time.Unix(int64(secs), int64(nsecs))
 	res.ExportTime = export
 	res.HeaderOK = true
 	if len(b) < v5HeaderLen+count*v5RecordLen {
@@ -57,6 +59,7 @@ func (d *Decoder) decodeV5(b []byte, addr netip.Addr, now time.Time, res *Result
 		r.Agent = addr
 		r.Sequence = seq
 		r.EngineType, r.EngineID, r.HasEngine = engineType, engineID, true
+		r.SysUptime, r.V5Count, r.V5Sampling = uptime, uint16(count), sampling
 		r.SrcAddr = netip.AddrFrom4([4]byte(p[0:4]))
 		r.DstAddr = netip.AddrFrom4([4]byte(p[4:8]))
 		if nh := netip.AddrFrom4([4]byte(p[8:12])); !nh.IsUnspecified() {
