@@ -48,11 +48,11 @@ func TestTemplatesCoverEveryWrittenField(t *testing.T) {
 	var ecs, compat [][]byte
 	for i := range recs {
 		ecs = append(ecs, recs[i].AppendJSON(nil))
-		compat = append(compat, appendCompat(nil, &recs[i]))
+		compat = append(compat, appendCompat(nil, &recs[i], false))
 	}
 	// An IPv6 next hop.
 	v6 := recs[4]
-	compat = append(compat, appendCompat(nil, &v6))
+	compat = append(compat, appendCompat(nil, &v6, false))
 	check("ecs flows", flowFieldsECS, ecs)
 	check("ecs counters", counterFieldsECS, [][]byte{c.AppendJSON(nil)})
 	check("netflow-compat", flowFieldsCompat, compat)
@@ -99,7 +99,7 @@ func TestNetflowCompatDocument(t *testing.T) {
 	r := genRecord(0)
 	r.NextHop, r.SrcAS, r.DstAS, r.SrcMask, r.DstMask, r.TOS = netip.MustParseAddr("10.0.0.254"), 64512, 64513, 24, 16, 0x10
 	r.VLAN, r.VLANCount = 100, 1
-	b := appendCompat(nil, &r)
+	b := appendCompat(nil, &r, false)
 	var d map[string]any
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
@@ -112,8 +112,13 @@ func TestNetflowCompatDocument(t *testing.T) {
 		"first_switched": "2026-11-26T23:59:59.500Z", "last_switched": "2026-11-26T23:59:59.500Z",
 		"l4_src_port": "40000", "l4_dst_port": "443", "tcp_flags": "24", "protocol": "6", "src_tos": "16",
 		"src_as": "64512", "dst_as": "64513", "src_mask": "24", "dst_mask": "16", "flow_seq_num": "0",
-		"sampling_interval": "64", "in_src_mac": "fa:16:3e:00:00:01", "in_dst_mac": "fa:16:3e:00:00:02",
+		"in_src_mac": "fa:16:3e:00:00:01", "in_dst_mac": "fa:16:3e:00:00:02",
 		"src_vlan": "100", "ip_protocol_version": "4",
+		// sFlow is written as sflowtool -c converted it to NetFlow v5:
+		// the counts already scaled, the sampling field 0, the agent
+		// "started at midnight" (23:59:59.5 is 86399500 ms after).
+		"version": "5", "uptime": "86399500", "flow_records": "1", "engine_type": "0", "engine_id": "0",
+		"sampling_algorithm": "0", "sampling_interval": "0",
 	}
 	for k, v := range want {
 		if got := fmt.Sprint(d[k]); got != v {
@@ -133,7 +138,7 @@ func TestNetflowCompatDocument(t *testing.T) {
 	r.Input, r.Start, r.End, r.TemplateID, r.HasEngine, r.EngineID = flow.InputNetFlowV9, t0.Add(-time.Second), t0, 260, true, 3
 	r.HasPorts = false
 	r.DstGeo = &flow.Geo{Lat: 37.751, Lon: -97.822, HasLocation: true, ASN: 15169}
-	b = appendCompat(nil, &r)
+	b = appendCompat(nil, &r, false)
 	for _, s := range []string{`"ipv6_src_addr":"2001:db8::5"`, `"ipv6_dst_addr":"2001:4860::8888"`, `"dst_as":15169`, `"version":9`,
 		`"first_switched":"2026-11-26T23:59:58.500Z"`, `"last_switched":"2026-11-26T23:59:59.500Z"`, `"flowset_id":260`,
 		`"engine_id":3`, `"l4_src_port":0`, `"geoip_pin":"37.751,-97.822"`, `"ip_protocol_version":6`} {
