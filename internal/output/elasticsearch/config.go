@@ -238,7 +238,7 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("output.elasticsearch.schema %q: use ecs or netflow-compat", c.Schema)
 	}
 	switch c.GeoIPPin {
-	case GeoIPPinDestination, GeoIPPinSource:
+	case "", GeoIPPinDestination, GeoIPPinSource: // "": the destination
 	default:
 		return fmt.Errorf("output.elasticsearch.geoip_pin %q: use destination or source", c.GeoIPPin)
 	}
