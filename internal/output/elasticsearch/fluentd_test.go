@@ -299,3 +299,23 @@ func TestRubyFloat(t *testing.T) {
 		}
 	}
 }
+
+// The one deliberate difference in a v5 record's fields: a router whose
+// sysUptime wrapped (2^32 ms, 49.7 days) after the flow started. The
+// plugin subtracts without the wrap (msec_from_boot_to_time: uptime -
+// switched is negative and huge) and dates the flow 49.7 days after its
+// export; flowlens takes the difference modulo 2^32: 2 s before it.
+func TestCompatUptimeWrap(t *testing.T) {
+	b := v5Datagram()[:24+48]
+	binary.BigEndian.PutUint16(b[2:], 1)
+	binary.BigEndian.PutUint32(b[4:], 1000)           // uptime, just after the wrap
+	binary.BigEndian.PutUint32(b[24+24:], 1<<32-1000) // first: 2 s before the export
+	binary.BigEndian.PutUint32(b[24+28:], 500)        // last: 0.5 s before it, after the wrap
+	docs := compatDocs(t, b, time.Date(2016, 2, 29, 19, 14, 0, 0, time.UTC), GeoIPPinDestination)
+	if got := docs[0]["first_switched"]; got != "2016-02-29T19:13:58.123Z" {
+		t.Errorf("first_switched %v (the plugin: 2016-04-19T…, 49.7 days later)", got)
+	}
+	if got := docs[0]["last_switched"]; got != "2016-02-29T19:13:59.623Z" {
+		t.Errorf("last_switched %v", got)
+	}
+}
