@@ -292,11 +292,12 @@ func appendCompat(b []byte, r *flow.Record, pinSource bool) []byte {
 		b = appendUintField(b, "flow_seq_num", uint64(r.Sequence))
 		b = append(b, `,"engine_type":0,"engine_id":0,"sampling_algorithm":0,"sampling_interval":0`...)
 	default:
-		if r.Input == flow.InputNetFlowV9 {
+		switch r.Input {
+		case flow.InputNetFlowV9:
 			b = append(b, `,"version":9`...)
-		} else {
+		case flow.InputIPFIX:
 			b = append(b, `,"version":10`...)
-		}
+		} // Neutron's packet log: no export version
 		b = appendUintField(b, "flow_seq_num", uint64(r.Sequence))
 		if r.HasEngine {
 			b = appendUintField(b, "engine_type", uint64(r.EngineType))

@@ -149,6 +149,15 @@ func TestNetflowCompatDocument(t *testing.T) {
 	if bytes.Contains(b, []byte("ipv4_src_addr")) {
 		t.Errorf("IPv4 names for an IPv6 flow: %s", b)
 	}
+	// IPFIX is version 10; a packet of Neutron's log has no version.
+	r.Input = flow.InputIPFIX
+	if b = appendCompat(nil, &r, false); !bytes.Contains(b, []byte(`"version":10`)) {
+		t.Errorf("IPFIX: %s", b)
+	}
+	r.Input = flow.InputNeutronLog
+	if b = appendCompat(nil, &r, false); bytes.Contains(b, []byte(`"version"`)) {
+		t.Errorf("Neutron log: %s", b)
+	}
 }
 
 // Encoding allocates nothing.
