@@ -347,6 +347,10 @@ func appendCompat(b []byte, r *flow.Record, pinSource bool) []byte {
 		// NetFlow v5 carries ICMP type and code in the destination
 		// port field, which the plugin writes as it is.
 		dport = uint64(r.ICMPType)<<8 | uint64(r.ICMPCode)
+	case asV5 && r.HasICMP:
+		// sflowtool's decoder puts the type in the source port and
+		// the code in the destination port, and -c exports them so.
+		sport, dport = uint64(r.ICMPType), uint64(r.ICMPCode)
 	}
 	b = appendUintField(b, "l4_src_port", sport)
 	b = appendUintField(b, "l4_dst_port", dport)

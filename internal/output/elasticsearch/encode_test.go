@@ -149,6 +149,13 @@ func TestNetflowCompatDocument(t *testing.T) {
 	if bytes.Contains(b, []byte("ipv4_src_addr")) {
 		t.Errorf("IPv4 names for an IPv6 flow: %s", b)
 	}
+	// ICMP from sFlow: type and code in the port fields, as sflowtool
+	// -c wrote them.
+	r = genRecord(0)
+	r.Proto, r.HasPorts, r.HasICMP, r.ICMPType, r.ICMPCode = 1, false, true, 3, 13
+	if b = appendCompat(nil, &r, false); !bytes.Contains(b, []byte(`"l4_src_port":3,"l4_dst_port":13`)) {
+		t.Errorf("sFlow ICMP: %s", b)
+	}
 	// IPFIX is version 10; a packet of Neutron's log has no version.
 	r.Input = flow.InputIPFIX
 	if b = appendCompat(nil, &r, false); !bytes.Contains(b, []byte(`"version":10`)) {

@@ -33,7 +33,9 @@ import (
 //     l4_dst_port are the record's port fields whatever the protocol
 //     (NetFlow v5 puts an ICMP type and code in the destination port);
 //     tcp_flags, protocol, src_tos, src_as, dst_as, src_mask, dst_mask
-//     are the record's bytes and words as they are.
+//     are the record's bytes and words as they are. The header's
+//     unix_sec and unix_nsec are not fields of the record: they make the
+//     Fluentd event time (unix_sec) and the switched times.
 //   - parser_netflow.rb, msec_from_boot_to_time and format_for_switched:
 //     first_switched/last_switched become wall-clock times, unix_sec and
 //     unix_nsec (to the microsecond) minus (uptime - switched)
