@@ -291,6 +291,7 @@ func appendCompat(b []byte, r *flow.Record, pinSource bool) []byte {
 		b = append(b, `,"flow_records":1`...)
 		b = appendUintField(b, "flow_seq_num", uint64(r.Sequence))
 		b = append(b, `,"engine_type":0,"engine_id":0,"sampling_algorithm":0,"sampling_interval":0`...)
+		octets = sflowtoolBytes(r, octets)
 	default:
 		switch r.Input {
 		case flow.InputNetFlowV9:
@@ -407,6 +408,26 @@ func appendCompat(b []byte, r *flow.Record, pinSource bool) []byte {
 		b = append(b, '"')
 	}
 	return append(b, '}')
+}
+
+// sflowtoolBytes is the byte count sflowtool -c gave an sFlow sample in
+// NetFlow v5: the IP packet's size, i.e. the frame length less what the
+// agent stripped (the FCS) and the Ethernet header with its 802.1Q tags
+// (its offsetToIPV4), times the sampling rate. flowlens's own estimate
+// counts the Ethernet frame. Aggregates, and samples without a frame
+// length, keep flowlens's count.
+func sflowtoolBytes(r *flow.Record, octets uint64) uint64 {
+	if r.Samples != 0 || r.FrameLength == 0 || !r.SrcAddr.IsValid() {
+		return octets
+	}
+	l2 := uint32(0)
+	if r.HeaderProto == 1 { // Ethernet
+		l2 = 14 + 4*uint32(r.VLANCount)
+	}
+	if r.FrameLength <= r.Stripped+l2 {
+		return octets
+	}
+	return uint64(r.FrameLength-r.Stripped-l2) * r.Packets
 }
 
 // appendRubyFloat appends f as Ruby's Float#to_s writes it, which is how

@@ -99,6 +99,7 @@ func TestNetflowCompatDocument(t *testing.T) {
 	r := genRecord(0)
 	r.NextHop, r.SrcAS, r.DstAS, r.SrcMask, r.DstMask, r.TOS = netip.MustParseAddr("10.0.0.254"), 64512, 64513, 24, 16, 0x10
 	r.VLAN, r.VLANCount = 100, 1
+	r.FrameLength = 106 // the 84-byte IP packet in a tagged frame, with its FCS
 	b := appendCompat(nil, &r, false)
 	var d map[string]any
 	dec := json.NewDecoder(bytes.NewReader(b))
@@ -108,14 +109,15 @@ func TestNetflowCompatDocument(t *testing.T) {
 	}
 	want := map[string]string{
 		"@timestamp": "2026-11-26T23:59:59.5Z", "host": "192.0.2.10", "ipv4_src_addr": "10.0.0.5", "ipv4_dst_addr": "10.0.0.6",
-		"ipv4_next_hop": "10.0.0.254", "input_snmp": "3", "output_snmp": "4", "in_pkts": "64", "in_bytes": "6272",
+		"ipv4_next_hop": "10.0.0.254", "input_snmp": "3", "output_snmp": "4", "in_pkts": "64", "in_bytes": "5376",
 		"first_switched": "2026-11-26T23:59:59.500Z", "last_switched": "2026-11-26T23:59:59.500Z",
 		"l4_src_port": "40000", "l4_dst_port": "443", "tcp_flags": "24", "protocol": "6", "src_tos": "16",
 		"src_as": "64512", "dst_as": "64513", "src_mask": "24", "dst_mask": "16", "flow_seq_num": "0",
 		"in_src_mac": "fa:16:3e:00:00:01", "in_dst_mac": "fa:16:3e:00:00:02",
 		"src_vlan": "100", "ip_protocol_version": "4",
 		// sFlow is written as sflowtool -c converted it to NetFlow v5:
-		// the counts already scaled, the sampling field 0, the agent
+		// the counts already scaled, of IP bytes (84 × 64: the frame less
+		// FCS, Ethernet header and tag), the sampling field 0, the agent
 		// "started at midnight" (23:59:59.5 is 86399500 ms after).
 		"version": "5", "uptime": "86399500", "flow_records": "1", "engine_type": "0", "engine_id": "0",
 		"sampling_algorithm": "0", "sampling_interval": "0",
