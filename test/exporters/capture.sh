@@ -1,7 +1,7 @@
 #!/bin/bash
 # Regenerates the captures of testdata/exporters/ from real exporters of
-# Debian: pmacct's pmacctd with its nfprobe plugin (NetFlow v9 and IPFIX)
-# and fprobe (NetFlow v5). Run as root on Debian 12 (docs/netflow.md,
+# Debian: pmacct's pmacctd with its nfprobe plugin (NetFlow v5, v9 and
+# IPFIX) and fprobe (NetFlow v5). Run as root on Debian 12 (docs/netflow.md,
 # "Exporters tested"):
 #
 #   sudo test/exporters/capture.sh [OUTDIR]     # default testdata/exporters
@@ -86,7 +86,7 @@ stop() { # NAME...: SIGTERM, then wait for the process to be gone
 }
 
 # The export traffic on A's loopback, and the conversations on the veth.
-spawn tcpdump-lo $A tcpdump -q -n -i lo -s 0 -U -w "$work/export.pcap" udp and '(port 2055 or port 4739 or port 9995)'
+spawn tcpdump-lo $A tcpdump -q -n -i lo -s 0 -U -w "$work/export.pcap" udp and '(port 2055 or port 2056 or port 4739 or port 9995)'
 # The exporters and the traffic capture see the same packets: IPv4 and
 # IPv6, without the link's own IPv6 multicast (router solicitations and MLD
 # reports come at times of the kernel's choosing, before the exporters
@@ -95,7 +95,8 @@ filter='(ip or ip6) and not ip6 multicast'
 spawn tcpdump-cap0 $A tcpdump -q -n -i cap0 -s 128 -U -w "$work/traffic.pcap" "$filter"
 sleep 1
 
-# pmacctd: one daemon, two nfprobe plugins (v9 to :9995, IPFIX to :4739).
+# pmacctd: one daemon, three nfprobe plugins (v9 to :9995, IPFIX to :4739,
+# v5 to :2056).
 # pmacctd_ext_sampling_rate says the traffic it sees is sampled 1 in 10
 # (as a mirror port would be) without dropping any: the counts stay
 # exact and the rate is exported.
@@ -105,7 +106,7 @@ pcap_interface: cap0
 pcap_interface_wait: true
 pcap_filter: $filter
 pmacctd_ext_sampling_rate: 10
-plugins: nfprobe[v9], nfprobe[ipfix]
+plugins: nfprobe[v9], nfprobe[ipfix], nfprobe[v5]
 aggregate[v9]: src_host, dst_host, src_port, dst_port, proto, tos, tcpflags, src_mac, dst_mac, sampling_rate, in_iface, out_iface
 aggregate[ipfix]: src_host, dst_host, src_port, dst_port, proto, tos, tcpflags, src_mac, dst_mac, sampling_rate, in_iface, out_iface
 nfprobe_receiver[v9]: 127.0.0.1:9995
@@ -118,6 +119,11 @@ nfprobe_ifindex[v9]: 5
 nfprobe_direction[v9]: in
 nfprobe_ifindex[ipfix]: 6
 nfprobe_direction[ipfix]: in
+nfprobe_receiver[v5]: 127.0.0.1:2056
+nfprobe_version[v5]: 5
+nfprobe_engine[v5]: 3:4
+nfprobe_ifindex[v5]: 7
+nfprobe_direction[v5]: in
 nfprobe_timeouts: tcp=2:tcp.rst=2:tcp.fin=2:udp=2:icmp=2:general=2:maxlife=30:expint=1
 CONF
 spawn pmacctd $A pmacctd -f "$work/pmacctd.conf"
@@ -187,7 +193,8 @@ pids=()
 tcpdump -r "$work/export.pcap" -w "$out/fprobe-netflow-v5.pcap" udp port 2055 2>/dev/null
 tcpdump -r "$work/export.pcap" -w "$out/pmacct-netflow-v9.pcap" udp port 9995 2>/dev/null
 tcpdump -r "$work/export.pcap" -w "$out/pmacct-ipfix.pcap" udp port 4739 2>/dev/null
+tcpdump -r "$work/export.pcap" -w "$out/pmacct-netflow-v5.pcap" udp port 2056 2>/dev/null
 cp "$work/traffic.pcap" "$out/traffic.pcap"
-for f in traffic fprobe-netflow-v5 pmacct-netflow-v9 pmacct-ipfix; do
+for f in traffic fprobe-netflow-v5 pmacct-netflow-v5 pmacct-netflow-v9 pmacct-ipfix; do
 	printf '%-20s %s packets\n' "$f" "$(tcpdump -r "$out/$f.pcap" 2>/dev/null | wc -l)"
 done

@@ -216,6 +216,10 @@ func TestRealExporters(t *testing.T) {
 		// from its sysUptime in milliseconds; ICMP records with port
 		// fields 0 (read as type 0 code 0).
 		{file: "fprobe-netflow-v5.pcap", port: 2055, ipv4: true, dir: -1, tol: 2 * time.Millisecond, flows: 5},
+		// pmacctd + nfprobe, NetFlow v5: the rate in the header's
+		// sampling field (mode 1, interval 10), engine 3/4, interface 7,
+		// ICMP type and code in the destination port.
+		{file: "pmacct-netflow-v5.pcap", port: 2056, ipv4: true, rate: 10, in: 7, dir: -1, tol: 2 * time.Millisecond, icmp: true, flows: 5},
 		// pmacctd + nfprobe: pmacctd_ext_sampling_rate 10, announced in
 		// options data (samplerId 48, samplerMode 49,
 		// samplerRandomInterval 50) and named by each record's samplerId;
@@ -327,6 +331,7 @@ func TestRealExportersTruncated(t *testing.T) {
 		hdr  int // header length; 0: NetFlow v5 (every cut is an error)
 	}{
 		{"fprobe-netflow-v5.pcap", 2055, 0},
+		{"pmacct-netflow-v5.pcap", 2056, 0},
 		{"pmacct-netflow-v9.pcap", 9995, 20},
 		{"pmacct-ipfix.pcap", 4739, 16},
 	} {

@@ -367,12 +367,12 @@ func FuzzDecode(f *testing.F) {
 	for _, d := range capture(f, "ovs-netflow.pcap", 2055) {
 		f.Add(d.Payload)
 	}
-	// Real exporters' shapes: fprobe's NetFlow v5, pmacct's NetFlow v9
+	// Real exporters' shapes: fprobe's and pmacct's NetFlow v5, pmacct's NetFlow v9
 	// and IPFIX (MAC and IPv6 templates, sampler options).
 	for _, c := range []struct {
 		file string
 		port uint16
-	}{{"fprobe-netflow-v5.pcap", 2055}, {"pmacct-netflow-v9.pcap", 9995}, {"pmacct-ipfix.pcap", 4739}} {
+	}{{"fprobe-netflow-v5.pcap", 2055}, {"pmacct-netflow-v5.pcap", 2056}, {"pmacct-netflow-v9.pcap", 9995}, {"pmacct-ipfix.pcap", 4739}} {
 		for _, d := range exporterDatagrams(f, c.file, c.port) {
 			f.Add(d.Payload)
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/flowlens/flowlens/internal/decode/netflow"
 	"github.com/flowlens/flowlens/internal/flow"
+	"github.com/flowlens/flowlens/internal/input/pcapfile"
 )
 
 // The netflow-compat schema against the Fluentd chain it replaces, field
@@ -319,5 +320,65 @@ func TestCompatUptimeWrap(t *testing.T) {
 	}
 	if got := docs[0]["last_switched"]; got != "2016-02-29T19:13:59.623Z" {
 		t.Errorf("last_switched %v", got)
+	}
+}
+
+// A real exporter's NetFlow v5 with the rate in its header (pmacct's
+// nfprobe, testdata/exporters): every header field on every document as
+// the datagram carries it, and the counts as exported (the plugin never
+// multiplies them), read here straight from the datagram's bytes.
+func TestCompatRealSampledV5(t *testing.T) {
+	ds, err := pcapfile.ReadAll("../../../testdata/exporters/pmacct-netflow-v5.pcap", nil)
+	if err != nil || len(ds) == 0 {
+		t.Fatalf("%v, %d datagrams", err, len(ds))
+	}
+	opt := netflow.Options{}
+	dec := netflow.NewDecoder(netflow.NewTemplates(opt), opt)
+	cfg := DefaultConfig()
+	cfg.Schema = SchemaNetFlowCompat
+	enc := newEncoder(&cfg)
+	n := 0
+	for _, d := range ds {
+		b := d.Payload
+		var res netflow.Result
+		if err := dec.Decode(b, d.Src, d.Time, &res); err != nil {
+			t.Fatal(err)
+		}
+		be := binary.BigEndian
+		if be.Uint16(b[22:])>>14 != 1 || be.Uint16(b[22:])&0x3fff != 10 {
+			t.Fatalf("the capture's sampling field is %#x, not mode 1 interval 10", be.Uint16(b[22:]))
+		}
+		for i := range res.Flows {
+			rec := b[24+48*i:]
+			item := enc.flow(nil, &res.Flows[i])
+			_, src, _ := bytes.Cut(item, []byte("\n"))
+			var doc map[string]any
+			if err := json.Unmarshal(src, &doc); err != nil {
+				t.Fatal(err)
+			}
+			for k, want := range map[string]float64{
+				"version": 5, "uptime": float64(be.Uint32(b[4:])), "flow_records": float64(be.Uint16(b[2:])),
+				"flow_seq_num": float64(be.Uint32(b[16:])), "engine_type": float64(b[20]), "engine_id": float64(b[21]),
+				"sampling_algorithm": 1, "sampling_interval": 10,
+				"in_pkts": float64(be.Uint32(rec[16:])), "in_bytes": float64(be.Uint32(rec[20:])),
+				"input_snmp": float64(be.Uint16(rec[12:])), "output_snmp": float64(be.Uint16(rec[14:])),
+				"l4_src_port": float64(be.Uint16(rec[32:])), "l4_dst_port": float64(be.Uint16(rec[34:])),
+				"protocol": float64(rec[38]), "tcp_flags": float64(rec[37]),
+			} {
+				if doc[k] != want {
+					t.Errorf("record %d: %s = %v, the datagram says %v", n, k, doc[k], want)
+				}
+			}
+			if doc["ipv4_next_hop"] != "0.0.0.0" || doc["engine_type"] != 3.0 || doc["input_snmp"] != 7.0 {
+				t.Errorf("record %d: %s", n, src)
+			}
+			if res.Flows[i].Packets != 10*uint64(doc["in_pkts"].(float64)) {
+				t.Errorf("record %d: flowlens's estimate %d packets, in_pkts %v", n, res.Flows[i].Packets, doc["in_pkts"])
+			}
+			n++
+		}
+	}
+	if n != 5 {
+		t.Errorf("%d records, want 5", n)
 	}
 }
