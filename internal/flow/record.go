@@ -280,6 +280,10 @@ type Record struct {
 	// netflow-compat schema: fluent-plugin-netflow writes both on every
 	// record. Zero for other inputs.
 	V5Count, V5Sampling uint16
+	// V5ICMPInSrcPort: the NetFlow v5 record had its ICMP type in the
+	// source port field and its code in the destination port (fprobe,
+	// sflowtool -c), not type·256+code in the destination port.
+	V5ICMPInSrcPort bool
 	// IPFIX observationPointId (IE 138): Open vSwitch's sample action
 	// sends its obs_point_id here; OVN's drop sampling puts the first 32
 	// bits of the dropping logical flow's uuid in it.

@@ -213,9 +213,9 @@ func TestRealExporters(t *testing.T) {
 		flows int
 	}{
 		// fprobe: NetFlow v5, unsampled, no MACs, no interfaces; times
-		// from its sysUptime in milliseconds; ICMP records with port
-		// fields 0 (read as type 0 code 0).
-		{file: "fprobe-netflow-v5.pcap", port: 2055, ipv4: true, dir: -1, tol: 2 * time.Millisecond, flows: 5},
+		// from its sysUptime in milliseconds; the ICMP type in the
+		// source port field, the code in the destination port.
+		{file: "fprobe-netflow-v5.pcap", port: 2055, ipv4: true, dir: -1, tol: 2 * time.Millisecond, icmp: true, flows: 5},
 		// pmacctd + nfprobe, NetFlow v5: the rate in the header's
 		// sampling field (mode 1, interval 10), engine 3/4, interface 7,
 		// ICMP type and code in the destination port.

@@ -83,9 +83,18 @@ func (d *Decoder) decodeV5(b []byte, addr netip.Addr, now time.Time, res *Result
 
 		switch r.Proto {
 		case protoICMP, protoICMPv6:
-			// NetFlow v5 puts ICMP type and code in the destination
-			// port (Open vSwitch too: 2048 is echo request 8/0).
-			r.ICMPType, r.ICMPCode, r.HasICMP = uint8(dport>>8), uint8(dport), true
+			// Two conventions for ICMP type and code: Cisco's (Open
+			// vSwitch, pmacct too) is type·256+code in the destination
+			// port, 2048 for an echo request; fprobe and sflowtool -c
+			// put the type in the source port and the code in the
+			// destination port (8 and 0). Cisco's leaves the source
+			// port 0.
+			if sport != 0 && sport < 256 && dport < 256 {
+				r.ICMPType, r.ICMPCode, r.HasICMP = uint8(sport), uint8(dport), true
+				r.V5ICMPInSrcPort = true
+			} else {
+				r.ICMPType, r.ICMPCode, r.HasICMP = uint8(dport>>8), uint8(dport), true
+			}
 			r.Parsed = flow.LayerL4
 		case protoTCP, protoUDP, protoSCTP:
 			r.SrcPort, r.DstPort, r.HasPorts = sport, dport, true

@@ -344,9 +344,13 @@ func appendCompat(b []byte, r *flow.Record, pinSource bool) []byte {
 	switch {
 	case r.HasPorts:
 		sport, dport = uint64(r.SrcPort), uint64(r.DstPort)
+	case v5 && r.HasICMP && r.V5ICMPInSrcPort:
+		// The port fields as the exporter wrote them, as the plugin
+		// copies them: the type in the source port, the code in the
+		// destination port (fprobe, sflowtool -c)...
+		sport, dport = uint64(r.ICMPType), uint64(r.ICMPCode)
 	case v5 && r.HasICMP:
-		// NetFlow v5 carries ICMP type and code in the destination
-		// port field, which the plugin writes as it is.
+		// ... or type·256+code in the destination port (Cisco).
 		dport = uint64(r.ICMPType)<<8 | uint64(r.ICMPCode)
 	case asV5 && r.HasICMP:
 		// sflowtool's decoder puts the type in the source port and

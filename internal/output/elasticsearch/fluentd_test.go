@@ -323,62 +323,79 @@ func TestCompatUptimeWrap(t *testing.T) {
 	}
 }
 
-// A real exporter's NetFlow v5 with the rate in its header (pmacct's
-// nfprobe, testdata/exporters): every header field on every document as
-// the datagram carries it, and the counts as exported (the plugin never
-// multiplies them), read here straight from the datagram's bytes.
-func TestCompatRealSampledV5(t *testing.T) {
-	ds, err := pcapfile.ReadAll("../../../testdata/exporters/pmacct-netflow-v5.pcap", nil)
-	if err != nil || len(ds) == 0 {
-		t.Fatalf("%v, %d datagrams", err, len(ds))
-	}
-	opt := netflow.Options{}
-	dec := netflow.NewDecoder(netflow.NewTemplates(opt), opt)
-	cfg := DefaultConfig()
-	cfg.Schema = SchemaNetFlowCompat
-	enc := newEncoder(&cfg)
-	n := 0
-	for _, d := range ds {
-		b := d.Payload
-		var res netflow.Result
-		if err := dec.Decode(b, d.Src, d.Time, &res); err != nil {
-			t.Fatal(err)
+// Real exporters' NetFlow v5 (testdata/exporters): pmacct's nfprobe, with
+// the rate in its header and ICMP type·256+code in the destination port,
+// and fprobe, unsampled, with the ICMP type in the source port. Every
+// header field on every document as the datagram carries it, and every
+// record field as the exporter wrote it (the plugin copies the port
+// fields and never multiplies the counts), read here straight from the
+// datagrams' bytes.
+func TestCompatRealV5(t *testing.T) {
+	for _, c := range []struct {
+		file          string
+		mode, rate    uint16
+		engine        [2]byte
+		records, icmp int
+	}{
+		{"pmacct-netflow-v5.pcap", 1, 10, [2]byte{3, 4}, 5, 2},
+		{"fprobe-netflow-v5.pcap", 0, 0, [2]byte{0, 0}, 5, 2},
+	} {
+		ds, err := pcapfile.ReadAll("../../../testdata/exporters/"+c.file, nil)
+		if err != nil || len(ds) == 0 {
+			t.Fatalf("%s: %v, %d datagrams", c.file, err, len(ds))
 		}
-		be := binary.BigEndian
-		if be.Uint16(b[22:])>>14 != 1 || be.Uint16(b[22:])&0x3fff != 10 {
-			t.Fatalf("the capture's sampling field is %#x, not mode 1 interval 10", be.Uint16(b[22:]))
-		}
-		for i := range res.Flows {
-			rec := b[24+48*i:]
-			item := enc.flow(nil, &res.Flows[i])
-			_, src, _ := bytes.Cut(item, []byte("\n"))
-			var doc map[string]any
-			if err := json.Unmarshal(src, &doc); err != nil {
+		opt := netflow.Options{}
+		dec := netflow.NewDecoder(netflow.NewTemplates(opt), opt)
+		cfg := DefaultConfig()
+		cfg.Schema = SchemaNetFlowCompat
+		enc := newEncoder(&cfg)
+		n, icmp := 0, 0
+		for _, d := range ds {
+			b := d.Payload
+			var res netflow.Result
+			if err := dec.Decode(b, d.Src, d.Time, &res); err != nil {
 				t.Fatal(err)
 			}
-			for k, want := range map[string]float64{
-				"version": 5, "uptime": float64(be.Uint32(b[4:])), "flow_records": float64(be.Uint16(b[2:])),
-				"flow_seq_num": float64(be.Uint32(b[16:])), "engine_type": float64(b[20]), "engine_id": float64(b[21]),
-				"sampling_algorithm": 1, "sampling_interval": 10,
-				"in_pkts": float64(be.Uint32(rec[16:])), "in_bytes": float64(be.Uint32(rec[20:])),
-				"input_snmp": float64(be.Uint16(rec[12:])), "output_snmp": float64(be.Uint16(rec[14:])),
-				"l4_src_port": float64(be.Uint16(rec[32:])), "l4_dst_port": float64(be.Uint16(rec[34:])),
-				"protocol": float64(rec[38]), "tcp_flags": float64(rec[37]),
-			} {
-				if doc[k] != want {
-					t.Errorf("record %d: %s = %v, the datagram says %v", n, k, doc[k], want)
+			be := binary.BigEndian
+			if s := be.Uint16(b[22:]); s>>14 != c.mode || s&0x3fff != c.rate || b[20] != c.engine[0] || b[21] != c.engine[1] {
+				t.Fatalf("%s: the capture's sampling field is %#x, engine %d/%d", c.file, s, b[20], b[21])
+			}
+			for i := range res.Flows {
+				rec := b[24+48*i:]
+				item := enc.flow(nil, &res.Flows[i])
+				_, src, _ := bytes.Cut(item, []byte("\n"))
+				var doc map[string]any
+				if err := json.Unmarshal(src, &doc); err != nil {
+					t.Fatal(err)
 				}
+				addr := func(p []byte) string { return netip.AddrFrom4([4]byte(p[:4])).String() }
+				for k, want := range map[string]any{
+					"version": 5.0, "uptime": float64(be.Uint32(b[4:])), "flow_records": float64(be.Uint16(b[2:])),
+					"flow_seq_num": float64(be.Uint32(b[16:])), "engine_type": float64(b[20]), "engine_id": float64(b[21]),
+					"sampling_algorithm": float64(c.mode), "sampling_interval": float64(c.rate),
+					"ipv4_src_addr": addr(rec), "ipv4_dst_addr": addr(rec[4:]), "ipv4_next_hop": addr(rec[8:]),
+					"input_snmp": float64(be.Uint16(rec[12:])), "output_snmp": float64(be.Uint16(rec[14:])),
+					"in_pkts": float64(be.Uint32(rec[16:])), "in_bytes": float64(be.Uint32(rec[20:])),
+					"l4_src_port": float64(be.Uint16(rec[32:])), "l4_dst_port": float64(be.Uint16(rec[34:])),
+					"tcp_flags": float64(rec[37]), "protocol": float64(rec[38]), "src_tos": float64(rec[39]),
+					"src_as": float64(be.Uint16(rec[40:])), "dst_as": float64(be.Uint16(rec[42:])),
+					"src_mask": float64(rec[44]), "dst_mask": float64(rec[45]),
+				} {
+					if doc[k] != want {
+						t.Errorf("%s record %d: %s = %v, the datagram says %v", c.file, n, k, doc[k], want)
+					}
+				}
+				if rec[38] == 1 {
+					icmp++
+				}
+				if est := res.Flows[i].Packets; est != uint64(max(c.rate, 1))*uint64(be.Uint32(rec[16:])) {
+					t.Errorf("%s record %d: flowlens's estimate %d packets", c.file, n, est)
+				}
+				n++
 			}
-			if doc["ipv4_next_hop"] != "0.0.0.0" || doc["engine_type"] != 3.0 || doc["input_snmp"] != 7.0 {
-				t.Errorf("record %d: %s", n, src)
-			}
-			if res.Flows[i].Packets != 10*uint64(doc["in_pkts"].(float64)) {
-				t.Errorf("record %d: flowlens's estimate %d packets, in_pkts %v", n, res.Flows[i].Packets, doc["in_pkts"])
-			}
-			n++
 		}
-	}
-	if n != 5 {
-		t.Errorf("%d records, want 5", n)
+		if n != c.records || icmp != c.icmp {
+			t.Errorf("%s: %d records (%d ICMP), want %d (%d)", c.file, n, icmp, c.records, c.icmp)
+		}
 	}
 }
