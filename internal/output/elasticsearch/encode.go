@@ -317,8 +317,13 @@ func appendCompat(b []byte, r *flow.Record, pinSource bool) []byte {
 		// NetFlow v5 always has the field; 0.0.0.0 says "none".
 		b = append(b, `,"ipv4_next_hop":"0.0.0.0"`...)
 	}
-	b = appendUintField(b, "input_snmp", snmpIndex(&r.In))
-	b = appendUintField(b, "output_snmp", snmpIndex(&r.Out))
+	if r.Input == flow.InputSFlow {
+		b = appendUintField(b, "input_snmp", sflowtoolPort(&r.In))
+		b = appendUintField(b, "output_snmp", sflowtoolPort(&r.Out))
+	} else {
+		b = appendUintField(b, "input_snmp", snmpIndex(&r.In))
+		b = appendUintField(b, "output_snmp", snmpIndex(&r.Out))
+	}
 	b = appendUintField(b, "in_pkts", pkts)
 	b = appendUintField(b, "in_bytes", octets)
 	first, last := r.Start, r.End
@@ -478,6 +483,27 @@ func appendMillis(b []byte, t time.Time) []byte {
 func snmpIndex(p *flow.Port) uint64 {
 	if p.Format == flow.PortSingle {
 		return uint64(p.Index)
+	}
+	return 0
+}
+
+// sflowtoolPort is the interface number sflowtool -c exported for an
+// sFlow port: the value without its two format bits, i.e. the ifIndex,
+// the number of ports of a multiple output, the reason of a discard,
+// 0x3FFFFFFF for the agent itself. (sflowtool then cut it to NetFlow v5's
+// 16 bits; flowlens keeps it whole.)
+func sflowtoolPort(p *flow.Port) uint64 {
+	switch p.Format {
+	case flow.PortSingle:
+		return uint64(p.Index)
+	case flow.PortMultiple:
+		return uint64(p.Count)
+	case flow.PortDiscard:
+		return uint64(p.Reason)
+	case flow.PortRecirculated:
+		return 256 // the discard reason Open vSwitch sent
+	case flow.PortLocal:
+		return 0x3fffffff
 	}
 	return 0
 }
