@@ -276,7 +276,7 @@ func appendCompat(b []byte, r *flow.Record, pinSource bool) []byte {
 		// header's interval (exactly: 32-bit counts, 14-bit rate). A
 		// rate flowlens applied from its configuration stays applied,
 		// with sampling_interval 0: in_bytes × max(sampling_interval, 1)
-		// is the estimate in every document.
+		// is the estimate in every v5 (and sFlow) document.
 		if rate > 1 && r.SamplingRate == uint32(rate) {
 			pkts, octets = pkts/rate, octets/rate
 		}
