@@ -30,6 +30,24 @@ need tcpdump tcpdump
 need ethtool ethtool
 need python3 python3
 
+# spawn NAME NS CMD...: runs CMD in NS in the background; its pid (ip netns
+# exec may fork: the pid of the command itself) goes to $work/NAME.pid.
+spawn() {
+	local name=$1 ns=$2
+	shift 2
+	ip netns exec "$ns" sh -c 'echo $$ >"$0"; exec "$@"' "$work/$name.pid" "$@" &
+	pids+=($!)
+	for _ in 1 2 3 4 5 6 7 8 9 10; do [ -s "$work/$name.pid" ] && break; sleep 0.1; done
+}
+stop() { # NAME...: SIGTERM, then wait for the process to be gone
+	local name pid
+	for name; do
+		pid=$(cat "$work/$name.pid" 2>/dev/null) || continue
+		kill "$pid" 2>/dev/null || continue
+		for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	done
+}
+
 cleanup() {
 	stop server pmacctd fprobe tcpdump-lo tcpdump-cap0
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -67,23 +85,6 @@ inB ip neigh replace 192.0.2.1 lladdr 02:00:00:00:00:01 dev cap1 nud permanent
 inA ip -6 neigh replace 2001:db8::2 lladdr 02:00:00:00:00:02 dev cap0 nud permanent
 inB ip -6 neigh replace 2001:db8::1 lladdr 02:00:00:00:00:01 dev cap1 nud permanent
 
-# spawn NAME NS CMD...: runs CMD in NS in the background; its pid (ip netns
-# exec may fork: the pid of the command itself) goes to $work/NAME.pid.
-spawn() {
-	local name=$1 ns=$2
-	shift 2
-	ip netns exec "$ns" sh -c 'echo $$ >"$0"; exec "$@"' "$work/$name.pid" "$@" &
-	pids+=($!)
-	for _ in 1 2 3 4 5 6 7 8 9 10; do [ -s "$work/$name.pid" ] && break; sleep 0.1; done
-}
-stop() { # NAME...: SIGTERM, then wait for the process to be gone
-	local name pid
-	for name; do
-		pid=$(cat "$work/$name.pid" 2>/dev/null) || continue
-		kill "$pid" 2>/dev/null || continue
-		for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-	done
-}
 
 # The export traffic on A's loopback, and the conversations on the veth.
 spawn tcpdump-lo $A tcpdump -q -n -i lo -s 0 -U -w "$work/export.pcap" udp and '(port 2055 or port 2056 or port 4739 or port 9995)'
