@@ -23,7 +23,7 @@ func TestSetupKibanaOutput(t *testing.T) {
 		{[]string{"--version", "8.7.1"}, "flowlens-overview", map[string]int{"index-pattern": 2, "visualization": 5, "map": 1, "dashboard": 1}},
 		{[]string{"--flavor", "opensearch-dashboards"}, "flowlens-overview", map[string]int{"index-pattern": 2, "visualization": 7, "dashboard": 1}},
 		{[]string{"--output.elasticsearch.schema=netflow-compat", "--output.elasticsearch.index=netflow"}, "flowlens-compat-overview",
-			map[string]int{"index-pattern": 2, "lens": 6, "map": 1, "dashboard": 1}},
+			map[string]int{"index-pattern": 2, "lens": 8, "map": 1, "dashboard": 1}},
 	} {
 		path := filepath.Join(dir, "objects.ndjson")
 		var stdout, stderr bytes.Buffer

@@ -275,6 +275,15 @@ type Record struct {
 	HasEngine            bool
 	EndReason            uint8 // IPFIX flowEndReason (IE 136), 0 if absent
 	TemplateID           uint16
+	// The NetFlow v5 header's record count and sampling field as sent
+	// (mode in the top two bits, interval in the low 14), kept for the
+	// netflow-compat schema: fluent-plugin-netflow writes both on every
+	// record. Zero for other inputs.
+	V5Count, V5Sampling uint16
+	// V5ICMPInSrcPort: the NetFlow v5 record had its ICMP type in the
+	// source port field and its code in the destination port (fprobe,
+	// sflowtool -c), not type·256+code in the destination port.
+	V5ICMPInSrcPort bool
 	// IPFIX observationPointId (IE 138): Open vSwitch's sample action
 	// sends its obs_point_id here; OVN's drop sampling puts the first 32
 	// bits of the dropping logical flow's uuid in it.
@@ -283,6 +292,9 @@ type Record struct {
 	// IPFIX flowDirection (IE 61): 0 ingress, 1 egress.
 	FlowDirection    uint8
 	HasFlowDirection bool
+	// SysUptime is the exporter's uptime (ms) in the NetFlow v5 header,
+	// for the netflow-compat schema; 0 for other inputs.
+	SysUptime uint32
 
 	// Blocked is set on a record of a packet that a security group (or
 	// another drop rule of the virtual network) dropped; nil otherwise.

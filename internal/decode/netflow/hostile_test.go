@@ -367,6 +367,16 @@ func FuzzDecode(f *testing.F) {
 	for _, d := range capture(f, "ovs-netflow.pcap", 2055) {
 		f.Add(d.Payload)
 	}
+	// Real exporters' shapes: fprobe's and pmacct's NetFlow v5, pmacct's NetFlow v9
+	// and IPFIX (MAC and IPv6 templates, sampler options).
+	for _, c := range []struct {
+		file string
+		port uint16
+	}{{"fprobe-netflow-v5.pcap", 2055}, {"pmacct-netflow-v5.pcap", 2056}, {"pmacct-netflow-v9.pcap", 9995}, {"pmacct-ipfix.pcap", 4739}} {
+		for _, d := range exporterDatagrams(f, c.file, c.port) {
+			f.Add(d.Payload)
+		}
+	}
 	rec := v4Record("10.0.0.1", "10.0.0.2", 6, 1, 2, 2, 1, 2, 1, 60)
 	f.Add(v9(1000, uint32(t0.Unix()), 1, 1, set(1, v9OptTmpl(300, specs(1, 4), specs(34, 4))), set(300, wire{}.u32(0, 10)), set(0, tmpl(256, v4Fields)), set(256, rec, rec)))
 	f.Add(ipfix(1, 0, 0, set(2, tmpl(500, ovsTunnelTemplate())), set(500, ovsTunnelRecord(0, []byte{0, 0x13, 0x88}))))

@@ -29,7 +29,9 @@ func (d *Decoder) decodeV5(b []byte, addr netip.Addr, now time.Time, res *Result
 	res.Version = 5
 	res.Sequence = seq
 	res.SysUptime = uptime
-	export := time.Unix(int64(secs), int64(nsecs%1e9))
+	// time.Unix carries a residual nanoseconds field of a second or more
+	// into the seconds, as nfdump and fluent-plugin-netflow do.
+	export := time.Unix(int64(secs), int64(nsecs))
 	res.ExportTime = export
 	res.HeaderOK = true
 	if len(b) < v5HeaderLen+count*v5RecordLen {
@@ -57,6 +59,7 @@ func (d *Decoder) decodeV5(b []byte, addr netip.Addr, now time.Time, res *Result
 		r.Agent = addr
 		r.Sequence = seq
 		r.EngineType, r.EngineID, r.HasEngine = engineType, engineID, true
+		r.SysUptime, r.V5Count, r.V5Sampling = uptime, uint16(count), sampling
 		r.SrcAddr = netip.AddrFrom4([4]byte(p[0:4]))
 		r.DstAddr = netip.AddrFrom4([4]byte(p[4:8]))
 		if nh := netip.AddrFrom4([4]byte(p[8:12])); !nh.IsUnspecified() {
@@ -80,9 +83,18 @@ func (d *Decoder) decodeV5(b []byte, addr netip.Addr, now time.Time, res *Result
 
 		switch r.Proto {
 		case protoICMP, protoICMPv6:
-			// NetFlow v5 puts ICMP type and code in the destination
-			// port (Open vSwitch too: 2048 is echo request 8/0).
-			r.ICMPType, r.ICMPCode, r.HasICMP = uint8(dport>>8), uint8(dport), true
+			// Two conventions for ICMP type and code: Cisco's (Open
+			// vSwitch, pmacct too) is type·256+code in the destination
+			// port, 2048 for an echo request; fprobe and sflowtool -c
+			// put the type in the source port and the code in the
+			// destination port (8 and 0). Cisco's leaves the source
+			// port 0.
+			if sport != 0 && sport < 256 && dport < 256 {
+				r.ICMPType, r.ICMPCode, r.HasICMP = uint8(sport), uint8(dport), true
+				r.V5ICMPInSrcPort = true
+			} else {
+				r.ICMPType, r.ICMPCode, r.HasICMP = uint8(dport>>8), uint8(dport), true
+			}
 			r.Parsed = flow.LayerL4
 		case protoTCP, protoUDP, protoSCTP:
 			r.SrcPort, r.DstPort, r.HasPorts = sport, dport, true

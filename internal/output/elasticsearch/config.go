@@ -22,6 +22,15 @@ const (
 	SchemaNetFlowCompat = "netflow-compat"
 )
 
+// Which end geoip_pin (netflow-compat) locates.
+const (
+	// GeoIPPinDestination: the destination address, as the chain's
+	// fluent-plugin-geoip looked up ipv4_dst_addr.
+	GeoIPPinDestination = "destination"
+	// GeoIPPinSource: the source address.
+	GeoIPPinSource = "source"
+)
+
 // Spool overflow policies.
 const (
 	DropOldest = "drop_oldest"
@@ -122,6 +131,10 @@ type Config struct {
 	// Schema of flow documents: ecs or netflow-compat. Counter documents
 	// are always ECS.
 	Schema string `yaml:"schema"`
+	// GeoIPPin is the end whose location netflow-compat documents carry
+	// in geoip_pin: destination (the chain's fluent-plugin-geoip, set on
+	// the destination address) or source.
+	GeoIPPin string `yaml:"geoip_pin"`
 	// Flows and Counters choose the record kinds written.
 	Flows    bool `yaml:"flows"`
 	Counters bool `yaml:"counters"`
@@ -181,6 +194,7 @@ func DefaultConfig() Config {
 	return Config{
 		Index:           "flow",
 		Schema:          SchemaECS,
+		GeoIPPin:        GeoIPPinDestination,
 		Flows:           true,
 		Counters:        true,
 		SetupTemplates:  true,
@@ -222,6 +236,11 @@ func (c *Config) Validate() error {
 	case SchemaECS, SchemaNetFlowCompat:
 	default:
 		return fmt.Errorf("output.elasticsearch.schema %q: use ecs or netflow-compat", c.Schema)
+	}
+	switch c.GeoIPPin {
+	case "", GeoIPPinDestination, GeoIPPinSource: // "": the destination
+	default:
+		return fmt.Errorf("output.elasticsearch.geoip_pin %q: use destination or source", c.GeoIPPin)
 	}
 	switch c.Spool.Overflow {
 	case DropOldest, DropNewest:

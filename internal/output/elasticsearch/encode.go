@@ -1,7 +1,9 @@
 package elasticsearch
 
 import (
+	"bytes"
 	"encoding/base64"
+	"math"
 	"math/bits"
 	"net/netip"
 	"slices"
@@ -17,14 +19,17 @@ import (
 type encoder struct {
 	n      names
 	compat bool
-	now    func() time.Time
+	// pinSource: geoip_pin locates the source instead of the destination.
+	pinSource bool
+	now       func() time.Time
 
 	day  [2]int64
 	name [2][]byte
 }
 
 func newEncoder(cfg *Config) *encoder {
-	e := &encoder{n: names{cfg.Index, cfg.DataStream}, compat: cfg.Schema == SchemaNetFlowCompat, now: time.Now}
+	e := &encoder{n: names{cfg.Index, cfg.DataStream}, compat: cfg.Schema == SchemaNetFlowCompat,
+		pinSource: cfg.GeoIPPin == GeoIPPinSource, now: time.Now}
 	e.day = [2]int64{-1 << 62, -1 << 62}
 	return e
 }
@@ -69,7 +74,7 @@ func (e *encoder) flow(b []byte, r *flow.Record) []byte {
 	start, alen := len(b), actionFixed+len(index)
 	b = slices.Grow(b, alen)[:start+alen]
 	if e.compat {
-		b = appendCompat(b, r)
+		b = appendCompat(b, r, e.pinSource)
 	} else {
 		b = r.AppendJSON(b)
 	}
@@ -228,12 +233,20 @@ func counterID(c *flow.Counter) [idLen]byte {
 }
 
 // appendCompat appends r as a netflow-compat document: the field names and
-// value types of fluent-plugin-netflow's NetFlow v5 records (plus its v9
-// names for IPv6 addresses, MACs and VLAN), as the Fluentd chain flowlens
-// replaces indexed them, and the geoip_pin ("lat,lon") its GeoIP filter
-// added. Like the plugin it writes every v5 field, with 0 for what the
-// record lacks; addresses are left out when absent.
-func appendCompat(b []byte, r *flow.Record) []byte {
+// value types of fluent-plugin-netflow's records (its NetFlow v5 names,
+// plus its v9 names for IPv6 addresses, MACs and VLAN), as the Fluentd
+// chain flowlens replaces indexed them, and the geoip_pin ("lat,lon") its
+// GeoIP filter added, of the destination or, with pinSource, the source.
+//
+// A NetFlow v5 record is written as fluent-plugin-netflow writes it
+// (lib/fluent/plugin/parser_netflow.rb, forV5): every header field on
+// every record, every record field including a 0.0.0.0 next hop, the
+// counts as exported. An sFlow sample is written as the seed's sflowtool
+// -c turned it into NetFlow v5 before the plugin read it (one record per
+// datagram, engine 0/0, sampling field 0 with the counts already scaled),
+// so that the fields the chain always had are always there. NetFlow v9
+// and IPFIX records carry the names the plugin gives their elements.
+func appendCompat(b []byte, r *flow.Record, pinSource bool) []byte {
 	b = append(b, `{"@timestamp":"`...)
 	b = r.Time.UTC().AppendFormat(b, time.RFC3339Nano)
 	b = append(b, '"')
@@ -242,31 +255,77 @@ func appendCompat(b []byte, r *flow.Record) []byte {
 		b = r.Agent.Unmap().AppendTo(b)
 		b = append(b, '"')
 	}
-	switch r.Input {
-	case flow.InputNetFlowV5:
+	v5 := r.Input == flow.InputNetFlowV5
+	// The seed's sFlow went through sflowtool -c: NetFlow v5.
+	asV5 := v5 || r.Input == flow.InputSFlow
+	src, dst := r.SrcAddr.Unmap(), r.DstAddr.Unmap()
+	pkts, octets := r.Packets, r.Bytes
+	switch {
+	case v5:
+		// The header, on every record, as the plugin copies it.
 		b = append(b, `,"version":5`...)
-	case flow.InputNetFlowV9:
-		b = append(b, `,"version":9`...)
-	case flow.InputIPFIX:
-		b = append(b, `,"version":10`...)
-	}
-	b = appendUintField(b, "flow_seq_num", uint64(r.Sequence))
-	if r.HasEngine {
+		b = appendUintField(b, "uptime", uint64(r.SysUptime))
+		b = appendUintField(b, "flow_records", uint64(r.V5Count))
+		b = appendUintField(b, "flow_seq_num", uint64(r.Sequence))
 		b = appendUintField(b, "engine_type", uint64(r.EngineType))
 		b = appendUintField(b, "engine_id", uint64(r.EngineID))
+		b = appendUintField(b, "sampling_algorithm", uint64(r.V5Sampling>>14))
+		rate := uint64(r.V5Sampling & 0x3fff)
+		b = appendUintField(b, "sampling_interval", rate)
+		// The counts as exported: the decoder multiplied them by the
+		// header's interval (exactly: 32-bit counts, 14-bit rate). A
+		// rate flowlens applied from its configuration stays applied,
+		// with sampling_interval 0: in_bytes × max(sampling_interval, 1)
+		// is the estimate in every v5 (and sFlow) document.
+		if rate > 1 && r.SamplingRate == uint32(rate) {
+			pkts, octets = pkts/rate, octets/rate
+		}
+	case r.Input == flow.InputSFlow:
+		// sflowtool -c: version 5, one record a datagram, engine 0/0,
+		// sampling field 0 (it scales the counts itself), and a sysUptime
+		// that pretends the agent started at midnight.
+		b = append(b, `,"version":5`...)
+		t := r.Time.UTC()
+		h, m, sec := t.Clock()
+		b = appendUintField(b, "uptime", uint64(((h*60+m)*60+sec)*1000+t.Nanosecond()/1e6))
+		b = append(b, `,"flow_records":1`...)
+		b = appendUintField(b, "flow_seq_num", uint64(r.Sequence))
+		b = append(b, `,"engine_type":0,"engine_id":0,"sampling_algorithm":0,"sampling_interval":0`...)
+		octets = sflowtoolBytes(r, octets)
+	default:
+		switch r.Input {
+		case flow.InputNetFlowV9:
+			b = append(b, `,"version":9`...)
+		case flow.InputIPFIX:
+			b = append(b, `,"version":10`...)
+		} // Neutron's packet log: no export version
+		b = appendUintField(b, "flow_seq_num", uint64(r.Sequence))
+		if r.HasEngine {
+			b = appendUintField(b, "engine_type", uint64(r.EngineType))
+			b = appendUintField(b, "engine_id", uint64(r.EngineID))
+		}
+		b = appendUintField(b, "sampling_interval", uint64(r.SamplingRate))
 	}
-	b = appendUintField(b, "sampling_interval", uint64(r.SamplingRate))
 	if r.TemplateID != 0 {
 		b = appendUintField(b, "flowset_id", uint64(r.TemplateID))
 	}
-	src, dst := r.SrcAddr.Unmap(), r.DstAddr.Unmap()
 	b = appendAddrField(b, "ipv4_src_addr", "ipv6_src_addr", src)
 	b = appendAddrField(b, "ipv4_dst_addr", "ipv6_dst_addr", dst)
-	b = appendAddrField(b, "ipv4_next_hop", "ipv6_next_hop", r.NextHop.Unmap())
-	b = appendUintField(b, "input_snmp", snmpIndex(&r.In))
-	b = appendUintField(b, "output_snmp", snmpIndex(&r.Out))
-	b = appendUintField(b, "in_pkts", r.Packets)
-	b = appendUintField(b, "in_bytes", r.Bytes)
+	if nh := r.NextHop.Unmap(); nh.IsValid() {
+		b = appendAddrField(b, "ipv4_next_hop", "ipv6_next_hop", nh)
+	} else if asV5 && (v5 || src.Is4()) {
+		// NetFlow v5 always has the field; 0.0.0.0 says "none".
+		b = append(b, `,"ipv4_next_hop":"0.0.0.0"`...)
+	}
+	if r.Input == flow.InputSFlow {
+		b = appendUintField(b, "input_snmp", sflowtoolPort(&r.In))
+		b = appendUintField(b, "output_snmp", sflowtoolPort(&r.Out))
+	} else {
+		b = appendUintField(b, "input_snmp", snmpIndex(&r.In))
+		b = appendUintField(b, "output_snmp", snmpIndex(&r.Out))
+	}
+	b = appendUintField(b, "in_pkts", pkts)
+	b = appendUintField(b, "in_bytes", octets)
 	first, last := r.Start, r.End
 	if first.IsZero() {
 		first = r.Time
@@ -287,8 +346,21 @@ func appendCompat(b []byte, r *flow.Record) []byte {
 	}
 	b = append(b, '"')
 	var sport, dport uint64
-	if r.HasPorts {
+	switch {
+	case r.HasPorts:
 		sport, dport = uint64(r.SrcPort), uint64(r.DstPort)
+	case v5 && r.HasICMP && r.V5ICMPInSrcPort:
+		// The port fields as the exporter wrote them, as the plugin
+		// copies them: the type in the source port, the code in the
+		// destination port (fprobe, sflowtool -c)...
+		sport, dport = uint64(r.ICMPType), uint64(r.ICMPCode)
+	case v5 && r.HasICMP:
+		// ... or type·256+code in the destination port (Cisco).
+		dport = uint64(r.ICMPType)<<8 | uint64(r.ICMPCode)
+	case asV5 && r.HasICMP:
+		// sflowtool's decoder puts the type in the source port and
+		// the code in the destination port, and -c exports them so.
+		sport, dport = uint64(r.ICMPType), uint64(r.ICMPCode)
 	}
 	b = appendUintField(b, "l4_src_port", sport)
 	b = appendUintField(b, "l4_dst_port", dport)
@@ -303,11 +375,13 @@ func appendCompat(b []byte, r *flow.Record) []byte {
 	b = appendUintField(b, "protocol", proto)
 	b = appendUintField(b, "src_tos", uint64(r.TOS))
 	srcAS, dstAS := r.SrcAS, r.DstAS
-	if srcAS == 0 {
-		srcAS = r.SrcGeo.OrEmpty().ASN
-	}
-	if dstAS == 0 {
-		dstAS = r.DstGeo.OrEmpty().ASN
+	if !v5 { // NetFlow v5 says what the router knows, 0 included
+		if srcAS == 0 {
+			srcAS = r.SrcGeo.OrEmpty().ASN
+		}
+		if dstAS == 0 {
+			dstAS = r.DstGeo.OrEmpty().ASN
+		}
 	}
 	b = appendUintField(b, "src_as", uint64(srcAS))
 	b = appendUintField(b, "dst_as", uint64(dstAS))
@@ -322,27 +396,70 @@ func appendCompat(b []byte, r *flow.Record) []byte {
 	if r.VLANCount > 0 {
 		b = appendUintField(b, "src_vlan", uint64(r.VLAN))
 	}
-	if src.IsValid() {
+	if src.IsValid() && !v5 { // a v9 element; NetFlow v5 has no such field
 		v := uint64(6)
 		if src.Is4() {
 			v = 4
 		}
 		b = appendUintField(b, "ip_protocol_version", v)
 	}
-	// The location of the source, or of the destination when the source
-	// has none (a private address: traffic leaving the cloud).
-	g := r.SrcGeo.OrEmpty()
-	if !g.HasLocation {
-		g = r.DstGeo.OrEmpty()
+	// fluent-plugin-geoip as the chain configured it: the destination's
+	// location, nothing when the address has none (skip_adding_null_record).
+	g := r.DstGeo.OrEmpty()
+	if pinSource {
+		g = r.SrcGeo.OrEmpty()
 	}
 	if g.HasLocation {
 		b = append(b, `,"geoip_pin":"`...)
-		b = strconv.AppendFloat(b, g.Lat, 'f', -1, 64)
+		b = appendRubyFloat(b, g.Lat)
 		b = append(b, ',')
-		b = strconv.AppendFloat(b, g.Lon, 'f', -1, 64)
+		b = appendRubyFloat(b, g.Lon)
 		b = append(b, '"')
 	}
 	return append(b, '}')
+}
+
+// sflowtoolBytes is the byte count sflowtool -c gave an sFlow sample in
+// NetFlow v5: the IP packet's size, i.e. the frame length less what the
+// agent stripped (the FCS) and the Ethernet header with its 802.1Q tags
+// (its offsetToIPV4), times the sampling rate. flowlens's own estimate
+// counts the Ethernet frame. Aggregates, and samples without a frame
+// length, keep flowlens's count.
+func sflowtoolBytes(r *flow.Record, octets uint64) uint64 {
+	if r.Samples != 0 || r.FrameLength == 0 || !r.SrcAddr.IsValid() {
+		return octets
+	}
+	l2 := uint32(0)
+	if r.HeaderProto == 1 { // Ethernet
+		l2 = 14 + 4*uint32(r.VLANCount)
+	}
+	if r.FrameLength <= r.Stripped+l2 {
+		return octets
+	}
+	return uint64(r.FrameLength-r.Stripped-l2) * r.Packets
+}
+
+// appendRubyFloat appends f as Ruby's Float#to_s writes it, which is how
+// fluent-plugin-geoip put coordinates into geoip_pin: the shortest
+// representation, always with a fraction ("35.0"), in exponent form
+// ("1.0e-05") below 1e-4 and from 1e16.
+func appendRubyFloat(b []byte, f float64) []byte {
+	if a := math.Abs(f); a != 0 && (a < 1e-4 || a >= 1e16) {
+		at := len(b)
+		b = strconv.AppendFloat(b, f, 'e', -1, 64)
+		// Go: 1e-05, 1.5e+16; Ruby: 1.0e-05, 1.5e+16.
+		e := bytes.IndexByte(b[at:], 'e') + at
+		if bytes.IndexByte(b[at:e], '.') < 0 {
+			b = slices.Insert(b, e, '.', '0')
+		}
+		return b
+	}
+	at := len(b)
+	b = strconv.AppendFloat(b, f, 'f', -1, 64)
+	if bytes.IndexByte(b[at:], '.') < 0 {
+		b = append(b, '.', '0')
+	}
+	return b
 }
 
 // appendMillis appends t as 2006-01-02T15:04:05.000Z, in UTC, faster
@@ -366,6 +483,27 @@ func appendMillis(b []byte, t time.Time) []byte {
 func snmpIndex(p *flow.Port) uint64 {
 	if p.Format == flow.PortSingle {
 		return uint64(p.Index)
+	}
+	return 0
+}
+
+// sflowtoolPort is the interface number sflowtool -c exported for an
+// sFlow port: the value without its two format bits, i.e. the ifIndex,
+// the number of ports of a multiple output, the reason of a discard,
+// 0x3FFFFFFF for the agent itself. (sflowtool then cut it to NetFlow v5's
+// 16 bits; flowlens keeps it whole.)
+func sflowtoolPort(p *flow.Port) uint64 {
+	switch p.Format {
+	case flow.PortSingle:
+		return uint64(p.Index)
+	case flow.PortMultiple:
+		return uint64(p.Count)
+	case flow.PortDiscard:
+		return uint64(p.Reason)
+	case flow.PortRecirculated:
+		return 256 // the discard reason Open vSwitch sent
+	case flow.PortLocal:
+		return 0x3fffffff
 	}
 	return 0
 }

@@ -48,11 +48,11 @@ func TestTemplatesCoverEveryWrittenField(t *testing.T) {
 	var ecs, compat [][]byte
 	for i := range recs {
 		ecs = append(ecs, recs[i].AppendJSON(nil))
-		compat = append(compat, appendCompat(nil, &recs[i]))
+		compat = append(compat, appendCompat(nil, &recs[i], false))
 	}
 	// An IPv6 next hop.
 	v6 := recs[4]
-	compat = append(compat, appendCompat(nil, &v6))
+	compat = append(compat, appendCompat(nil, &v6, false))
 	check("ecs flows", flowFieldsECS, ecs)
 	check("ecs counters", counterFieldsECS, [][]byte{c.AppendJSON(nil)})
 	check("netflow-compat", flowFieldsCompat, compat)
@@ -99,7 +99,8 @@ func TestNetflowCompatDocument(t *testing.T) {
 	r := genRecord(0)
 	r.NextHop, r.SrcAS, r.DstAS, r.SrcMask, r.DstMask, r.TOS = netip.MustParseAddr("10.0.0.254"), 64512, 64513, 24, 16, 0x10
 	r.VLAN, r.VLANCount = 100, 1
-	b := appendCompat(nil, &r)
+	r.FrameLength = 106 // the 84-byte IP packet in a tagged frame, with its FCS
+	b := appendCompat(nil, &r, false)
 	var d map[string]any
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
@@ -108,12 +109,18 @@ func TestNetflowCompatDocument(t *testing.T) {
 	}
 	want := map[string]string{
 		"@timestamp": "2026-11-26T23:59:59.5Z", "host": "192.0.2.10", "ipv4_src_addr": "10.0.0.5", "ipv4_dst_addr": "10.0.0.6",
-		"ipv4_next_hop": "10.0.0.254", "input_snmp": "3", "output_snmp": "4", "in_pkts": "64", "in_bytes": "6272",
+		"ipv4_next_hop": "10.0.0.254", "input_snmp": "3", "output_snmp": "4", "in_pkts": "64", "in_bytes": "5376",
 		"first_switched": "2026-11-26T23:59:59.500Z", "last_switched": "2026-11-26T23:59:59.500Z",
 		"l4_src_port": "40000", "l4_dst_port": "443", "tcp_flags": "24", "protocol": "6", "src_tos": "16",
 		"src_as": "64512", "dst_as": "64513", "src_mask": "24", "dst_mask": "16", "flow_seq_num": "0",
-		"sampling_interval": "64", "in_src_mac": "fa:16:3e:00:00:01", "in_dst_mac": "fa:16:3e:00:00:02",
+		"in_src_mac": "fa:16:3e:00:00:01", "in_dst_mac": "fa:16:3e:00:00:02",
 		"src_vlan": "100", "ip_protocol_version": "4",
+		// sFlow is written as sflowtool -c converted it to NetFlow v5:
+		// the counts already scaled, of IP bytes (84 × 64: the frame less
+		// FCS, Ethernet header and tag), the sampling field 0, the agent
+		// "started at midnight" (23:59:59.5 is 86399500 ms after).
+		"version": "5", "uptime": "86399500", "flow_records": "1", "engine_type": "0", "engine_id": "0",
+		"sampling_algorithm": "0", "sampling_interval": "0",
 	}
 	for k, v := range want {
 		if got := fmt.Sprint(d[k]); got != v {
@@ -133,7 +140,7 @@ func TestNetflowCompatDocument(t *testing.T) {
 	r.Input, r.Start, r.End, r.TemplateID, r.HasEngine, r.EngineID = flow.InputNetFlowV9, t0.Add(-time.Second), t0, 260, true, 3
 	r.HasPorts = false
 	r.DstGeo = &flow.Geo{Lat: 37.751, Lon: -97.822, HasLocation: true, ASN: 15169}
-	b = appendCompat(nil, &r)
+	b = appendCompat(nil, &r, false)
 	for _, s := range []string{`"ipv6_src_addr":"2001:db8::5"`, `"ipv6_dst_addr":"2001:4860::8888"`, `"dst_as":15169`, `"version":9`,
 		`"first_switched":"2026-11-26T23:59:58.500Z"`, `"last_switched":"2026-11-26T23:59:59.500Z"`, `"flowset_id":260`,
 		`"engine_id":3`, `"l4_src_port":0`, `"geoip_pin":"37.751,-97.822"`, `"ip_protocol_version":6`} {
@@ -143,6 +150,22 @@ func TestNetflowCompatDocument(t *testing.T) {
 	}
 	if bytes.Contains(b, []byte("ipv4_src_addr")) {
 		t.Errorf("IPv4 names for an IPv6 flow: %s", b)
+	}
+	// ICMP from sFlow: type and code in the port fields, as sflowtool
+	// -c wrote them.
+	r = genRecord(0)
+	r.Proto, r.HasPorts, r.HasICMP, r.ICMPType, r.ICMPCode = 1, false, true, 3, 13
+	if b = appendCompat(nil, &r, false); !bytes.Contains(b, []byte(`"l4_src_port":3,"l4_dst_port":13`)) {
+		t.Errorf("sFlow ICMP: %s", b)
+	}
+	// IPFIX is version 10; a packet of Neutron's log has no version.
+	r.Input = flow.InputIPFIX
+	if b = appendCompat(nil, &r, false); !bytes.Contains(b, []byte(`"version":10`)) {
+		t.Errorf("IPFIX: %s", b)
+	}
+	r.Input = flow.InputNeutronLog
+	if b = appendCompat(nil, &r, false); bytes.Contains(b, []byte(`"version"`)) {
+		t.Errorf("Neutron log: %s", b)
 	}
 }
 

@@ -137,7 +137,9 @@ var compatPackets = metricSpec{"sum", "in_pkts", "Packets"}
 
 // compatDashboard is the dashboard of the netflow-compat schema: the
 // charts the Fluentd chain's users built on fluent-plugin-netflow's
-// fields, and the map on geoip_pin.
+// fields (traffic over time, top sources, destinations, ports and
+// conversations, protocols, exporters and their interfaces), and the map
+// on geoip_pin.
 var compatDashboard = dashboardSpec{
 	id: "flowlens-compat-overview", title: "flowlens: NetFlow overview (netflow-compat)",
 	desc: "Flows in fluent-plugin-netflow's fields (netflow-compat schema), with the map on geoip_pin.",
@@ -160,10 +162,18 @@ var compatDashboard = dashboardSpec{
 		{id: "flowlens-compat-exporters", title: "flowlens compat: exporters", view: dataViewFlows, kind: "table",
 			desc:    "Bytes per exporter (host).",
 			metrics: []metricSpec{compatBytes, compatPackets}, buckets: []bucketSpec{{"host", "Exporter", 20}}, w: 16, h: 16},
+		{id: "flowlens-compat-conversations", title: "flowlens compat: top conversations", view: dataViewFlows, kind: "table",
+			desc:    "ipv4_src_addr to ipv4_dst_addr and l4_dst_port, by bytes.",
+			metrics: []metricSpec{compatBytes, compatPackets},
+			buckets: []bucketSpec{{"ipv4_src_addr", "Source", 10}, {"ipv4_dst_addr", "Destination", 10}, {"l4_dst_port", "Port", 5}}, w: 48, h: 18},
+		{id: "flowlens-compat-interfaces", title: "flowlens compat: interfaces", view: dataViewFlows, kind: "table",
+			desc:    "Bytes per exporter (host) and SNMP interface index (input_snmp, output_snmp).",
+			metrics: []metricSpec{compatBytes, compatPackets},
+			buckets: []bucketSpec{{"host", "Exporter", 10}, {"input_snmp", "Input", 10}, {"output_snmp", "Output", 10}}, w: 48, h: 16},
 	},
 	mapAfter: 3,
 	geo: mapSpec{id: "flowlens-compat-map", title: "flowlens compat: geoip_pin", view: dataViewFlows,
-		desc:   "Bytes by geoip_pin, the location GeoIP enrichment gives each flow (which end: docs/elasticsearch.md). " + geoCredit,
+		desc:   "Bytes by geoip_pin: the destination's location, as the Fluentd chain's fluent-plugin-geoip set it (the source's with output.elasticsearch.geoip_pin: source). " + geoCredit,
 		metric: compatBytes, w: 48, h: 20,
 		layers: []geoLayer{{"flowlens-compat-pins", "geoip_pin (bytes)", "geoip_pin", "#6092C0"}}},
 }

@@ -526,7 +526,7 @@ func TestSavedObjectsAreValid(t *testing.T) {
 		},
 		SchemaNetFlowCompat: {
 			"time:@timestamp", "metric:sum:in_bytes", "metric:sum:in_pkts", "terms:ipv4_src_addr", "terms:ipv4_dst_addr",
-			"terms:protocol", "terms:l4_dst_port", "terms:host", "geo:geoip_pin",
+			"terms:protocol", "terms:l4_dst_port", "terms:host", "geo:geoip_pin", "terms:input_snmp", "terms:output_snmp",
 		},
 	}
 	for _, schema := range []string{SchemaECS, SchemaNetFlowCompat} {

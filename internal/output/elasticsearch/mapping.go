@@ -308,22 +308,32 @@ flowlens.host.net.out_drops long
 `
 
 // compatFlowFields are the fields of flow documents in the netflow-compat
-// schema: fluent-plugin-netflow's names and value types.
+// schema: fluent-plugin-netflow's names and value types. "+keyword" gives
+// a field a .keyword sub-field (keyword, ignore_above 256), as
+// Elasticsearch's dynamic mapping gave every string of the Fluentd chain
+// (text with a .keyword): saved searches and visualizations built on
+// ipv4_src_addr.keyword or host.keyword keep working, while the field
+// itself is an ip (or keyword) for range queries and CIDR filters.
+// Dates were detected as dates, numbers as long, and geoip_pin had to be
+// a geo_point for the chain's map: none of those had a .keyword.
 const compatFlowFields = `
 @timestamp date
-host keyword
+host keyword +keyword
 version short
+uptime long
+flow_records integer
 flow_seq_num long
 engine_type short
 engine_id short
+sampling_algorithm short
 sampling_interval long
 flowset_id integer
-ipv4_src_addr ip
-ipv4_dst_addr ip
-ipv4_next_hop ip
-ipv6_src_addr ip
-ipv6_dst_addr ip
-ipv6_next_hop ip
+ipv4_src_addr ip +keyword
+ipv4_dst_addr ip +keyword
+ipv4_next_hop ip +keyword
+ipv6_src_addr ip +keyword
+ipv6_dst_addr ip +keyword
+ipv6_next_hop ip +keyword
 input_snmp long
 output_snmp long
 in_pkts long
@@ -339,23 +349,31 @@ src_as long
 dst_as long
 src_mask short
 dst_mask short
-in_src_mac keyword
-in_dst_mac keyword
+in_src_mac keyword +keyword
+in_dst_mac keyword +keyword
 src_vlan integer
 ip_protocol_version short
 geoip_pin geo_point
 `
 
-type fieldDef struct{ path, typ string }
+type fieldDef struct {
+	path, typ string
+	// keyword: a .keyword sub-field (netflow-compat's strings).
+	keyword bool
+}
 
 func parseFields(list string) []fieldDef {
 	var out []fieldDef
 	for _, line := range strings.Split(strings.TrimSpace(list), "\n") {
 		f := strings.Fields(line)
-		out = append(out, fieldDef{f[0], f[1]})
+		out = append(out, fieldDef{f[0], f[1], len(f) > 2 && f[2] == "+keyword"})
 	}
 	return out
 }
+
+// keywordSubField is the .keyword of Elasticsearch's dynamic mapping of a
+// string.
+var keywordSubField = map[string]any{"keyword": map[string]any{"type": "keyword", "ignore_above": 256}}
 
 var (
 	flowFieldsECS    = parseFields(ecsFlowFields)
@@ -380,6 +398,9 @@ func mappings(fields []fieldDef, schema string) map[string]any {
 		leaf := map[string]any{"type": f.typ}
 		if f.typ == "keyword" {
 			leaf["ignore_above"] = 1024
+		}
+		if f.keyword {
+			leaf["fields"] = keywordSubField
 		}
 		m[parts[len(parts)-1]] = leaf
 	}
@@ -410,6 +431,14 @@ func mappedType(m map[string]any, path string) string {
 				return "object"
 			}
 			return t
+		}
+		if fields, ok := v["fields"].(map[string]any); ok && i == len(parts)-2 {
+			// A multi-field: ipv4_src_addr.keyword.
+			if sub, ok := fields[parts[i+1]].(map[string]any); ok {
+				t, _ := sub["type"].(string)
+				return t
+			}
+			return ""
 		}
 		props, _ = v["properties"].(map[string]any)
 	}

@@ -153,7 +153,11 @@ func TestSetupDataStreamAndCompatSchema(t *testing.T) {
 		t.Errorf("data stream template %s", f.templates["flowlens-netflow"])
 	}
 	for path, want := range map[string]string{"geoip_pin": "geo_point", "ipv4_src_addr": "ip", "ipv6_dst_addr": "ip",
-		"in_bytes": "long", "first_switched": "date", "l4_dst_port": "integer", "host": "keyword"} {
+		"in_bytes": "long", "first_switched": "date", "l4_dst_port": "integer", "host": "keyword",
+		// The .keyword sub-fields the chain's dynamic mapping made.
+		"ipv4_src_addr.keyword": "keyword", "ipv4_dst_addr.keyword": "keyword", "host.keyword": "keyword",
+		"ipv4_next_hop.keyword": "keyword", "in_src_mac.keyword": "keyword", "uptime": "long",
+		"flow_records": "integer", "sampling_algorithm": "short", "in_bytes.keyword": "", "geoip_pin.keyword": ""} {
 		if got := mappedType(tpl.Template.Mappings, path); got != want {
 			t.Errorf("%s mapped as %q, want %q", path, got, want)
 		}
@@ -170,7 +174,9 @@ func TestSetupDataStreamAndCompatSchema(t *testing.T) {
 	}
 	b := batchOf(0, 30, 3)
 	for i := range b.Flows {
-		b.Flows[i].SrcGeo = &flow.Geo{Lat: 48.8566, Lon: 2.3522, HasLocation: true, CountryISO: "FR"}
+		// geoip_pin is the destination's (the source's is not written).
+		b.Flows[i].DstGeo = &flow.Geo{Lat: 48.8566, Lon: 2.3522, HasLocation: true, CountryISO: "FR"}
+		b.Flows[i].SrcGeo = &flow.Geo{Lat: 1, Lon: 2, HasLocation: true}
 	}
 	o.Write(b)
 	waitFor(t, "delivery", 10*time.Second, func() bool { return f.count() == 33 })
