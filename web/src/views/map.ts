@@ -73,7 +73,7 @@ function mount(root: HTMLElement, ctx: Ctx): void {
   const tp = panel('Peers by traffic', [], 'peers-panel');
   peersEl = tp.body;
   notes = new Notes();
-  root.append(setupEl, notes.el, h('div.split', null, p.el, tp.el));
+  root.append(setupEl, notes.el, h('div.split.map-split', null, p.el, tp.el));
   c = chart(chartEl);
   c.on('click', (ev) => {
     const d = ev.data as { ip?: string; direction?: string } | undefined;
