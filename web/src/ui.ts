@@ -204,6 +204,8 @@ export interface Column<R> {
   // columns sharing the rest and cutting their text (…) rather than
   // overflowing a narrow panel.
   width?: string;
+  // In the CSV export only (what the table says by colour, e.g.).
+  csvOnly?: boolean;
 }
 
 // What each table drew, for its CSV export.
@@ -214,6 +216,8 @@ export function table<R>(
   rows: R[],
   opts: { onRow?: (r: R, ev: MouseEvent) => void; rowTitle?: string; foot?: Array<Array<Node | string>>; testid?: string } = {},
 ): HTMLTableElement {
+  const all = columns;
+  columns = columns.filter((c) => !c.csvOnly);
   const fixed = columns.some((c) => c.width);
   const t = h(
     'table.grid',
@@ -244,8 +248,8 @@ export function table<R>(
   );
   drawn.set(t, () => {
     const text = (n: Node | string) => (typeof n === 'string' ? n : (n.textContent ?? '')).trim();
-    const out: Array<Array<string | number>> = [columns.map((c) => c.label)];
-    rows.forEach((r, i) => out.push(columns.map((c) => (c.csv ? (c.csv(r) ?? '') : text(c.cell(r, i))))));
+    const out: Array<Array<string | number>> = [all.map((c) => c.label)];
+    rows.forEach((r, i) => out.push(all.map((c) => (c.csv ? (c.csv(r) ?? '') : text(c.cell(r, i))))));
     for (const cells of opts.foot || []) out.push(cells.map(text));
     return out;
   });

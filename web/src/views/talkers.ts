@@ -126,12 +126,13 @@ function draw(ctx: Ctx, r: MatrixResp, rangeTotal: Counts | null): void {
   const cols: Column<MatrixLink>[] = [
     { label: 'Source', cls: 'key', cell: (l) => name(l.source) },
     { label: 'Destination', cls: 'key', cell: (l) => name(l.target) },
-    { label: useBytes ? 'Bytes' : 'Packets', cls: 'num', cell: (l) => (useBytes ? fmt.bytes(l.bytes) : fmt.count(l.packets)) },
+    { label: useBytes ? 'Bytes' : 'Packets', cls: 'num', cell: (l) => (useBytes ? fmt.bytes(l.bytes) : fmt.count(l.packets)), csv: (l) => (useBytes ? l.bytes : l.packets) },
     {
       label: 'Share',
       cls: 'num',
       title: 'Share of the total of the whole range (all traffic matching the filters), not of the conversations shown',
       cell: (l) => barCell(fmt.pct(share ? v(l) / share : 0), share ? v(l) / share : 0),
+      csv: (l) => (share ? +(v(l) / share).toFixed(6) : 0),
     },
   ];
   showIn(

@@ -240,7 +240,7 @@ function drawTable(ctx: Ctx, body: HTMLElement, r: TopResp): void {
       width: '76px',
     },
     { label: bytesMetric ? 'bps' : 'pps', cls: 'num', cell: (x: TopRow) => (bytesMetric ? fmt.bps(x.bps) : fmt.pps(x.pps)), csv: (x: TopRow) => (bytesMetric ? x.bps : x.pps), width: '84px' },
-    { label: 'Share', cls: 'num', title: 'Share of the total of the whole range (all traffic matching the filters), not of the rows shown', cell: (x: TopRow) => barCell(fmt.pct(totalV ? val(x) / totalV : 0), totalV ? val(x) / totalV : 0), csv: (x: TopRow) => (totalV ? +(val(x) / totalV).toFixed(6) : 0), width: '112px' },
+    { label: 'Share', cls: 'num', title: 'Share of the total of the whole range (all traffic matching the filters), not of the rows shown', cell: (x: TopRow) => barCell(fmt.pct(totalV ? val(x) / totalV : 0), totalV ? val(x) / totalV : 0), csv: (x: TopRow) => (totalV ? +(val(x) / totalV).toFixed(6) : 0), width: '124px' },
   ];
   const pad = dims.slice(1).map(() => '');
   const foot: Array<Array<string>> = [];
