@@ -210,6 +210,7 @@ export function shiftRange(s: Pick<State, 'from' | 'to'>, dir: -1 | 1, now = Dat
   const t = timeMs(s.to, now);
   if (isNaN(f) || isNaN(t) || f >= t) return null;
   const len = t - f;
-  if (dir > 0 && t + len >= now - 1000) return isLive(s) ? null : { from: relative(Math.round(len / 1000)), to: 'now' };
+  // Within a minute (or 2 % of the length) of now counts as now.
+  if (dir > 0 && t + len >= now - Math.max(60e3, len * 0.02)) return isLive(s) ? null : { from: relative(Math.round(len / 1000)), to: 'now' };
   return { from: iso(f + dir * len), to: iso(t + dir * len) };
 }
