@@ -448,7 +448,7 @@ async function start(): Promise<void> {
   // The dimensions, and whether OpenStack attribution is on (the defaults depend on it).
   const [d, st] = await Promise.all([get<DimensionsResp>('dimensions').catch(() => null), get<Status>('status').catch(() => null)]);
   if (d) setDimensions(d.dimensions, d.either_side);
-  const ports = Number((st?.enrichment?.openstack as { ports?: number } | undefined)?.ports ?? 0);
+  const ports = Number(st?.enrichment?.openstack?.ports ?? 0);
   setOpenStack(ports > 0);
   openStackDefaults(ports > 0);
   state = initialState();
