@@ -126,6 +126,7 @@ function customForm(): HTMLElement {
     const pf = rangeProblem({ from: bad.from, to: 'now' });
     if (pf) mark(from, errFrom, 'not a time');
     else if (isNaN(timeMs(bad.to))) mark(to, errTo, 'not a time');
+    else mark(to, errTo, 'not after From');
   }
   const form = h(
     'form.custom',
