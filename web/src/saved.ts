@@ -2,7 +2,7 @@
 // kept in the browser's localStorage (flowlens.views). One of them can be the
 // default: applied when the console opens without a query.
 import { h, clear } from './dom';
-import { parse, serialize, parseFilter, type State } from './state';
+import { parse, serialize, parseFilter, LEVELS, type State } from './state';
 import { known, dimensionsKnown } from './dims';
 
 export interface SavedView {
@@ -59,6 +59,11 @@ export function check(query: string): { state: State; problems: string[] } {
     if (p && gone(p.dim)) problems.push(`the filter "${f}": no dimension "${p.dim}" here, left out`);
   }
   state.filters = state.filters.filter((f) => !gone(f.dim));
+  const level = q.get('level');
+  if (level && !LEVELS.some(([l]) => l === level)) {
+    state.level = parse('').level;
+    problems.push(`the "${level}" level of Who talks to whom: no such level here, the ${state.level} level instead`);
+  }
   return { state, problems };
 }
 

@@ -80,6 +80,16 @@ export function openStackDefaults(on: boolean): void {
 
 export const GROUPS = ['', 'project', 'vm', 'security_groups'];
 
+// The levels of "Who talks to whom" (GET /api/v1/matrix level=).
+export const LEVELS: Array<[string, string]> = [
+  ['ip', 'IP'],
+  ['vm', 'VM'],
+  ['network', 'Network'],
+  ['project', 'Project'],
+  ['host', 'Host'],
+  ['country', 'Country'],
+];
+
 export function parseFilter(s: string): Filter | null {
   const m = /^([a-z_]+)\s*(!?=)\s*(.*)$/.exec(s.trim());
   if (!m) return null;

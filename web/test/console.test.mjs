@@ -881,6 +881,27 @@ describe('time, saved views, export, OpenStack-first defaults (issue 16 points 4
     ({ name } = await csvOf('.links-panel'));
     const t = (s) => new Date(s * 1000).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z').replace(/00Z$/, 'Z');
     assert.equal(name, `flowlens-talkers-${t(fx.NOW - 1800)}-${t(fx.NOW)}-conversations.csv`);
+    // Quotes doubled, a line break kept in quotes, and text a spreadsheet would run as a formula
+    // (names come from tenants) made text; numbers, negative ones too, left as they are.
+    const keys = ['=HYPERLINK("http://x")', 'a "b", c', 'two\nlines', '@sum', '-5'];
+    await page.route('**/api/v1/top?*', (route) =>
+      new URL(route.request().url()).searchParams.get('by') === 'proto'
+        ? route.fulfill({ contentType: 'application/json', body: JSON.stringify({ by: ['proto'], rows: keys.map((k, i) => ({ key: { proto: k }, bytes: 100 - i, packets: 1, bps: -1.5, pps: 0 })), total: { bytes: 490, packets: 5 } }) })
+        : route.continue(),
+    );
+    try {
+      await act(() => page.goto(at(mock.url)));
+      ({ text } = await csvOf('[data-testid=top-proto]'));
+      assert.deepEqual(text.split('\r\n').slice(1, 6).map((l) => l.replace(/,-1\.5,0\.\d+$/, '')), [
+        `"'=HYPERLINK(""http://x"")",100`,
+        `"a ""b"", c",99`,
+        `"two\nlines",98`,
+        `'@sum,97`,
+        `-5,96`,
+      ]);
+    } finally {
+      await page.unroute('**/api/v1/top?*');
+    }
   });
 
   test('step back and forward shift the range by its length; forward up to now is the preset again', async () => {
@@ -1066,7 +1087,7 @@ describe('time, saved views, export, OpenStack-first defaults (issue 16 points 4
 
   test('a saved view naming dimensions this flowlens no longer has: said in the views menu, the rest applies', async () => {
     await page.evaluate(() =>
-      localStorage.setItem('flowlens.views', JSON.stringify([{ name: 'old zones', default: true, query: '?from=-6h&by=src_zone&table=src_zone&table=proto&filter=zone%3Deu&filter=proto%3Dtcp&refresh=0' }])),
+      localStorage.setItem('flowlens.views', JSON.stringify([{ name: 'old zones', default: true, query: '?from=-6h&by=src_zone&table=src_zone&table=proto&filter=zone%3Deu&filter=proto%3Dtcp&level=zone&refresh=0' }])),
     );
     try {
       const mark = await act(() => page.goto(mock.url));
@@ -1077,12 +1098,16 @@ describe('time, saved views, export, OpenStack-first defaults (issue 16 points 4
       assert.match(text, /stacked by "src_zone".*stacked by "src_ip" \(the default\) instead/);
       assert.match(text, /the table by "src_zone": no such dimension here/);
       assert.match(text, /the filter "zone=eu": no dimension "zone" here/);
+      assert.match(text, /the "zone" level of Who talks to whom: no such level here, the ip level instead/);
       const q = since(mark, 'timeseries')[0];
       assert.deepEqual([q.get('from'), q.get('by'), q.getAll('filter')], ['-6h', 'src_ip', ['proto=tcp']]);
       assert.deepEqual(since(mark, 'top').map((x) => x.get('by')), ['proto']);
       assert.ok(mock.requests.slice(mark).every((r) => r.status === 200), 'an API error');
       assert.equal(await page.locator('main .msg-error').count(), 0);
       await screenshot(page, 'saved-view-problems');
+      // Its Who talks to whom asks a level the API has.
+      const m2 = await act(() => page.locator('nav a[data-view=talkers]').click());
+      assert.equal(since(m2, 'matrix')[0].get('level'), 'ip');
     } finally {
       await page.evaluate(() => localStorage.removeItem('flowlens.views'));
     }

@@ -2,19 +2,11 @@
 // right: never a cycle) or a chord diagram, with the links as a table.
 import { h, select, segmented } from '../dom';
 import { get, type MatrixResp, type MatrixLink, type TopResp, type Counts } from '../api';
-import { common } from '../state';
+import { common, LEVELS } from '../state';
 import { chart, color, TOOLTIP_BASE, type EChartsType, type Option } from '../charts';
 import { type Ctx, type ViewImpl, noFlowsYet, emptyRange, panel, message, showIn, overlay, errorText, isAbort, setupCard, table, barCell, Notes, type Column } from '../ui';
 import * as fmt from '../format';
 
-const LEVELS: Array<[string, string]> = [
-  ['ip', 'IP'],
-  ['vm', 'VM'],
-  ['network', 'Network'],
-  ['project', 'Project'],
-  ['host', 'Host'],
-  ['country', 'Country'],
-];
 const LIMITS: Array<[string, string]> = [
   ['20', '20 links'],
   ['40', '40 links'],
