@@ -295,7 +295,7 @@ function drawInfo(ctx: Ctx, kind: Kind, n: string, m: SearchMatch | null, where:
   showIn(
     els.info,
     h('h2', null, (kind === 'vm' ? 'VM ' : 'Project ') , h('span', { 'data-testid': 'entity-name' }, n)),
-    h('dl', null, items.map(([k, v]) => [h('dt', null, k), h('dd', null, v)])),
+    h('dl', null, items.map(([k, v]) => h('div', null, h('dt', null, k), h('dd', null, v)))),
     h(
       'p.actions',
       null,
