@@ -135,7 +135,13 @@ export interface Status {
   tiers?: Array<{ step: number; keep: string; rows: number; oldest?: string | null; newest?: string | null }>;
   // What enrichment is on; the console reads the GeoIP part (hint, and the
   // credit the databases' licence asks for).
-  enrichment?: { geoip?: GeoIPStatus; [k: string]: unknown };
+  // OpenStack: ports > 0 when the inventory knows ports (attribution on: the
+  // OpenStack-first defaults).
+  enrichment?: { geoip?: GeoIPStatus; openstack?: OpenStackStatus; [k: string]: unknown };
+}
+export interface OpenStackStatus {
+  ports?: number;
+  hint?: string;
 }
 export interface GeoIPStatus {
   enabled?: boolean;

@@ -14,6 +14,7 @@ import type {
   GeoComponentOption,
 } from 'echarts/components';
 import { SVGRenderer } from 'echarts/renderers';
+import { parts, tz } from './format';
 
 use([
   LineChart,
@@ -85,13 +86,18 @@ export const TOOLTIP_BASE = {
   confine: true,
 };
 
-// Time axis labels in local time, compact.
+// Time axis labels in the zone in use (UTC or local), compact.
 export function timeLabel(ms: number, spanSeconds: number): string {
-  const d = new Date(ms);
+  const d = parts(ms);
   const p = (n: number) => (n < 10 ? '0' : '') + n;
-  const hm = p(d.getHours()) + ':' + p(d.getMinutes()) + (spanSeconds <= 900 ? ':' + p(d.getSeconds()) : '');
-  if (spanSeconds > 2 * 86400) return p(d.getMonth() + 1) + '-' + p(d.getDate()) + (d.getHours() || d.getMinutes() ? ' ' + hm : '');
+  const hm = p(d.h) + ':' + p(d.mi) + (spanSeconds <= 900 ? ':' + p(d.s) : '');
+  if (spanSeconds > 2 * 86400) return p(d.mo) + '-' + p(d.d) + (d.h || d.mi ? ' ' + hm : '');
   return hm;
+}
+
+// ECharts' own time handling (tick positions, the tooltip's time) in the same zone.
+export function useUTC(): boolean {
+  return tz() === 'utc';
 }
 
 // Drag across a time chart to select a range (what ECharts' toolbox dataZoom

@@ -61,8 +61,23 @@ const EITHER_SHORT: Record<string, string> = {
 // The server's dimensions, and its either-side ones (absent on older servers:
 // none offered then).
 export function setDimensions(d: Dimension[] | null | undefined, e?: Dimension[] | null): void {
-  if (d && d.length) current = d;
+  if (d && d.length) {
+    current = d;
+    fromServer = true;
+  }
   if (e && e.length) either = e;
+}
+
+let fromServer = false;
+
+// Whether the server's list is in (else a saved view cannot be checked against it).
+export function dimensionsKnown(): boolean {
+  return fromServer;
+}
+
+// A dimension (or either-side one) this flowlens has.
+export function known(name: string): boolean {
+  return current.some((d) => d.name === name) || either.some((d) => d.name === name);
 }
 
 export function eitherSide(): Dimension[] {

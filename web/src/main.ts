@@ -1,10 +1,11 @@
 import './style.css';
 import { h, clear, select, segmented } from './dom';
 import { get, ApiError, type Status, type DimensionsResp } from './api';
-import { parse, serialize, VIEWS, PAGES, formatFilter, isLive, type State, type Filter, type View } from './state';
+import { parse, serialize, VIEWS, PAGES, DEFAULTS, formatFilter, isLive, rangeProblem, shiftRange, timeMs, iso, openStackDefaults, type State, type Filter, type View } from './state';
 import { setDimensions, filterOptions, label as dimLabel } from './dims';
 import { disposeAll } from './charts';
-import { type Ctx, type ViewImpl, errorText, isAbort, flowRows, tierName, keyText } from './ui';
+import { type Ctx, type ViewImpl, errorText, isAbort, flowRows, tierName, keyText, keyTitle, setOpenStack, csvName } from './ui';
+import { viewsMenu, defaultView, check } from './saved';
 import * as fmt from './format';
 import { traffic } from './views/traffic';
 import { talkers } from './views/talkers';
@@ -33,6 +34,10 @@ const REFRESH: Array<[string, string]> = [
 ];
 
 let state: State = parse(location.search);
+// A range in the address that is not one (shown at the range control; the
+// default range is used meanwhile), and what a saved view could not apply.
+let rangeError = '';
+let viewMessage: { name: string; problems: string[] } | null = null;
 let status: Status | null = null;
 let statusError = '';
 let statusCode = 0;
@@ -72,6 +77,8 @@ function addFilters(fs: Filter[]): void {
 }
 
 function set(patch: Partial<State>): void {
+  rangeError = '';
+  viewMessage = null;
   state = { ...state, ...patch };
   const url = serialize(state) || location.pathname;
   if (url !== location.search) history.pushState(null, '', url);
@@ -79,7 +86,8 @@ function set(patch: Partial<State>): void {
 }
 
 window.addEventListener('popstate', () => {
-  state = parse(location.search);
+  viewMessage = null;
+  state = checkRange(parse(location.search));
   render();
 });
 
@@ -88,47 +96,79 @@ function isPreset(): boolean {
 }
 
 function rangeText(): string {
-  const show = (s: string) => (/^-/.test(s) || s === 'now' ? s : fmt.datetime(/^\d+$/.test(s) ? +s * 1000 : s));
+  const show = (s: string) => (/^-/.test(s) || s === 'now' ? s : fmt.datetime(timeMs(s)));
   return show(state.from) + ' → ' + show(state.to);
 }
 
-function toLocalInput(s: string): string {
-  let t: number;
-  if (s === 'now') t = Date.now();
-  else if (/^\d+$/.test(s)) t = +s * 1000;
-  else if (/^-\d+[smhd]$/.test(s)) {
-    const n = +s.slice(1, -1);
-    const mult = { s: 1, m: 60, h: 3600, d: 86400 }[s.slice(-1) as 's' | 'm' | 'h' | 'd'];
-    t = Date.now() - n * mult * 1000;
-  } else t = Date.parse(s);
-  if (isNaN(t)) t = Date.now();
-  const d = new Date(t - new Date(t).getTimezoneOffset() * 60000);
-  return d.toISOString().slice(0, 16);
-}
-
+// The custom range: ISO 8601 date and time typed in the zone in use (not the
+// browser's locale format); a mistake is said next to the field.
 function customForm(): HTMLElement {
-  const from = h('input', { type: 'datetime-local', value: toLocalInput(state.from), 'aria-label': 'From' });
-  const to = h('input', { type: 'datetime-local', value: toLocalInput(state.to), 'aria-label': 'To' });
+  const now = Date.now();
+  const val = (s: string) => {
+    const t = timeMs(s, now);
+    return isNaN(t) ? s : fmt.inputText(t);
+  };
+  const field = (which: 'From' | 'To', value: string) =>
+    h('input', { type: 'text', value, size: 19, spellcheck: 'false', autocomplete: 'off', placeholder: 'YYYY-MM-DD HH:MM', 'aria-label': which, 'data-testid': 'range-' + which.toLowerCase() });
+  // A range in the address that is not one: its own text, to be corrected.
+  const bad = rangeError ? parse(location.search) : null;
+  const from = field('From', bad ? bad.from : val(state.from));
+  const to = field('To', bad ? bad.to : val(state.to));
+  const errFrom = h('span.err', { 'data-testid': 'range-from-error' });
+  const errTo = h('span.err', { 'data-testid': 'range-to-error' });
+  const err = h('div.err', { 'data-testid': 'range-error', role: 'alert' }, rangeError);
+  const mark = (input: HTMLInputElement, e: HTMLElement, msg: string) => {
+    e.textContent = msg;
+    if (msg) input.setAttribute('aria-invalid', 'true');
+    else input.removeAttribute('aria-invalid');
+  };
+  if (bad) {
+    const pf = rangeProblem({ from: bad.from, to: 'now' });
+    if (pf) mark(from, errFrom, 'not a time');
+    else if (isNaN(timeMs(bad.to))) mark(to, errTo, 'not a time');
+    else mark(to, errTo, 'not after From');
+  }
   const form = h(
     'form.custom',
     {
+      'data-testid': 'custom-range',
       onsubmit: (ev: Event) => {
         ev.preventDefault();
-        const f = new Date(from.value);
-        const t = new Date(to.value);
-        if (isNaN(f.getTime()) || isNaN(t.getTime()) || f >= t) {
-          form.querySelector('.err')!.textContent = 'From must be before To.';
+        const f = fmt.parseInput(from.value);
+        const t = fmt.parseInput(to.value);
+        mark(from, errFrom, typeof f === 'string' ? f : '');
+        mark(to, errTo, typeof t === 'string' ? t : '');
+        err.textContent = '';
+        if (typeof f === 'string' || typeof t === 'string') {
+          (typeof f === 'string' ? from : to).focus();
           return;
         }
-        set({ from: f.toISOString().replace(/\.\d+Z$/, 'Z'), to: t.toISOString().replace(/\.\d+Z$/, 'Z') });
+        if (f >= t) {
+          mark(to, errTo, f === t ? 'the same time as From' : 'before From');
+          err.textContent = `From (${fmt.datetime(f, true)}) must be before To (${fmt.datetime(t, true)}): the range is ${f === t ? 'empty' : 'inverted'}.`;
+          to.focus();
+          return;
+        }
+        set({ from: iso(f), to: iso(t) });
       },
     },
-    h('label', null, 'From ', from),
-    h('label', null, 'To ', to),
-    h('button', { type: 'submit' }, 'Apply'),
-    h('span.err'),
+    h('div.fields', null,
+      h('label', null, h('span', null, 'From'), from, errFrom),
+      h('label', null, h('span', null, 'To'), to, errTo),
+      h('button', { type: 'submit' }, 'Apply'),
+    ),
+    err,
+    h('div.hint', null, 'ISO 8601, 24 h: ', h('code', null, '2026-11-20 08:00'), ' or ', h('code', null, '2026-11-20T08:00:30'), ', in ', h('b', { 'data-testid': 'range-zone' }, fmt.tz() === 'utc' ? 'UTC' : 'local time (' + fmt.localZoneText() + ')'), ' unless it ends in ', h('code', null, 'Z'), ' or ', h('code', null, '+01:00'), '.'),
   );
   return form;
+}
+
+function lengthText(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (s % 86400 === 0) return s / 86400 + ' d';
+  if (s % 3600 === 0) return s / 3600 + ' h';
+  if (s % 60 === 0) return s / 60 + ' min';
+  return s + ' s';
 }
 
 function renderHeader(): void {
@@ -148,14 +188,41 @@ function renderHeader(): void {
     ),
   );
   const custom = customForm();
-  custom.hidden = true;
+  custom.hidden = !rangeError;
+  const now = Date.now();
+  const len = timeMs(state.to, now) - timeMs(state.from, now);
+  const back = shiftRange(state, -1, now);
+  const fwd = shiftRange(state, 1, now);
   const presets = h(
     'span.seg.range',
     { 'data-testid': 'range' },
     PRESETS.map(([v, text]) =>
       h('button', { type: 'button', class: isPreset() && state.from === v ? 'on' : undefined, 'data-value': v, onclick: () => set({ from: v, to: 'now' }) }, text),
     ),
-    h('button', { type: 'button', class: isPreset() ? undefined : 'on', 'data-value': 'custom', title: rangeText(), onclick: () => (custom.hidden = !custom.hidden) }, isPreset() ? 'Custom' : rangeText()),
+    h('button', { type: 'button', class: isPreset() ? undefined : 'on', 'data-value': 'custom', title: rangeText() + ' (' + fmt.zoneText() + ')', 'aria-expanded': String(!custom.hidden), onclick: () => (custom.hidden = !custom.hidden) }, isPreset() ? 'Custom' : rangeText()),
+  );
+  const step = (dir: -1 | 1, to: { from: string; to: string } | null) =>
+    h(
+      'button.step',
+      {
+        type: 'button',
+        'data-testid': dir < 0 ? 'step-back' : 'step-forward',
+        disabled: !to,
+        'aria-label': dir < 0 ? 'Earlier' : 'Later',
+        title: to
+          ? (dir < 0 ? 'Back' : 'Forward') + ' by the range\'s length (' + lengthText(len) + '): ' + fmt.datetime(timeMs(to.from, now)) + ' → ' + (to.to === 'now' ? 'now' : fmt.datetime(timeMs(to.to, now)))
+          : 'The range ends now: nothing later yet',
+        onclick: () => to && set(to),
+      },
+      dir < 0 ? '◀' : '▶',
+    );
+  const zone = h(
+    'label.tz',
+    { title: 'Time zone of every time shown and typed (axes, tables, the custom range); kept in this browser' },
+    select(fmt.tz(), [['local', 'Local (' + fmt.localZoneText() + ')'], ['utc', 'UTC']], (v) => {
+      fmt.setTZ(v as fmt.TZ);
+      render();
+    }, { 'aria-label': 'Time zone', 'data-testid': 'tz' }),
   );
   const refresh = h(
     'label.refresh',
@@ -164,6 +231,17 @@ function renderHeader(): void {
     select(String(state.refresh), REFRESH, (v) => set({ refresh: +v }), { 'aria-label': 'Auto-refresh', 'data-testid': 'refresh', disabled: !isLive(state) }),
   );
   const reload = h('button.reload', { type: 'button', title: 'Reload now', onclick: () => void refreshData() }, 'Reload');
+  const views = viewsMenu({
+    state,
+    message: viewMessage,
+    apply: (s, name, problems) => {
+      set({ ...s });
+      if (problems.length) {
+        viewMessage = { name, problems };
+        renderHeader();
+      }
+    },
+  });
   const flowView = ['traffic', 'talkers', 'map', 'vm', 'project'].includes(state.view);
   const count = flowView
     ? h(
@@ -185,7 +263,14 @@ function renderHeader(): void {
         ),
       )
     : null;
-  header.append(h('a.brand', { href: './', title: 'flowlens' }, 'flowlens'), tabs, searchBox({ state, set, addFilters }), h('span.spacer'), ...(count ? [count] : []), presets, refresh, reload, custom);
+  header.append(
+    h('a.brand', { href: './', title: 'flowlens' }, 'flowlens'),
+    tabs,
+    searchBox({ state, set, addFilters }),
+    h('span.spacer'),
+    h('span.controls', null, ...(count ? [count] : []), h('span.when', null, step(-1, back), presets, step(1, fwd)), zone, refresh, reload, views),
+    custom,
+  );
 }
 
 function renderFilterbar(): void {
@@ -196,7 +281,7 @@ function renderFilterbar(): void {
       { class: f.neg ? 'neg' : undefined, 'data-filter': formatFilter(f) },
       h('span.dim', { title: f.dim }, dimLabel(f.dim)),
       h('button.op', { type: 'button', title: 'Toggle include / exclude', onclick: () => set({ filters: state.filters.map((x, j) => (j === i ? { ...x, neg: !x.neg } : x)) }) }, f.neg ? '≠' : '='),
-      h('span.val', { title: f.value === '' ? 'records without a value' : undefined }, f.value === '' ? '(none)' : keyText(f.value, f.dim)),
+      h('span.val', { title: keyTitle(f.value, f.dim) }, keyText(f.value, f.dim)),
       h('button.x', { type: 'button', title: 'Remove this filter', 'aria-label': 'Remove filter ' + formatFilter(f), onclick: () => set({ filters: state.filters.filter((_, j) => j !== i) }) }, '×'),
     ),
   );
@@ -331,13 +416,43 @@ function render(): void {
   }
 }
 
-async function start(): Promise<void> {
-  try {
-    const d = await get<DimensionsResp>('dimensions');
-    setDimensions(d.dimensions, d.either_side);
-  } catch {
-    /* built-in list */
+// The CSV files are named after the view and the range (UTC).
+csvName.prefix = () => {
+  const now = Date.now();
+  const t = (x: string) => iso(timeMs(x, now)).replace(/[-:]/g, '').replace(/00Z$/, 'Z');
+  const what = state.view === 'vm' ? 'vm-' + state.vm : state.view === 'project' ? 'project-' + state.project : state.view;
+  return ('flowlens-' + what + '-' + t(state.from) + '-' + t(state.to)).replace(/[^A-Za-z0-9._-]+/g, '_');
+};
+
+// The state of the address, or of the default saved view when there is no
+// query; a range that is not one is said at the range control.
+function initialState(): State {
+  let s = parse(location.search);
+  const d = location.search.replace(/^\?/, '') === '' ? defaultView() : undefined;
+  if (d) {
+    const c = check(d.query);
+    s = c.state;
+    if (c.problems.length) viewMessage = { name: d.name, problems: c.problems };
+    const url = serialize(s);
+    if (url) history.replaceState(null, '', url);
   }
+  return checkRange(s);
+}
+
+function checkRange(s: State): State {
+  const problem = rangeProblem(s);
+  rangeError = problem ? problem + ' Showing the default range (' + DEFAULTS.from + ') meanwhile.' : '';
+  return problem ? { ...s, from: DEFAULTS.from, to: DEFAULTS.to } : s;
+}
+
+async function start(): Promise<void> {
+  // The dimensions, and whether OpenStack attribution is on (the defaults depend on it).
+  const [d, st] = await Promise.all([get<DimensionsResp>('dimensions').catch(() => null), get<Status>('status').catch(() => null)]);
+  if (d) setDimensions(d.dimensions, d.either_side);
+  const ports = Number(st?.enrichment?.openstack?.ports ?? 0);
+  setOpenStack(ports > 0);
+  openStackDefaults(ports > 0);
+  state = initialState();
   render();
 }
 

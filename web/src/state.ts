@@ -46,7 +46,10 @@ export interface State {
 export const REFRESH_VALUES = [0, 5, 10, 30, 60];
 
 export const DEFAULT_TABLES = ['src_ip,dst_ip', 'proto', 'dst_port', 'src_ip', 'dst_ip', 'in_port'];
+// With OpenStack attribution on (the inventory knows ports): by project, VM and relation.
+export const OPENSTACK_TABLES = ['src_vm,dst_vm', 'src_project,dst_project', 'relation', 'proto', 'dst_port', 'dst_vm'];
 
+// The defaults (left out of the URL); openStackDefaults() switches a few of them.
 export const DEFAULTS: State = {
   view: 'traffic',
   from: '-1h',
@@ -68,7 +71,25 @@ export const DEFAULTS: State = {
   project: '',
 };
 
+// OpenStack-first defaults when /api/v1/status says the inventory knows ports:
+// stack by source project, tables by VM, project and relation.
+export function openStackDefaults(on: boolean): void {
+  DEFAULTS.by = on ? 'src_project' : 'src_ip';
+  DEFAULTS.tables = on ? OPENSTACK_TABLES : DEFAULT_TABLES;
+}
+
 export const GROUPS = ['', 'project', 'vm', 'security_groups'];
+
+// The levels of "Who talks to whom" (GET /api/v1/matrix level=).
+export const LEVELS: Array<[string, string]> = [
+  ['ip', 'IP'],
+  ['vm', 'VM'],
+  ['network', 'Network'],
+  ['project', 'Project'],
+  ['host', 'Host'],
+  ['country', 'Country'],
+  ['mixed', 'VM ↔ internet'],
+];
 
 export function parseFilter(s: string): Filter | null {
   const m = /^([a-z_]+)\s*(!?=)\s*(.*)$/.exec(s.trim());
@@ -90,7 +111,7 @@ function num(v: string | null, def: number, allowed?: number[]): number {
 
 export function parse(search: string): State {
   const q = new URLSearchParams(search);
-  const s: State = { ...DEFAULTS, filters: [], tables: [...DEFAULT_TABLES], ports: [] };
+  const s: State = { ...DEFAULTS, filters: [], tables: [...DEFAULTS.tables], ports: [] };
   const v = q.get('view');
   if (v && [...VIEWS, ...PAGES].some(([id]) => id === v)) s.view = v as View;
   s.from = q.get('from') || DEFAULTS.from;
@@ -127,7 +148,7 @@ export function serialize(s: State): string {
   if (s.metric !== DEFAULTS.metric) q.set('metric', s.metric);
   if (s.by !== DEFAULTS.by) q.set('by', s.by);
   if (s.top !== DEFAULTS.top) q.set('top', String(s.top));
-  if (s.tables.join(';') !== DEFAULT_TABLES.join(';')) s.tables.forEach((t) => q.append('table', t));
+  if (s.tables.join(';') !== DEFAULTS.tables.join(';')) s.tables.forEach((t) => q.append('table', t));
   if (s.refresh !== DEFAULTS.refresh) q.set('refresh', String(s.refresh));
   if (s.observations !== DEFAULTS.observations) q.set('observations', s.observations);
   if (s.level !== DEFAULTS.level) q.set('level', s.level);
@@ -153,6 +174,54 @@ export function rangeAndFilters(s: State): { from: string; to: string; filter: s
 }
 
 // A range that ends now (relative or 'now'): new flows keep arriving in it.
-export function isLive(s: State): boolean {
+export function isLive(s: Pick<State, 'to'>): boolean {
   return s.to === 'now' || /^now|^-/.test(s.to);
+}
+
+// Times: 'now', -15m/-6h/-7d (relative to now), Unix seconds, RFC 3339.
+const REL = /^-(\d+)([smhd])$/;
+const RFC3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)$/;
+const UNIT: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
+
+// A time of the URL in ms, or NaN when it is none of the forms the API takes.
+export function timeMs(s: string, now = Date.now()): number {
+  if (s === 'now') return now;
+  const m = REL.exec(s);
+  if (m) return now - +m[1] * UNIT[m[2]] * 1000;
+  if (/^\d{9,11}$/.test(s)) return +s * 1000;
+  if (RFC3339.test(s)) return Date.parse(s);
+  return NaN;
+}
+
+// What is wrong with the range of s, or '' when nothing is.
+export function rangeProblem(s: Pick<State, 'from' | 'to'>, now = Date.now()): string {
+  const f = timeMs(s.from, now);
+  const t = timeMs(s.to, now);
+  const form = 'use an ISO date and time (2026-11-20T08:00:00Z), Unix seconds, -15m/-6h/-7d or now';
+  if (isNaN(f)) return `From "${s.from}" is not a time: ${form}.`;
+  if (isNaN(t)) return `To "${s.to}" is not a time: ${form}.`;
+  if (f >= t) return `From (${s.from}) is not before To (${s.to}): the range is inverted or empty.`;
+  return '';
+}
+
+// "-1h" for 3600 s, else "-5400s"… the shortest relative form of a length.
+export function relative(seconds: number): string {
+  for (const u of ['d', 'h', 'm']) if (seconds % UNIT[u] === 0) return '-' + seconds / UNIT[u] + u;
+  return '-' + Math.round(seconds) + 's';
+}
+
+export function iso(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
+}
+
+// The range moved by its own length, back (-1) or forward (+1). Forward up to
+// now becomes a range ending now again (the preset it came from).
+export function shiftRange(s: Pick<State, 'from' | 'to'>, dir: -1 | 1, now = Date.now()): { from: string; to: string } | null {
+  const f = timeMs(s.from, now);
+  const t = timeMs(s.to, now);
+  if (isNaN(f) || isNaN(t) || f >= t) return null;
+  const len = t - f;
+  // Within a minute (or 2 % of the length) of now counts as now.
+  if (dir > 0 && t + len >= now - Math.max(60e3, len * 0.02)) return isLive(s) ? null : { from: relative(Math.round(len / 1000)), to: 'now' };
+  return { from: iso(f + dir * len), to: iso(t + dir * len) };
 }

@@ -22,7 +22,10 @@ export interface ViewImpl {
 
 export function panel(title: string | Node, tools: Node[] = [], cls = ''): { el: HTMLElement; body: HTMLElement; head: HTMLElement } {
   const body = h('div.panel-body');
-  const head = h('header', null, h('h2', null, title), h('span.tools', null, tools));
+  const heading = h('h2', null, title);
+  // Every panel holding a table can export it (the button shows only then: style.css).
+  const csv = h('button.csv', { type: 'button', title: 'Download this table as CSV', 'data-testid': 'csv', onclick: () => exportCSV(body, heading) }, 'CSV');
+  const head = h('header', null, heading, h('span.tools', null, tools, csv));
   const el = h('section.panel', cls ? { class: cls } : null, head, body);
   return { el, body, head };
 }
@@ -195,17 +198,31 @@ export interface Column<R> {
   cls?: string; // 'num' right-aligns
   title?: string;
   cell: (r: R, i: number) => Node | string;
+  // The value in a CSV export (a number unformatted); the cell's text without it.
+  csv?: (r: R) => string | number | null | undefined;
+  // A fixed width ("84px"): a table with one lays out fixed, the other
+  // columns sharing the rest and cutting their text (…) rather than
+  // overflowing a narrow panel.
+  width?: string;
+  // In the CSV export only (what the table says by colour, e.g.).
+  csvOnly?: boolean;
 }
+
+// What each table drew, for its CSV export.
+const drawn = new WeakMap<HTMLTableElement, () => Array<Array<string | number>>>();
 
 export function table<R>(
   columns: Column<R>[],
   rows: R[],
   opts: { onRow?: (r: R, ev: MouseEvent) => void; rowTitle?: string; foot?: Array<Array<Node | string>>; testid?: string } = {},
 ): HTMLTableElement {
-  return h(
+  const all = columns;
+  columns = columns.filter((c) => !c.csvOnly);
+  const fixed = columns.some((c) => c.width);
+  const t = h(
     'table.grid',
-    { 'data-testid': opts.testid },
-    h('thead', null, h('tr', null, columns.map((c) => h('th', { class: c.cls, title: c.title }, c.label)))),
+    { 'data-testid': opts.testid, class: fixed ? 'fixed' : undefined },
+    h('thead', null, h('tr', null, columns.map((c) => h('th', { class: c.cls, title: c.title, style: c.width ? { width: c.width } : undefined }, c.label)))),
     h(
       'tbody',
       null,
@@ -217,7 +234,11 @@ export function table<R>(
             title: opts.onRow ? opts.rowTitle : undefined,
             onclick: opts.onRow ? (ev: MouseEvent) => opts.onRow!(r, ev) : undefined,
           },
-          columns.map((c) => h('td', { class: c.cls }, c.cell(r, i))),
+          columns.map((c) => {
+            const v = c.cell(r, i);
+            // Cut keys keep their whole text in the tooltip.
+            return h('td', { class: c.cls, title: fixed && c.cls === 'key' && !(v instanceof HTMLElement && v.title) ? (typeof v === 'string' ? v : v.textContent) : undefined }, v);
+          }),
         ),
       ),
     ),
@@ -225,6 +246,56 @@ export function table<R>(
       ? h('tfoot', null, opts.foot.map((cells) => h('tr', null, cells.map((c, i) => h('td', { class: columns[i]?.cls }, c)))))
       : null,
   );
+  drawn.set(t, () => {
+    const text = (n: Node | string) => (typeof n === 'string' ? n : (n.textContent ?? '')).trim();
+    const out: Array<Array<string | number>> = [all.map((c) => c.label)];
+    rows.forEach((r, i) => out.push(all.map((c) => (c.csv ? (c.csv(r) ?? '') : text(c.cell(r, i))))));
+    for (const cells of opts.foot || []) out.push(cells.map(text));
+    return out;
+  });
+  return t;
+}
+
+// RFC 4180: fields with a comma, quote or line break quoted, quotes doubled,
+// CRLF between records. Text starting with = + - @ (a formula to a
+// spreadsheet: names come from tenants) gets a leading apostrophe.
+export function csvText(rows: Array<Array<string | number>>): string {
+  const field = (v: string | number) => {
+    if (typeof v === 'number') return isFinite(v) ? String(v) : '';
+    let s = v;
+    if (/^[=+\-@\t\r]/.test(s) && !/^-?\d+(\.\d+)?$/.test(s)) s = "'" + s;
+    return /[",\r\n]/.test(s) || /^\s|\s$/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
+  };
+  return rows.map((r) => r.map(field).join(',')).join('\r\n') + '\r\n';
+}
+
+// The text of a heading, a select counting as its chosen option.
+function headingText(n: Node): string {
+  if (n instanceof HTMLSelectElement) return n.selectedOptions[0]?.textContent ?? n.value;
+  if (n instanceof HTMLButtonElement) return '';
+  if (n.nodeType === Node.TEXT_NODE) return n.textContent ?? '';
+  return [...n.childNodes].map(headingText).join('');
+}
+
+function slug(s: string): string {
+  return s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 60) || 'table';
+}
+
+// Set by main.ts: what names the file (view and range).
+export const csvName = { prefix: () => 'flowlens' };
+
+function exportCSV(body: HTMLElement, heading: HTMLElement): void {
+  const tables = [...body.querySelectorAll<HTMLTableElement>('table.grid')].filter((t) => drawn.has(t));
+  if (!tables.length) return;
+  // Several tables (groups): one header, then every group's rows.
+  const rows = tables.flatMap((t, i) => drawn.get(t)!().slice(i ? 1 : 0));
+  const name = csvName.prefix() + '-' + slug(headingText(heading)) + '.csv';
+  const url = URL.createObjectURL(new Blob([csvText(rows)], { type: 'text/csv;charset=utf-8' }));
+  const a = h('a', { href: url, download: name, hidden: true });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
 }
 
 // A number with a proportional bar behind it.
@@ -242,10 +313,26 @@ export const EPHEMERAL = 'ephemeral';
 export const EPHEMERAL_TEXT = 'ephemeral (≥ 32768)';
 const PORT_DIMS = new Set(['src_port', 'dst_port']);
 
+// OpenStack attribution on: an end without a VM (project, network,
+// hypervisor) is an address outside the cloud, "external".
+let openstack = false;
+export function setOpenStack(on: boolean): void {
+  openstack = on;
+}
+export const EXTERNAL = 'external';
+const END_DIMS = /^(src|dst)_(vm|project|network|host)$/;
+
 export function keyText(v: unknown, dim?: string): string {
-  if (v === null || v === undefined || v === '') return '(none)';
+  if (v === null || v === undefined || v === '') return openstack && dim && END_DIMS.test(dim) ? EXTERNAL : '(none)';
   if (v === EPHEMERAL && (!dim || PORT_DIMS.has(dim))) return EPHEMERAL_TEXT;
   return String(v);
+}
+
+// The title of a key's cell: what "external" and "(none)" mean.
+export function keyTitle(v: unknown, dim?: string): string | undefined {
+  if (v !== null && v !== undefined && v !== '') return undefined;
+  if (keyText(v, dim) === EXTERNAL) return 'No ' + dim!.slice(4) + ' in the OpenStack inventory: an address outside the cloud (or a port the inventory does not know, e.g. a router\'s)';
+  return 'records without a value';
 }
 
 // A value one can filter on (filter=dst_port=ephemeral selects the folded ports).

@@ -10,7 +10,7 @@ export const VIEWPORT = { width: 1366, height: 768 };
 
 export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 
-export async function launch() {
+export async function launch(opts = {}) {
   if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: apt-get install -y chromium (or set CHROMIUM)`);
   const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'flowlens-chromium-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
@@ -19,7 +19,7 @@ export async function launch() {
     viewport: VIEWPORT,
     deviceScaleFactor: 1,
     locale: 'en-US',
-    timezoneId: 'UTC',
+    timezoneId: opts.timezoneId || 'UTC',
     args: [
       '--headless',
       '--no-sandbox',

@@ -839,6 +839,328 @@ describe('blocked, search, VM and project pages (issues 13 and 16)', () => {
   });
 });
 
+describe('time, saved views, export, OpenStack-first defaults (issue 16 points 4 to 6)', () => {
+  const csvOf = async (panel) => {
+    const [dl] = await Promise.all([page.waitForEvent('download'), page.locator(panel).locator('[data-testid=csv]').click()]);
+    const file = await dl.path();
+    return { name: dl.suggestedFilename(), text: fs.readFileSync(file, 'utf8') };
+  };
+
+  test('legends: avg, max, p95 and last', async () => {
+    await act(() => page.goto(at(mock.url)));
+    const head = await page.locator('[data-testid=legend] thead th').allTextContents();
+    assert.deepEqual(head, ['Source', 'avg', 'max', 'p95', 'last']);
+    const num = (t) => {
+      const m = /^([\d.]+) (k|M|G)?b\/s$/.exec(t);
+      assert.ok(m, t);
+      return +m[1] * { undefined: 1, k: 1e3, M: 1e6, G: 1e9 }[m[2]];
+    };
+    for (const r of await rowsText('[data-testid=legend] tbody tr')) {
+      const [avg, max, p95, last] = r.slice(1).map(num);
+      assert.ok(p95 <= max && p95 >= avg * 0.5 && last <= max && last > 0, r.join(' | '));
+    }
+    await act(() => page.goto(at(mock.url, '?view=vm&vm=web-1')));
+    assert.deepEqual(await page.locator('[data-testid=entity-legend] thead th').allTextContents(), ['Direction', 'avg', 'max', 'p95', 'last']);
+  });
+
+  test('CSV export of a table: raw numbers, RFC 4180 quoting, named after the view and range', async () => {
+    await act(() => page.goto(at(mock.url)));
+    // Every panel with a table has the button; the chart-only ones do not show it.
+    assert.equal(await page.locator('.top-panel [data-testid=csv]:visible').count(), 6);
+    let { name, text } = await csvOf('[data-testid=top-proto]');
+    assert.match(name, /^flowlens-traffic-\d{8}T\d{4,6}Z-\d{8}T\d{4,6}Z-protocol\.csv$/);
+    const lines = text.split('\r\n');
+    assert.equal(lines[0], 'Proto,Bytes,bps,Share');
+    assert.match(lines[1], /^tcp,\d{8,},[\d.]+,0\.99\d+$/);
+    assert.equal(lines.at(-1), '', 'CRLF after the last record');
+    assert.match(lines.at(-2), /^Total \(range\),20\.9 GB,,$/);
+    ({ name, text } = await csvOf('[data-testid="top-src_ip,dst_ip"]'));
+    assert.match(name, /-source-ip-destination-ip\.csv$/);
+    assert.equal(text.split('\r\n')[0], 'Source,Destination,Bytes,bps,Share');
+    // A field with a comma is quoted (the map's "Where").
+    await act(() => page.goto(at(mock.url, '?view=map&from=2026-11-20T08:00:00Z&to=2026-11-20T09:00:00Z')));
+    await act(() => page.goto(at(mock.url, '?view=map')));
+    ({ name, text } = await csvOf('.peers-panel'));
+    assert.match(name, /^flowlens-map-.*-peers-by-traffic\.csv$/);
+    const rows = text.trim().split('\r\n');
+    assert.equal(rows[0], 'Peer,Where,AS,Direction,Bytes');
+    assert.match(rows[1], /^203\.0\.113\.10,"Frankfurt am Main, DE",AS64500,outbound,\d+$/);
+    // A fixed range names the file with it.
+    await act(() => page.goto(at(mock.url, '?view=talkers&from=' + encodeURIComponent(new Date((fx.NOW - 1800) * 1000).toISOString()) + '&to=' + encodeURIComponent(new Date(fx.NOW * 1000).toISOString()))));
+    ({ name } = await csvOf('.links-panel'));
+    const t = (s) => new Date(s * 1000).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z').replace(/00Z$/, 'Z');
+    assert.equal(name, `flowlens-talkers-${t(fx.NOW - 1800)}-${t(fx.NOW)}-conversations.csv`);
+    // Quotes doubled, a line break kept in quotes, and text a spreadsheet would run as a formula
+    // (names come from tenants) made text; numbers, negative ones too, left as they are.
+    const keys = ['=HYPERLINK("http://x")', 'a "b", c', 'two\nlines', '@sum', '-5'];
+    await page.route('**/api/v1/top?*', (route) =>
+      new URL(route.request().url()).searchParams.get('by') === 'proto'
+        ? route.fulfill({ contentType: 'application/json', body: JSON.stringify({ by: ['proto'], rows: keys.map((k, i) => ({ key: { proto: k }, bytes: 100 - i, packets: 1, bps: -1.5, pps: 0 })), total: { bytes: 490, packets: 5 } }) })
+        : route.continue(),
+    );
+    try {
+      await act(() => page.goto(at(mock.url)));
+      ({ text } = await csvOf('[data-testid=top-proto]'));
+      assert.deepEqual(text.split('\r\n').slice(1, 6).map((l) => l.replace(/,-1\.5,0\.\d+$/, '')), [
+        `"'=HYPERLINK(""http://x"")",100`,
+        `"a ""b"", c",99`,
+        `"two\nlines",98`,
+        `'@sum,97`,
+        `-5,96`,
+      ]);
+    } finally {
+      await page.unroute('**/api/v1/top?*');
+    }
+  });
+
+  test('step back and forward shift the range by its length; forward up to now is the preset again', async () => {
+    await act(() => page.goto(at(mock.url)));
+    assert.ok(await page.locator('[data-testid=step-forward]').isDisabled(), 'forward offered on a range ending now');
+    let mark = await act(() => page.locator('[data-testid=step-back]').click());
+    let q = since(mark, 'timeseries')[0];
+    const f1 = Date.parse(q.get('from'));
+    const t1 = Date.parse(q.get('to'));
+    assert.equal(t1 - f1, 3600e3);
+    assert.ok(Math.abs(t1 - (Date.now() - 3600e3)) < 120e3, q.get('to'));
+    mark = await act(() => page.locator('[data-testid=step-back]').click());
+    q = since(mark, 'timeseries')[0];
+    assert.equal(Date.parse(q.get('from')), f1 - 3600e3);
+    assert.equal(Date.parse(q.get('to')), f1);
+    mark = await act(() => page.locator('[data-testid=step-forward]').click());
+    q = since(mark, 'timeseries')[0];
+    assert.equal(Date.parse(q.get('from')), f1);
+    mark = await act(() => page.locator('[data-testid=step-forward]').click());
+    q = since(mark, 'timeseries')[0];
+    assert.equal(q.get('from'), '-1h');
+    assert.equal(q.get('to'), 'now');
+    assert.equal(new URL(page.url()).searchParams.get('from'), null);
+    // A custom 90-minute range steps by 90 minutes.
+    await act(() => page.goto(at(mock.url, '?from=2026-11-20T08:00:00Z&to=2026-11-20T09:30:00Z')));
+    mark = await act(() => page.locator('[data-testid=step-back]').click());
+    q = since(mark, 'timeseries')[0];
+    assert.deepEqual([q.get('from'), q.get('to')], ['2026-11-20T06:30:00Z', '2026-11-20T08:00:00Z']);
+  });
+
+  test('custom range: ISO date and time, mistakes said at the field, nothing sent', async () => {
+    await act(() => page.goto(at(mock.url)));
+    await page.locator('[data-testid=range] button[data-value=custom]').click();
+    const from = page.locator('[data-testid=range-from]');
+    const to = page.locator('[data-testid=range-to]');
+    assert.equal(await from.getAttribute('type'), 'text');
+    assert.match(await from.inputValue(), /^\d{4}-\d\d-\d\d \d\d:\d\d(:\d\d)?$/);
+    const mark = mock.requests.length;
+    await from.fill('20/11/2026 08:00');
+    await to.fill('2026-11-20 09:30');
+    await page.locator('form.custom button[type=submit]').click();
+    assert.match(await page.locator('[data-testid=range-from-error]').textContent(), /is not a date and time: type YYYY-MM-DD HH:MM/);
+    assert.equal(await from.getAttribute('aria-invalid'), 'true');
+    await from.fill('2026-02-30 08:00');
+    await page.locator('form.custom button[type=submit]').click();
+    assert.match(await page.locator('[data-testid=range-from-error]').textContent(), /2026-02 has no day 30/);
+    // Inverted: said at To, with both times.
+    await from.fill('2026-11-20 10:00');
+    await page.locator('form.custom button[type=submit]').click();
+    assert.equal(await page.locator('[data-testid=range-from-error]').textContent(), '');
+    assert.match(await page.locator('[data-testid=range-to-error]').textContent(), /before From/);
+    assert.match(await page.locator('[data-testid=range-error]').textContent(), /From \(2026-11-20 10:00:00\) must be before To \(2026-11-20 09:30:00\): the range is inverted/);
+    assert.ok(await page.locator('[data-testid=custom-range]').isVisible());
+    await page.waitForTimeout(200);
+    assert.equal(since(mark, 'timeseries').length, 0, 'a bad range was sent');
+    // Seconds, and an explicit offset that wins over the zone in use.
+    await from.fill('2026-11-20T08:00:30');
+    await to.fill('2026-11-20 10:00+01:00');
+    const m2 = await act(() => page.locator('form.custom button[type=submit]').click());
+    const q = since(m2, 'timeseries')[0];
+    assert.deepEqual([q.get('from'), q.get('to')], ['2026-11-20T08:00:30Z', '2026-11-20T09:00:00Z']);
+  });
+
+  test('a malformed or inverted range in the address: said at the range control, the rest works on the default range', async () => {
+    let mark = await act(() => page.goto(at(mock.url, '?from=yesterday&filter=proto%3Dtcp')));
+    assert.ok(await page.locator('[data-testid=custom-range]').isVisible());
+    assert.match(await page.locator('[data-testid=range-error]').textContent(), /From "yesterday" is not a time: use an ISO date and time .* Showing the default range \(-1h\) meanwhile\./);
+    assert.equal(await page.locator('[data-testid=range-from]').inputValue(), 'yesterday');
+    assert.equal(await page.locator('[data-testid=range-from]').getAttribute('aria-invalid'), 'true');
+    let q = since(mark, 'timeseries')[0];
+    assert.deepEqual([q.get('from'), q.get('to'), q.getAll('filter')[0]], ['-1h', 'now', 'proto=tcp']);
+    assert.equal(await page.locator('main .msg-error').count(), 0);
+    assert.ok((await rowsText('[data-testid=legend] tbody tr')).length > 0);
+    mark = await act(() => page.goto(at(mock.url, '?from=2026-11-20T09:00:00Z&to=2026-11-20T08:00:00Z')));
+    assert.match(await page.locator('[data-testid=range-error]').textContent(), /is not before To .*inverted/);
+    q = since(mark, 'timeseries')[0];
+    assert.equal(q.get('from'), '-1h');
+    assert.ok(mock.requests.slice(mark).every((r) => r.status === 200));
+    // Choosing a range clears the message.
+    await act(() => page.locator('[data-testid=range] button[data-value="-6h"]').click());
+    assert.equal(await page.locator('[data-testid=custom-range]').isVisible(), false);
+  });
+
+  test('time zone: local or UTC, shown, persisted, applied to the range, its inputs, axes and tables', async () => {
+    // A browser in India (UTC+05:30) for this test.
+    const b2 = await launch({ timezoneId: 'Asia/Kolkata' });
+    const main = page;
+    page = b2.page;
+    try {
+      const range = '?from=2026-11-20T08:00:00Z&to=2026-11-20T09:30:00Z';
+      await act(() => page.goto(at(mock.url, range)));
+      const tz = page.locator('[data-testid=tz]');
+      assert.equal(await tz.inputValue(), 'local');
+      assert.match(await tz.locator('option[value=local]').textContent(), /Asia\/(Kolkata|Calcutta), UTC\+05:30/);
+      const custom = page.locator('[data-testid=range] button[data-value=custom]');
+      assert.equal((await custom.textContent()).trim(), '2026-11-20 13:30 → 2026-11-20 15:00');
+      await act(() => tz.selectOption('utc'));
+      assert.equal((await custom.textContent()).trim(), '2026-11-20 08:00 → 2026-11-20 09:30');
+      // Persisted in this browser.
+      await act(() => page.reload());
+      assert.equal(await tz.inputValue(), 'utc');
+      await custom.click();
+      assert.equal(await page.locator('[data-testid=range-from]').inputValue(), '2026-11-20 08:00');
+      assert.match(await page.locator('[data-testid=range-zone]').textContent(), /^UTC$/);
+      // Typed times are in the zone in use.
+      await page.locator('[data-testid=range-from]').fill('2026-11-20 10:00');
+      await page.locator('[data-testid=range-to]').fill('2026-11-20 11:00');
+      let mark = await act(() => page.locator('form.custom button[type=submit]').click());
+      assert.equal(since(mark, 'timeseries')[0].get('from'), '2026-11-20T10:00:00Z');
+      // Axes and tables: the same steps read 5:30 later in Kolkata's local time.
+      await act(() => page.goto(at(mock.url, '?view=blocked')));
+      const axis = async () => (await page.locator('[data-testid=blocked-chart] svg text').allTextContents()).filter((t) => /^\d\d:\d\d$/.test(t));
+      const seen = async () => (await rowsText('[data-testid=blocked-table] tbody tr')).map((r) => r[8]);
+      const utcAxis = await axis();
+      const utcSeen = await seen();
+      await act(() => tz.selectOption('local'));
+      const shift = (t) => {
+        const [hh, mm] = t.split(':').map(Number);
+        const m = (hh * 60 + mm + 330) % 1440;
+        return String(Math.floor(m / 60)).padStart(2, '0') + ':' + String(m % 60).padStart(2, '0');
+      };
+      assert.ok(utcAxis.length >= 3, String(utcAxis));
+      assert.deepEqual((await axis()).sort(), utcAxis.map(shift).sort());
+      const localSeen = await seen();
+      assert.deepEqual(localSeen.map((x) => x.slice(11)), utcSeen.map((x) => shift(x.slice(11))));
+      mark = await act(() => page.locator('[data-testid=range] button[data-value=custom]').click().then(async () => {
+        await page.locator('[data-testid=range-from]').fill('2026-11-20 10:00');
+        await page.locator('[data-testid=range-to]').fill('2026-11-20 11:00');
+        await page.locator('form.custom button[type=submit]').click();
+      }));
+      assert.equal(since(mark, 'blocked')[0].get('from'), '2026-11-20T04:30:00Z');
+      assert.deepEqual(b2.errors, []);
+      assert.deepEqual(b2.requests.filter((u) => !isLocal(u)), []);
+    } finally {
+      page = main;
+      await b2.close();
+    }
+  });
+
+  test('saved views: save, list, apply, set the default (applied without a query), delete', async () => {
+    await act(() => page.goto(at(mock.url)));
+    await page.evaluate(() => localStorage.removeItem('flowlens.views'));
+    await act(() => page.goto(at(mock.url, '?from=-6h&filter=proto%3Dudp&by=dst_ip')));
+    const menu = page.locator('[data-testid=views-menu]');
+    await page.locator('[data-testid=views]').click();
+    assert.ok(await menu.isVisible());
+    await page.locator('[data-testid=view-name]').fill('');
+    await menu.locator('form.save button').click();
+    assert.match(await page.locator('[data-testid=views-error]').textContent(), /Give the view a name/);
+    await page.locator('[data-testid=view-name]').fill('UDP, 6 h');
+    await menu.locator('form.save button').click();
+    assert.deepEqual(await menu.locator('li .apply').allTextContents(), ['UDP, 6 h']);
+    await act(() => page.goto(at(mock.url, '?view=agents')));
+    await page.locator('[data-testid=views]').click();
+    await page.locator('[data-testid=view-name]').fill('agents');
+    await menu.locator('form.save button').click();
+    assert.deepEqual(await menu.locator('li .apply').allTextContents(), ['agents', 'UDP, 6 h']);
+    // Apply one.
+    let mark = await act(() => menu.locator('li[data-view-name="UDP, 6 h"] .apply').click());
+    let q = since(mark, 'timeseries')[0];
+    assert.deepEqual([q.get('from'), q.get('by'), q.getAll('filter')], ['-6h', 'dst_ip', ['proto=udp']]);
+    assert.equal(new URL(page.url()).searchParams.get('from'), '-6h');
+    // The default applies when the console opens without a query.
+    await page.locator('[data-testid=views]').click();
+    await menu.locator('li[data-view-name="UDP, 6 h"] button.star').click();
+    assert.equal(await menu.locator('li.default').getAttribute('data-view-name'), 'UDP, 6 h');
+    mark = await act(() => page.goto(mock.url));
+    q = since(mark, 'timeseries')[0];
+    assert.deepEqual([q.get('from'), q.get('by'), q.getAll('filter')], ['-6h', 'dst_ip', ['proto=udp']]);
+    assert.equal(await page.locator('.chip[data-filter="proto=udp"]').count(), 1);
+    assert.equal(new URL(page.url()).searchParams.get('by'), 'dst_ip', 'the address shows the view applied');
+    // A query wins over the default.
+    mark = await act(() => page.goto(at(mock.url, '?from=-15m')));
+    assert.deepEqual(since(mark, 'timeseries')[0].getAll('filter'), []);
+    // Delete them.
+    await page.locator('[data-testid=views]').click();
+    await menu.locator('button[aria-label="Delete UDP, 6 h"]').click();
+    await menu.locator('button[aria-label="Delete agents"]').click();
+    assert.equal(await menu.locator('li').count(), 0);
+    mark = await act(() => page.goto(mock.url + '?refresh=0'));
+    assert.equal(since(mark, 'timeseries')[0].get('by'), 'src_ip');
+  });
+
+  test('a saved view naming dimensions this flowlens no longer has: said in the views menu, the rest applies', async () => {
+    await page.evaluate(() =>
+      localStorage.setItem('flowlens.views', JSON.stringify([{ name: 'old zones', default: true, query: '?from=-6h&by=src_zone&table=src_zone&table=proto&filter=zone%3Deu&filter=proto%3Dtcp&level=zone&refresh=0' }])),
+    );
+    try {
+      const mark = await act(() => page.goto(mock.url));
+      const problems = page.locator('[data-testid=view-problems]');
+      assert.ok(await problems.isVisible(), 'no message in the views menu');
+      const text = await problems.textContent();
+      assert.match(text, /Saved view "old zones" refers to what this flowlens does not have/);
+      assert.match(text, /stacked by "src_zone".*stacked by "src_ip" \(the default\) instead/);
+      assert.match(text, /the table by "src_zone": no such dimension here/);
+      assert.match(text, /the filter "zone=eu": no dimension "zone" here/);
+      assert.match(text, /the "zone" level of Who talks to whom: no such level here, the ip level instead/);
+      const q = since(mark, 'timeseries')[0];
+      assert.deepEqual([q.get('from'), q.get('by'), q.getAll('filter')], ['-6h', 'src_ip', ['proto=tcp']]);
+      assert.deepEqual(since(mark, 'top').map((x) => x.get('by')), ['proto']);
+      assert.ok(mock.requests.slice(mark).every((r) => r.status === 200), 'an API error');
+      assert.equal(await page.locator('main .msg-error').count(), 0);
+      await screenshot(page, 'saved-view-problems');
+      // Its Who talks to whom asks a level the API has.
+      const m2 = await act(() => page.locator('nav a[data-view=talkers]').click());
+      assert.equal(since(m2, 'matrix')[0].get('level'), 'ip');
+    } finally {
+      await page.evaluate(() => localStorage.removeItem('flowlens.views'));
+    }
+  });
+
+  test('OpenStack-first defaults when the inventory knows ports: by project, VM and relation; "external" ends', async () => {
+    const m = await startMock({ openstack: true });
+    try {
+      const n = await loads(page);
+      const mark = m.requests.length;
+      await page.goto(m.url + '?refresh=0');
+      await settled(page, n);
+      const q = (route) => m.requests.slice(mark).filter((r) => r.path === '/api/v1/' + route).map((r) => r.query);
+      assert.equal(q('timeseries')[0].get('by'), 'src_project');
+      assert.deepEqual(q('top').map((x) => x.get('by')).sort(), ['dst_port', 'dst_vm', 'proto', 'relation', 'src_project,dst_project', 'src_vm,dst_vm']);
+      const legend = (await rowsText('[data-testid=legend] tbody tr')).map((r) => r[0]);
+      assert.deepEqual(legend, ['shop', 'external', 'ops']);
+      const ext = page.locator('[data-testid=legend] tbody td span', { hasText: 'external' });
+      assert.match(await ext.getAttribute('title'), /outside the cloud/);
+      const rel = (await rowsText('[data-testid=top-relation] tbody tr')).map((r) => r[0]);
+      assert.deepEqual(rel, ['same-host', 'external-to-vm', 'vm-to-external', 'cross-host']);
+      const vms = (await rowsText('[data-testid="top-src_vm,dst_vm"] tbody tr')).map((r) => r.slice(0, 2).join(' > '));
+      assert.ok(vms.includes('external > proxy-1') && vms.includes('proxy-1 > external'), String(vms));
+      assert.equal(new URL(page.url()).searchParams.get('by'), null, 'defaults stay out of the URL');
+      await screenshot(page, 'traffic-openstack');
+      // "external" filters on the empty value and reads "external" on its chip.
+      const n2 = await loads(page);
+      const mark2 = m.requests.length;
+      await page.locator('[data-testid=legend] tbody tr', { hasText: 'external' }).click();
+      await settled(page, n2);
+      assert.deepEqual(m.requests.slice(mark2).find((r) => r.path === '/api/v1/timeseries').query.getAll('filter'), ['src_project=']);
+      assert.equal((await page.locator('.chip .val').textContent()).trim(), 'external');
+      // Another stacking is kept in the URL.
+      const n3 = await loads(page);
+      await page.locator('[data-testid=stack-by]').selectOption('src_ip');
+      await settled(page, n3);
+      assert.equal(new URL(page.url()).searchParams.get('by'), 'src_ip');
+      assert.ok(m.requests.every((r) => r.status === 200));
+    } finally {
+      await m.close();
+    }
+  });
+});
+
 describe('hygiene', () => {
   test('no request left localhost and the page logged no error', () => {
     assert.ok(b.requests.length > 50, `only ${b.requests.length} requests recorded`);

@@ -43,7 +43,9 @@ function ends(f) {
   };
   const s = e(f.src_ip);
   const d = e(f.dst_ip);
-  return { src_vm: s.vm, dst_vm: d.vm, src_project: s.project, dst_project: d.project, src_host: s.host, dst_host: d.host };
+  // flowlens.relation: same-host, cross-host, vm-to-external, external-to-vm.
+  const relation = s.vm && d.vm ? (s.host === d.host ? 'same-host' : 'cross-host') : s.vm ? 'vm-to-external' : d.vm ? 'external-to-vm' : '';
+  return { src_vm: s.vm, dst_vm: d.vm, src_project: s.project, dst_project: d.project, src_host: s.host, dst_host: d.host, relation };
 }
 
 // First observations: where a packet entered the cloud (or unknown).

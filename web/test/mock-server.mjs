@@ -104,6 +104,10 @@ function api(route, q, opts) {
         ...(opts.noHint ? {} : { setup_hint: fx.SETUP_HINT }),
         // GeoIP from downloaded DB-IP Lite databases (none with noGeo).
         enrichment: {
+          // OpenStack attribution: the inventory's ports with startMock({openstack: true}), else no source.
+          openstack: opts.openstack
+            ? { ports: fx.INVENTORY.length, sources: [{ name: 'ovsdb:127.0.0.1', ports: fx.INVENTORY.length, updated: new Date().toISOString() }], ovsdb: ['127.0.0.1=tcp:127.0.0.1:6640'], api: { enabled: false } }
+            : { ovsdb: [], api: { enabled: false }, hint: 'no OpenStack source: set enrich.openstack.ovsdb, .api.enabled or .static_file (docs/openstack.md)' },
           geoip: opts.noGeo
             ? { enabled: false, hint: 'no GeoIP database: run `flowlens geoip update`' }
             : {
@@ -296,6 +300,6 @@ export function startMock(opts = {}) {
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
   const args = process.argv.slice(2);
   const port = args.includes('--port') ? +args[args.indexOf('--port') + 1] : 8080;
-  const m = await startMock({ port, empty: args.includes('--empty'), noGeo: args.includes('--no-geo') });
+  const m = await startMock({ port, empty: args.includes('--empty'), noGeo: args.includes('--no-geo'), openstack: args.includes('--openstack') });
   console.log(`mock flowlens API (and built console) on ${m.url}`);
 }

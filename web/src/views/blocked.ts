@@ -72,8 +72,8 @@ async function loadUnanswered(ctx: Ctx, from: string): Promise<void> {
     { label: 'Port', cls: 'num', cell: (x: UnansweredRow) => 'tcp/' + x.dst_port },
     { label: 'Attempts', cls: 'num', cell: (x: UnansweredRow) => fmt.int(x.attempts) },
     { label: 'SYN samples', cls: 'num', cell: (x: UnansweredRow) => fmt.int(x.syn_samples) },
-    { label: 'First seen', cell: (x: UnansweredRow) => new Date(x.first_seen).toLocaleString() },
-    { label: 'Last seen', cell: (x: UnansweredRow) => new Date(x.last_seen).toLocaleString() },
+    { label: 'First seen', cell: (x: UnansweredRow) => fmt.datetime(x.first_seen, true) },
+    { label: 'Last seen', cell: (x: UnansweredRow) => fmt.datetime(x.last_seen, true) },
   ];
   showIn(unansweredEl, note, table(cols, r.rows, { testid: 'unanswered-table' }));
 }

@@ -3,7 +3,7 @@
 // its empty state.
 import { h } from '../dom';
 import type { BlockedRow, TimeseriesResp } from '../api';
-import { color, AXIS, TOOLTIP_BASE, timeLabel, type EChartsType, type Option } from '../charts';
+import { color, AXIS, TOOLTIP_BASE, timeLabel, useUTC, type EChartsType, type Option } from '../charts';
 import { type Ctx, table, message, keyText, type Column } from '../ui';
 import * as fmt from '../format';
 
@@ -28,6 +28,7 @@ export function drawLines(c: EChartsType, lines: Line[], unit: (v: number) => st
     });
   const opt: Option = {
     animation: false,
+    useUTC: useUTC(),
     grid: { left: 64, right: 12, top: 10, bottom: 24 },
     tooltip: {
       ...TOOLTIP_BASE,
@@ -53,15 +54,14 @@ export function drawLines(c: EChartsType, lines: Line[], unit: (v: number) => st
   c.setOption(opt, true);
 }
 
-// avg and max of a line, for its legend.
-export function lineStats(r: TimeseriesResp): { avg: number; max: number; total: number } {
+// avg, max, p95 and last of a line, for its legend.
+export function lineStats(r: TimeseriesResp): { avg: number; max: number; p95: number; last: number | null; total: number } {
   const vals: number[] = [];
   (r.timestamps || []).forEach((_, j) => {
     const v = (r.series || []).map((x) => x.values[j]);
     if (v.some((x) => x !== null && x !== undefined)) vals.push(v.reduce<number>((a, x) => a + (x || 0), 0));
   });
-  const total = vals.reduce((a, v) => a + v, 0);
-  return { avg: vals.length ? total / vals.length : 0, max: vals.length ? Math.max(...vals) : 0, total };
+  return fmt.stats(vals);
 }
 
 // How to make flowlens see what security groups drop, for the empty states.

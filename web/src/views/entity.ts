@@ -6,7 +6,7 @@
 import { h, clear } from '../dom';
 import { get, type TimeseriesResp, type TopResp, type TopRow, type SearchResp, type SearchMatch, type PortsResp, type Port, type BlockedResp } from '../api';
 import { common, rangeAndFilters, type State } from '../state';
-import { chart, AXIS, TOOLTIP_BASE, timeLabel, color, type EChartsType, type Option } from '../charts';
+import { chart, AXIS, TOOLTIP_BASE, timeLabel, useUTC, color, type EChartsType, type Option } from '../charts';
 import { type Ctx, type ViewImpl, panel, message, showIn, overlay, errorText, isAbort, table, barCell, keyText, swatch, Notes, noFlowsYet, emptyRange, type Column } from '../ui';
 import { blockedTable, blockedHowTo, drawLines, lineStats } from './common';
 import * as fmt from '../format';
@@ -161,8 +161,10 @@ function drawTraffic(ctx: Ctx, out: TimeseriesResp | string, inn: TimeseriesResp
     table(
       [
         { label: 'Direction', cell: (x) => h('span', null, swatch(x.colour), x.name) },
-        { label: 'avg', cls: 'num', cell: (x) => unit(x.st.avg) },
-        { label: 'max', cls: 'num', cell: (x) => unit(x.st.max) },
+        { label: 'avg', cls: 'num', cell: (x) => unit(x.st.avg), csv: (x) => x.st.avg },
+        { label: 'max', cls: 'num', cell: (x) => unit(x.st.max), csv: (x) => x.st.max },
+        { label: 'p95', cls: 'num', title: '95th percentile of the steps with data', cell: (x) => unit(x.st.p95), csv: (x) => x.st.p95 },
+        { label: 'last', cls: 'num', title: 'The last step with data', cell: (x) => (x.st.last === null ? '–' : unit(x.st.last)), csv: (x) => x.st.last },
       ],
       rows,
       { testid: 'entity-legend-table' },
@@ -293,7 +295,7 @@ function drawInfo(ctx: Ctx, kind: Kind, n: string, m: SearchMatch | null, where:
   showIn(
     els.info,
     h('h2', null, (kind === 'vm' ? 'VM ' : 'Project ') , h('span', { 'data-testid': 'entity-name' }, n)),
-    h('dl', null, items.map(([k, v]) => [h('dt', null, k), h('dd', null, v)])),
+    h('dl', null, items.map(([k, v]) => h('div', null, h('dt', null, k), h('dd', null, v)))),
     h(
       'p.actions',
       null,
@@ -353,6 +355,7 @@ async function loadPort(ctx: Ctx, m: SearchMatch | null, where: TopResp | null):
   ];
   const opt: Option = {
     animation: false,
+    useUTC: useUTC(),
     grid: { left: 64, right: 12, top: 10, bottom: 24 },
     tooltip: { ...TOOLTIP_BASE, trigger: 'axis', valueFormatter: (v) => (v === null || v === undefined ? 'no data' : fmt.perSec(v as number)) },
     xAxis: { type: 'time', ...AXIS, splitLine: { show: false }, axisLabel: { ...AXIS.axisLabel, formatter: (v: number) => timeLabel(v, span), hideOverlap: true } },

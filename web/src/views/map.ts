@@ -73,7 +73,7 @@ function mount(root: HTMLElement, ctx: Ctx): void {
   const tp = panel('Peers by traffic', [], 'peers-panel');
   peersEl = tp.body;
   notes = new Notes();
-  root.append(setupEl, notes.el, h('div.split', null, p.el, tp.el));
+  root.append(setupEl, notes.el, h('div.split.map-split', null, p.el, tp.el));
   c = chart(chartEl);
   c.on('click', (ev) => {
     const d = ev.data as { ip?: string; direction?: string } | undefined;
@@ -167,8 +167,9 @@ async function load(ctx: Ctx): Promise<void> {
   const cols: Column<GeoPoint>[] = [
     { label: 'Peer', cls: 'key', cell: (p) => h('span', null, swatch(p.direction === 'inbound' ? IN : OUT), p.ip) },
     { label: 'Where', cell: (p) => [p.city, p.country].filter(Boolean).join(', ') || '–' },
-    { label: 'AS', cls: 'num', cell: (p) => (p.asn ? 'AS' + p.asn : '–') },
-    { label: 'Bytes', cls: 'num', cell: (p) => barCell(fmt.bytes(p.bytes), max ? p.bytes / max : 0, p.direction === 'inbound' ? IN : OUT) },
+    { label: 'AS', cls: 'num', cell: (p) => (p.asn ? 'AS' + p.asn : '–'), csv: (p) => (p.asn ? 'AS' + p.asn : '') },
+    { label: 'Direction', cell: (p) => p.direction || '', csvOnly: true },
+    { label: 'Bytes', cls: 'num', cell: (p) => barCell(fmt.bytes(p.bytes), max ? p.bytes / max : 0, p.direction === 'inbound' ? IN : OUT), csv: (p) => p.bytes },
   ];
   showIn(
     peersEl,

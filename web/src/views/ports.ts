@@ -2,7 +2,7 @@
 // for the selected ports (in above the axis, out below), and every port in a table.
 import { h, select } from '../dom';
 import { get, ApiError, type PortsResp, type Port, type InterfacesResp, type Interface, type AccuracyResp, type AccuracyPort } from '../api';
-import { chart, color, AXIS, TOOLTIP_BASE, timeLabel, type EChartsType, type Option } from '../charts';
+import { chart, color, AXIS, TOOLTIP_BASE, timeLabel, useUTC, type EChartsType, type Option } from '../charts';
 import { type Ctx, type ViewImpl, panel, message, showIn, overlay, errorText, isAbort, table, swatch, type Column } from '../ui';
 import * as fmt from '../format';
 
@@ -253,6 +253,7 @@ function drawChart(ch: (typeof charts)[number], selected: Stat[], colourOf: Map<
   ch.c.setOption(
     {
       animation: false,
+    useUTC: useUTC(),
       grid: { left: 58, right: 10, top: 8, bottom: 22 },
       tooltip: {
         ...TOOLTIP_BASE,
@@ -260,7 +261,7 @@ function drawChart(ch: (typeof charts)[number], selected: Stat[], colourOf: Map<
         formatter: (ps: unknown) => {
           const arr = ps as Array<{ seriesIndex: number; seriesName: string; value: [number, number | null]; color: string }>;
           if (!arr.length) return '';
-          const head = new Date(arr[0].value[0]).toLocaleString();
+          const head = fmt.datetime(arr[0].value[0], true) + ' ' + fmt.zoneText();
           const rows = arr
             .filter((p) => p.value[1] !== null)
             .map((p) => `<span style="color:${p.color}">●</span> ${p.seriesName} ${p.seriesIndex % 2 ? 'out' : 'in'}: <b>${f(Math.abs(p.value[1] as number))}</b>`);

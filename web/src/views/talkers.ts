@@ -2,20 +2,11 @@
 // right: never a cycle) or a chord diagram, with the links as a table.
 import { h, select, segmented } from '../dom';
 import { get, type MatrixResp, type MatrixLink, type TopResp, type Counts } from '../api';
-import { common } from '../state';
+import { common, LEVELS } from '../state';
 import { chart, color, TOOLTIP_BASE, type EChartsType, type Option } from '../charts';
 import { type Ctx, type ViewImpl, noFlowsYet, emptyRange, panel, message, showIn, overlay, errorText, isAbort, setupCard, table, barCell, Notes, type Column } from '../ui';
 import * as fmt from '../format';
 
-const LEVELS: Array<[string, string]> = [
-  ['ip', 'IP'],
-  ['vm', 'VM'],
-  ['network', 'Network'],
-  ['project', 'Project'],
-  ['host', 'Host'],
-  ['country', 'Country'],
-  ['mixed', 'VM ↔ internet'],
-];
 const LIMITS: Array<[string, string]> = [
   ['20', '20 links'],
   ['40', '40 links'],
@@ -149,12 +140,13 @@ function draw(ctx: Ctx, r: MatrixResp, rangeTotal: Counts | null): void {
   const cols: Column<MatrixLink>[] = [
     { label: 'Source', cls: 'key', cell: (l) => name(l.source) },
     { label: 'Destination', cls: 'key', cell: (l) => name(l.target) },
-    { label: useBytes ? 'Bytes' : 'Packets', cls: 'num', cell: (l) => (useBytes ? fmt.bytes(l.bytes) : fmt.count(l.packets)) },
+    { label: useBytes ? 'Bytes' : 'Packets', cls: 'num', cell: (l) => (useBytes ? fmt.bytes(l.bytes) : fmt.count(l.packets)), csv: (l) => (useBytes ? l.bytes : l.packets) },
     {
       label: 'Share',
       cls: 'num',
       title: 'Share of the total of the whole range (all traffic matching the filters), not of the conversations shown',
       cell: (l) => barCell(fmt.pct(share ? v(l) / share : 0), share ? v(l) / share : 0),
+      csv: (l) => (share ? +(v(l) / share).toFixed(6) : 0),
     },
   ];
   showIn(

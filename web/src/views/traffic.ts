@@ -3,8 +3,8 @@ import { h, clear, select, segmented } from '../dom';
 import { get, type TimeseriesResp, type TopResp, type TopRow } from '../api';
 import { common } from '../state';
 import { options as dimOptions, label as dimLabel, short as dimShort } from '../dims';
-import { chart, brushZoom, color, AXIS, TOOLTIP_BASE, timeLabel, type EChartsType, type Option } from '../charts';
-import { type Ctx, type ViewImpl, noFlowsYet, emptyRange, panel, message, showIn, overlay, errorText, isAbort, noDataText, setupCard, table, barCell, swatch, keyText, filterable, keyValue, Notes, type Column } from '../ui';
+import { chart, brushZoom, color, AXIS, TOOLTIP_BASE, timeLabel, useUTC, type EChartsType, type Option } from '../charts';
+import { type Ctx, type ViewImpl, noFlowsYet, emptyRange, panel, message, showIn, overlay, errorText, isAbort, noDataText, setupCard, table, barCell, swatch, keyText, keyTitle, filterable, Notes, type Column } from '../ui';
 import * as fmt from '../format';
 
 let chartEl: HTMLElement;
@@ -13,6 +13,7 @@ let ts: EChartsType | null = null;
 let setupEl: HTMLElement;
 let gapsEl: HTMLElement;
 let notes = new Notes();
+let seriesKeys: Array<string | null> = [];
 let tablePanels: Array<{ by: string; body: HTMLElement; title: HTMLElement }> = [];
 
 const TOP_N: Array<[string, string]> = [['5', 'top 5'], ['10', 'top 10'], ['20', 'top 20']];
@@ -59,8 +60,8 @@ function mount(root: HTMLElement, ctx: Ctx): void {
   root.append(setupEl, notes.el, p.el, grid);
   ts = chart(chartEl);
   ts.on('click', (ev) => {
-    const key = ev.seriesName;
-    if (s.by && key && key !== 'other') ctx.addFilter(s.by, keyValue(key), !!(ev.event?.event as MouseEvent | undefined)?.shiftKey);
+    const key = ev.seriesIndex !== undefined ? seriesKeys[ev.seriesIndex] : undefined;
+    if (s.by && key !== undefined && key !== 'other') ctx.addFilter(s.by, key ?? '', !!(ev.event?.event as MouseEvent | undefined)?.shiftKey);
   });
   // Drag across the chart to zoom into that time range.
   brushZoom(chartEl, ts, (a, b) => {
@@ -115,6 +116,7 @@ function drawSeries(ctx: Ctx, r: TimeseriesResp): void {
   const xmax = times.length ? times[times.length - 1] + (stepped ? r.step * 1000 : 0) : undefined;
   // "other" is always there, zeros when the top N hold everything: hide it then.
   const series = (r.series || []).filter((x) => x.key !== 'other' || x.values.some((v) => v));
+  seriesKeys = series.map((x) => x.key);
   const span = times.length > 1 ? (times[times.length - 1] - times[0]) / 1000 : 3600;
   const total = series.reduce((acc, x) => acc + x.values.reduce<number>((a, v) => a + (v || 0), 0), 0);
   // null = the collector was not collecting in that step (a gap, not zero traffic).
@@ -154,16 +156,17 @@ function drawSeries(ctx: Ctx, r: TimeseriesResp): void {
       : []),
   );
 
-  // Legend table: what each colour is, with avg / max / last.
+  // Legend table: what each colour is, with avg / max / p95 / last.
   const stats = series.map((x, i) => {
     const vals = x.values.filter((v): v is number => v !== null && v !== undefined);
-    const sum = vals.reduce((a, v) => a + v, 0);
-    return { key: x.key === 'other' ? 'other' : keyText(x.key, s.by), raw: x.key, colour: color(i, x.key), avg: vals.length ? sum / vals.length : 0, max: vals.length ? Math.max(...vals) : 0, last: vals.length ? vals[vals.length - 1] : null };
+    return { key: x.key === 'other' ? 'other' : keyText(x.key, s.by), raw: x.key, colour: color(i, x.key), ...fmt.stats(vals) };
   });
   const cols: Column<(typeof stats)[number]>[] = [
-    { label: s.by ? dimShort(s.by) : 'Series', cell: (x) => h('span', null, swatch(x.colour), x.key) },
-    { label: 'avg', cls: 'num', cell: (x) => unit(x.avg) },
-    { label: 'max', cls: 'num', cell: (x) => unit(x.max) },
+    { label: s.by ? dimShort(s.by) : 'Series', cell: (x) => h('span', { title: keyTitle(x.raw, s.by) }, swatch(x.colour), x.key), csv: (x) => x.key },
+    { label: 'avg', cls: 'num', cell: (x) => unit(x.avg), csv: (x) => x.avg },
+    { label: 'max', cls: 'num', cell: (x) => unit(x.max), csv: (x) => x.max },
+    { label: 'p95', cls: 'num', title: '95th percentile of the steps with data', cell: (x) => unit(x.p95), csv: (x) => x.p95 },
+    { label: 'last', cls: 'num', title: 'The last step with data', cell: (x) => (x.last === null ? '–' : unit(x.last)), csv: (x) => x.last },
   ];
   showIn(
     legendEl,
@@ -178,6 +181,7 @@ function drawSeries(ctx: Ctx, r: TimeseriesResp): void {
 
   const opt: Option = {
     animation: false,
+    useUTC: useUTC(),
     grid: { left: 64, right: 12, top: 10, bottom: 24 },
     tooltip: {
       ...TOOLTIP_BASE,
@@ -227,14 +231,16 @@ function drawTable(ctx: Ctx, body: HTMLElement, r: TopResp): void {
     return;
   }
   const cols: Column<TopRow>[] = [
-    ...dims.map((d) => ({ label: dimShort(d), cls: 'key', title: dimLabel(d), cell: (x: TopRow) => keyText(x.key[d], d) })),
+    ...dims.map((d) => ({ label: dimShort(d), cls: 'key', title: dimLabel(d), cell: (x: TopRow) => h('span', { title: keyTitle(x.key[d], d) }, keyText(x.key[d], d)) })),
     {
       label: bytesMetric ? 'Bytes' : 'Packets',
       cls: 'num',
       cell: (x: TopRow) => (bytesMetric ? fmt.bytes(x.bytes) : fmt.count(x.packets)),
+      csv: (x: TopRow) => (bytesMetric ? x.bytes : x.packets),
+      width: '76px',
     },
-    { label: bytesMetric ? 'bps' : 'pps', cls: 'num', cell: (x: TopRow) => (bytesMetric ? fmt.bps(x.bps) : fmt.pps(x.pps)) },
-    { label: 'Share', cls: 'num', title: 'Share of the total of the whole range (all traffic matching the filters), not of the rows shown', cell: (x: TopRow) => barCell(fmt.pct(totalV ? val(x) / totalV : 0), totalV ? val(x) / totalV : 0) },
+    { label: bytesMetric ? 'bps' : 'pps', cls: 'num', cell: (x: TopRow) => (bytesMetric ? fmt.bps(x.bps) : fmt.pps(x.pps)), csv: (x: TopRow) => (bytesMetric ? x.bps : x.pps), width: '84px' },
+    { label: 'Share', cls: 'num', title: 'Share of the total of the whole range (all traffic matching the filters), not of the rows shown', cell: (x: TopRow) => barCell(fmt.pct(totalV ? val(x) / totalV : 0), totalV ? val(x) / totalV : 0), csv: (x: TopRow) => (totalV ? +(val(x) / totalV).toFixed(6) : 0), width: '124px' },
   ];
   const pad = dims.slice(1).map(() => '');
   const foot: Array<Array<string>> = [];
