@@ -63,13 +63,14 @@ func NewAPI(st *store.Store, ag *agents.Registry, inv *ifaces.Inventory, info St
 	}
 	a := &api{st: st, ag: ag, inv: inv, info: info}
 	mux := http.NewServeMux()
-	flowParams := []string{"from", "to", "filter", "observations"}
+	flowParams := []string{"from", "to", "filter", "expr", "observations"}
 	mux.HandleFunc("GET /api/v1/timeseries", a.flows(a.timeseries, append(flowParams, "metric", "by", "top", "step")...))
 	mux.HandleFunc("GET /api/v1/top", a.flows(a.top, append(flowParams, "by", "metric", "limit")...))
 	mux.HandleFunc("GET /api/v1/matrix", a.flows(a.matrix, append(flowParams, "level", "limit")...))
 	mux.HandleFunc("GET /api/v1/geo", a.flows(a.geo, append(flowParams, "limit")...))
 	mux.HandleFunc("GET /api/v1/ports", a.flows(a.ports, "from", "to", "agent", "port", "step", "limit"))
-	mux.HandleFunc("GET /api/v1/blocked", a.flows(a.blocked, "from", "to", "filter", "limit"))
+	mux.HandleFunc("GET /api/v1/blocked", a.flows(a.blocked, "from", "to", "filter", "expr", "limit"))
+	mux.HandleFunc("GET /api/v1/expr", a.exprHandler)
 	mux.HandleFunc("GET /api/v1/search", a.searchHandler)
 	mux.HandleFunc("GET /api/v1/agents", a.simple(a.agents))
 	mux.HandleFunc("GET /api/v1/interfaces", a.simple(a.interfaces))
@@ -260,6 +261,12 @@ func (a *api) query(q url.Values) (store.Query, error) {
 	default:
 		return out, bad("observations %q: use first (each packet once, where it entered the cloud) or all (every sample, on every bridge)", o)
 	}
+	if e := q.Get("expr"); e != "" {
+		if _, _, err := store.ParseExpr(e); err != nil {
+			return out, bad("%v", err)
+		}
+		out.Expr = e
+	}
 	for _, f := range q["filter"] {
 		flt, err := store.ParseFilter(f)
 		if err != nil {
@@ -271,6 +278,26 @@ func (a *api) query(q url.Values) (store.Query, error) {
 		out.Filters = append(out.Filters, flt)
 	}
 	return out, nil
+}
+
+// exprHandler checks a filter expression (GET /api/v1/expr?expr=): the
+// console asks before it queries, so that a mistake is said once, at the
+// filter bar, with its place, rather than by every panel.
+func (a *api) exprHandler(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if err := checkParams(q, []string{"expr"}); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if _, _, err := store.ParseExpr(q.Get("expr")); err != nil {
+		body := map[string]any{"error": err.Error()}
+		if ee := (*store.ExprError)(nil); errors.As(err, &ee) {
+			body["position"], body["message"] = ee.Pos, ee.Msg
+		}
+		writeJSON(w, http.StatusBadRequest, body)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"valid": true})
 }
 
 func intParam(q url.Values, name string, def, lo, hi int) (int, error) {

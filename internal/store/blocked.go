@@ -107,7 +107,7 @@ func (s *Store) Blocked(ctx context.Context, r BlockedRequest) (*Blocked, error)
 		return nil, badRequest("limit %d: at most 10000 rows", r.Limit)
 	}
 	// Drop samples are never first observations: filter on them alone.
-	cond, cargs, err := filterCond(r.Filters)
+	cond, cargs, err := filters(r.Query)
 	if err != nil {
 		return nil, err
 	}

@@ -169,6 +169,8 @@ type Query struct {
 	// Filters AND together; filters on the same dimension and operator
 	// combine: "=" ones OR (IN), "!=" ones exclude every value (NOT IN).
 	Filters []Filter
+	// Expr is a filter expression (expr.go), ANDed with Filters.
+	Expr string
 	// AllObservations counts every sample of a packet, on every bridge it
 	// crossed; by default only its first observation in the cloud counts
 	// (docs/openstack.md, "Counting each packet once").
@@ -234,11 +236,27 @@ func (d Dimension) value(v string) (any, error) {
 // where returns the SQL condition of a query's filters (starting with
 // " AND") and its arguments.
 func where(q Query) (string, []any, error) {
-	cond, args, err := filterCond(q.Filters)
+	cond, args, err := filters(q)
 	if err != nil || q.AllObservations {
 		return cond, args, err
 	}
 	return firstObservation + cond, args, nil
+}
+
+// filters is the condition of q's filters and expression (" AND …").
+func filters(q Query) (string, []any, error) {
+	cond, args, err := filterCond(q.Filters)
+	if err != nil || q.Expr == "" {
+		return cond, args, err
+	}
+	ec, eargs, err := ParseExpr(q.Expr)
+	if err != nil {
+		return "", nil, badRequest("%v", err)
+	}
+	if ec == "" {
+		return cond, args, nil
+	}
+	return cond + " AND " + ec, append(args, eargs...), nil
 }
 
 func filterCond(filters []Filter) (string, []any, error) {
