@@ -33,7 +33,9 @@ type ExprError struct {
 	Msg string
 }
 
-func (e *ExprError) Error() string { return fmt.Sprintf("filter expression, at character %d: %s", e.Pos+1, e.Msg) }
+func (e *ExprError) Error() string {
+	return fmt.Sprintf("filter expression, at character %d: %s", e.Pos+1, e.Msg)
+}
 
 type tokKind int
 
