@@ -1,6 +1,6 @@
 import './style.css';
 import { h, clear, select, segmented } from './dom';
-import { get, ApiError, type Status, type DimensionsResp } from './api';
+import { get, apiURL, ApiError, type Status, type DimensionsResp } from './api';
 import { parse, serialize, VIEWS, PAGES, DEFAULTS, formatFilter, isLive, rangeProblem, shiftRange, timeMs, iso, openStackDefaults, type State, type Filter, type View } from './state';
 import { setDimensions, filterOptions, label as dimLabel } from './dims';
 import { disposeAll } from './charts';
@@ -37,6 +37,10 @@ let state: State = parse(location.search);
 // A range in the address that is not one (shown at the range control; the
 // default range is used meanwhile), and what a saved view could not apply.
 let rangeError = '';
+// The filter expression's mistake (GET /api/v1/expr), said once at the
+// filter bar; no view loads until it is fixed or cleared.
+let exprError: { text: string; message: string; position: number } | null = null;
+let exprChecked = '';
 let viewMessage: { name: string; problems: string[] } | null = null;
 let status: Status | null = null;
 let statusError = '';
@@ -302,7 +306,46 @@ function renderFilterbar(): void {
     val,
     h('button', { type: 'submit' }, 'Add'),
   );
+  const exprIn = h('input', {
+    type: 'text',
+    value: exprError ? exprError.text : state.expr,
+    placeholder: 'expression: vm = web-1 and (dst_port = 80-443 or not src_ip = 10.0.0.0/8)',
+    size: 44,
+    spellcheck: false,
+    'aria-label': 'Filter expression',
+    'data-testid': 'expr',
+  });
+  const exprForm = h(
+    'form.expr',
+    {
+      onsubmit: async (ev: Event) => {
+        ev.preventDefault();
+        const text = exprIn.value.trim();
+        if (!text) {
+          exprError = null;
+          set({ expr: '' });
+          return;
+        }
+        if (await checkExpr(text)) set({ expr: text });
+        else renderFilterbar();
+      },
+    },
+    exprIn,
+    h('button', { type: 'submit', title: 'and, or, not, ( ); = != < <= > >=; CIDR prefixes, port ranges LO-HI; names in any case (docs/api.md)' }, 'Apply'),
+    state.expr || exprError ? h('button.x', { type: 'button', title: 'Clear the expression', 'aria-label': 'Clear the expression', onclick: () => ((exprError = null), set({ expr: '' })) }, '×') : null,
+  );
+  const exprMsg = exprError
+    ? h(
+        'div.expr-error',
+        { role: 'alert', 'data-testid': 'expr-error' },
+        h('b', null, 'Filter expression: '),
+        exprError.message + ' ',
+        h('code', null, exprError.text.slice(0, exprError.position), h('mark', null, exprError.text.slice(exprError.position, exprError.position + 1) || ' '), exprError.text.slice(exprError.position + 1)),
+      )
+    : null;
   filterbar.append(
+    exprForm,
+    ...(exprMsg ? [exprMsg] : []),
     h('span.lbl', null, 'Filters'),
     ...(chips.length ? chips : [h('span.hint', { title: 'Click a table row, a legend entry, a node or a map point to filter on it; shift-click excludes it' }, 'none: click a row to filter (shift-click excludes)')]),
     ...(chips.length > 1 ? [h('button.clear', { type: 'button', onclick: () => set({ filters: [] }) }, 'Clear all')] : []),
@@ -382,11 +425,37 @@ function busy(delta: number): void {
   if (delta < 0) document.documentElement.dataset.loads = String(++loads);
 }
 
+// checkExpr asks the API whether text is a valid expression, and keeps
+// its mistake for the filter bar.
+async function checkExpr(text: string, signal?: AbortSignal): Promise<boolean> {
+  const r = await fetch(apiURL('expr', { expr: text }), { signal, headers: { Accept: 'application/json' } });
+  if (r.ok) {
+    exprError = null;
+    exprChecked = text;
+    return true;
+  }
+  let body: { error?: string; message?: string; position?: number } = {};
+  try {
+    body = await r.json();
+  } catch {
+    /* not JSON */
+  }
+  exprError = { text, message: body.message || body.error || `${r.status} ${r.statusText}`, position: body.position ?? text.length };
+  return false;
+}
+
 async function refreshData(): Promise<void> {
   const signal = abort.signal;
   busy(1);
   try {
     await loadStatus(signal);
+    if (state.expr && state.expr !== exprChecked && !(await checkExpr(state.expr, signal))) {
+      // One message, at the bar, instead of every panel's 400.
+      renderFilterbar();
+      clear(main);
+      main.append(h('div.msg.msg-empty', { 'data-testid': 'expr-blocked' }, 'Nothing is shown until the filter expression above is fixed or cleared.'));
+      return;
+    }
     await IMPLS[state.view].load(ctx());
   } catch (e) {
     if (!isAbort(e)) console.error(e);

@@ -27,6 +27,7 @@ export interface State {
   from: string;
   to: string;
   filters: Filter[];
+  expr: string; // filter expression (docs/api.md "Filter expressions"), ANDed with the filters
   metric: 'bits' | 'packets';
   by: string; // timeseries stacking dimension, '' = total
   top: number;
@@ -55,6 +56,7 @@ export const DEFAULTS: State = {
   from: '-1h',
   to: 'now',
   filters: [],
+  expr: '',
   metric: 'bits',
   by: 'src_ip',
   top: 10,
@@ -120,6 +122,7 @@ export function parse(search: string): State {
     const p = parseFilter(f);
     if (p) s.filters.push(p);
   }
+  s.expr = q.get('expr') || '';
   if (q.get('metric') === 'packets') s.metric = 'packets';
   if (q.has('by')) s.by = q.get('by') || '';
   s.top = num(q.get('top'), DEFAULTS.top) || DEFAULTS.top;
@@ -145,6 +148,7 @@ export function serialize(s: State): string {
   if (s.from !== DEFAULTS.from) q.set('from', s.from);
   if (s.to !== DEFAULTS.to) q.set('to', s.to);
   for (const f of s.filters) q.append('filter', formatFilter(f));
+  if (s.expr) q.set('expr', s.expr);
   if (s.metric !== DEFAULTS.metric) q.set('metric', s.metric);
   if (s.by !== DEFAULTS.by) q.set('by', s.by);
   if (s.top !== DEFAULTS.top) q.set('top', String(s.top));
@@ -164,13 +168,13 @@ export function serialize(s: State): string {
 }
 
 // The query parameters shared by every endpoint that reads flows.
-export function common(s: State): { from: string; to: string; filter: string[]; observations: string } {
-  return { from: s.from, to: s.to, filter: s.filters.map(formatFilter), observations: s.observations };
+export function common(s: State): { from: string; to: string; filter: string[]; expr?: string; observations: string } {
+  return { ...rangeAndFilters(s), observations: s.observations };
 }
 
 // The flow parameters without observations (endpoints that refuse it: blocked).
-export function rangeAndFilters(s: State): { from: string; to: string; filter: string[] } {
-  return { from: s.from, to: s.to, filter: s.filters.map(formatFilter) };
+export function rangeAndFilters(s: State): { from: string; to: string; filter: string[]; expr?: string } {
+  return { from: s.from, to: s.to, filter: s.filters.map(formatFilter), expr: s.expr || undefined };
 }
 
 // A range that ends now (relative or 'now'): new flows keep arriving in it.

@@ -21,7 +21,7 @@ const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '
 class BadRequest extends Error {}
 
 // The parameters each endpoint takes; any other is a 400, as in flowlens.
-const FLOW = ['from', 'to', 'filter', 'observations'];
+const FLOW = ['from', 'to', 'filter', 'expr', 'observations'];
 const PARAMS = {
   timeseries: [...FLOW, 'metric', 'by', 'top', 'step'],
   top: [...FLOW, 'by', 'metric', 'limit'],
@@ -29,11 +29,38 @@ const PARAMS = {
   geo: [...FLOW, 'limit'],
   ports: ['from', 'to', 'agent', 'port', 'step', 'limit'],
   accuracy: ['from', 'to', 'agent', 'port'],
-  blocked: ['from', 'to', 'filter', 'limit'],
+  blocked: ['from', 'to', 'filter', 'expr', 'limit'],
+  expr: ['expr'],
   unanswered: ['from'],
   search: ['q', 'kind', 'limit', 'from', 'to'],
   agents: [], interfaces: [], status: [], dimensions: [],
 };
+
+// The part of flowlens's filter language the mock understands: comparisons
+// DIM = VALUE or DIM != VALUE joined by "and". Anything else is a mistake
+// at its place, as flowlens reports one (position from 0).
+class ExprError extends BadRequest {
+  constructor(position, message) {
+    super(`filter expression, at character ${position + 1}: ${message}`);
+    this.position = position;
+    this.message2 = message;
+  }
+}
+function exprFilters(expr) {
+  const out = [];
+  const re = /\s*([A-Za-z_]+)\s*(!?=)\s*("[^"]*"|[^\s()]+)\s*(?:(and)\s+|$)/iy;
+  let m;
+  while (re.lastIndex < expr.length && (m = re.exec(expr))) {
+    const start = re.lastIndex - m[0].length + m[0].search(/\S/);
+    const dim = m[1].toLowerCase();
+    if (!fx.DIMENSIONS.some((d) => d.name === dim) && !fx.EITHER_SIDE.some((d) => d.name === dim))
+      throw new ExprError(start, `"${m[1]}" is not a dimension (GET /api/v1/dimensions lists them; either side: vm, project, network, host, ip, mac, interface)`);
+    out.push(dim + m[2] + m[3].replace(/^"|"$/g, ''));
+    if (!m[4]) break;
+  }
+  if (re.lastIndex < expr.length || !out.length) throw new ExprError(Math.min(re.lastIndex, expr.length), 'the mock understands DIM = VALUE joined by and');
+  return out;
+}
 
 function api(route, q, opts) {
   if (!(route in PARAMS)) return undefined;
@@ -41,7 +68,11 @@ function api(route, q, opts) {
   for (const k of q.keys()) {
     if (!PARAMS[route].includes(k)) throw new BadRequest(`unknown parameter "${k}": this endpoint takes ${PARAMS[route].join(', ') || 'no parameters'}`);
   }
-  const filters = q.getAll('filter');
+  if (route === 'expr') {
+    exprFilters(q.get('expr') || '');
+    return { valid: true };
+  }
+  const filters = [...q.getAll('filter'), ...(q.get('expr') ? exprFilters(q.get('expr')) : [])];
   let from, to;
   try {
     from = fx.parseTime(q.get('from'), '-1h');
@@ -263,6 +294,7 @@ export function startMock(opts = {}) {
         }
       } catch (e) {
         [code, body] = [e instanceof BadRequest ? 400 : 500, { error: e.message }];
+        if (e instanceof ExprError && route === 'expr') body = { error: e.message, position: e.position, message: e.message2 };
       }
       rec.status = code;
       const delay = opts.delayMs || 0;
