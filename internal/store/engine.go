@@ -65,6 +65,8 @@ var flowColumns = []column{
 	// order.
 	{"observation", "VARCHAR"},
 	{"blocked", "VARCHAR"},
+	{"src_as_org", "VARCHAR"},
+	{"dst_as_org", "VARCHAR"},
 }
 
 // addedColumns are added to existing flows tables, with the value old
@@ -75,6 +77,8 @@ var addedColumns = []struct {
 }{
 	{column{"observation", "VARCHAR"}, "''"}, // not classified: counted
 	{column{"blocked", "VARCHAR"}, "''"},     // not a drop sample
+	{column{"src_as_org", "VARCHAR"}, "''"},  // AS organisations came later
+	{column{"dst_as_org", "VARCHAR"}, "''"},
 }
 
 // measureColumns are summed, never grouped by.

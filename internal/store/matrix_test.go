@@ -77,3 +77,27 @@ func TestMatrixMixedAndCountry(t *testing.T) {
 		t.Error("level planet accepted")
 	}
 }
+
+// The map's peers carry their AS organisation where the ASN database has
+// it (kept in the store beside the number).
+func TestGeoASOrganisation(t *testing.T) {
+	s := openTest(t, testConfig(t.TempDir()))
+	peer := &flow.Geo{CountryISO: "FR", Lat: 48.86, Lon: 2.35, HasLocation: true, ASN: 64496, ASOrg: "Example Transit FR"}
+	r := flow.Record{Start: day, End: day.Add(time.Minute), Time: day.Add(time.Minute), Agent: netip.MustParseAddr("192.0.2.1"),
+		Bytes: 500, Packets: 1, Samples: 1, SrcGeo: peer}
+	r.SrcAddr, r.DstAddr = netip.MustParseAddr("81.2.69.1"), netip.MustParseAddr("10.0.0.5")
+	if err := s.Append([]flow.Record{r}, nil); err != nil {
+		t.Fatal(err)
+	}
+	pts, err := s.Geo(context.Background(), GeoRequest{Query: Query{From: day, To: day.Add(time.Hour)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pts) != 1 || pts[0].ASN != 64496 || pts[0].ASOrg != "Example Transit FR" || pts[0].Direction != "inbound" {
+		t.Errorf("points %+v", pts)
+	}
+	top, err := s.Top(context.Background(), TopRequest{Query: Query{From: day, To: day.Add(time.Hour), AllObservations: true}, By: []string{"src_as_org"}})
+	if err != nil || len(top.Rows) != 1 || top.Rows[0].Key["src_as_org"] != "Example Transit FR" {
+		t.Errorf("top by src_as_org: %+v %v", top, err)
+	}
+}

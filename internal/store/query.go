@@ -43,6 +43,8 @@ var Dimensions = []Dimension{
 	{Name: "dst_country", Label: "Destination country"},
 	{Name: "src_asn", Label: "Source AS", Int: true},
 	{Name: "dst_asn", Label: "Destination AS", Int: true},
+	{Name: "src_as_org", Label: "Source AS organisation"},
+	{Name: "dst_as_org", Label: "Destination AS organisation"},
 	{Name: "agent", Label: "Agent", kind: "ip"},
 	{Name: "sub_agent", Label: "Sub-agent (bridge)", Int: true},
 	{Name: "input", Label: "Input protocol"},
@@ -1091,6 +1093,7 @@ type GeoPoint struct {
 	Country   string  `json:"country"`
 	City      string  `json:"city"`
 	ASN       int64   `json:"asn"`
+	ASOrg     string  `json:"as_org"`
 	Bytes     int64   `json:"bytes"`
 	Packets   int64   `json:"packets"`
 	Direction string  `json:"direction"` // inbound: from the address; outbound: to it
@@ -1112,17 +1115,19 @@ func (s *Store) Geo(ctx context.Context, r GeoRequest) ([]GeoPoint, error) {
 	if err != nil {
 		return nil, err
 	}
-	in, inArgs := s.base(segs, "'inbound' AS d, src_ip AS ip, src_country AS c, src_city AS city, src_lat AS lat, src_lon AS lon, src_asn AS asn, bytes, packets",
+	in, inArgs := s.base(segs, "'inbound' AS d, src_ip AS ip, src_country AS c, src_city AS city, src_lat AS lat, src_lon AS lon, src_asn AS asn, src_as_org AS o, bytes, packets",
 		cond+" AND src_country <> '' AND (src_lat <> 0 OR src_lon <> 0)", cargs)
-	outq, outArgs := s.base(segs, "'outbound' AS d, dst_ip AS ip, dst_country AS c, dst_city AS city, dst_lat AS lat, dst_lon AS lon, dst_asn AS asn, bytes, packets",
+	outq, outArgs := s.base(segs, "'outbound' AS d, dst_ip AS ip, dst_country AS c, dst_city AS city, dst_lat AS lat, dst_lon AS lon, dst_asn AS asn, dst_as_org AS o, bytes, packets",
 		cond+" AND dst_country <> '' AND (dst_lat <> 0 OR dst_lon <> 0)", cargs)
-	q := fmt.Sprintf("SELECT d, ip, c, city, lat, lon, asn, sum(bytes) AS b, sum(packets) FROM (%s UNION ALL %s) x GROUP BY d, ip, c, city, lat, lon, asn ORDER BY b DESC, ip LIMIT %d",
+	// The AS organisation is the ASN's: max() keeps one where a database
+	// update renamed it meanwhile.
+	q := fmt.Sprintf("SELECT d, ip, c, city, lat, lon, asn, max(o), sum(bytes) AS b, sum(packets) FROM (%s UNION ALL %s) x GROUP BY d, ip, c, city, lat, lon, asn ORDER BY b DESC, ip LIMIT %d",
 		in, outq, r.Limit)
 	points := []GeoPoint{}
 	err = scanRows(ctx, s.eng.DB(), q, append(inArgs, outArgs...), func(rows *sql.Rows) error {
 		var p GeoPoint
 		var b, pk any
-		if err := rows.Scan(&p.Direction, &p.IP, &p.Country, &p.City, &p.Lat, &p.Lon, &p.ASN, &b, &pk); err != nil {
+		if err := rows.Scan(&p.Direction, &p.IP, &p.Country, &p.City, &p.Lat, &p.Lon, &p.ASN, &p.ASOrg, &b, &pk); err != nil {
 			return err
 		}
 		p.Bytes, p.Packets = toInt(b), toInt(pk)

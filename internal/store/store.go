@@ -470,6 +470,7 @@ func flowRow(r *flow.Record, row []driver.Value) (ts, dur int64) {
 		int64(r.Bytes), int64(r.Packets), int64(max(r.Samples, 1)),
 		r.Observation.String(),
 		BlockedValue(r.Blocked),
+		sg.ASOrg, dg.ASOrg,
 	}
 	copy(row, v[:])
 	return ts, dur

@@ -61,6 +61,7 @@ export interface GeoPoint {
   country?: string | null;
   city?: string | null;
   asn?: number | null;
+  as_org?: string | null;
   bytes: number;
   packets?: number;
   direction?: string | null;

@@ -297,8 +297,12 @@ describe('map, ports, agents', () => {
     assert.equal(since(mark, 'geo').length, 1);
     const paths = await page.locator('[data-testid=map] svg path').count();
     assert.ok(paths > 100, `world outline: ${paths} paths`);
-    const peers = (await rowsText('[data-testid=peers-table] tbody tr')).map((r) => r[0]);
-    assert.deepEqual(peers, ['203.0.113.10', '192.0.2.55', '198.51.100.7']);
+    const rows = await rowsText('[data-testid=peers-table] tbody tr');
+    assert.deepEqual(rows.map((r) => r[0]), ['203.0.113.10', '192.0.2.55', '198.51.100.7']);
+    // The AS organisation where the database has it.
+    const orgCol = (await page.locator('[data-testid=peers-table] thead th').allTextContents()).indexOf('AS organisation');
+    assert.ok(orgCol > 0);
+    assert.deepEqual(rows.map((r) => r[orgCol]), ['Example Carrier DE', '–', '–']);
     // The credit DB-IP's licence asks for, from /api/v1/status.
     assert.equal(await page.locator('[data-testid=geoip-attribution]').textContent(), 'IP geolocation by DB-IP (CC BY 4.0)');
     assert.equal(await page.locator('[data-testid=geoip-attribution] a').first().getAttribute('href'), 'https://db-ip.com');

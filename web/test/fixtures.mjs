@@ -144,7 +144,7 @@ export function search(flows, q, kinds, limit, withInventory = true) {
 }
 
 export const GEO_POINTS = [
-  { ip: '203.0.113.10', lat: 50.11, lon: 8.68, country: 'DE', city: 'Frankfurt am Main', asn: 64500, bytes: 9.6e9, packets: 7.2e6, direction: 'outbound' },
+  { ip: '203.0.113.10', lat: 50.11, lon: 8.68, country: 'DE', city: 'Frankfurt am Main', asn: 64500, as_org: 'Example Carrier DE', bytes: 9.6e9, packets: 7.2e6, direction: 'outbound' },
   { ip: '198.51.100.7', lat: 37.77, lon: -122.42, country: 'US', city: 'San Francisco', asn: 64501, bytes: 1.2e6, packets: 13333, direction: 'outbound' },
   { ip: '192.0.2.55', lat: -33.87, lon: 151.21, country: 'AU', city: 'Sydney', asn: 64502, bytes: 2.5e6, packets: 27777, direction: 'inbound' },
 ];

@@ -168,6 +168,7 @@ async function load(ctx: Ctx): Promise<void> {
     { label: 'Peer', cls: 'key', cell: (p) => h('span', null, swatch(p.direction === 'inbound' ? IN : OUT), p.ip) },
     { label: 'Where', cell: (p) => [p.city, p.country].filter(Boolean).join(', ') || '–' },
     { label: 'AS', cls: 'num', cell: (p) => (p.asn ? 'AS' + p.asn : '–'), csv: (p) => (p.asn ? 'AS' + p.asn : '') },
+    { label: 'AS organisation', cell: (p) => p.as_org || '–', csv: (p) => p.as_org || '' },
     { label: 'Direction', cell: (p) => p.direction || '', csvOnly: true },
     { label: 'Bytes', cls: 'num', cell: (p) => barCell(fmt.bytes(p.bytes), max ? p.bytes / max : 0, p.direction === 'inbound' ? IN : OUT), csv: (p) => p.bytes },
   ];
