@@ -74,6 +74,7 @@ type Row struct {
 	SYNs      int       `json:"syn_samples"`
 	FirstSeen time.Time `json:"first_seen"`
 	LastSeen  time.Time `json:"last_seen"`
+	srcPort   uint16    // one connection's, while it is a row of its own
 }
 
 // End names one end of a row, from the OpenStack inventory.
@@ -119,14 +120,15 @@ type Tracker struct {
 
 	mu        sync.Mutex
 	open      map[tuple]*attempt
-	done      []Row // unanswered, by the time they were found
+	done      []Row         // unanswered, by the time they were found
+	doneIdx   map[tuple]int // their connections: a later SYN retry joins its row
 	untracked uint64
 	lastSweep time.Time
 }
 
 // New returns a tracker.
 func New(cfg Config) *Tracker {
-	return &Tracker{cfg: cfg.withDefaults(), now: time.Now, open: make(map[tuple]*attempt)}
+	return &Tracker{cfg: cfg.withDefaults(), now: time.Now, open: make(map[tuple]*attempt), doneIdx: make(map[tuple]int)}
 }
 
 // Name implements pipeline.Output.
@@ -161,6 +163,17 @@ func (t *Tracker) add(r *flow.Record) {
 	}
 	k := tuple{r.SrcAddr, r.DstAddr, r.SrcPort, r.DstPort}
 	if r.TCPFlags&(syn|ack|rst|fin) == syn {
+		// A retry of a connection already found unanswered (its SYNs
+		// came further apart than the window): the same attempt.
+		if i, ok := t.doneIdx[k]; ok {
+			if r.Observation.First() {
+				t.done[i].SYNs++
+			}
+			if r.Time.After(t.done[i].LastSeen) {
+				t.done[i].LastSeen = r.Time
+			}
+			return
+		}
 		a := t.open[k]
 		if a == nil {
 			if len(t.open) >= t.cfg.MaxTracked {
@@ -184,8 +197,16 @@ func (t *Tracker) add(r *flow.Record) {
 	}
 	// Anything back (a SYN-ACK, a RST) answers the attempt; anything
 	// forward but a SYN (an ACK) shows the connection exists.
-	delete(t.open, tuple{r.DstAddr, r.SrcAddr, r.DstPort, r.SrcPort})
+	back := tuple{r.DstAddr, r.SrcAddr, r.DstPort, r.SrcPort}
+	delete(t.open, back)
 	delete(t.open, k)
+	for _, x := range [2]tuple{back, k} {
+		if i, ok := t.doneIdx[x]; ok {
+			// answered after all, late: not an unanswered attempt
+			t.done[i].Attempts = 0
+			delete(t.doneIdx, x)
+		}
+	}
 }
 
 // sweep moves the attempts whose window passed to done: those the
@@ -202,13 +223,14 @@ func (t *Tracker) sweep(now time.Time) {
 		if a.syns == 0 || a.rate > 1 && a.syns < 2 {
 			continue
 		}
+		t.doneIdx[k] = len(t.done)
 		t.done = append(t.done, Row{SrcIP: k.src, DstIP: k.dst, DstPort: k.dstPort, Src: endOf(a.src), Dst: endOf(a.dst),
-			Attempts: 1, SYNs: a.syns, FirstSeen: a.first, LastSeen: a.last})
+			Attempts: 1, SYNs: a.syns, FirstSeen: a.first, LastSeen: a.last, srcPort: k.srcPort})
 	}
 	keep := now.Add(-t.cfg.Keep)
 	n := 0
 	for _, r := range t.done {
-		if r.LastSeen.After(keep) {
+		if r.Attempts > 0 && r.LastSeen.After(keep) {
 			t.done[n] = r
 			n++
 		}
@@ -217,6 +239,10 @@ func (t *Tracker) sweep(now time.Time) {
 	t.done = t.done[:n]
 	if max := t.cfg.MaxTracked; len(t.done) > max {
 		t.done = append(t.done[:0], t.done[len(t.done)-max:]...)
+	}
+	clear(t.doneIdx)
+	for i, r := range t.done {
+		t.doneIdx[tuple{r.SrcIP, r.DstIP, r.srcPort, r.DstPort}] = i
 	}
 }
 
@@ -234,7 +260,7 @@ func (t *Tracker) Report(from time.Time) Report {
 	}
 	rows := map[rk]*Row{}
 	for _, d := range t.done {
-		if d.LastSeen.Before(from) {
+		if d.Attempts == 0 || d.LastSeen.Before(from) {
 			continue
 		}
 		k := rk{d.SrcIP, d.DstIP, d.DstPort}

@@ -70,6 +70,29 @@ func TestUnanswered(t *testing.T) {
 	}
 }
 
+// SYN retries further apart than the window (TCP waits 1, 2, 4 s) stay
+// one attempt; a reply that comes late withdraws it.
+func TestUnansweredRetriesAfterTheWindow(t *testing.T) {
+	now := time.Date(2026, 12, 6, 20, 0, 0, 0, time.UTC)
+	tr := New(Config{Window: time.Second})
+	tr.now = func() time.Time { return now }
+	t0 := now
+	for _, at := range []time.Duration{0, time.Second, 3 * time.Second, 7 * time.Second} {
+		now = t0.Add(at)
+		_ = tr.Write(&pipeline.Batch{Flows: []flow.Record{tcp(now, "10.0.0.1", "10.0.0.2", 40000, 8080, syn, 1),
+			tcp(now, "10.0.0.1", "10.0.0.3", 40001, 443, syn, 1)}})
+		// between retries, the window passes: the attempt is found unanswered
+		now = now.Add(1500 * time.Millisecond)
+		tr.Report(time.Time{})
+	}
+	now = now.Add(5 * time.Second)
+	_ = tr.Write(&pipeline.Batch{Flows: []flow.Record{tcp(now, "10.0.0.3", "10.0.0.1", 443, 40001, syn|ack, 1)}}) // late answer
+	r := tr.Report(time.Time{})
+	if len(r.Rows) != 1 || r.Rows[0].Attempts != 1 || r.Rows[0].SYNs != 4 || r.Rows[0].DstPort != 8080 {
+		t.Errorf("rows %+v, want one attempt of 4 SYNs to 8080", r.Rows)
+	}
+}
+
 // Beyond MaxTracked, SYNs are counted, not followed.
 func TestUnansweredBound(t *testing.T) {
 	tr := New(Config{MaxTracked: 2})
