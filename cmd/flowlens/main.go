@@ -45,7 +45,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var err error
 	switch cmd {
 	case "run":
+		stop := startProfiles(stderr)
 		err = cmdRun(args, stderr)
+		stop()
 	case "decode":
 		err = cmdDecode(args, stdout, stderr)
 	case "replay":
