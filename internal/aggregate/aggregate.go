@@ -41,34 +41,55 @@ func (c Config) Validate() error {
 // (bytes, packets) and per-packet details (TTL, IP length, fragment
 // offsets, sequence numbers) are left out: they would make every sample its
 // own key.
+//
+// It is laid out for the map: no pointers and no padding (addresses as 16
+// bytes plus a family byte instead of netip.Addr, which holds a pointer;
+// fields ordered by size, TestKeyHasNoPadding checks it), so that the
+// runtime hashes and compares it as one block of memory instead of field
+// by field.
 type key struct {
-	agent              netip.Addr
-	subAgent           uint32
-	input              flow.Input
-	inFormat           flow.PortFormat
-	outFormat          flow.PortFormat
-	inIndex, outIndex  uint32 // ifIndex, port count or drop reason by format
-	inVLAN, outVLAN    uint16
-	srcMAC, dstMAC     flow.MAC
-	etherType          uint16
-	vlan               uint16
-	srcAddr, dstAddr   netip.Addr
-	proto              uint8
-	srcPort, dstPort   uint16
-	icmpType, icmpCode uint8
-	tunnel             flow.TunnelType
-	vni                uint32
-	innerSrc, innerDst netip.Addr
-	innerProto         uint8
-	innerSrcPort       uint16
-	innerDstPort       uint16
-	samplingRate       uint32
-	observation        flow.Observation
+	agent, srcAddr, dstAddr, innerSrc, innerDst [16]byte
 	// obsPoint: the IPFIX observation point, which for OVN's drop
 	// samples names the dropping logical flow, so that drops by two
 	// rules are not summed into one.
-	obsPoint uint64
-	overflow bool
+	obsPoint                   uint64
+	subAgent                   uint32
+	inIndex, outIndex          uint32 // ifIndex, port count or drop reason by format
+	vni                        uint32
+	samplingRate               uint32
+	inVLAN, outVLAN            uint16
+	etherType                  uint16
+	vlan                       uint16
+	srcPort, dstPort           uint16
+	innerSrcPort, innerDstPort uint16
+	srcMAC, dstMAC             flow.MAC
+	// family of agent, srcAddr, dstAddr, innerSrc, innerDst: addrFamily.
+	family             [5]uint8
+	input              flow.Input
+	inFormat           flow.PortFormat
+	outFormat          flow.PortFormat
+	proto              uint8
+	icmpType, icmpCode uint8
+	tunnel             flow.TunnelType
+	innerProto         uint8
+	observation        flow.Observation
+	overflow           bool
+	spare              uint8 // fills the last word; always 0
+}
+
+// addr16 is a's 16 bytes and a family byte that tells apart what As16
+// alone does not: no address (0), IPv4 (4), IPv6 (6), IPv6 with a zone
+// (7; the zone itself is not kept: decoders never set one).
+func addr16(a netip.Addr) ([16]byte, uint8) {
+	switch {
+	case !a.IsValid():
+		return [16]byte{}, 0
+	case a.Is4():
+		return a.As16(), 4
+	case a.Zone() != "":
+		return a.As16(), 7
+	}
+	return a.As16(), 6
 }
 
 func portValue(p *flow.Port) uint32 {
@@ -87,23 +108,35 @@ func portValue(p *flow.Port) uint32 {
 
 func keyOf(r *flow.Record) key {
 	k := key{
-		agent: r.Agent, subAgent: r.SubAgent, input: r.Input,
+		subAgent: r.SubAgent, input: r.Input,
 		inFormat: r.In.Format, outFormat: r.Out.Format,
 		inIndex: portValue(&r.In), outIndex: portValue(&r.Out),
 		inVLAN: r.In.VLAN, outVLAN: r.Out.VLAN,
 		srcMAC: r.SrcMAC, dstMAC: r.DstMAC, etherType: r.EtherType, vlan: r.VLAN,
-		srcAddr: r.SrcAddr, dstAddr: r.DstAddr, proto: r.Proto,
-		srcPort: r.SrcPort, dstPort: r.DstPort,
+		proto: r.Proto, srcPort: r.SrcPort, dstPort: r.DstPort,
 		tunnel: r.Tunnel, vni: r.VNI, samplingRate: r.SamplingRate,
 		observation: r.Observation, obsPoint: r.ObservationPointID,
 	}
+	k.agent, k.family[0] = addr16(r.Agent)
+	k.srcAddr, k.family[1] = addr16(r.SrcAddr)
+	k.dstAddr, k.family[2] = addr16(r.DstAddr)
 	if r.HasICMP {
 		k.icmpType, k.icmpCode = r.ICMPType, r.ICMPCode
 	}
 	if r.InnerPresent {
-		k.innerSrc, k.innerDst, k.innerProto = r.Inner.SrcAddr, r.Inner.DstAddr, r.Inner.Proto
+		k.innerSrc, k.family[3] = addr16(r.Inner.SrcAddr)
+		k.innerDst, k.family[4] = addr16(r.Inner.DstAddr)
+		k.innerProto = r.Inner.Proto
 		k.innerSrcPort, k.innerDstPort = r.Inner.SrcPort, r.Inner.DstPort
 	}
+	return k
+}
+
+// overflowKey is the key of the record that sums an exporter's records
+// past MaxKeys.
+func overflowKey(r *flow.Record) key {
+	k := key{subAgent: r.SubAgent, input: r.Input, overflow: true}
+	k.agent, k.family[0] = addr16(r.Agent)
 	return k
 }
 
@@ -178,6 +211,9 @@ type Aggregator struct {
 	// batch would cost more than the whole decoding.
 	counters     []flow.Counter
 	countersSent time.Time
+	// counterFree: groups the writer is done with, for the next
+	// (a counter is 700 bytes; a new group a second adds up).
+	counterFree chan []flow.Counter
 
 	records, aggregates, overflowed, late atomic.Uint64
 	dropped, writeErrors                  atomic.Uint64
@@ -208,7 +244,8 @@ func New(cfg Config, next pipeline.Output) (*Aggregator, error) {
 func newAggregator(cfg Config, next pipeline.Output, now func() time.Time) *Aggregator {
 	a := &Aggregator{cfg: cfg, next: next, now: now, entries: make(map[key]*entry),
 		stop: make(chan struct{}), done: make(chan struct{}),
-		queue: make(chan write, queueBatches), writerDone: make(chan struct{})}
+		queue: make(chan write, queueBatches), writerDone: make(chan struct{}),
+		counterFree: make(chan []flow.Counter, 2)}
 	a.created = now()
 	a.start = a.created.Truncate(cfg.Interval)
 	go a.writer()
@@ -232,6 +269,12 @@ func (a *Aggregator) writer() {
 		}
 		if err := a.next.Write(w.batch); err != nil {
 			a.writeErrors.Add(1)
+		}
+		if len(w.batch.Flows) == 0 && cap(w.batch.Counters) > 0 {
+			select {
+			case a.counterFree <- w.batch.Counters[:0]:
+			default:
+			}
 		}
 	}
 }
@@ -286,8 +329,13 @@ func (a *Aggregator) sendCounters() {
 	}
 	n := len(a.counters)
 	a.send(&pipeline.Batch{Counters: a.counters})
-	// The writer owns the old slice; the next group is likely the same size.
-	a.counters = make([]flow.Counter, 0, n)
+	// The writer owns the old slice until it hands it back; the next
+	// group is likely the same size.
+	select {
+	case a.counters = <-a.counterFree:
+	default:
+		a.counters = make([]flow.Counter, 0, n+n/4)
+	}
 }
 
 func (a *Aggregator) add(r *flow.Record) {
@@ -300,7 +348,7 @@ func (a *Aggregator) add(r *flow.Record) {
 	if e == nil {
 		if len(a.entries) >= a.cfg.MaxKeys {
 			a.overflowed.Add(1)
-			k = key{agent: r.Agent, subAgent: r.SubAgent, input: r.Input, overflow: true}
+			k = overflowKey(r)
 			e = a.entries[k]
 		}
 		if e == nil {
