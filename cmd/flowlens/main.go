@@ -45,6 +45,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var err error
 	switch cmd {
 	case "run":
+		tuneGC()
 		stop := startProfiles(stderr)
 		err = cmdRun(args, stderr)
 		stop()
