@@ -11,13 +11,17 @@
 #
 # Usage: bench/distinct.sh [LABEL]   (writes bench/results/distinct-LABEL.txt)
 #   RATE=20000 SAMPLES=5 DURATION=150s KEYS="1000 10000 100000 1000000" BAD=0.01
-#   RECEIVERS="flowlens sfacctd" FLOWLENS_FLAGS=...
+#   RECEIVERS="flowlens sfacctd" FLOWLENS_FLAGS=... FLOWLENS_BIN=(a built flowlens)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 label=${1:-run}
 RATE=${RATE:-20000} SAMPLES=${SAMPLES:-5} DURATION=${DURATION:-150s} BAD=${BAD:-0}
 KEYS=${KEYS:-"1000 10000 100000 1000000"} RECEIVERS=${RECEIVERS:-"flowlens sfacctd"}
-(cd "$here/.." && go build -o /tmp/flowlens-distinct ./cmd/flowlens)
+if [ -n "${FLOWLENS_BIN:-}" ]; then
+	cp "$FLOWLENS_BIN" /tmp/flowlens-distinct
+else
+	(cd "$here/.." && go build -o /tmp/flowlens-distinct ./cmd/flowlens)
+fi
 (cd "$here" && go build -o /tmp/flowgen-distinct ./cmd/flowgen)
 out=$here/results/distinct-$label.txt
 mkdir -p "$here/results"
