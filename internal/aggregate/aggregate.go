@@ -74,7 +74,8 @@ type key struct {
 	innerProto         uint8
 	observation        flow.Observation
 	overflow           bool
-	spare              uint8 // fills the last word; always 0
+	//lint:ignore U1000 fills the last word, so that the key has no padding; always 0
+	spare uint8
 }
 
 // addr16 is a's 16 bytes and a family byte that tells apart what As16
