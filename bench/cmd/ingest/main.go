@@ -16,6 +16,10 @@
 //	goflow2          goflow2 (go install .../goflow2/v2/cmd/goflow2@v2.2.6)
 //	                 writing one JSON line per sample to a file, its defaults
 //
+// A flowlens receiver may name another build: flowlens-store:/tmp/flowlens-old
+// runs that binary (the sender stays -flowlens), so that two builds are
+// measured side by side in one run.
+//
 // By default the receivers take turns (-interleave): every receiver's
 // search advances by one trial per round, so that all of them meet the
 // same moments of a shared machine's load, instead of one receiver's whole
@@ -467,6 +471,12 @@ func trial(c config, name string, rate float64) *result {
 }
 
 func runTrial(c config, name string, rate float64, r *result) error {
+	// "flowlens-store:/path/to/flowlens" runs that binary instead of
+	// -flowlens: two builds side by side in one interleaved search.
+	flowlensBin := c.flowlens
+	if kind, bin, ok := strings.Cut(name, ":"); ok && strings.HasPrefix(kind, "flowlens-") {
+		name, flowlensBin = kind, bin
+	}
 	port, err := freePort()
 	if err != nil {
 		return err
@@ -536,7 +546,7 @@ print_history[p]: 1m
 			defer os.RemoveAll(tmp)
 			args = append(args, "--output.ndjson.path=", "--store.path="+tmp)
 		}
-		cmd = exec.Command(c.flowlens, append(args, c.flowlensFlags...)...)
+		cmd = exec.Command(flowlensBin, append(args, c.flowlensFlags...)...)
 		ready = `"msg":"flowlens started"`
 	default:
 		return fmt.Errorf("unknown receiver %q", name)
