@@ -377,9 +377,11 @@ func search(c config, name string, senderMax float64, runTrial func(rate float64
 			break
 		}
 		lo = r
-		if r.senderBound || capped {
+		if capped || r.senderBound && r.achieved >= 0.9*senderMax {
 			break // the sender cannot go faster: this receiver's limit is above what we can send
 		}
+		// (A sender a little short of a rate far below its ceiling was
+		// slowed by other processes for a moment: go on stepping.)
 	}
 	if lo == nil {
 		// Even the first rate failed: look below it.
