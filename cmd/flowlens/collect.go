@@ -128,11 +128,14 @@ func cmdRun(args []string, stderr io.Writer) error {
 		log.Warn("no output is configured: records are decoded and counted, then discarded (set output.ndjson.path)")
 	}
 	// Before aggregation: it needs every sample's rate, size and ports.
+	// It observes each batch in the input goroutine rather than being an
+	// output: no queue of batches held for it, no goroutine woken per
+	// batch (BENCHMARKS.md section 9).
 	acc := accuracy.New(accuracy.Config{})
-	outputs = append(outputs, acc)
 	pcfg := pipeline.Config{
 		QueueRecords: cfg.Pipeline.QueueRecords,
 		SFlow:        sflow.Options{IncludeFCS: cfg.Input.SFlow.IncludeFCS},
+		Observers:    []pipeline.Observer{acc},
 	}
 	stopEnrich := make(chan struct{})
 	defer close(stopEnrich)

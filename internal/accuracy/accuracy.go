@@ -829,7 +829,7 @@ func (t *Tracker) compare(p *port, d int, q Query, streamRate uint32) Row {
 			skip = dw.invalid
 		}
 		if skip == "" && w.lost > 0 {
-			skip = uitoa(uint32(min(w.lost, math.MaxUint32))) + " sFlow datagrams of this bridge are missing in the window: lost on the way (flowlens_agent_sequence_lost_total) or dropped in flowlens (flowlens_output_records_dropped_total{output=\"accuracy\"})"
+			skip = uitoa(uint32(min(w.lost, math.MaxUint32))) + " sFlow datagrams of this bridge are missing in the window: lost on the way or in the socket's buffer (flowlens_agent_sequence_lost_total, flowlens_socket_kernel_drops_total)"
 		}
 		if skip == "" && w.resets > 0 {
 			skip = "the agent restarted in the window (its sequence numbers went back)"

@@ -68,10 +68,23 @@ type Config struct {
 	// Enrichers make, for each input goroutine, the enrichers its records
 	// go through after the interface inventory, in order.
 	Enrichers []func() Enricher
+	// Observers see every batch before the outputs, in the input
+	// goroutine that made it (see Observer).
+	Observers []Observer
 	// Wait makes a full queue hold up the input instead of dropping:
 	// right for reading files, wrong for live UDP, where holding up the
 	// socket only moves the loss into the kernel, uncounted by us.
 	Wait bool
+}
+
+// Observer looks at every batch, in the input goroutine that filled it,
+// before it goes to the outputs: for quick in-memory accounting (the
+// accuracy tracker) that would otherwise be an output of its own, with a
+// queue holding batches and a goroutine to wake for each. Observe must be
+// safe for concurrent use (each input socket calls it), must not keep the
+// slices, and must not change them.
+type Observer interface {
+	Observe(flows []flow.Record, counters []flow.Counter)
 }
 
 // Enricher adds information to a flow record. Each input goroutine has its
@@ -343,6 +356,9 @@ func (h *handler) Flush() {
 	}
 	b := h.batch
 	h.batch = nil
+	for _, o := range h.p.cfg.Observers {
+		o.Observe(b.Flows, b.Counters)
+	}
 	h.p.dispatch(b)
 }
 
