@@ -373,16 +373,25 @@ func (a *Aggregator) Name() string { return "aggregate→" + a.next.Name() }
 
 // Write implements pipeline.Output.
 func (a *Aggregator) Write(b *pipeline.Batch) error {
+	a.Observe(b.Flows, b.Counters)
+	return nil
+}
+
+// Observe implements pipeline.Observer: flowlens run has the pipeline's
+// input goroutines sum their batches here directly (safe for concurrent
+// use), so that no queue of batches is held for the aggregator and no
+// goroutine is woken for each batch; writes to the next output still go
+// through the aggregator's own writer goroutine.
+func (a *Aggregator) Observe(flows []flow.Record, counters []flow.Counter) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	for i := range b.Flows {
-		a.add(&b.Flows[i])
+	for i := range flows {
+		a.add(&flows[i])
 	}
-	a.counters = append(a.counters, b.Counters...)
+	a.counters = append(a.counters, counters...)
 	if len(a.counters) >= maxCounters || a.now().Sub(a.countersSent) >= counterEvery {
 		a.sendCounters()
 	}
-	return nil
 }
 
 const (

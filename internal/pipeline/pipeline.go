@@ -199,8 +199,9 @@ func (p *Pipeline) dispatch(b *Batch) {
 	}
 }
 
-// Close waits for the outputs to write what is queued, then closes them.
-// Inputs must be stopped first.
+// Close waits for the outputs to write what is queued, then closes them,
+// then the observers that have a Close method. Inputs must be stopped
+// first.
 func (p *Pipeline) Close() error {
 	if p.stopped {
 		return nil
@@ -214,6 +215,15 @@ func (p *Pipeline) Close() error {
 	for _, q := range p.outputs {
 		if err := q.out.Close(); err != nil {
 			errs = append(errs, err)
+		}
+	}
+	// Then the observers that have something to close (an aggregator
+	// flushes its interval to its output and closes it).
+	for _, o := range p.cfg.Observers {
+		if c, ok := o.(interface{ Close() error }); ok {
+			if err := c.Close(); err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
 	return errors.Join(errs...)

@@ -791,6 +791,9 @@ func parseSummary(log []byte, r *result) error {
 		case "output summary":
 			r.records += num("written")
 			r.outDropped += num("dropped") + num("failed")
+		case "aggregate summary": // aggregators sum in the input goroutines; they drop only behind
+			r.records += num("records")
+			r.outDropped += num("dropped")
 		}
 	}
 	if sockets == 0 {
