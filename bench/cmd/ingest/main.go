@@ -88,6 +88,7 @@ import (
 
 type config struct {
 	flowlens, countonly, pcap string
+	pcapPort                  int
 	duration, drain           time.Duration
 	receivers                 []string
 	start, step               float64
@@ -130,6 +131,7 @@ func main() {
 	flag.StringVar(&c.flowlens, "flowlens", "/tmp/flowlens-bench", "flowlens binary (go build -o /tmp/flowlens-bench ./cmd/flowlens)")
 	flag.StringVar(&c.countonly, "countonly", "/tmp/countonly-bench", "countonly binary (go build -o /tmp/countonly-bench ./cmd/countonly)")
 	flag.StringVar(&c.pcap, "pcap", filepath.Join("..", "testdata", "ovs", "ovs-sflow.pcap"), "capture to replay")
+	flag.IntVar(&c.pcapPort, "pcap-port", 6343, "replay the capture's datagrams to this UDP port (0: all)")
 	flag.DurationVar(&c.duration, "duration", 10*time.Second, "length of one trial's replay")
 	flag.DurationVar(&c.drain, "drain", time.Second, "wait after the replay before stopping the receiver")
 	flag.StringVar(&receivers, "receivers", "countonly,flowlens-noout,flowlens-ndjson,flowlens-store,sfacctd,goflow2",
@@ -607,7 +609,7 @@ print_history[p]: 1m
 	ctx, cancel := context.WithTimeout(context.Background(), c.duration+30*time.Second)
 	defer cancel()
 	repArgs := []string{c.flowlens, "replay", "--to", addr, "--rate", strconv.FormatFloat(rate, 'f', 0, 64),
-		"--loops", "-1", "--duration", c.duration.String(), "--sockets", strconv.Itoa(c.sockets)}
+		"--loops", "-1", "--duration", c.duration.String(), "--sockets", strconv.Itoa(c.sockets), "--port", strconv.Itoa(c.pcapPort)}
 	if c.sockets > 1 {
 		repArgs = append(repArgs, "--split")
 	}
