@@ -197,7 +197,7 @@ type ecsHeader struct {
 }
 
 type ecsIP struct {
-	TOS            uint8   `json:"tos"`
+	TOS            uint8   `json:"tos,omitempty"`
 	TTL            uint8   `json:"ttl,omitempty"`
 	Length         uint16  `json:"length,omitempty"`
 	FlowLabel      uint32  `json:"flow_label,omitempty"`
@@ -389,6 +389,9 @@ func packetExtras(p *flow.Packet) (ip *ecsIP, tcp *ecsTCP, icmp *ecsICMP, arp *e
 		if p.Fragment {
 			ip.FragmentOffset = ptr(p.FragmentOffset)
 		}
+		if *ip == (ecsIP{}) {
+			ip = nil // flowlens writes no empty object
+		}
 		if p.Proto == 6 {
 			tcp = &ecsTCP{Flags: p.TCPFlags, FlagNames: []string{}}
 			for i, n := range tcpFlagNames {
@@ -497,7 +500,10 @@ func newECSDoc(r *flow.Record) *ecsDoc {
 	if r.Input == flow.InputSFlow && r.Samples == 0 {
 		sf.Sequence, sf.SampleSequence = ptr(r.Sequence), ptr(r.SampleSeq)
 		sf.SourceIDType, sf.SourceIDIndex = ptr(r.SourceIDType), ptr(r.SourceIndex)
-		sf.SamplePool, sf.Drops = ptr(r.SamplePool), ptr(r.Drops)
+		sf.SamplePool = ptr(r.SamplePool)
+		if r.Drops != 0 {
+			sf.Drops = ptr(r.Drops)
+		}
 	}
 	if r.HeaderLength > 0 || r.FrameLength > 0 {
 		sf.FrameLength, sf.Stripped = ptr(r.FrameLength), ptr(r.Stripped)

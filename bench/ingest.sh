@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
-# End-to-end ingest benchmark: the highest replay rate at which `flowlens run`
-# (output disabled, and NDJSON to a file on disk) loses < 0.1 % of the real
-# OVS capture's datagrams, next to a count-only UDP reader, in one run.
-# Traffic goes to 127.0.0.1 only. See BENCHMARKS.md.
+# End-to-end ingest benchmark: the highest replay rate at which each receiver
+# loses < 0.1 % of the real OVS capture's datagrams, all searched in one run,
+# taking turns: a count-only UDP reader, `flowlens run` with the output
+# disabled, per-sample NDJSON, and its default (aggregate -> DuckDB store),
+# and the peers pmacct sfacctd (aggregating, print plugin to JSON) and
+# goflow2 (JSON per sample) when installed. Traffic goes to 127.0.0.1 only.
+# See BENCHMARKS.md section 2.
 #
 # Usage: bench/ingest.sh [LABEL] [flags for cmd/ingest...]
 #   LABEL (default "default") names the result files:
 #   bench/results/ingest-LABEL.txt (log and table) and .jsonl (every trial).
+# Peers: apt-get install pmacct; go install github.com/netsampler/goflow2/v2/cmd/goflow2@v2.2.6;
+#   sysctl -w net.core.rmem_max=33554432 (sfacctd asks for its 32 MiB with SO_RCVBUF).
 # Examples:
-#   bench/ingest.sh                       # 1 sending socket, 10 s trials
-#   bench/ingest.sh sockets2 -sockets 2   # 2 sending sockets
+#   bench/ingest.sh                       # 1 sending socket, 10 s trials, every receiver
+#   bench/ingest.sh quiet -sockets 2 -sender-cpus 1 -receiver-cpus 0
+#   bench/ingest.sh store -receivers countonly,flowlens-store,sfacctd
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 label=${1:-default}

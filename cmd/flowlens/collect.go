@@ -84,15 +84,15 @@ func cmdRun(args []string, stderr io.Writer) error {
 			log.Warn("NDJSON output: the file ended in an unfinished line, left by a run killed while writing it: cut off, so that the next record starts a line of its own",
 				"path", cfg.Output.NDJSON.Path, "bytes", n)
 		}
-		var out pipeline.Output = w
 		if cfg.Output.NDJSON.Aggregate {
-			var agg *aggregate.Aggregator
-			if agg, err = aggregate.New(cfg.Aggregate, w); err != nil {
+			agg, err := aggregate.New(cfg.Aggregate, w)
+			if err != nil {
 				return err
 			}
-			out, aggs = agg, append(aggs, agg)
+			aggs = append(aggs, agg)
+		} else {
+			outputs = append(outputs, w)
 		}
-		outputs = append(outputs, out)
 	}
 	var st *store.Store
 	if cfg.Store.Enabled {
@@ -108,38 +108,46 @@ func cmdRun(args []string, stderr io.Writer) error {
 		// The console sees the current interval within seconds.
 		st.SetLive(agg.Live)
 		aggs = append(aggs, agg)
-		outputs = append(outputs, agg)
 	}
 	var es *elasticsearch.Output
 	if ecfg := cfg.Output.Elasticsearch; len(ecfg.URLs) > 0 {
 		if es, err = elasticsearch.New(ecfg, log); err != nil {
 			return err
 		}
-		var out pipeline.Output = es
 		if ecfg.Aggregate {
-			var agg *aggregate.Aggregator
-			if agg, err = aggregate.New(cfg.Aggregate, es); err != nil {
+			agg, err := aggregate.New(cfg.Aggregate, es)
+			if err != nil {
 				return err
 			}
-			out, aggs = agg, append(aggs, agg)
+			aggs = append(aggs, agg)
+		} else {
+			outputs = append(outputs, es)
 		}
-		outputs = append(outputs, out)
 	}
-	if len(outputs) == 0 {
+	if len(outputs) == 0 && len(aggs) == 0 {
 		log.Warn("no output is configured: records are decoded and counted, then discarded (set output.ndjson.path)")
 	}
 	// Before aggregation: it needs every sample's rate, size and ports.
+	// It observes each batch in the input goroutine rather than being an
+	// output: no queue of batches held for it, no goroutine woken per
+	// batch (BENCHMARKS.md section 9).
 	acc := accuracy.New(accuracy.Config{})
-	outputs = append(outputs, acc)
+	pcfg := pipeline.Config{
+		QueueRecords: cfg.Pipeline.QueueRecords,
+		SFlow:        sflow.Options{IncludeFCS: cfg.Input.SFlow.IncludeFCS},
+		Observers:    []pipeline.Observer{acc},
+	}
+	// Aggregators sum in the input goroutines too: an aggregator is a
+	// map under a lock, and its writes to the store or output behind it
+	// go through a goroutine of its own. p.Close closes them.
+	for _, a := range aggs {
+		pcfg.Observers = append(pcfg.Observers, a)
+	}
 	// Unanswered connection attempts, for the console: every sample too.
 	var una *unanswered.Tracker
 	if cfg.Console.Enabled {
 		una = unanswered.New(cfg.Console.Unanswered)
-		outputs = append(outputs, una)
-	}
-	pcfg := pipeline.Config{
-		QueueRecords: cfg.Pipeline.QueueRecords,
-		SFlow:        sflow.Options{IncludeFCS: cfg.Input.SFlow.IncludeFCS},
+		pcfg.Observers = append(pcfg.Observers, una)
 	}
 	stopEnrich := make(chan struct{})
 	defer close(stopEnrich)
@@ -250,7 +258,11 @@ func cmdRun(args []string, stderr io.Writer) error {
 	if nln != nil {
 		attrs = append(attrs, "netflow_ipfix", strings.Join(uniq(nln.Addrs()), ","))
 	}
-	mx.collect(p, outputs, pcfg.Templates, geo, osInv, st, es, acc, ln, nln)
+	withAggs := append([]pipeline.Output(nil), outputs...)
+	for _, a := range aggs {
+		withAggs = append(withAggs, a)
+	}
+	mx.collect(p, withAggs, pcfg.Templates, geo, osInv, st, es, acc, ln, nln)
 	if st != nil {
 		restoreAgents(st, p.Agents, log)
 	}
@@ -328,7 +340,7 @@ func cmdRun(args []string, stderr io.Writer) error {
 			log.Error("saving NetFlow/IPFIX templates", "error", serr)
 		}
 	}
-	logSummary(log, p, listeners)
+	logSummary(log, p, listeners, aggs)
 	if es != nil {
 		st := es.Stats()
 		log.Info("elasticsearch summary", "accepted", st.Accepted, "indexed", st.Indexed, "duplicates", st.Duplicates,
@@ -424,7 +436,7 @@ func statsLoop(ctx context.Context, log *slog.Logger, every time.Duration, p *pi
 
 // logSummary writes one line per exporter, so a run's health is in its log
 // even without metrics.
-func logSummary(log *slog.Logger, p *pipeline.Pipeline, lns []*udp.Listener) {
+func logSummary(log *slog.Logger, p *pipeline.Pipeline, lns []*udp.Listener, aggs []*aggregate.Aggregator) {
 	for _, a := range p.Agents.All() {
 		sub := int64(a.SubAgent)
 		if a.SubAgent == agents.NoSubAgent {
@@ -447,6 +459,11 @@ func logSummary(log *slog.Logger, p *pipeline.Pipeline, lns []*udp.Listener) {
 	}
 	for _, o := range p.Outputs() {
 		log.Info("output summary", "output", o.Name, "written", o.Written, "dropped", o.Dropped, "failed", o.Errored)
+	}
+	for _, a := range aggs {
+		st := a.Stats()
+		log.Info("aggregate summary", "output", a.Name(), "records", st.Records, "aggregates", st.Aggregates,
+			"overflowed", st.Overflowed, "late", st.Late, "dropped", st.Dropped, "write_errors", st.WriteErrors)
 	}
 }
 

@@ -47,7 +47,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var err error
 	switch cmd {
 	case "run":
+		tuneGC()
+		stop := startProfiles(stderr)
 		err = cmdRun(args, stderr)
+		stop()
 	case "decode":
 		err = cmdDecode(args, stdout, stderr)
 	case "replay":

@@ -158,7 +158,9 @@ func TestRunServesMetrics(t *testing.T) {
 	if !strings.Contains(body, `flowlens_socket_kernel_drops_total{address="`+sflowAddr+`",input="sflow",socket="0"}`) {
 		t.Error("no kernel drop counter for the sFlow socket")
 	}
-	for _, name := range []string{"flowlens_store_size_bytes", "flowlens_output_queue_limit_records", "flowlens_build_info"} {
+	// The store's aggregator sums in the input goroutines: it has the
+	// aggregate series, not an output queue's.
+	for _, name := range []string{"flowlens_store_size_bytes", "flowlens_aggregate_records_total", "flowlens_build_info"} {
 		if sum(t, body, name) <= 0 {
 			t.Errorf("%s missing or zero", name)
 		}

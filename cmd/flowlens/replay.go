@@ -30,6 +30,7 @@ func cmdReplay(args []string, stdout, stderr io.Writer) error {
 	keepTiming := fs.Bool("keep-timing", false, "follow the capture's own timing (with --speed)")
 	speed := fs.Float64("speed", 1, "with --keep-timing: how many times faster than captured")
 	renumber := fs.Bool("renumber", true, "rewrite sFlow sequence numbers on each loop so loops look like one continuous stream, not loss")
+	split := fs.Bool("split", true, "with --sockets > 1 and --renumber: each socket sends as an sFlow sub-agent of its own (sub-agent id + 1000 × socket) with its own sequence numbers, so that the collector sees in-order streams instead of one agent's stream reordered across sockets")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -55,6 +56,9 @@ func cmdReplay(args []string, stdout, stderr io.Writer) error {
 		KeepTiming: *keepTiming, Speed: *speed, Times: times}
 	if *renumber {
 		opt.Rewrite = sflowRenumber(data)
+		if *split && *sockets > 1 {
+			opt.SocketRewrite = sflowSplit
+		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -92,6 +96,31 @@ func sflowRenumber(data [][]byte) func(loop int, d []byte) {
 		}
 		seq := binary.BigEndian.Uint32(d[off:])
 		binary.BigEndian.PutUint32(d[off:], seq+uint32(loop)*count[key(k)])
+	}
+}
+
+// splitStride is what sflowSplit adds to the sub-agent id per socket.
+const splitStride = 1000
+
+// sflowSplit returns the Rewrite of one sending socket that makes it an
+// exporter of its own: sub-agent id + splitStride × socket, and sequence
+// numbers counted from 1 per (agent, sub-agent) over what this socket
+// sends, so that every stream the collector sees is in order and without
+// gaps, however the sockets interleave.
+func sflowSplit(socket int) func(loop int, d []byte) {
+	type key struct {
+		agent [16]byte
+		sub   uint32
+	}
+	next := map[key]uint32{}
+	return func(_ int, d []byte) {
+		k, off, ok := sflowSeq(d)
+		if !ok {
+			return
+		}
+		next[key(k)]++
+		binary.BigEndian.PutUint32(d[off-4:], k.sub+uint32(socket)*splitStride)
+		binary.BigEndian.PutUint32(d[off:], next[key(k)])
 	}
 }
 

@@ -223,7 +223,27 @@ type Tracker struct {
 
 	// scratch for ordering a batch
 	pending map[streamKey][]int
+
+	// Direct-mapped caches in front of the maps: every flow sample
+	// looks up its stream, its source and one or two ports, and maps
+	// keyed by netip.Addr structs are hashed field by field; a hit here
+	// is a compare. Entries are never removed from streams and
+	// sources; ports' are, and clear portCache.
+	lastStream  *stream
+	lastStreamK streamKey
+	portCache   [cacheSlots]struct {
+		k PortKey
+		p *port
+	}
+	sourceCache [cacheSlots]struct {
+		k sourceKey
+		s *source
+	}
 }
+
+// cacheSlots is the size of the lookup caches: more than the ports of a
+// busy hypervisor's bridge.
+const cacheSlots = 256
 
 // New returns a Tracker.
 func New(cfg Config) *Tracker {
@@ -272,6 +292,10 @@ func (t *Tracker) Observe(flows []flow.Record, counters []flow.Counter) {
 		if r.Input != flow.InputSFlow {
 			continue
 		}
+		if len(counters) == 0 {
+			t.flow(r)
+			continue
+		}
 		k := streamKey{r.Agent, r.SubAgent}
 		if q := pend[k]; len(q) > 0 {
 			for len(q) > 0 && seqAfter(r.Sequence, counters[q[0]].Sequence) {
@@ -295,7 +319,15 @@ func (t *Tracker) Observe(flows []flow.Record, counters []flow.Counter) {
 
 // streamSeq accounts for a datagram sequence number of the stream.
 func (t *Tracker) streamSeq(k streamKey, seq uint32) *stream {
-	s := t.streams[k]
+	var s *stream
+	if t.lastStream != nil && t.lastStreamK == k {
+		s = t.lastStream
+	} else {
+		s = t.streams[k]
+		if s != nil {
+			t.lastStream, t.lastStreamK = s, k
+		}
+	}
 	if s == nil {
 		if len(t.streams) >= 4*t.cfg.MaxPorts {
 			return nil
@@ -394,13 +426,18 @@ func (p *port) sample(d int, rate, size float64, now time.Time, name string) {
 
 func (t *Tracker) sourceSample(r *flow.Record, rate uint32) {
 	k := sourceKey{r.Agent, r.SubAgent, r.SourceIDType, r.SourceIndex}
-	s := t.sources[k]
-	if s == nil {
-		if len(t.sources) >= t.cfg.MaxPorts {
-			return
+	c := &t.sourceCache[(r.SourceIndex^r.SubAgent)%cacheSlots]
+	s := c.s
+	if s == nil || c.k != k {
+		s = t.sources[k]
+		if s == nil {
+			if len(t.sources) >= t.cfg.MaxPorts {
+				return
+			}
+			s = &source{firstTime: r.Time}
+			t.sources[k] = s
 		}
-		s = &source{firstTime: r.Time}
-		t.sources[k] = s
+		c.k, c.s = k, s
 	}
 	d := int64(int32(r.SampleSeq - s.lastSeq))
 	switch {
@@ -431,7 +468,12 @@ func (t *Tracker) sourceSample(r *flow.Record, rate uint32) {
 
 // port finds or makes a port's state; nil when the table is full.
 func (t *Tracker) port(k PortKey, now time.Time) *port {
+	c := &t.portCache[(k.Index^k.SubAgent)%cacheSlots]
+	if c.p != nil && c.k == k {
+		return c.p
+	}
 	if p := t.ports[k]; p != nil {
+		c.k, c.p = k, p
 		return p
 	}
 	if len(t.ports) >= t.cfg.MaxPorts {
@@ -456,6 +498,10 @@ func (t *Tracker) expire(now time.Time) {
 	for k, p := range t.ports {
 		if now.Sub(p.lastSeen) > t.cfg.Expire {
 			delete(t.ports, k)
+			t.portCache = [cacheSlots]struct {
+				k PortKey
+				p *port
+			}{}
 		}
 	}
 }
@@ -783,7 +829,7 @@ func (t *Tracker) compare(p *port, d int, q Query, streamRate uint32) Row {
 			skip = dw.invalid
 		}
 		if skip == "" && w.lost > 0 {
-			skip = uitoa(uint32(min(w.lost, math.MaxUint32))) + " sFlow datagrams of this bridge are missing in the window: lost on the way (flowlens_agent_sequence_lost_total) or dropped in flowlens (flowlens_output_records_dropped_total{output=\"accuracy\"})"
+			skip = uitoa(uint32(min(w.lost, math.MaxUint32))) + " sFlow datagrams of this bridge are missing in the window: lost on the way or in the socket's buffer (flowlens_agent_sequence_lost_total, flowlens_socket_kernel_drops_total)"
 		}
 		if skip == "" && w.resets > 0 {
 			skip = "the agent restarted in the window (its sequence numbers went back)"

@@ -41,34 +41,56 @@ func (c Config) Validate() error {
 // (bytes, packets) and per-packet details (TTL, IP length, fragment
 // offsets, sequence numbers) are left out: they would make every sample its
 // own key.
+//
+// It is laid out for the map: no pointers and no padding (addresses as 16
+// bytes plus a family byte instead of netip.Addr, which holds a pointer;
+// fields ordered by size, TestKeyHasNoPadding checks it), so that the
+// runtime hashes and compares it as one block of memory instead of field
+// by field.
 type key struct {
-	agent              netip.Addr
-	subAgent           uint32
-	input              flow.Input
-	inFormat           flow.PortFormat
-	outFormat          flow.PortFormat
-	inIndex, outIndex  uint32 // ifIndex, port count or drop reason by format
-	inVLAN, outVLAN    uint16
-	srcMAC, dstMAC     flow.MAC
-	etherType          uint16
-	vlan               uint16
-	srcAddr, dstAddr   netip.Addr
-	proto              uint8
-	srcPort, dstPort   uint16
-	icmpType, icmpCode uint8
-	tunnel             flow.TunnelType
-	vni                uint32
-	innerSrc, innerDst netip.Addr
-	innerProto         uint8
-	innerSrcPort       uint16
-	innerDstPort       uint16
-	samplingRate       uint32
-	observation        flow.Observation
+	agent, srcAddr, dstAddr, innerSrc, innerDst [16]byte
 	// obsPoint: the IPFIX observation point, which for OVN's drop
 	// samples names the dropping logical flow, so that drops by two
 	// rules are not summed into one.
-	obsPoint uint64
-	overflow bool
+	obsPoint                   uint64
+	subAgent                   uint32
+	inIndex, outIndex          uint32 // ifIndex, port count or drop reason by format
+	vni                        uint32
+	samplingRate               uint32
+	inVLAN, outVLAN            uint16
+	etherType                  uint16
+	vlan                       uint16
+	srcPort, dstPort           uint16
+	innerSrcPort, innerDstPort uint16
+	srcMAC, dstMAC             flow.MAC
+	// family of agent, srcAddr, dstAddr, innerSrc, innerDst: addrFamily.
+	family             [5]uint8
+	input              flow.Input
+	inFormat           flow.PortFormat
+	outFormat          flow.PortFormat
+	proto              uint8
+	icmpType, icmpCode uint8
+	tunnel             flow.TunnelType
+	innerProto         uint8
+	observation        flow.Observation
+	overflow           bool
+	//lint:ignore U1000 fills the last word, so that the key has no padding; always 0
+	spare uint8
+}
+
+// addr16 is a's 16 bytes and a family byte that tells apart what As16
+// alone does not: no address (0), IPv4 (4), IPv6 (6), IPv6 with a zone
+// (7; the zone itself is not kept: decoders never set one).
+func addr16(a netip.Addr) ([16]byte, uint8) {
+	switch {
+	case !a.IsValid():
+		return [16]byte{}, 0
+	case a.Is4():
+		return a.As16(), 4
+	case a.Zone() != "":
+		return a.As16(), 7
+	}
+	return a.As16(), 6
 }
 
 func portValue(p *flow.Port) uint32 {
@@ -87,23 +109,35 @@ func portValue(p *flow.Port) uint32 {
 
 func keyOf(r *flow.Record) key {
 	k := key{
-		agent: r.Agent, subAgent: r.SubAgent, input: r.Input,
+		subAgent: r.SubAgent, input: r.Input,
 		inFormat: r.In.Format, outFormat: r.Out.Format,
 		inIndex: portValue(&r.In), outIndex: portValue(&r.Out),
 		inVLAN: r.In.VLAN, outVLAN: r.Out.VLAN,
 		srcMAC: r.SrcMAC, dstMAC: r.DstMAC, etherType: r.EtherType, vlan: r.VLAN,
-		srcAddr: r.SrcAddr, dstAddr: r.DstAddr, proto: r.Proto,
-		srcPort: r.SrcPort, dstPort: r.DstPort,
+		proto: r.Proto, srcPort: r.SrcPort, dstPort: r.DstPort,
 		tunnel: r.Tunnel, vni: r.VNI, samplingRate: r.SamplingRate,
 		observation: r.Observation, obsPoint: r.ObservationPointID,
 	}
+	k.agent, k.family[0] = addr16(r.Agent)
+	k.srcAddr, k.family[1] = addr16(r.SrcAddr)
+	k.dstAddr, k.family[2] = addr16(r.DstAddr)
 	if r.HasICMP {
 		k.icmpType, k.icmpCode = r.ICMPType, r.ICMPCode
 	}
 	if r.InnerPresent {
-		k.innerSrc, k.innerDst, k.innerProto = r.Inner.SrcAddr, r.Inner.DstAddr, r.Inner.Proto
+		k.innerSrc, k.family[3] = addr16(r.Inner.SrcAddr)
+		k.innerDst, k.family[4] = addr16(r.Inner.DstAddr)
+		k.innerProto = r.Inner.Proto
 		k.innerSrcPort, k.innerDstPort = r.Inner.SrcPort, r.Inner.DstPort
 	}
+	return k
+}
+
+// overflowKey is the key of the record that sums an exporter's records
+// past MaxKeys.
+func overflowKey(r *flow.Record) key {
+	k := key{subAgent: r.SubAgent, input: r.Input, overflow: true}
+	k.agent, k.family[0] = addr16(r.Agent)
 	return k
 }
 
@@ -146,7 +180,17 @@ type write struct {
 	quiet      bool
 	start, end time.Time
 	done       chan struct{}
+	// interval: a finished interval's entries, turned into records by the
+	// writer flushChunk at a time, start and end set, refreshed with
+	// refresh, then handed back to the free list.
+	interval map[key]*entry
+	refresh  func(*flow.Record)
 }
+
+// flushChunk is how many aggregates the writer hands the next output at a
+// time: an interval's records are made a chunk at a time from its entries
+// rather than copied whole (100 000 keys were 100 MB more at each flush).
+const flushChunk = 4096
 
 // QuietWriter is an output that records intervals in which no flow
 // arrived, so that it can tell a quiet interval from one in which flowlens
@@ -172,12 +216,20 @@ type Aggregator struct {
 	// before it).
 	livePulled, created time.Time
 	entries             map[key]*entry
-	free                []*entry
+	// free and spare (an emptied interval map, for the next) are guarded
+	// by freeMu, not mu: the writer hands them back while Close may hold
+	// mu waiting for room in the queue.
+	freeMu sync.Mutex
+	free   []*entry
+	spare  map[key]*entry
 	// Counter records are passed on at most every counterEvery, in
 	// groups: a store commits each write to disk, and a commit per input
 	// batch would cost more than the whole decoding.
 	counters     []flow.Counter
 	countersSent time.Time
+	// counterFree: groups the writer is done with, for the next
+	// (a counter is 700 bytes; a new group a second adds up).
+	counterFree chan []flow.Counter
 
 	records, aggregates, overflowed, late atomic.Uint64
 	dropped, writeErrors                  atomic.Uint64
@@ -208,7 +260,8 @@ func New(cfg Config, next pipeline.Output) (*Aggregator, error) {
 func newAggregator(cfg Config, next pipeline.Output, now func() time.Time) *Aggregator {
 	a := &Aggregator{cfg: cfg, next: next, now: now, entries: make(map[key]*entry),
 		stop: make(chan struct{}), done: make(chan struct{}),
-		queue: make(chan write, queueBatches), writerDone: make(chan struct{})}
+		queue: make(chan write, queueBatches), writerDone: make(chan struct{}),
+		counterFree: make(chan []flow.Counter, 2)}
 	a.created = now()
 	a.start = a.created.Truncate(cfg.Interval)
 	go a.writer()
@@ -226,6 +279,10 @@ func (a *Aggregator) writer() {
 			}
 			continue
 		}
+		if w.interval != nil {
+			a.writeInterval(w)
+			continue
+		}
 		if w.batch == nil {
 			close(w.done)
 			continue
@@ -233,7 +290,61 @@ func (a *Aggregator) writer() {
 		if err := a.next.Write(w.batch); err != nil {
 			a.writeErrors.Add(1)
 		}
+		if len(w.batch.Flows) == 0 && cap(w.batch.Counters) > 0 {
+			select {
+			case a.counterFree <- w.batch.Counters[:0]:
+			default:
+			}
+		}
 	}
+}
+
+// writeInterval writes a finished interval's aggregates a chunk at a
+// time, giving each chunk's entries back to the free list as soon as it is
+// written (new keys of the next interval may be waiting for them), then
+// the emptied map.
+func (a *Aggregator) writeInterval(w write) {
+	n := min(len(w.interval), flushChunk)
+	chunk := make([]flow.Record, 0, n)
+	done := make([]*entry, 0, n)
+	flushOut := func() {
+		if len(chunk) == 0 {
+			return
+		}
+		if err := a.next.Write(&pipeline.Batch{Flows: chunk}); err != nil {
+			a.writeErrors.Add(1)
+		}
+		chunk = chunk[:0] // outputs keep nothing of a batch
+		a.freeMu.Lock()
+		for _, e := range done {
+			if len(a.free) >= a.cfg.MaxKeys {
+				break
+			}
+			a.free = append(a.free, e)
+		}
+		a.freeMu.Unlock()
+		clear(done)
+		done = done[:0]
+	}
+	for _, e := range w.interval {
+		r := e.rec
+		r.Time, r.Start, r.End, r.Samples = w.end, w.start, w.end, e.samples
+		if w.refresh != nil && !r.Overflow {
+			w.refresh(&r)
+		}
+		chunk = append(chunk, r)
+		done = append(done, e)
+		if len(chunk) == flushChunk {
+			flushOut()
+		}
+	}
+	flushOut()
+	clear(w.interval)
+	a.freeMu.Lock()
+	if a.spare == nil {
+		a.spare = w.interval
+	}
+	a.freeMu.Unlock()
 }
 
 // send hands b to the writer without waiting (but for the last writes, at
@@ -262,16 +373,25 @@ func (a *Aggregator) Name() string { return "aggregate→" + a.next.Name() }
 
 // Write implements pipeline.Output.
 func (a *Aggregator) Write(b *pipeline.Batch) error {
+	a.Observe(b.Flows, b.Counters)
+	return nil
+}
+
+// Observe implements pipeline.Observer: flowlens run has the pipeline's
+// input goroutines sum their batches here directly (safe for concurrent
+// use), so that no queue of batches is held for the aggregator and no
+// goroutine is woken for each batch; writes to the next output still go
+// through the aggregator's own writer goroutine.
+func (a *Aggregator) Observe(flows []flow.Record, counters []flow.Counter) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	for i := range b.Flows {
-		a.add(&b.Flows[i])
+	for i := range flows {
+		a.add(&flows[i])
 	}
-	a.counters = append(a.counters, b.Counters...)
+	a.counters = append(a.counters, counters...)
 	if len(a.counters) >= maxCounters || a.now().Sub(a.countersSent) >= counterEvery {
 		a.sendCounters()
 	}
-	return nil
 }
 
 const (
@@ -286,8 +406,13 @@ func (a *Aggregator) sendCounters() {
 	}
 	n := len(a.counters)
 	a.send(&pipeline.Batch{Counters: a.counters})
-	// The writer owns the old slice; the next group is likely the same size.
-	a.counters = make([]flow.Counter, 0, n)
+	// The writer owns the old slice until it hands it back; the next
+	// group is likely the same size.
+	select {
+	case a.counters = <-a.counterFree:
+	default:
+		a.counters = make([]flow.Counter, 0, n+n/4)
+	}
 }
 
 func (a *Aggregator) add(r *flow.Record) {
@@ -300,7 +425,7 @@ func (a *Aggregator) add(r *flow.Record) {
 	if e == nil {
 		if len(a.entries) >= a.cfg.MaxKeys {
 			a.overflowed.Add(1)
-			k = key{agent: r.Agent, subAgent: r.SubAgent, input: r.Input, overflow: true}
+			k = overflowKey(r)
 			e = a.entries[k]
 		}
 		if e == nil {
@@ -328,9 +453,12 @@ func (a *Aggregator) add(r *flow.Record) {
 
 func (a *Aggregator) newEntry(r *flow.Record, overflow bool) *entry {
 	var e *entry
+	a.freeMu.Lock()
 	if n := len(a.free); n > 0 {
 		e, a.free = a.free[n-1], a.free[:n-1]
-	} else {
+	}
+	a.freeMu.Unlock()
+	if e == nil {
 		e = new(entry)
 	}
 	e.samples, e.liveBytes, e.livePackets, e.liveSamples = 0, 0, 0, 0
@@ -423,23 +551,29 @@ func (a *Aggregator) flushLocked(next time.Time) {
 		a.start = next
 		return
 	}
-	out := make([]flow.Record, 0, len(a.entries))
-	for k, e := range a.entries {
-		r := e.rec
-		r.Time, r.Start, r.End, r.Samples = end, a.start, end, e.samples
-		if a.refresh != nil && !r.Overflow {
-			a.refresh(&r)
-		}
-		out = append(out, r)
-		delete(a.entries, k)
-		a.free = append(a.free, e)
-	}
-	if len(a.free) > a.cfg.MaxKeys {
-		a.free = a.free[:a.cfg.MaxKeys]
+	n := len(a.entries)
+	w := write{interval: a.entries, start: a.start, end: end, refresh: a.refresh}
+	a.freeMu.Lock()
+	spare := a.spare
+	a.spare = nil
+	a.freeMu.Unlock()
+	if spare != nil {
+		a.entries = spare
+	} else {
+		a.entries = make(map[key]*entry, n)
 	}
 	a.start = next
-	a.aggregates.Add(uint64(len(out)))
-	a.send(&pipeline.Batch{Flows: out})
+	a.aggregates.Add(uint64(n))
+	if a.closing {
+		a.queue <- w
+		return
+	}
+	select {
+	case a.queue <- w:
+	default:
+		a.dropped.Add(uint64(n))
+		// Its entries are lost with it; the GC has them.
+	}
 }
 
 func (a *Aggregator) loop() {

@@ -2,6 +2,7 @@ package aggregate
 
 import (
 	"net/netip"
+	"reflect"
 	"testing"
 	"time"
 
@@ -286,5 +287,38 @@ func TestRefreshBeforeWrite(t *testing.T) {
 	a.Flush()
 	if len(s.flows) != 1 || s.flows[0].SrcID.OrEmpty().InstanceName != "web-1" {
 		t.Errorf("written: %+v, want it attributed to web-1", s.flows)
+	}
+}
+
+// The map hashes the key as one block of memory only if it has no
+// padding and no pointers.
+func TestKeyHasNoPadding(t *testing.T) {
+	typ := reflect.TypeOf(key{})
+	var sum uintptr
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		sum += f.Type.Size()
+		switch f.Type.Kind() {
+		case reflect.Pointer, reflect.String, reflect.Slice, reflect.Map, reflect.Interface, reflect.Struct:
+			t.Errorf("field %s is a %s", f.Name, f.Type.Kind())
+		}
+	}
+	if sum != typ.Size() {
+		t.Errorf("fields take %d bytes, the struct %d: padding", sum, typ.Size())
+	}
+}
+
+// Addresses that differ only in family or presence are different keys.
+func TestKeyTellsFamiliesApart(t *testing.T) {
+	addrs := []netip.Addr{{}, netip.MustParseAddr("0.0.0.0"), netip.MustParseAddr("::"),
+		netip.MustParseAddr("::ffff:0.0.0.0"), netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("::ffff:10.0.0.1")}
+	seen := map[key]netip.Addr{}
+	for _, a := range addrs {
+		r := flow.Record{Packet: flow.Packet{SrcAddr: a}}
+		k := keyOf(&r)
+		if b, ok := seen[k]; ok {
+			t.Errorf("%v and %v have one key", a, b)
+		}
+		seen[k] = a
 	}
 }

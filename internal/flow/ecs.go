@@ -15,7 +15,9 @@ const (
 // ianaStrings and transportNames are indexed by IP protocol, so writing a
 // record neither formats the number nor looks up a map. Transport names are
 // ECS network.transport values: IANA keywords, lower case, else the number.
-var ianaStrings, transportNames [256]string
+// protoFields holds both as the fields network.transport and
+// network.iana_number, written in one go.
+var ianaStrings, transportNames, protoFields [256]string
 
 func init() {
 	for i := range ianaStrings {
@@ -27,6 +29,9 @@ func init() {
 		50: "esp", 51: "ah", 58: "ipv6-icmp", 89: "ospf", 103: "pim", 112: "vrrp", 132: "sctp",
 	} {
 		transportNames[p] = n
+	}
+	for i := range protoFields {
+		protoFields[i] = `,"transport":"` + transportNames[i] + `","iana_number":"` + ianaStrings[i] + `"`
 	}
 }
 
@@ -61,186 +66,185 @@ var tcpFlagNames = [...]string{"FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", 
 func (r *Record) AppendJSON(b []byte) []byte {
 	w := jsonw{b: b}
 	w.begin()
-	w.time("@timestamp", r.Time)
-	w.open("event")
-	w.str("kind", "event")
-	w.str("dataset", DatasetFlow)
+	w.time(`,"@timestamp":`, r.Time)
+	w.open(`,"event":{`)
+	w.fields(`,"kind":"event","dataset":"` + DatasetFlow + `"`)
 	if !r.Start.IsZero() {
-		w.time("start", r.Start)
+		w.time(`,"start":`, r.Start)
 	}
 	if !r.End.IsZero() {
-		w.time("end", r.End)
+		w.time(`,"end":`, r.End)
 		if !r.Start.IsZero() && !r.End.Before(r.Start) {
-			w.uint("duration", uint64(r.End.Sub(r.Start)))
+			w.uint(`,"duration":`, uint64(r.End.Sub(r.Start)))
 		}
 	}
 	w.close()
 
-	w.open("observer")
-	w.addr("ip", r.Agent)
-	writeObserverPort(&w, "ingress", &r.In)
-	writeObserverPort(&w, "egress", &r.Out)
+	w.open(`,"observer":{`)
+	w.addr(`,"ip":`, r.Agent)
+	writeObserverPort(&w, `,"ingress":{`, &r.In)
+	writeObserverPort(&w, `,"egress":{`, &r.Out)
 	w.close()
 
 	writeEnds(&w, &r.Packet, r.SrcAS, r.DstAS, r.SrcGeo, r.DstGeo, r)
 
-	w.open("network")
+	w.open(`,"network":{`)
 	if r.EtherType != 0 {
-		w.str("type", NetworkType(r.EtherType))
+		w.word(`,"type":`, NetworkType(r.EtherType))
 	} else if r.SrcAddr.IsValid() {
 		if r.SrcAddr.Is4() {
-			w.str("type", "ipv4")
+			w.word(`,"type":`, "ipv4")
 		} else {
-			w.str("type", "ipv6")
+			w.word(`,"type":`, "ipv6")
 		}
 	}
 	if r.HasProto {
-		w.str("transport", Transport(r.Proto))
-		w.str("iana_number", ianaStrings[r.Proto])
+		w.fields(protoFields[r.Proto])
 	}
-	w.uint("bytes", r.Bytes)
-	w.uint("packets", r.Packets)
+	w.uint(`,"bytes":`, r.Bytes)
+	w.uint(`,"packets":`, r.Packets)
 	if r.Direction != DirectionUnknown {
-		w.str("direction", r.Direction.String())
+		w.word(`,"direction":`, r.Direction.String())
 	}
 	if r.VLANCount > 0 {
-		w.open("vlan")
-		w.uintStr("id", uint64(r.VLAN))
+		w.open(`,"vlan":{`)
+		w.uintStr(`,"id":`, uint64(r.VLAN))
 		w.close()
 		if r.VLANCount > 1 {
-			w.open("inner")
-			w.open("vlan")
-			w.uintStr("id", uint64(r.InnerVLAN))
+			w.open(`,"inner":{`)
+			w.open(`,"vlan":{`)
+			w.uintStr(`,"id":`, uint64(r.InnerVLAN))
 			w.close()
 			w.close()
 		}
 	}
 	w.close()
 
-	w.open("flowlens")
-	w.str("input", r.Input.String())
-	writeIdentity(&w, "src", r.SrcID)
-	writeIdentity(&w, "dst", r.DstID)
+	w.open(`,"flowlens":{`)
+	w.word(`,"input":`, r.Input.String())
+	writeIdentity(&w, `,"src":{`, r.SrcID)
+	writeIdentity(&w, `,"dst":{`, r.DstID)
 	if r.Relation != RelationUnknown {
-		w.str("relation", r.Relation.String())
+		w.word(`,"relation":`, r.Relation.String())
 	}
-	w.open("observation")
-	w.boolean("first", r.Counted())
+	w.open(`,"observation":{`)
+	w.boolean(`,"first":`, r.Counted())
 	if r.Observation != ObservationUnknown {
-		w.str("point", r.Observation.String())
+		w.word(`,"point":`, r.Observation.String())
 	}
 	w.close()
-	w.open("agent")
-	w.uint("sub_id", uint64(r.SubAgent))
+	w.open(`,"agent":{`)
+	w.uint(`,"sub_id":`, uint64(r.SubAgent))
 	w.close()
-	w.uint("sampling_rate", uint64(r.SamplingRate))
+	w.uint(`,"sampling_rate":`, uint64(r.SamplingRate))
 	if r.Samples > 0 {
-		w.open("aggregate")
-		w.uint("samples", r.Samples)
+		w.open(`,"aggregate":{`)
+		w.uint(`,"samples":`, r.Samples)
 		if r.Overflow {
-			w.boolean("overflow", true)
+			w.boolean(`,"overflow":`, true)
 		}
 		w.close()
 	}
 	if r.Input != InputSFlow && r.Input != InputNeutronLog {
-		w.open("netflow")
-		w.uint("sequence", uint64(r.Sequence))
+		w.open(`,"netflow":{`)
+		w.uint(`,"sequence":`, uint64(r.Sequence))
 		if r.Biflow != BiflowNone {
-			w.str("biflow", r.Biflow.String())
+			w.word(`,"biflow":`, r.Biflow.String())
 		}
 		if r.HasEngine {
-			w.uint("engine_type", uint64(r.EngineType))
-			w.uint("engine_id", uint64(r.EngineID))
+			w.uint(`,"engine_type":`, uint64(r.EngineType))
+			w.uint(`,"engine_id":`, uint64(r.EngineID))
 		}
 		if r.TemplateID != 0 {
-			w.uint("template_id", uint64(r.TemplateID))
+			w.uint(`,"template_id":`, uint64(r.TemplateID))
 		}
 		if r.EndReason != 0 {
-			w.uint("end_reason", uint64(r.EndReason))
+			w.uint(`,"end_reason":`, uint64(r.EndReason))
 		}
 		if r.HasObservationPoint {
-			w.uint("observation_point_id", r.ObservationPointID)
+			w.uint(`,"observation_point_id":`, r.ObservationPointID)
 		}
 		if r.HasFlowDirection {
-			w.str("flow_direction", flowDirectionName(r.FlowDirection))
+			w.word(`,"flow_direction":`, flowDirectionName(r.FlowDirection))
 		}
 		w.close()
 	}
 	writeBlocked(&w, r.Blocked)
-	w.open("sflow")
+	w.open(`,"sflow":{`)
 	if r.Input == InputSFlow && r.Samples == 0 { // an aggregate has no one sample's numbers
-		w.uint("sequence", uint64(r.Sequence))
-		w.uint("sample_sequence", uint64(r.SampleSeq))
-		w.uint("source_id_type", uint64(r.SourceIDType))
-		w.uint("source_id_index", uint64(r.SourceIndex))
-		w.uint("sample_pool", uint64(r.SamplePool))
-		w.uint("drops", uint64(r.Drops))
+		w.uint(`,"sequence":`, uint64(r.Sequence))
+		w.uint(`,"sample_sequence":`, uint64(r.SampleSeq))
+		w.uint(`,"source_id_type":`, uint64(r.SourceIDType))
+		w.uint(`,"source_id_index":`, uint64(r.SourceIndex))
+		w.uint(`,"sample_pool":`, uint64(r.SamplePool))
+		if r.Drops != 0 { // absent: none
+			w.uint(`,"drops":`, uint64(r.Drops))
+		}
 	}
 	if r.HeaderLength > 0 || r.FrameLength > 0 {
-		w.uint("frame_length", uint64(r.FrameLength))
-		w.uint("stripped", uint64(r.Stripped))
-		w.uint("header_length", uint64(r.HeaderLength))
-		w.uint("header_protocol", uint64(r.HeaderProto))
+		w.uint(`,"frame_length":`, uint64(r.FrameLength))
+		w.uint(`,"stripped":`, uint64(r.Stripped))
+		w.uint(`,"header_length":`, uint64(r.HeaderLength))
+		w.uint(`,"header_protocol":`, uint64(r.HeaderProto))
 	}
 	w.close()
-	writeFlowlensPort(&w, "ingress", &r.In)
-	writeFlowlensPort(&w, "egress", &r.Out)
-	w.open("header")
-	w.str("parsed", r.Parsed.String())
+	writeFlowlensPort(&w, `,"ingress":{`, &r.In)
+	writeFlowlensPort(&w, `,"egress":{`, &r.Out)
+	w.open(`,"header":{`)
+	w.word(`,"parsed":`, r.Parsed.String())
 	if r.Truncated {
-		w.boolean("truncated", true)
+		w.boolean(`,"truncated":`, true)
 	}
 	w.close()
 	if r.EtherType != 0 {
-		w.key("ethertype")
+		w.key(`,"ethertype":`)
 		w.b = appendHex(append(w.b, `"0x`...), uint64(r.EtherType), 4)
 		w.b = append(w.b, `"`...)
 	}
 	writePacketExtras(&w, &r.Packet)
 	if r.Tunnel != TunnelNone {
-		w.open("tunnel")
-		w.str("type", r.Tunnel.String())
+		w.open(`,"tunnel":{`)
+		w.word(`,"type":`, r.Tunnel.String())
 		if r.HasVNI {
-			w.uint("vni", uint64(r.VNI))
+			w.uint(`,"vni":`, uint64(r.VNI))
 		}
 		w.close()
 	}
 	if r.InnerPresent {
-		w.open("inner")
+		w.open(`,"inner":{`)
 		writeEnds(&w, &r.Inner, 0, 0, nil, nil, nil)
-		w.open("network")
+		w.open(`,"network":{`)
 		if r.Inner.EtherType != 0 {
-			w.str("type", NetworkType(r.Inner.EtherType))
+			w.word(`,"type":`, NetworkType(r.Inner.EtherType))
 		}
 		if r.Inner.HasProto {
-			w.str("transport", Transport(r.Inner.Proto))
-			w.str("iana_number", ianaStrings[r.Inner.Proto])
+			w.fields(protoFields[r.Inner.Proto])
 		}
 		if r.Inner.VLANCount > 0 {
-			w.open("vlan")
-			w.uintStr("id", uint64(r.Inner.VLAN))
+			w.open(`,"vlan":{`)
+			w.uintStr(`,"id":`, uint64(r.Inner.VLAN))
 			w.close()
 		}
 		w.close()
 		writePacketExtras(&w, &r.Inner)
 		w.close()
 	}
-	writeEndpoint(&w, "tunnel_egress", &r.TunnelEgress, r.TunnelEgressVNI, r.HasTunnelEgressVNI)
-	writeEndpoint(&w, "tunnel_ingress", &r.TunnelIngress, r.TunnelIngressVNI, r.HasTunnelIngressVNI)
+	writeEndpoint(&w, `,"tunnel_egress":{`, &r.TunnelEgress, r.TunnelEgressVNI, r.HasTunnelEgressVNI)
+	writeEndpoint(&w, `,"tunnel_ingress":{`, &r.TunnelIngress, r.TunnelIngressVNI, r.HasTunnelIngressVNI)
 	if r.NextHop.IsValid() || r.BGPNextHop.IsValid() || r.SrcMask != 0 || r.DstMask != 0 {
-		w.open("router")
-		w.addr("next_hop", r.NextHop)
-		w.addr("bgp_next_hop", r.BGPNextHop) // ECS has no BGP next hop
-		w.uint("source_mask", uint64(r.SrcMask))
-		w.uint("destination_mask", uint64(r.DstMask))
+		w.open(`,"router":{`)
+		w.addr(`,"next_hop":`, r.NextHop)
+		w.addr(`,"bgp_next_hop":`, r.BGPNextHop) // ECS has no BGP next hop
+		w.uint(`,"source_mask":`, uint64(r.SrcMask))
+		w.uint(`,"destination_mask":`, uint64(r.DstMask))
 		w.close()
 	}
 	if r.HasGateway {
-		w.open("bgp")
-		w.uint("peer_as", uint64(r.PeerAS))
-		w.uint("local_pref", uint64(r.LocalPref))
+		w.open(`,"bgp":{`)
+		w.uint(`,"peer_as":`, uint64(r.PeerAS))
+		w.uint(`,"local_pref":`, uint64(r.LocalPref))
 		if r.ASPathLen > 0 {
-			w.key("as_path")
+			w.key(`,"as_path":`)
 			w.b = append(w.b, '[')
 			for i := 0; i < int(r.ASPathLen); i++ {
 				if i > 0 {
@@ -272,37 +276,37 @@ func writeBlocked(w *jsonw, b *Blocked) {
 	if b == nil {
 		return
 	}
-	w.open("blocked")
-	w.boolean("dropped", true)
-	w.str("source", b.Source)
+	w.open(`,"blocked":{`)
+	w.boolean(`,"dropped":`, true)
+	w.str(`,"source":`, b.Source)
 	if b.Reason != "" {
-		w.str("reason", b.Reason)
+		w.str(`,"reason":`, b.Reason)
 	}
 	if b.LogicalFlow != "" || b.Stage != "" {
-		w.open("logical_flow")
+		w.open(`,"logical_flow":{`)
 		if b.LogicalFlow != "" {
-			w.str("id", b.LogicalFlow)
+			w.str(`,"id":`, b.LogicalFlow)
 		}
 		if b.Stage != "" {
-			w.str("stage", b.Stage)
+			w.str(`,"stage":`, b.Stage)
 		}
 		w.close()
 	}
 	if b.ACL != "" {
-		w.open("acl")
-		w.str("id", b.ACL)
+		w.open(`,"acl":{`)
+		w.str(`,"id":`, b.ACL)
 		if b.ACLDirection != "" {
-			w.str("direction", b.ACLDirection)
+			w.str(`,"direction":`, b.ACLDirection)
 		}
 		w.close()
 	}
 	if b.Default {
-		w.boolean("default", true)
+		w.boolean(`,"default":`, true)
 	}
 	if len(b.SecurityGroups) > 0 || b.SecurityGroupRule != "" {
-		w.open("security_group")
+		w.open(`,"security_group":{`)
 		if len(b.SecurityGroups) > 0 {
-			w.key("id")
+			w.key(`,"id":`)
 			w.b = append(w.b, '[')
 			for i, g := range b.SecurityGroups {
 				if i > 0 {
@@ -313,13 +317,13 @@ func writeBlocked(w *jsonw, b *Blocked) {
 			w.b = append(w.b, ']')
 		}
 		if b.SecurityGroupRule != "" {
-			w.str("rule_id", b.SecurityGroupRule)
+			w.str(`,"rule_id":`, b.SecurityGroupRule)
 		}
 		w.close()
 	}
 	if b.Port != "" {
-		w.open("port")
-		w.str("id", b.Port)
+		w.open(`,"port":{`)
+		w.str(`,"id":`, b.Port)
 		w.close()
 	}
 	w.close()
@@ -328,18 +332,18 @@ func writeBlocked(w *jsonw, b *Blocked) {
 func writeObserverPort(w *jsonw, key string, p *Port) {
 	w.open(key)
 	if p.Format == PortSingle || p.Name != "" {
-		w.open("interface")
+		w.open(`,"interface":{`)
 		if p.Format == PortSingle {
-			w.uintStr("id", uint64(p.Index))
+			w.uintStr(`,"id":`, uint64(p.Index))
 		}
 		if p.Name != "" {
-			w.str("name", p.Name)
+			w.str(`,"name":`, p.Name)
 		}
 		w.close()
 	}
 	if p.HasVLAN && p.VLAN != 0 {
-		w.open("vlan")
-		w.uintStr("id", uint64(p.VLAN))
+		w.open(`,"vlan":{`)
+		w.uintStr(`,"id":`, uint64(p.VLAN))
 		w.close()
 	}
 	w.close()
@@ -347,23 +351,23 @@ func writeObserverPort(w *jsonw, key string, p *Port) {
 
 func writeFlowlensPort(w *jsonw, key string, p *Port) {
 	w.open(key)
-	w.str("format", p.Format.String())
+	w.word(`,"format":`, p.Format.String())
 	switch p.Format {
 	case PortSingle:
-		w.uint("index", uint64(p.Index))
+		w.uint(`,"index":`, uint64(p.Index))
 	case PortDiscard, PortRecirculated:
-		w.uint("reason", uint64(p.Reason))
+		w.uint(`,"reason":`, uint64(p.Reason))
 		if p.Format == PortRecirculated && p.Index != 0 {
-			w.uint("index", uint64(p.Index)) // inferred from the destination
+			w.uint(`,"index":`, uint64(p.Index)) // inferred from the destination
 		}
 	case PortMultiple:
-		w.uint("count", uint64(p.Count))
+		w.uint(`,"count":`, uint64(p.Count))
 	}
 	if p.HasOFPort {
-		w.uint("openflow_port", uint64(p.OFPort))
+		w.uint(`,"openflow_port":`, uint64(p.OFPort))
 	}
 	if p.Speed != 0 {
-		w.uint("speed", p.Speed)
+		w.uint(`,"speed":`, p.Speed)
 	}
 	w.close()
 }
@@ -372,29 +376,29 @@ func writeFlowlensPort(w *jsonw, key string, p *Port) {
 // translation (ECS source.nat / destination.nat) goes with them; nil for
 // the inner packet.
 func writeEnds(w *jsonw, p *Packet, srcAS, dstAS uint32, srcGeo, dstGeo *Geo, nat *Record) {
-	w.open("source")
-	w.addr("ip", p.SrcAddr)
+	w.open(`,"source":{`)
+	w.addr(`,"ip":`, p.SrcAddr)
 	if p.HasPorts {
-		w.uint("port", uint64(p.SrcPort))
+		w.uint(`,"port":`, uint64(p.SrcPort))
 	}
 	if nat != nil {
 		writeNAT(w, nat.SrcNAT, nat.SrcNATPort, nat.HasNATPorts)
 	}
 	if !p.SrcMAC.IsZero() {
-		w.mac("mac", p.SrcMAC)
+		w.mac(`,"mac":`, p.SrcMAC)
 	}
 	writeGeo(w, srcAS, srcGeo)
 	w.close()
-	w.open("destination")
-	w.addr("ip", p.DstAddr)
+	w.open(`,"destination":{`)
+	w.addr(`,"ip":`, p.DstAddr)
 	if p.HasPorts {
-		w.uint("port", uint64(p.DstPort))
+		w.uint(`,"port":`, uint64(p.DstPort))
 	}
 	if nat != nil {
 		writeNAT(w, nat.DstNAT, nat.DstNATPort, nat.HasNATPorts)
 	}
 	if !p.DstMAC.IsZero() {
-		w.mac("mac", p.DstMAC)
+		w.mac(`,"mac":`, p.DstMAC)
 	}
 	writeGeo(w, dstAS, dstGeo)
 	w.close()
@@ -405,10 +409,10 @@ func writeNAT(w *jsonw, a netip.Addr, port uint16, hasPort bool) {
 	if !a.IsValid() && !hasPort {
 		return
 	}
-	w.open("nat")
-	w.addr("ip", a)
+	w.open(`,"nat":{`)
+	w.addr(`,"ip":`, a)
 	if hasPort {
-		w.uint("port", uint64(port))
+		w.uint(`,"port":`, uint64(port))
 	}
 	w.close()
 }
@@ -420,13 +424,13 @@ func writeGeo(w *jsonw, as uint32, g *Geo) {
 		as = g.ASN
 	}
 	if as != 0 || g != nil && g.ASOrg != "" {
-		w.open("as")
+		w.open(`,"as":{`)
 		if as != 0 {
-			w.uint("number", uint64(as))
+			w.uint(`,"number":`, uint64(as))
 		}
 		if g != nil && g.ASOrg != "" {
-			w.open("organization")
-			w.str("name", g.ASOrg)
+			w.open(`,"organization":{`)
+			w.str(`,"name":`, g.ASOrg)
 			w.close()
 		}
 		w.close()
@@ -434,20 +438,20 @@ func writeGeo(w *jsonw, as uint32, g *Geo) {
 	if g == nil {
 		return
 	}
-	w.open("geo")
+	w.open(`,"geo":{`)
 	if g.CountryISO != "" {
-		w.str("country_iso_code", g.CountryISO)
+		w.str(`,"country_iso_code":`, g.CountryISO)
 	}
 	if g.CountryName != "" {
-		w.str("country_name", g.CountryName)
+		w.str(`,"country_name":`, g.CountryName)
 	}
 	if g.City != "" {
-		w.str("city_name", g.City)
+		w.str(`,"city_name":`, g.City)
 	}
 	if g.HasLocation {
-		w.open("location")
-		w.float("lat", g.Lat)
-		w.float("lon", g.Lon)
+		w.open(`,"location":{`)
+		w.float(`,"lat":`, g.Lat)
+		w.float(`,"lon":`, g.Lon)
 		w.close()
 	}
 	w.close()
@@ -458,43 +462,43 @@ func writeIdentity(w *jsonw, key string, id *Identity) {
 		return
 	}
 	w.open(key)
-	w.open("port")
+	w.open(`,"port":{`)
 	if id.PortID != "" {
-		w.str("id", id.PortID)
+		w.str(`,"id":`, id.PortID)
 	}
 	w.close()
-	w.open("instance")
+	w.open(`,"instance":{`)
 	if id.InstanceID != "" {
-		w.str("id", id.InstanceID)
+		w.str(`,"id":`, id.InstanceID)
 	}
 	if id.InstanceName != "" {
-		w.str("name", id.InstanceName)
+		w.str(`,"name":`, id.InstanceName)
 	}
 	w.close()
-	w.open("network")
+	w.open(`,"network":{`)
 	if id.NetworkID != "" {
-		w.str("id", id.NetworkID)
+		w.str(`,"id":`, id.NetworkID)
 	}
 	if id.NetworkName != "" {
-		w.str("name", id.NetworkName)
+		w.str(`,"name":`, id.NetworkName)
 	}
 	if id.SegmentationID != 0 {
-		w.uint("segmentation_id", uint64(id.SegmentationID))
+		w.uint(`,"segmentation_id":`, uint64(id.SegmentationID))
 	}
 	w.close()
-	w.open("project")
+	w.open(`,"project":{`)
 	if id.ProjectID != "" {
-		w.str("id", id.ProjectID)
+		w.str(`,"id":`, id.ProjectID)
 	}
 	if id.ProjectName != "" {
-		w.str("name", id.ProjectName)
+		w.str(`,"name":`, id.ProjectName)
 	}
 	w.close()
 	if id.Host != "" {
-		w.str("host", id.Host)
+		w.str(`,"host":`, id.Host)
 	}
 	if id.Source != "" {
-		w.str("source", id.Source)
+		w.str(`,"source":`, id.Source)
 	}
 	w.close()
 }
@@ -502,27 +506,29 @@ func writeIdentity(w *jsonw, key string, id *Identity) {
 // writePacketExtras writes what ECS has no field for, under flowlens.
 func writePacketExtras(w *jsonw, p *Packet) {
 	if p.HasProto {
-		w.open("ip")
-		w.uint("tos", uint64(p.TOS))
+		w.open(`,"ip":{`)
+		if p.TOS != 0 {
+			w.uint(`,"tos":`, uint64(p.TOS))
+		}
 		if p.TTL != 0 {
-			w.uint("ttl", uint64(p.TTL))
+			w.uint(`,"ttl":`, uint64(p.TTL))
 		}
 		if p.IPLength != 0 {
-			w.uint("length", uint64(p.IPLength))
+			w.uint(`,"length":`, uint64(p.IPLength))
 		}
 		if p.FlowLabel != 0 {
-			w.uint("flow_label", uint64(p.FlowLabel))
+			w.uint(`,"flow_label":`, uint64(p.FlowLabel))
 		}
 		if p.Fragment {
-			w.boolean("fragment", true)
-			w.uint("fragment_offset", uint64(p.FragmentOffset))
+			w.boolean(`,"fragment":`, true)
+			w.uint(`,"fragment_offset":`, uint64(p.FragmentOffset))
 		}
 		w.close()
 	}
 	if p.HasProto && p.Proto == 6 {
-		w.open("tcp")
-		w.uint("flags", uint64(p.TCPFlags))
-		w.key("flag_names")
+		w.open(`,"tcp":{`)
+		w.uint(`,"flags":`, uint64(p.TCPFlags))
+		w.key(`,"flag_names":`)
 		w.b = append(w.b, '[')
 		n := 0
 		for i, name := range tcpFlagNames {
@@ -538,19 +544,19 @@ func writePacketExtras(w *jsonw, p *Packet) {
 		w.close()
 	}
 	if p.HasICMP {
-		w.open("icmp")
-		w.uint("type", uint64(p.ICMPType))
-		w.uint("code", uint64(p.ICMPCode))
+		w.open(`,"icmp":{`)
+		w.uint(`,"type":`, uint64(p.ICMPType))
+		w.uint(`,"code":`, uint64(p.ICMPCode))
 		w.close()
 	}
 	if p.ARPOp != 0 {
-		w.open("arp")
-		w.uint("op", uint64(p.ARPOp))
+		w.open(`,"arp":{`)
+		w.uint(`,"op":`, uint64(p.ARPOp))
 		w.close()
 	}
 	if p.MPLSCount > 0 {
-		w.open("mpls")
-		w.key("labels")
+		w.open(`,"mpls":{`)
+		w.key(`,"labels":`)
 		w.b = append(w.b, '[')
 		for i := 0; i < int(p.MPLSCount) && i < len(p.MPLSLabels); i++ {
 			if i > 0 {
@@ -569,18 +575,18 @@ func writeEndpoint(w *jsonw, key string, e *Endpoint, vni uint32, hasVNI bool) {
 	}
 	w.open(key)
 	if e.Present {
-		w.open("source")
-		w.addr("ip", e.Src)
-		w.uint("port", uint64(e.SrcPort))
+		w.open(`,"source":{`)
+		w.addr(`,"ip":`, e.Src)
+		w.uint(`,"port":`, uint64(e.SrcPort))
 		w.close()
-		w.open("destination")
-		w.addr("ip", e.Dst)
-		w.uint("port", uint64(e.DstPort))
+		w.open(`,"destination":{`)
+		w.addr(`,"ip":`, e.Dst)
+		w.uint(`,"port":`, uint64(e.DstPort))
 		w.close()
-		w.str("transport", Transport(e.Proto))
+		w.word(`,"transport":`, Transport(e.Proto))
 	}
 	if hasVNI {
-		w.uint("vni", uint64(vni))
+		w.uint(`,"vni":`, uint64(vni))
 	}
 	w.close()
 }
@@ -589,128 +595,127 @@ func writeEndpoint(w *jsonw, key string, e *Endpoint, vni uint32, hasVNI bool) {
 func (c *Counter) AppendJSON(b []byte) []byte {
 	w := jsonw{b: b}
 	w.begin()
-	w.time("@timestamp", c.Time)
-	w.open("event")
-	w.str("kind", "metric")
-	w.str("dataset", DatasetCounters)
+	w.time(`,"@timestamp":`, c.Time)
+	w.open(`,"event":{`)
+	w.fields(`,"kind":"metric","dataset":"` + DatasetCounters + `"`)
 	w.close()
-	w.open("observer")
-	w.addr("ip", c.Agent)
+	w.open(`,"observer":{`)
+	w.addr(`,"ip":`, c.Agent)
 	w.close()
 	if c.HasHost {
-		w.open("host")
-		w.str("hostname", c.HostName)
+		w.open(`,"host":{`)
+		w.str(`,"hostname":`, c.HostName)
 		w.close()
 	}
-	w.open("flowlens")
-	w.open("agent")
-	w.uint("sub_id", uint64(c.SubAgent))
+	w.open(`,"flowlens":{`)
+	w.open(`,"agent":{`)
+	w.uint(`,"sub_id":`, uint64(c.SubAgent))
 	w.close()
-	w.open("sflow")
-	w.uint("sequence", uint64(c.Sequence))
-	w.uint("sample_sequence", uint64(c.SampleSeq))
-	w.uint("source_id_type", uint64(c.SourceIDType))
-	w.uint("source_id_index", uint64(c.SourceIndex))
+	w.open(`,"sflow":{`)
+	w.uint(`,"sequence":`, uint64(c.Sequence))
+	w.uint(`,"sample_sequence":`, uint64(c.SampleSeq))
+	w.uint(`,"source_id_type":`, uint64(c.SourceIDType))
+	w.uint(`,"source_id_index":`, uint64(c.SourceIndex))
 	w.close()
 	if c.HasInterface || c.HasPortName || c.HasOFPort || c.HasEthernet {
-		w.open("interface")
+		w.open(`,"interface":{`)
 		if c.HasInterface {
-			w.uint("index", uint64(c.Interface.Index))
+			w.uint(`,"index":`, uint64(c.Interface.Index))
 		} else if c.SourceIDType == 0 {
-			w.uint("index", uint64(c.SourceIndex))
+			w.uint(`,"index":`, uint64(c.SourceIndex))
 		}
 		if c.HasPortName {
-			w.str("name", c.PortName)
+			w.str(`,"name":`, c.PortName)
 		}
 		if c.HasOFPort {
-			w.uint("openflow_port", uint64(c.OFPort))
-			w.hex("datapath_id", c.DatapathID, 16)
+			w.uint(`,"openflow_port":`, uint64(c.OFPort))
+			w.hex(`,"datapath_id":`, c.DatapathID, 16)
 		}
 		if c.HasInterface {
 			g := &c.Interface
-			w.u32("type", g.Type)
-			w.u64("speed", g.Speed)
-			w.u32("direction", g.Direction)
-			w.boolean("admin_up", g.Status&1 != 0)
-			w.boolean("oper_up", g.Status&2 != 0)
-			w.u64("in_octets", g.InOctets)
-			w.u32("in_ucast_pkts", g.InUcast)
-			w.u32("in_multicast_pkts", g.InMulticast)
-			w.u32("in_broadcast_pkts", g.InBroadcast)
-			w.u32("in_discards", g.InDiscards)
-			w.u32("in_errors", g.InErrors)
-			w.u32("in_unknown_protos", g.InUnknown)
-			w.u64("out_octets", g.OutOctets)
-			w.u32("out_ucast_pkts", g.OutUcast)
-			w.u32("out_multicast_pkts", g.OutMulticast)
-			w.u32("out_broadcast_pkts", g.OutBroadcast)
-			w.u32("out_discards", g.OutDiscards)
-			w.u32("out_errors", g.OutErrors)
-			w.u32("promiscuous", g.Promiscuous)
+			w.u32(`,"type":`, g.Type)
+			w.u64(`,"speed":`, g.Speed)
+			w.u32(`,"direction":`, g.Direction)
+			w.boolean(`,"admin_up":`, g.Status&1 != 0)
+			w.boolean(`,"oper_up":`, g.Status&2 != 0)
+			w.u64(`,"in_octets":`, g.InOctets)
+			w.u32(`,"in_ucast_pkts":`, g.InUcast)
+			w.u32(`,"in_multicast_pkts":`, g.InMulticast)
+			w.u32(`,"in_broadcast_pkts":`, g.InBroadcast)
+			w.u32(`,"in_discards":`, g.InDiscards)
+			w.u32(`,"in_errors":`, g.InErrors)
+			w.u32(`,"in_unknown_protos":`, g.InUnknown)
+			w.u64(`,"out_octets":`, g.OutOctets)
+			w.u32(`,"out_ucast_pkts":`, g.OutUcast)
+			w.u32(`,"out_multicast_pkts":`, g.OutMulticast)
+			w.u32(`,"out_broadcast_pkts":`, g.OutBroadcast)
+			w.u32(`,"out_discards":`, g.OutDiscards)
+			w.u32(`,"out_errors":`, g.OutErrors)
+			w.u32(`,"promiscuous":`, g.Promiscuous)
 		}
 		if c.HasEthernet {
 			e := &c.Ethernet
-			w.open("ethernet")
-			w.u32("alignment_errors", e.AlignmentErrors)
-			w.u32("fcs_errors", e.FCSErrors)
-			w.u32("single_collision_frames", e.SingleCollisionFrames)
-			w.u32("multiple_collision_frames", e.MultipleCollisionFrames)
-			w.u32("sqe_test_errors", e.SQETestErrors)
-			w.u32("deferred_transmissions", e.DeferredTransmissions)
-			w.u32("late_collisions", e.LateCollisions)
-			w.u32("excessive_collisions", e.ExcessiveCollisions)
-			w.u32("internal_mac_transmit_errors", e.InternalMacTransmitErrors)
-			w.u32("carrier_sense_errors", e.CarrierSenseErrors)
-			w.u32("frame_too_longs", e.FrameTooLongs)
-			w.u32("internal_mac_receive_errors", e.InternalMacReceiveErrors)
-			w.u32("symbol_errors", e.SymbolErrors)
+			w.open(`,"ethernet":{`)
+			w.u32(`,"alignment_errors":`, e.AlignmentErrors)
+			w.u32(`,"fcs_errors":`, e.FCSErrors)
+			w.u32(`,"single_collision_frames":`, e.SingleCollisionFrames)
+			w.u32(`,"multiple_collision_frames":`, e.MultipleCollisionFrames)
+			w.u32(`,"sqe_test_errors":`, e.SQETestErrors)
+			w.u32(`,"deferred_transmissions":`, e.DeferredTransmissions)
+			w.u32(`,"late_collisions":`, e.LateCollisions)
+			w.u32(`,"excessive_collisions":`, e.ExcessiveCollisions)
+			w.u32(`,"internal_mac_transmit_errors":`, e.InternalMacTransmitErrors)
+			w.u32(`,"carrier_sense_errors":`, e.CarrierSenseErrors)
+			w.u32(`,"frame_too_longs":`, e.FrameTooLongs)
+			w.u32(`,"internal_mac_receive_errors":`, e.InternalMacReceiveErrors)
+			w.u32(`,"symbol_errors":`, e.SymbolErrors)
 			w.close()
 		}
 		w.close()
 	}
 	if c.HasVLAN {
 		v := &c.VLAN
-		w.open("vlan")
-		w.uint("id", uint64(v.ID))
-		w.u64("octets", v.Octets)
-		w.u32("ucast_pkts", v.Ucast)
-		w.u32("multicast_pkts", v.Multicast)
-		w.u32("broadcast_pkts", v.Broadcast)
-		w.u32("discards", v.Discards)
+		w.open(`,"vlan":{`)
+		w.uint(`,"id":`, uint64(v.ID))
+		w.u64(`,"octets":`, v.Octets)
+		w.u32(`,"ucast_pkts":`, v.Ucast)
+		w.u32(`,"multicast_pkts":`, v.Multicast)
+		w.u32(`,"broadcast_pkts":`, v.Broadcast)
+		w.u32(`,"discards":`, v.Discards)
 		w.close()
 	}
 	if c.HasProcessor {
 		p := &c.Processor
-		w.open("processor")
-		w.u32("cpu_5s_pct100", p.CPU5s)
-		w.u32("cpu_1m_pct100", p.CPU1m)
-		w.u32("cpu_5m_pct100", p.CPU5m)
-		w.u64("memory_total", p.TotalMemory)
-		w.u64("memory_free", p.FreeMemory)
+		w.open(`,"processor":{`)
+		w.u32(`,"cpu_5s_pct100":`, p.CPU5s)
+		w.u32(`,"cpu_1m_pct100":`, p.CPU1m)
+		w.u32(`,"cpu_5m_pct100":`, p.CPU5m)
+		w.u64(`,"memory_total":`, p.TotalMemory)
+		w.u64(`,"memory_free":`, p.FreeMemory)
 		w.close()
 	}
 	if c.HasDatapath {
 		d := &c.Datapath
-		w.open("datapath")
-		w.u32("hits", d.Hits)
-		w.u32("misses", d.Misses)
-		w.u32("lost", d.Lost)
-		w.u32("mask_hits", d.MaskHits)
-		w.u32("flows", d.Flows)
-		w.u32("masks", d.Masks)
+		w.open(`,"datapath":{`)
+		w.u32(`,"hits":`, d.Hits)
+		w.u32(`,"misses":`, d.Misses)
+		w.u32(`,"lost":`, d.Lost)
+		w.u32(`,"mask_hits":`, d.MaskHits)
+		w.u32(`,"flows":`, d.Flows)
+		w.u32(`,"masks":`, d.Masks)
 		w.close()
 	}
 	if c.HasAppResources {
 		a := &c.AppResources
-		w.open("app")
-		w.u32("user_time_ms", a.UserTimeMs)
-		w.u32("system_time_ms", a.SystemTimeMs)
-		w.u64("memory_used", a.MemUsed)
-		w.u64("memory_max", a.MemMax)
-		w.u32("fd_open", a.FDOpen)
-		w.u32("fd_max", a.FDMax)
-		w.u32("conn_open", a.ConnOpen)
-		w.u32("conn_max", a.ConnMax)
+		w.open(`,"app":{`)
+		w.u32(`,"user_time_ms":`, a.UserTimeMs)
+		w.u32(`,"system_time_ms":`, a.SystemTimeMs)
+		w.u64(`,"memory_used":`, a.MemUsed)
+		w.u64(`,"memory_max":`, a.MemMax)
+		w.u32(`,"fd_open":`, a.FDOpen)
+		w.u32(`,"fd_max":`, a.FDMax)
+		w.u32(`,"conn_open":`, a.ConnOpen)
+		w.u32(`,"conn_max":`, a.ConnMax)
 		w.close()
 	}
 	writeHostCounters(&w, c)
@@ -722,78 +727,78 @@ func writeHostCounters(w *jsonw, c *Counter) {
 	if !c.HasHostCPU && !c.HasHostMemory && !c.HasHostDisk && !c.HasHostNet {
 		return
 	}
-	w.open("host")
+	w.open(`,"host":{`)
 	if c.HasHostCPU {
 		h := &c.HostCPU
-		w.open("cpu")
+		w.open(`,"cpu":{`)
 		for _, l := range []struct {
 			k string
 			v float32
-		}{{"load_1m", h.Load1}, {"load_5m", h.Load5}, {"load_15m", h.Load15}} {
+		}{{`,"load_1m":`, h.Load1}, {`,"load_5m":`, h.Load5}, {`,"load_15m":`, h.Load15}} {
 			if l.v >= 0 && !math.IsInf(float64(l.v), 0) && !math.IsNaN(float64(l.v)) { // negative: unknown
 				w.key(l.k)
 				w.b = strconv.AppendFloat(w.b, float64(l.v), 'f', -1, 32)
 			}
 		}
-		w.u32("processes_running", h.ProcRun)
-		w.u32("processes", h.ProcTotal)
-		w.u32("count", h.CPUs)
-		w.u32("speed_mhz", h.SpeedMHz)
-		w.u32("uptime_s", h.UptimeSec)
-		w.u32("user_ms", h.User)
-		w.u32("nice_ms", h.Nice)
-		w.u32("system_ms", h.System)
-		w.u32("idle_ms", h.Idle)
-		w.u32("iowait_ms", h.IOWait)
-		w.u32("irq_ms", h.Intr)
-		w.u32("softirq_ms", h.SoftIntr)
-		w.u32("interrupts", h.Interrupts)
-		w.u32("context_switches", h.Contexts)
+		w.u32(`,"processes_running":`, h.ProcRun)
+		w.u32(`,"processes":`, h.ProcTotal)
+		w.u32(`,"count":`, h.CPUs)
+		w.u32(`,"speed_mhz":`, h.SpeedMHz)
+		w.u32(`,"uptime_s":`, h.UptimeSec)
+		w.u32(`,"user_ms":`, h.User)
+		w.u32(`,"nice_ms":`, h.Nice)
+		w.u32(`,"system_ms":`, h.System)
+		w.u32(`,"idle_ms":`, h.Idle)
+		w.u32(`,"iowait_ms":`, h.IOWait)
+		w.u32(`,"irq_ms":`, h.Intr)
+		w.u32(`,"softirq_ms":`, h.SoftIntr)
+		w.u32(`,"interrupts":`, h.Interrupts)
+		w.u32(`,"context_switches":`, h.Contexts)
 		w.close()
 	}
 	if c.HasHostMemory {
 		m := &c.HostMemory
-		w.open("memory")
-		w.u64("total", m.Total)
-		w.u64("free", m.Free)
-		w.u64("shared", m.Shared)
-		w.u64("buffers", m.Buffers)
-		w.u64("cached", m.Cached)
-		w.u64("swap_total", m.SwapTotal)
-		w.u64("swap_free", m.SwapFree)
-		w.u32("page_in", m.PageIn)
-		w.u32("page_out", m.PageOut)
-		w.u32("swap_in", m.SwapIn)
-		w.u32("swap_out", m.SwapOut)
+		w.open(`,"memory":{`)
+		w.u64(`,"total":`, m.Total)
+		w.u64(`,"free":`, m.Free)
+		w.u64(`,"shared":`, m.Shared)
+		w.u64(`,"buffers":`, m.Buffers)
+		w.u64(`,"cached":`, m.Cached)
+		w.u64(`,"swap_total":`, m.SwapTotal)
+		w.u64(`,"swap_free":`, m.SwapFree)
+		w.u32(`,"page_in":`, m.PageIn)
+		w.u32(`,"page_out":`, m.PageOut)
+		w.u32(`,"swap_in":`, m.SwapIn)
+		w.u32(`,"swap_out":`, m.SwapOut)
 		w.close()
 	}
 	if c.HasHostDisk {
 		k := &c.HostDisk
-		w.open("disk")
-		w.u64("total", k.Total)
-		w.u64("free", k.Free)
+		w.open(`,"disk":{`)
+		w.u64(`,"total":`, k.Total)
+		w.u64(`,"free":`, k.Free)
 		if k.PartMaxUsed >= 0 {
-			w.uint("part_max_used_pct100", uint64(k.PartMaxUsed))
+			w.uint(`,"part_max_used_pct100":`, uint64(k.PartMaxUsed))
 		}
-		w.u32("reads", k.Reads)
-		w.u64("read_bytes", k.BytesRead)
-		w.u32("read_time_ms", k.ReadTimeMs)
-		w.u32("writes", k.Writes)
-		w.u64("write_bytes", k.BytesWritten)
-		w.u32("write_time_ms", k.WriteTimeMs)
+		w.u32(`,"reads":`, k.Reads)
+		w.u64(`,"read_bytes":`, k.BytesRead)
+		w.u32(`,"read_time_ms":`, k.ReadTimeMs)
+		w.u32(`,"writes":`, k.Writes)
+		w.u64(`,"write_bytes":`, k.BytesWritten)
+		w.u32(`,"write_time_ms":`, k.WriteTimeMs)
 		w.close()
 	}
 	if c.HasHostNet {
 		n := &c.HostNet
-		w.open("net")
-		w.u64("in_bytes", n.BytesIn)
-		w.u32("in_pkts", n.PktsIn)
-		w.u32("in_errors", n.ErrsIn)
-		w.u32("in_drops", n.DropsIn)
-		w.u64("out_bytes", n.BytesOut)
-		w.u32("out_pkts", n.PktsOut)
-		w.u32("out_errors", n.ErrsOut)
-		w.u32("out_drops", n.DropsOut)
+		w.open(`,"net":{`)
+		w.u64(`,"in_bytes":`, n.BytesIn)
+		w.u32(`,"in_pkts":`, n.PktsIn)
+		w.u32(`,"in_errors":`, n.ErrsIn)
+		w.u32(`,"in_drops":`, n.DropsIn)
+		w.u64(`,"out_bytes":`, n.BytesOut)
+		w.u32(`,"out_pkts":`, n.PktsOut)
+		w.u32(`,"out_errors":`, n.ErrsOut)
+		w.u32(`,"out_drops":`, n.DropsOut)
 		w.close()
 	}
 	w.close()

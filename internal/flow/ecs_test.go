@@ -114,6 +114,11 @@ func BenchmarkAppendJSON(b *testing.B) {
 		recs = append(recs, res.Flows...)
 	}
 	buf := make([]byte, 0, 4096)
+	size := 0
+	for j := range recs {
+		size += len(recs[j].AppendJSON(buf[:0]))
+	}
+	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		for j := range recs {
@@ -121,4 +126,6 @@ func BenchmarkAppendJSON(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N*len(recs))/b.Elapsed().Seconds(), "records/s")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(recs)), "ns/record")
+	b.ReportMetric(float64(size)/float64(len(recs)), "bytes/record")
 }

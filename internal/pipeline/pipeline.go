@@ -68,6 +68,9 @@ type Config struct {
 	// Enrichers make, for each input goroutine, the enrichers its records
 	// go through after the interface inventory, in order.
 	Enrichers []func() Enricher
+	// Observers see every batch before the outputs, in the input
+	// goroutine that made it (see Observer).
+	Observers []Observer
 	// Wait makes a full queue hold up the input instead of dropping:
 	// right for reading files, wrong for live UDP, where holding up the
 	// socket only moves the loss into the kernel, uncounted by us.
@@ -78,6 +81,16 @@ type Config struct {
 // (e.g. a sample that is no flow at all); Keep runs after every Enrich.
 type Filter interface {
 	Keep(*flow.Record) bool
+}
+
+// Observer looks at every batch, in the input goroutine that filled it,
+// before it goes to the outputs: for quick in-memory accounting (the
+// accuracy tracker) that would otherwise be an output of its own, with a
+// queue holding batches and a goroutine to wake for each. Observe must be
+// safe for concurrent use (each input socket calls it), must not keep the
+// slices, and must not change them.
+type Observer interface {
+	Observe(flows []flow.Record, counters []flow.Counter)
 }
 
 // Enricher adds information to a flow record. Each input goroutine has its
@@ -196,8 +209,9 @@ func (p *Pipeline) dispatch(b *Batch) {
 	}
 }
 
-// Close waits for the outputs to write what is queued, then closes them.
-// Inputs must be stopped first.
+// Close waits for the outputs to write what is queued, then closes them,
+// then the observers that have a Close method. Inputs must be stopped
+// first.
 func (p *Pipeline) Close() error {
 	if p.stopped {
 		return nil
@@ -211,6 +225,15 @@ func (p *Pipeline) Close() error {
 	for _, q := range p.outputs {
 		if err := q.out.Close(); err != nil {
 			errs = append(errs, err)
+		}
+	}
+	// Then the observers that have something to close (an aggregator
+	// flushes its interval to its output and closes it).
+	for _, o := range p.cfg.Observers {
+		if c, ok := o.(interface{ Close() error }); ok {
+			if err := c.Close(); err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
 	return errors.Join(errs...)
@@ -371,6 +394,9 @@ func (h *handler) Flush() {
 	}
 	b := h.batch
 	h.batch = nil
+	for _, o := range h.p.cfg.Observers {
+		o.Observe(b.Flows, b.Counters)
+	}
 	h.p.dispatch(b)
 }
 

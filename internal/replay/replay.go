@@ -67,6 +67,15 @@ type Options struct {
 	// loss or restarts. With several Sockets, Rewrite is called from several
 	// goroutines at once and must be safe for that.
 	Rewrite func(loop int, d []byte)
+
+	// SocketRewrite, if set, is called once per sending socket (with its
+	// index, from 0) before sending starts, and returns that socket's
+	// Rewrite, used instead of Rewrite. Each is called from its socket's
+	// goroutine only, so it may keep unlocked state: a sender that makes
+	// every socket an exporter of its own, with its own sequence
+	// numbers, so that several sockets do not look like one reordered
+	// stream.
+	SocketRewrite func(socket int) func(loop int, d []byte)
 }
 
 // Stats reports what was done. Errors counts datagrams the kernel refused,
@@ -143,8 +152,12 @@ func Run(ctx context.Context, datagrams [][]byte, opt Options) (Stats, error) {
 	)
 	start := time.Now()
 	for i, c := range conns {
+		rewrite := opt.Rewrite
+		if opt.SocketRewrite != nil {
+			rewrite = opt.SocketRewrite(i)
+		}
 		wg.Go(func() {
-			st, err := s.run(runCtx, c, i, sockets, start, opt.Rewrite)
+			st, err := s.run(runCtx, c, i, sockets, start, rewrite)
 			mu.Lock()
 			defer mu.Unlock()
 			total.Sent += st.Sent

@@ -90,6 +90,42 @@ func bothSenders(t *testing.T, test func(t *testing.T)) {
 
 func TestLoopsAndRewrite(t *testing.T) { bothSenders(t, testLoopsAndRewrite) }
 
+func TestSocketRewrite(t *testing.T) {
+	s := listen(t)
+	ds := makeDatagrams(10, 100)
+	var mu sync.Mutex
+	calls := map[int]int{}
+	st, err := Run(context.Background(), ds, Options{
+		To:      s.addr(),
+		Loops:   2,
+		Sockets: 2,
+		Rewrite: func(int, []byte) { t.Error("Rewrite called although SocketRewrite is set") },
+		SocketRewrite: func(socket int) func(int, []byte) {
+			n := 0 // the socket's own state, unlocked
+			return func(loop int, d []byte) {
+				n++
+				mu.Lock()
+				calls[socket] = n
+				mu.Unlock()
+				d[0] = byte('a' + socket)
+			}
+		},
+	})
+	if err != nil || st.Sent != 20 {
+		t.Fatalf("sent %d, %v", st.Sent, err)
+	}
+	if calls[0] != 10 || calls[1] != 10 {
+		t.Errorf("calls per socket %v, want 10 each", calls)
+	}
+	per := map[byte]int{}
+	for _, g := range s.wait(20) {
+		per[g[0]]++
+	}
+	if per['a'] != 10 || per['b'] != 10 {
+		t.Errorf("datagrams per socket mark %v", per)
+	}
+}
+
 func testLoopsAndRewrite(t *testing.T) {
 	s := listen(t)
 	ds := makeDatagrams(10, 100)

@@ -139,15 +139,21 @@ func (t *Tracker) Close() error { return nil }
 
 // Write implements pipeline.Output.
 func (t *Tracker) Write(b *pipeline.Batch) error {
+	t.Observe(b.Flows, nil)
+	return nil
+}
+
+// Observe implements pipeline.Observer: flowlens run has the tracker look
+// at each batch in the input goroutine, with no queue of its own.
+func (t *Tracker) Observe(flows []flow.Record, _ []flow.Counter) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for i := range b.Flows {
-		t.add(&b.Flows[i])
+	for i := range flows {
+		t.add(&flows[i])
 	}
 	if now := t.now(); now.Sub(t.lastSweep) >= time.Second {
 		t.sweep(now)
 	}
-	return nil
 }
 
 const (

@@ -79,7 +79,7 @@ func fullRecords() ([]flow.Record, flow.Counter) {
 	}
 	ep := flow.Endpoint{Present: true, Src: a("192.0.2.1"), Dst: a("192.0.2.2"), Proto: 17, SrcPort: 1, DstPort: 4789}
 	r := flow.Record{
-		Time: t0, Agent: a("127.0.0.1"), SamplingRate: 64, FrameLength: 102, Stripped: 4, HeaderLength: 98, HeaderProto: 1,
+		Time: t0, Agent: a("127.0.0.1"), SamplingRate: 64, FrameLength: 102, Stripped: 4, HeaderLength: 98, HeaderProto: 1, Drops: 1,
 		In:     flow.Port{Format: flow.PortSingle, Index: 3, Name: "tap1", HasOFPort: true, OFPort: 1, Speed: 1e9, VLAN: 5, HasVLAN: true},
 		Out:    flow.Port{Format: flow.PortSingle, Index: 4, Name: "tap2", HasOFPort: true, OFPort: 2, Speed: 1e9, VLAN: 6, HasVLAN: true},
 		Packet: pk, Parsed: flow.LayerInnerL4, Truncated: true, Tunnel: flow.TunnelVXLAN, VNI: 7, HasVNI: true, Inner: pk, InnerPresent: true,

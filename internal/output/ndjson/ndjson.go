@@ -60,6 +60,12 @@ type Writer struct {
 	stopOnce sync.Once
 }
 
+// bufSize is the buffer for counter lines and small batches. Encoded
+// flows larger than it go to the file straight from the encoding buffer
+// (bufio writes a chunk larger than its free space without copying it
+// when it holds nothing): a 256 KiB buffer copied every byte once more.
+const bufSize = 16 << 10
+
 // parallelMin is the smallest batch whose flows are encoded in two halves:
 // below it the hand-off costs more than it saves.
 const parallelMin = 32
@@ -92,7 +98,7 @@ func New(cfg Config) (*Writer, error) {
 		go w.encoder()
 	}
 	if cfg.Path == "-" {
-		w.w = bufio.NewWriterSize(os.Stdout, 256<<10)
+		w.w = bufio.NewWriterSize(os.Stdout, bufSize)
 		return w, nil
 	}
 	if err := w.open(); err != nil {
@@ -118,7 +124,7 @@ func (w *Writer) open() error {
 	}
 	w.torn += torn
 	w.f, w.size, w.good, w.opened = f, size, size, w.now()
-	w.w = bufio.NewWriterSize(f, 256<<10)
+	w.w = bufio.NewWriterSize(f, bufSize)
 	return nil
 }
 
