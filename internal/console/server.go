@@ -6,12 +6,12 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"github.com/flowlens/flowlens/internal/secret"
 	"github.com/flowlens/flowlens/internal/unanswered"
 	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path"
 	"strings"
 	"sync"
@@ -29,23 +29,7 @@ const (
 )
 
 // Secret is a token or password hash; it prints as "[redacted]".
-type Secret string
-
-func (s Secret) String() string {
-	if s == "" {
-		return ""
-	}
-	return "[redacted]"
-}
-
-// GoString implements fmt.GoStringer (%#v).
-func (s Secret) GoString() string { return `"` + s.String() + `"` }
-
-// MarshalYAML keeps secrets out of dumped configurations.
-func (s Secret) MarshalYAML() (any, error) { return s.String(), nil }
-
-// MarshalJSON keeps secrets out of JSON dumps.
-func (s Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + s.String() + `"`), nil }
+type Secret = secret.Secret
 
 // Auth configures who may use the console.
 type Auth struct {
@@ -117,12 +101,11 @@ func readSecret(inline Secret, file, what string) (string, error) {
 	if file == "" {
 		return string(inline), nil
 	}
-	b, err := os.ReadFile(file)
+	s, err := secret.ReadFile(file, "console.auth."+what)
 	if err != nil {
 		return "", fmt.Errorf("console.auth.%s_file: %w", what, err)
 	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	return strings.TrimSpace(line), nil
+	return string(s), nil
 }
 
 // Validate checks the configuration, including the rule that the console

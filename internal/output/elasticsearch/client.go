@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/flowlens/flowlens/internal/secret"
 	"io"
 	"net"
 	"net/http"
@@ -90,7 +91,7 @@ func (c *client) base() string {
 func (c *client) redact(s string) string {
 	for _, sec := range c.secrets {
 		if sec != "" {
-			s = strings.ReplaceAll(s, sec, redacted)
+			s = strings.ReplaceAll(s, sec, secret.Redacted)
 		}
 	}
 	return s

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/flowlens/flowlens/internal/secret"
 	"net/url"
 	"os"
 	"strings"
@@ -39,26 +40,7 @@ const (
 
 // Secret is a password, API key or token. It prints as "[redacted]" so
 // that it cannot end up in a log line, an error or `flowlens config`.
-type Secret string
-
-const redacted = "[redacted]"
-
-// String implements fmt.Stringer.
-func (s Secret) String() string {
-	if s == "" {
-		return ""
-	}
-	return redacted
-}
-
-// GoString implements fmt.GoStringer (%#v).
-func (s Secret) GoString() string { return `"` + s.String() + `"` }
-
-// MarshalYAML keeps secrets out of dumped configurations.
-func (s Secret) MarshalYAML() (any, error) { return s.String(), nil }
-
-// MarshalJSON keeps secrets out of JSON dumps.
-func (s Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + s.String() + `"`), nil }
+type Secret = secret.Secret
 
 // Auth holds credentials. At most one kind may be set: an API key, a
 // bearer token, or a user name and password. Each secret can come from the
@@ -301,16 +283,7 @@ func readSecret(s Secret, file, what string) (Secret, error) {
 	if s != "" || file == "" {
 		return s, nil
 	}
-	b, err := os.ReadFile(file)
-	if err != nil {
-		// The error names the file, never its content.
-		return "", fmt.Errorf("cannot read the %s file: %w", what, err)
-	}
-	v := strings.TrimRight(string(b), "\r\n")
-	if v == "" {
-		return "", fmt.Errorf("the %s file %s is empty", what, file)
-	}
-	return Secret(v), nil
+	return secret.ReadFile(file, what)
 }
 
 // credentials is Auth resolved: the Authorization header value and the
@@ -392,7 +365,7 @@ func redactURL(s string) string {
 	if err != nil || u.User == nil {
 		if i := strings.Index(s, "@"); i >= 0 {
 			if j := strings.Index(s, "://"); j >= 0 && j < i {
-				return s[:j+3] + redacted + s[i:]
+				return s[:j+3] + secret.Redacted + s[i:]
 			}
 		}
 		return s

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"github.com/flowlens/flowlens/internal/secret"
 	"io"
 	stdlog "log"
 	"math/big"
@@ -317,7 +318,7 @@ func TestSecretsNeverInErrorsOrLogs(t *testing.T) {
 	if _, err := New(cfg, nil); err == nil || !strings.Contains(err.Error(), "password file") {
 		t.Errorf("missing password file: %v", err)
 	}
-	if s := fmt.Sprint(Secret(pw)); s != redacted {
+	if s := fmt.Sprint(Secret(pw)); s != secret.Redacted {
 		t.Errorf("Secret prints as %q", s)
 	}
 	if b, _ := json.Marshal(Auth{Password: pw}); strings.Contains(string(b), pw) {
