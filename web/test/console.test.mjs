@@ -918,8 +918,8 @@ describe('time, saved views, export, OpenStack-first defaults (issue 16 points 4
     ({ name, text } = await csvOf('.peers-panel'));
     assert.match(name, /^flowlens-map-.*-peers-by-traffic\.csv$/);
     const rows = text.trim().split('\r\n');
-    assert.equal(rows[0], 'Peer,Where,AS,Direction,Bytes');
-    assert.match(rows[1], /^203\.0\.113\.10,"Frankfurt am Main, DE",AS64500,outbound,\d+$/);
+    assert.equal(rows[0], 'Peer,Where,AS,AS organisation,Direction,Bytes');
+    assert.match(rows[1], /^203\.0\.113\.10,"Frankfurt am Main, DE",AS64500,Example Carrier DE,outbound,\d+$/);
     // A fixed range names the file with it.
     await act(() => page.goto(at(mock.url, '?view=talkers&from=' + encodeURIComponent(new Date((fx.NOW - 1800) * 1000).toISOString()) + '&to=' + encodeURIComponent(new Date(fx.NOW * 1000).toISOString()))));
     ({ name } = await csvOf('.links-panel'));
