@@ -343,7 +343,14 @@ function renderFilterbar(): void {
         h('code', null, exprError.text.slice(0, exprError.position), h('mark', null, exprError.text.slice(exprError.position, exprError.position + 1) || ' '), exprError.text.slice(exprError.position + 1)),
       )
     : null;
+  // Port counters and exporters are not flows: filters do not apply there,
+  // and the bar says so rather than seem to.
+  const ignored = (state.view === 'ports' || state.view === 'agents') && (state.filters.length > 0 || !!state.expr);
+  filterbar.classList.toggle('ignored', ignored);
   filterbar.append(
+    ...(ignored
+      ? [h('span.ignored-note', { 'data-testid': 'filters-ignored', role: 'note' }, 'Not applied in this view (port counters and exporters are not flows):')]
+      : []),
     exprForm,
     ...(exprMsg ? [exprMsg] : []),
     h('span.lbl', null, 'Filters'),

@@ -154,6 +154,15 @@ describe('traffic view', () => {
     assert.equal(new URL(page.url()).searchParams.get('expr'), null);
   });
 
+  test('views that read no flows (ports, agents) say the filters are not applied there', async () => {
+    await act(() => page.goto(at(mock.url, '?view=ports&filter=proto%3Dudp')));
+    assert.match(await page.locator('[data-testid=filters-ignored]').textContent(), /Not applied in this view/);
+    assert.equal(await page.locator('.chip[data-filter="proto=udp"]').count(), 1, 'the filter stays for the other views');
+    await act(() => page.goto(at(mock.url, '?filter=proto%3Dudp')));
+    assert.equal(await page.locator('[data-testid=filters-ignored]').count(), 0);
+    await act(() => page.locator('.chip button.x').click());
+  });
+
   test('metric, stacking dimension and time presets reach the API', async () => {
     let mark = await act(() => page.locator('[data-testid=metric] button[data-value=packets]').click());
     assert.equal(since(mark, 'timeseries')[0].get('metric'), 'pps');
