@@ -40,6 +40,7 @@ export interface State {
   agent: string; // ports view
   ports: string[]; // selected ports "agent|sub_agent|index"
   group: string; // blocked view: '' | project | vm | security_groups
+  compare: boolean; // traffic view: overlay the previous period's total
   vm: string; // VM page: the VM (name, else id, as flows hold it)
   project: string; // project page
 }
@@ -69,6 +70,7 @@ export const DEFAULTS: State = {
   agent: '',
   ports: [],
   group: '',
+  compare: false,
   vm: '',
   project: '',
 };
@@ -137,6 +139,7 @@ export function parse(search: string): State {
   s.ports = q.getAll('port');
   const g = q.get('group') || '';
   if (GROUPS.includes(g)) s.group = g;
+  s.compare = q.get('compare') === '1';
   s.vm = q.get('vm') || '';
   s.project = q.get('project') || '';
   return s;
@@ -161,6 +164,7 @@ export function serialize(s: State): string {
   if (s.agent) q.set('agent', s.agent);
   s.ports.forEach((p) => q.append('port', p));
   if (s.group) q.set('group', s.group);
+  if (s.compare) q.set('compare', '1');
   if (s.vm) q.set('vm', s.vm);
   if (s.project) q.set('project', s.project);
   const str = q.toString();

@@ -154,6 +154,24 @@ describe('traffic view', () => {
     assert.equal(new URL(page.url()).searchParams.get('expr'), null);
   });
 
+  test('previous period: the total of the period just before, at the same step, shifted onto this range', async () => {
+    await act(() => page.goto(at(mock.url)));
+    const mark = await act(() => page.locator('[data-testid=compare]').check());
+    assert.equal(new URL(page.url()).searchParams.get('compare'), '1');
+    const [cur, prev] = since(mark, 'timeseries');
+    assert.ok(cur && prev, 'two time series queries');
+    assert.equal(prev.get('by'), '');
+    const curResp = await (await fetch(mock.url + 'api/v1/timeseries?' + cur.toString())).json();
+    const len = Date.parse(curResp.to) - Date.parse(curResp.from);
+    assert.equal(Date.parse(prev.get('to')), Date.parse(curResp.from));
+    assert.equal(Date.parse(prev.get('from')), Date.parse(curResp.from) - len);
+    assert.equal(prev.get('step'), String(curResp.step));
+    const legend = (await rowsText('[data-testid=legend-table] tbody tr')).map((r) => r[0]);
+    assert.ok(legend.includes('previous period (total)'), legend.join(', '));
+    await act(() => page.locator('[data-testid=compare]').uncheck());
+    assert.equal(new URL(page.url()).searchParams.get('compare'), null);
+  });
+
   test('views that read no flows (ports, agents) say the filters are not applied there', async () => {
     await act(() => page.goto(at(mock.url, '?view=ports&filter=proto%3Dudp')));
     assert.match(await page.locator('[data-testid=filters-ignored]').textContent(), /Not applied in this view/);

@@ -25,6 +25,12 @@ function mount(root: HTMLElement, ctx: Ctx): void {
     segmented(s.metric, [['bits', 'bits/s'], ['packets', 'packets/s']], (v) => ctx.set({ metric: v as 'bits' | 'packets' }), { 'data-testid': 'metric' }),
     h('label', null, 'by ', select(s.by, dimOptions('total (no split)'), (v) => ctx.set({ by: v }), { 'data-testid': 'stack-by', 'aria-label': 'Stack by' })),
     select(String(s.top), TOP_N, (v) => ctx.set({ top: +v }), { 'aria-label': 'Number of series' }),
+    h(
+      'label.compare',
+      { title: 'Overlay the total of the period just before this one (same length), shifted onto this range' },
+      h('input', { type: 'checkbox', checked: s.compare, 'data-testid': 'compare', onchange: (ev: Event) => ctx.set({ compare: (ev.target as HTMLInputElement).checked }) }),
+      ' previous period',
+    ),
   ];
   const title = (s.metric === 'bits' ? 'Bits/s' : 'Packets/s') + (s.by ? ' by ' + dimLabel(s.by) : '');
   const p = panel(title, tools, 'ts-panel');
@@ -77,11 +83,24 @@ async function load(ctx: Ctx): Promise<void> {
   notes.reset();
   const q = common(s);
   const jobs: Array<Promise<void>> = [];
+  const metric = s.metric === 'bits' ? 'bps' : 'pps';
   jobs.push(
-    get<TimeseriesResp>('timeseries', { ...q, metric: s.metric === 'bits' ? 'bps' : 'pps', by: s.by, top: s.top }, ctx.signal)
-      .then((r) => {
+    get<TimeseriesResp>('timeseries', { ...q, metric, by: s.by, top: s.top }, ctx.signal)
+      .then(async (r) => {
         notes.add(r.notes);
-        drawSeries(ctx, r);
+        // The previous period: the same length just before, at the same
+        // step, drawn shifted onto this range.
+        let prev: TimeseriesResp | null = null;
+        const len = r.timestamps.length ? (Date.parse(r.to) - Date.parse(r.from)) / 1000 : 0;
+        if (s.compare && len > 0) {
+          const from = new Date(Date.parse(r.from) - len * 1000).toISOString();
+          prev = await get<TimeseriesResp>('timeseries', { ...q, from, to: r.from, metric, by: '', step: r.step }, ctx.signal).catch((e) => {
+            if (isAbort(e)) throw e;
+            notes.add(['previous period: ' + errorText(e)]);
+            return null;
+          });
+        }
+        drawSeries(ctx, r, prev, len);
       })
       .catch((e) => {
         if (isAbort(e)) throw e;
@@ -106,7 +125,7 @@ async function load(ctx: Ctx): Promise<void> {
   await Promise.all(jobs);
 }
 
-function drawSeries(ctx: Ctx, r: TimeseriesResp): void {
+function drawSeries(ctx: Ctx, r: TimeseriesResp, prev: TimeseriesResp | null = null, shiftSec = 0): void {
   if (!ts) return;
   const s = ctx.state;
   const unit = s.metric === 'bits' ? fmt.bps : fmt.pps;
@@ -159,8 +178,16 @@ function drawSeries(ctx: Ctx, r: TimeseriesResp): void {
   // Legend table: what each colour is, with avg / max / p95 / last.
   const stats = series.map((x, i) => {
     const vals = x.values.filter((v): v is number => v !== null && v !== undefined);
-    return { key: x.key === 'other' ? 'other' : keyText(x.key, s.by), raw: x.key, colour: color(i, x.key), ...fmt.stats(vals) };
+    return { key: x.key === 'other' ? 'other' : keyText(x.key, s.by), raw: x.key as string | null, colour: color(i, x.key), ...fmt.stats(vals) };
   });
+  // The previous period's total, on this range's time axis.
+  const PREV = '#5b6770';
+  const prevSeries = prev?.series?.[0];
+  const prevData: Array<[number, number | null]> = prevSeries ? (prev!.timestamps || []).map((t, j) => [(t + shiftSec) * 1000, prevSeries.values[j] ?? null]) : [];
+  if (prevSeries) {
+    const vals = prevSeries.values.filter((v): v is number => v !== null && v !== undefined);
+    stats.push({ key: 'previous period (total)', raw: '\u0000previous', colour: PREV, ...fmt.stats(vals) });
+  }
   const cols: Column<(typeof stats)[number]>[] = [
     { label: s.by ? dimShort(s.by) : 'Series', cell: (x) => h('span', { title: keyTitle(x.raw, s.by) }, swatch(x.colour), x.key), csv: (x) => x.key },
     { label: 'avg', cls: 'num', cell: (x) => unit(x.avg), csv: (x) => x.avg },
@@ -174,7 +201,7 @@ function drawSeries(ctx: Ctx, r: TimeseriesResp): void {
       ? table(cols, stats, {
           testid: 'legend-table',
           rowTitle: s.by ? 'Click: filter on this · shift-click: exclude' : undefined,
-          onRow: s.by ? (x, ev) => filterable(s.by, x.raw) && x.raw !== 'other' && ctx.addFilter(s.by, String(x.raw), ev.shiftKey) : undefined,
+          onRow: s.by ? (x, ev) => filterable(s.by, x.raw) && x.raw !== 'other' && x.raw !== '\u0000previous' && ctx.addFilter(s.by, String(x.raw), ev.shiftKey) : undefined,
         })
       : h('span'),
   );
@@ -216,6 +243,19 @@ function drawSeries(ctx: Ctx, r: TimeseriesResp): void {
       data: stepped ? [...times.map((t, j) => [t, x.values[j] ?? null]), [xmax!, x.values[times.length - 1] ?? null]] : times.map((t, j) => [t, x.values[j] ?? null]),
     })),
   };
+  if (prevData.length) {
+    (opt.series as unknown[]).push({
+      type: 'line',
+      name: 'previous period (total)',
+      symbol: 'none',
+      connectNulls: false,
+      lineStyle: { width: 1.5, type: 'dashed' },
+      color: PREV,
+      step: stepped ? 'end' : undefined,
+      data: prevData,
+      z: 5,
+    });
+  }
   ts.setOption(opt, true);
 }
 
