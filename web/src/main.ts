@@ -315,6 +315,50 @@ function renderFilterbar(): void {
     'aria-label': 'Filter expression',
     'data-testid': 'expr',
   });
+  // Completion of dimension names where a comparison starts (after
+  // and/or/not/"(" or at the start): the word before the caret.
+  const suggest = h('ul.expr-suggest', { 'data-testid': 'expr-suggest', hidden: true });
+  const complete = () => {
+    const v = exprIn.value;
+    const caret = exprIn.selectionStart ?? v.length;
+    const before = v.slice(0, caret);
+    const m = /(^|[\s(])([A-Za-z_]*)$/.exec(before);
+    const prev = before.slice(0, before.length - (m ? m[2].length : 0)).trim().split(/[\s(]+/).pop() || '';
+    const atStart = !prev || /^(and|or|not)$/i.test(prev) || before.slice(0, before.length - (m ? m[2].length : 0)).trimEnd().endsWith('(');
+    clear(suggest);
+    if (!m || !atStart || !m[2]) {
+      suggest.hidden = true;
+      return;
+    }
+    const word = m[2].toLowerCase();
+    const opts = filterOptions().filter(([n]) => n.startsWith(word) && n !== word).slice(0, 8);
+    for (const [n, l] of opts) {
+      suggest.append(
+        h('li', {
+          'data-value': n,
+          title: l,
+          onmousedown: (ev: MouseEvent) => {
+            ev.preventDefault();
+            exprIn.value = before.slice(0, before.length - m[2].length) + n + ' = ' + v.slice(caret);
+            const at = before.length - m[2].length + n.length + 3;
+            exprIn.setSelectionRange(at, at);
+            clear(suggest);
+            suggest.hidden = true;
+          },
+        }, h('b', null, n), ' ', h('small', null, l)),
+      );
+    }
+    suggest.hidden = opts.length === 0;
+  };
+  exprIn.addEventListener('input', complete);
+  exprIn.addEventListener('blur', () => window.setTimeout(() => (suggest.hidden = true), 150));
+  exprIn.addEventListener('keydown', (ev: KeyboardEvent) => {
+    const first = suggest.querySelector('li');
+    if (ev.key === 'Tab' && !suggest.hidden && first) {
+      ev.preventDefault();
+      first.dispatchEvent(new MouseEvent('mousedown'));
+    } else if (ev.key === 'Escape') suggest.hidden = true;
+  });
   const exprForm = h(
     'form.expr',
     {
@@ -330,7 +374,7 @@ function renderFilterbar(): void {
         else renderFilterbar();
       },
     },
-    exprIn,
+    h('span.expr-in', null, exprIn, suggest),
     h('button', { type: 'submit', title: 'and, or, not, ( ); = != < <= > >=; CIDR prefixes, port ranges LO-HI; names in any case (docs/api.md)' }, 'Apply'),
     state.expr || exprError ? h('button.x', { type: 'button', title: 'Clear the expression', 'aria-label': 'Clear the expression', onclick: () => ((exprError = null), set({ expr: '' })) }, '×') : null,
   );

@@ -154,6 +154,22 @@ describe('traffic view', () => {
     assert.equal(new URL(page.url()).searchParams.get('expr'), null);
   });
 
+  test('filter expression: dimension names complete where a comparison starts (Tab or a click)', async () => {
+    await act(() => page.goto(at(mock.url)));
+    const input = page.locator('[data-testid=expr]');
+    await input.click();
+    await input.pressSequentially('vm = web-1 and dst_p');
+    await page.locator('[data-testid=expr-suggest] li').first().waitFor();
+    const names = await page.locator('[data-testid=expr-suggest] li').evaluateAll((lis) => lis.map((li) => li.dataset.value));
+    assert.deepEqual(names, ['dst_port', 'dst_project']);
+    await input.press('Tab');
+    assert.equal(await input.inputValue(), 'vm = web-1 and dst_port = ');
+    // no completion in a value's place
+    await input.pressSequentially('8');
+    assert.equal(await page.locator('[data-testid=expr-suggest]').isHidden(), true);
+    await input.fill('');
+  });
+
   test('previous period: the total of the period just before, at the same step, shifted onto this range', async () => {
     await act(() => page.goto(at(mock.url)));
     const mark = await act(() => page.locator('[data-testid=compare]').check());
