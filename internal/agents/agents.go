@@ -5,6 +5,7 @@
 package agents
 
 import (
+	"github.com/flowlens/flowlens/internal/lograte"
 	"maps"
 	"net/netip"
 	"sort"
@@ -46,9 +47,9 @@ type Stats struct {
 	// included: this exporter has shown that it counts a datagram's own
 	// Step in its sequence number; gaps are measured that way from then on.
 	included bool
-	lastLog  time.Time
-	// lastConflictLog: when a second source was last reported.
-	lastConflictLog time.Time
+	errLog   lograte.Limiter
+	// conflictLog: a second source is reported at most once a minute.
+	conflictLog lograte.Limiter
 	// marks: the datagram count every markEvery, for the recent rate.
 	marks [rateMarks]mark
 	nmark int
@@ -233,8 +234,8 @@ func (s *Stats) Observe(now time.Time, o *Observation) (lost uint64, logIt bool)
 			s.Source = o.Source
 		case o.Source != s.Source:
 			s.OtherSources++
-			if now.Sub(s.lastConflictLog) >= time.Minute {
-				s.lastConflictLog, o.LogConflict = now, true
+			if ok, _ := s.conflictLog.Allow(now, time.Minute); ok {
+				o.LogConflict = true
 			}
 		}
 	}
@@ -243,8 +244,8 @@ func (s *Stats) Observe(now time.Time, o *Observation) (lost uint64, logIt bool)
 	}
 	if o.Error != "" {
 		s.Errors[o.Error]++
-		if now.Sub(s.lastLog) >= 10*time.Second {
-			s.lastLog, logIt = now, true
+		if ok, _ := s.errLog.Allow(now, 10*time.Second); ok {
+			logIt = true
 		}
 	}
 	return lost, logIt

@@ -7,6 +7,7 @@ package pipeline
 
 import (
 	"errors"
+	"github.com/flowlens/flowlens/internal/lograte"
 	"log/slog"
 	"net/netip"
 	"sync"
@@ -123,7 +124,7 @@ type queue struct {
 	dropped atomic.Uint64 // records lost because the queue was full
 	errors  atomic.Uint64 // failed writes
 	failed  atomic.Uint64 // records in failed writes
-	lastLog atomic.Int64
+	log     lograte.Limiter
 	queued  atomic.Int64 // records waiting
 	limit   int64
 }
@@ -172,12 +173,9 @@ func (p *Pipeline) drain(q *queue) {
 
 // rateLog logs at most once every 10 s per output.
 func (p *Pipeline) rateLog(q *queue, msg string, args ...any) {
-	now := time.Now().UnixNano()
-	last := q.lastLog.Load()
-	if now-last < int64(10*time.Second) || !q.lastLog.CompareAndSwap(last, now) {
-		return
+	if ok, _ := q.log.Allow(time.Now(), 10*time.Second); ok {
+		p.log.Warn(msg, args...)
 	}
-	p.log.Warn(msg, args...)
 }
 
 func (p *Pipeline) dispatch(b *Batch) {

@@ -11,6 +11,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"github.com/flowlens/flowlens/internal/lograte"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -768,7 +769,7 @@ type failureLog struct {
 	once     bool // read at least once
 	failures int
 	since    time.Time
-	lastWarn time.Time
+	warn     lograte.Limiter
 }
 
 func (f *failureLog) failed(log *slog.Logger, err error, retry time.Duration, every time.Duration) {
@@ -777,8 +778,8 @@ func (f *failureLog) failed(log *slog.Logger, err error, retry time.Duration, ev
 		f.since = now
 	}
 	f.failures++
-	if f.failures == 1 || now.Sub(f.lastWarn) >= every {
-		f.lastWarn = now
+	// The first failure of an outage is always said.
+	if ok, _ := f.warn.Allow(now, every); ok || f.failures == 1 {
 		log.Warn("OpenStack APIs not read; keeping the last inventory", "error", err, "failures", f.failures,
 			"since", f.since.Format(time.RFC3339), "retry_in", retry.Round(time.Millisecond))
 		return

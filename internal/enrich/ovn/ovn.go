@@ -14,6 +14,7 @@ package ovn
 import (
 	"errors"
 	"fmt"
+	"github.com/flowlens/flowlens/internal/lograte"
 	"log/slog"
 	"strings"
 	"sync"
@@ -120,9 +121,7 @@ type Mapper struct {
 
 	// Samples that could not be traced are logged at most every
 	// logEvery: a flood of drops must not flood the log.
-	logMu      sync.Mutex
-	lastLog    time.Time
-	sinceLog   uint64
+	untraced   lograte.Limiter
 	logEvery   time.Duration
 	nbSynced   chan struct{}
 	sbSynced   chan struct{}
@@ -312,20 +311,17 @@ func (m *Mapper) count(b *flow.Blocked, r *flow.Record) {
 	default:
 		m.unknown.Add(1)
 	}
-	m.logMu.Lock()
-	defer m.logMu.Unlock()
-	m.sinceLog++
-	now := time.Now()
-	if now.Sub(m.lastLog) < m.logEvery {
+	prev := m.untraced.Last()
+	ok, held := m.untraced.Allow(time.Now(), m.logEvery)
+	if !ok {
 		return
 	}
-	args := []any{"reason", b.Reason, "observation_point", fmt.Sprintf("%08x", uint32(r.ObservationPointID)), "samples", m.sinceLog}
-	if !m.lastLog.IsZero() {
-		args = append(args, "since", m.lastLog.Format(time.RFC3339))
+	args := []any{"reason", b.Reason, "observation_point", fmt.Sprintf("%08x", uint32(r.ObservationPointID)), "samples", held + 1}
+	if !prev.IsZero() {
+		args = append(args, "since", prev.Format(time.RFC3339))
 	}
 	m.log.Warn("OVN drop samples that cannot be traced to a security group: kept, marked blocked, with the logical flow's observation point only",
 		append(args, "hint", hint(b.Reason))...)
-	m.lastLog, m.sinceLog = now, 0
 }
 
 func hint(reason string) string {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/flowlens/flowlens/internal/lograte"
 	"io"
 	"log/slog"
 	"net/netip"
@@ -50,9 +51,9 @@ type Follower struct {
 	log  *slog.Logger
 	out  func([]flow.Record)
 
-	mu       sync.Mutex
-	st       Stats
-	lastWarn time.Time
+	mu   sync.Mutex
+	st   Stats
+	warn lograte.Limiter
 }
 
 // NewFollower returns a follower that hands the blocked records of each
@@ -174,10 +175,9 @@ func (f *Follower) lines(b *[]byte, loc *time.Location) {
 			f.st.Other++
 		case err != nil:
 			f.st.Malformed++
-			if now.Sub(f.lastWarn) >= time.Minute {
+			if ok, _ := f.warn.Allow(now, time.Minute); ok {
 				f.log.Warn("unreadable Neutron packet log line skipped (logged at most once a minute)", "path", f.Path,
 					"reason", err, "malformed_total", f.st.Malformed)
-				f.lastWarn = now
 			}
 		case e.Action == "DROP":
 			f.st.Drops++

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/flowlens/flowlens/internal/lograte"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -99,8 +100,8 @@ type socket struct {
 	errno syscall.Errno
 	read  func(fd uintptr) bool
 
-	guard   *guard
-	lastLog time.Time // of a denied or rate-limited source
+	guard *guard
+	warn  lograte.Limiter // of a denied or rate-limited source
 
 	datagrams, bytes, truncated, denied, rateLimited atomic.Uint64
 }
@@ -347,10 +348,9 @@ func (l *Listener) refuse(s *socket, v verdict, src netip.AddrPort, now time.Tim
 	} else {
 		n = s.rateLimited.Add(1)
 	}
-	if now.Sub(s.lastLog) < 10*time.Second {
+	if ok, _ := s.warn.Allow(now, 10*time.Second); !ok {
 		return
 	}
-	s.lastLog = now
 	if v == denied {
 		l.log.Warn("datagram from a source outside allowed_sources dropped (logged at most every 10 s per socket)",
 			"from", src.String(), "socket", s.addr, "denied_so_far", n,
