@@ -36,6 +36,9 @@ func (e *sqliteEngine) RowStore() bool  { return true }
 func (e *sqliteEngine) Files() []string { return []string{e.path, e.path + "-wal", e.path + "-shm"} }
 func (e *sqliteEngine) Close() error    { return e.db.Close() }
 
+// Memory: SQLite's page cache is not reported here.
+func (e *sqliteEngine) Memory(context.Context) int64 { return -1 }
+
 const rowsPerInsert = 100
 
 // Append inserts with multi-row INSERT statements in one transaction.

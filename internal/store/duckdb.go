@@ -6,7 +6,10 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"github.com/flowlens/flowlens/internal/statefile"
+	"log/slog"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -174,4 +177,70 @@ func (e *duckEngine) Check(ctx context.Context) error {
 func (e *duckEngine) Compact(ctx context.Context) error {
 	_, err := e.DB().ExecContext(ctx, "CHECKPOINT")
 	return err
+}
+
+// damaged tells whether a DuckDB open error says that the write-ahead log
+// or the database file is damaged. Other errors (the file locked by
+// another process, permissions, a file from a newer DuckDB) are not
+// damage: the files are left alone and the error stops the start.
+func damaged(err error) (wal, db bool) {
+	if err == nil {
+		return false, false
+	}
+	// DuckDB checksums the log's entries and the file's blocks; its
+	// messages are all there is to tell damage from other errors.
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "Corrupt WAL file"):
+		return true, false
+	case strings.Contains(msg, "Could not read enough bytes from file"):
+		wal := strings.Contains(msg, `.wal"`)
+		return wal, !wal
+	case strings.Contains(msg, "Corrupt database file"), strings.Contains(msg, "is not a valid DuckDB database file"):
+		return false, true
+	}
+	return false, false
+}
+
+// setAsideDamaged moves a damaged write-ahead log aside, or a damaged
+// database file and its log, so that flowlens starts and goes on
+// collecting: with the database as of its last checkpoint, or with an
+// empty one. What was moved stays for recovery.
+func setAsideDamaged(path string, db bool, cause error, log *slog.Logger) error {
+	files := []string{path + ".wal"}
+	if db {
+		files = []string{path, path + ".wal"}
+	}
+	now := time.Now()
+	var moved []string
+	for _, f := range files {
+		if _, err := os.Lstat(f); err != nil {
+			continue
+		}
+		aside, err := statefile.SetAside(f, now)
+		if err != nil {
+			return fmt.Errorf("%w; moving it aside failed too: %v (move %s away by hand to start with an empty store)", cause, err, f)
+		}
+		moved = append(moved, aside)
+	}
+	if log == nil {
+		return nil
+	}
+	if db {
+		log.Error("store: the database file is damaged: moved aside with its write-ahead log, starting with an empty store; "+
+			"the history is in the moved files (the duckdb command-line tool may read part of it)", "error", cause.Error(), "moved_to", moved)
+	} else {
+		log.Error("store: the write-ahead log is damaged: moved aside, the store opens as it was at its last checkpoint "+
+			"(the flows written since, up to an hour, are in the moved file)", "error", cause.Error(), "moved_to", moved)
+	}
+	return nil
+}
+
+// Memory is what DuckDB's buffer pool holds (duckdb_memory()).
+func (e *duckEngine) Memory(ctx context.Context) int64 {
+	var n int64
+	if e.DB().QueryRowContext(ctx, "SELECT coalesce(sum(memory_usage_bytes), 0)::BIGINT FROM duckdb_memory()").Scan(&n) != nil {
+		return -1
+	}
+	return n
 }

@@ -33,6 +33,9 @@ type Engine interface {
 	// Compact gives back space freed by deletions, if the engine needs
 	// to be told.
 	Compact(ctx context.Context) error
+	// Memory is what the engine holds in memory (its cache), in bytes;
+	// -1 when it cannot say.
+	Memory(ctx context.Context) int64
 	// Close closes the database.
 	Close() error
 }
