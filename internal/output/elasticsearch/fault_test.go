@@ -126,7 +126,7 @@ func TestSpoolDiskFull(t *testing.T) {
 			if !strings.Contains(logs.String(), "spool full (max_bytes, or the disk)") {
 				t.Errorf("the overflow is not reported:\n%s", logs)
 			}
-			if left, _ := filepath.Glob(filepath.Join(cfg.Spool.Dir, "*.tmp")); len(left) != 0 {
+			if left, _ := filepath.Glob(filepath.Join(cfg.Spool.Dir, "*.tmp*")); len(left) != 0 {
 				t.Errorf("half-written files left: %v", left)
 			}
 
@@ -414,7 +414,7 @@ func TestKill9(t *testing.T) {
 		if !killed {
 			t.Fatalf("round %d: the child stopped after batch %d", round, wrote)
 		}
-		tmp, _ := filepath.Glob(filepath.Join(dir, "*.tmp"))
+		tmp, _ := filepath.Glob(filepath.Join(dir, "*.tmp*"))
 
 		seqs, corrupt := spooledSeqs(t, dir)
 		if corrupt != 0 {

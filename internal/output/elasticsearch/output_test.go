@@ -459,6 +459,7 @@ func TestCorruptSpoolFilesMovedAside(t *testing.T) {
 	bits[len(bits)-3] ^= 0xff
 	os.WriteFile(filepath.Join(cfg.Spool.Dir, "0000000000000005.spool"), bits, 0o640)
 	os.WriteFile(filepath.Join(cfg.Spool.Dir, "0000000000000006.spool.tmp"), []byte("half written"), 0o640)
+	os.WriteFile(filepath.Join(cfg.Spool.Dir, ".0000000000000007.spool.tmp4242"), []byte("half written"), 0o640) // statefile's name
 
 	o, err := New(cfg, log)
 	if err != nil {
@@ -476,8 +477,10 @@ func TestCorruptSpoolFilesMovedAside(t *testing.T) {
 	if !strings.Contains(logs.String(), "corrupt spool file moved aside") {
 		t.Error("corrupt files not reported in the log")
 	}
-	if _, err := os.Stat(filepath.Join(cfg.Spool.Dir, "0000000000000006.spool.tmp")); !os.IsNotExist(err) {
-		t.Error("temporary file left")
+	for _, n := range []string{"0000000000000006.spool.tmp", ".0000000000000007.spool.tmp4242"} {
+		if _, err := os.Stat(filepath.Join(cfg.Spool.Dir, n)); !os.IsNotExist(err) {
+			t.Errorf("temporary file %s left", n)
+		}
 	}
 }
 

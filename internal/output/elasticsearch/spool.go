@@ -82,8 +82,8 @@ func openSpool(dir string, maxBytes int64, policy string, log *slog.Logger) (*sp
 		name := de.Name()
 		path := filepath.Join(dir, name)
 		switch {
-		case strings.HasSuffix(name, ".tmp"):
-			os.Remove(path) // a write the last run did not finish
+		case strings.HasSuffix(name, ".tmp"), strings.HasPrefix(name, ".") && strings.Contains(name, ".spool.tmp"):
+			os.Remove(path) // a write the last run did not finish (statefile's temporary name, or the old one)
 			continue
 		case !strings.HasSuffix(name, ".spool"):
 			continue
@@ -370,26 +370,13 @@ func (s *spool) remove(seqs []uint64) {
 	}
 }
 
+// writeFileSync writes a spool file whole or not at all, durably, its
+// rename too (statefile).
 func writeFileSync(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o640)
-	if err != nil {
+	return statefile.WriteFile(path, 0o640, func(w io.Writer) error {
+		_, err := w.Write(data)
 		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
+	})
 }
 
 // encode builds the file content of c.
