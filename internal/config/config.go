@@ -10,6 +10,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/flowlens/flowlens/internal/bytesize"
 	"io"
 	"net"
 	"net/netip"
@@ -339,6 +340,14 @@ func (c *Config) fields() fieldIndex {
 
 // set parses s into v according to v's type.
 func set(v reflect.Value, s string) error {
+	if v.Type() == reflect.TypeOf(bytesize.Size(0)) {
+		n, err := bytesize.Parse(s)
+		if err != nil {
+			return err
+		}
+		v.SetInt(int64(n))
+		return nil
+	}
 	if v.Type() == reflect.TypeOf(time.Duration(0)) {
 		d, err := time.ParseDuration(s)
 		if err != nil {

@@ -45,14 +45,14 @@ func TestEverySettingIsDocumented(t *testing.T) {
 func TestPrecedence(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "flowlens.yaml")
-	os.WriteFile(file, []byte("log:\n  level: debug\ninput:\n  sflow:\n    listen: [\"127.0.0.1:1\"]\n    sockets: 3\n"), 0o644)
+	os.WriteFile(file, []byte("log:\n  level: debug\ninput:\n  sflow:\n    listen: [\"127.0.0.1:1\"]\n    sockets: 3\n    receive_buffer: 64MiB\n"), 0o644)
 	fs := flag.NewFlagSet("t", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fl := Flags(fs)
-	if err := fs.Parse([]string{"--input.sflow.sockets=5", "--output.ndjson.rotate_interval=1h"}); err != nil {
+	if err := fs.Parse([]string{"--input.sflow.sockets=5", "--output.ndjson.rotate_interval=1h", "--output.elasticsearch.batch_bytes=8MiB"}); err != nil {
 		t.Fatal(err)
 	}
-	env := []string{"FLOWLENS_INPUT_SFLOW_SOCKETS=4", "FLOWLENS_INPUT_SFLOW_LISTEN=127.0.0.1:2,[::1]:2", "PATH=/bin"}
+	env := []string{"FLOWLENS_INPUT_SFLOW_SOCKETS=4", "FLOWLENS_INPUT_SFLOW_LISTEN=127.0.0.1:2,[::1]:2", "FLOWLENS_OUTPUT_NDJSON_ROTATE_SIZE=100MB", "PATH=/bin"}
 	c, err := Load(file, env, fl)
 	if err != nil {
 		t.Fatal(err)
@@ -69,6 +69,10 @@ func TestPrecedence(t *testing.T) {
 	if c.Output.NDJSON.RotateInterval != time.Hour {
 		t.Errorf("duration flag: %v", c.Output.NDJSON.RotateInterval)
 	}
+	// sizes with units, in the file, in the environment and as flags
+	if c.Input.SFlow.ReceiveBuffer != 64<<20 || c.Output.Elasticsearch.BatchBytes != 8<<20 || c.Output.NDJSON.RotateSize != 100_000_000 {
+		t.Errorf("sizes: %d %d %d", c.Input.SFlow.ReceiveBuffer, c.Output.Elasticsearch.BatchBytes, c.Output.NDJSON.RotateSize)
+	}
 }
 
 func TestErrorsSayWhatToDo(t *testing.T) {
@@ -77,6 +81,7 @@ func TestErrorsSayWhatToDo(t *testing.T) {
 		{"input:\n  sflow:\n    lisen: [\":1\"]\n", "field lisen not found"},
 		{"log:\n  level: loud\n", "use debug, info, warn or error"},
 		{"input:\n  sflow:\n    listen: []\n", "give at least one address"},
+		{"input:\n  sflow:\n    receive_buffer: lots\n", "is not a size"},
 	} {
 		file := filepath.Join(dir, "c.yaml")
 		os.WriteFile(file, []byte(c.yaml), 0o644)

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/flowlens/flowlens/internal/bytesize"
 	"github.com/flowlens/flowlens/internal/lograte"
 	"log/slog"
 	"net"
@@ -32,12 +33,12 @@ type Config struct {
 	// Sockets per address; 0 means one per CPU.
 	Sockets int `yaml:"sockets"`
 	// ReceiveBuffer is the kernel buffer asked for each socket, in bytes.
-	ReceiveBuffer int `yaml:"receive_buffer"`
+	ReceiveBuffer bytesize.Size `yaml:"receive_buffer"`
 	// Batch is how many datagrams one system call may return.
 	Batch int `yaml:"batch"`
 	// MaxDatagram is the largest datagram kept whole; longer ones are
 	// counted as truncated.
-	MaxDatagram int `yaml:"max_datagram"`
+	MaxDatagram bytesize.Size `yaml:"max_datagram"`
 	// AllowedSources are the addresses and CIDR prefixes datagrams are
 	// accepted from; empty accepts every source.
 	AllowedSources []string `yaml:"allowed_sources"`
@@ -203,7 +204,7 @@ func (l *Listener) inherit(f *os.File) (*socket, error) {
 	if raw, err := conn.SyscallConn(); err == nil {
 		_ = raw.Control(func(fd uintptr) {
 			// Only ever raise what the socket unit set (ReceiveBuffer=).
-			if v, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF); err == nil && v/2 < l.cfg.ReceiveBuffer {
+			if v, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF); err == nil && v/2 < int(l.cfg.ReceiveBuffer) {
 				l.setReceiveBuffer(fd)
 			}
 		})
@@ -214,8 +215,8 @@ func (l *Listener) inherit(f *os.File) (*socket, error) {
 func (l *Listener) setReceiveBuffer(fd uintptr) {
 	// SO_RCVBUFFORCE ignores net.core.rmem_max but needs CAP_NET_ADMIN;
 	// without it, fall back to the capped request and warn in setup.
-	if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, l.cfg.ReceiveBuffer) != nil {
-		_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, l.cfg.ReceiveBuffer)
+	if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, int(l.cfg.ReceiveBuffer)) != nil {
+		_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, int(l.cfg.ReceiveBuffer))
 	}
 }
 
@@ -241,7 +242,7 @@ func (l *Listener) setup(conn *net.UDPConn) (*socket, error) {
 			s.dup = true
 		}
 	}
-	if s.rcv < l.cfg.ReceiveBuffer && !s.dup {
+	if s.rcv < int(l.cfg.ReceiveBuffer) && !s.dup {
 		l.log.Warn("the kernel capped the socket receive buffer; bursts may be dropped",
 			"address", s.addr, "asked", l.cfg.ReceiveBuffer, "got", s.rcv,
 			"fix", fmt.Sprintf("sysctl -w net.core.rmem_max=%d (or run flowlens with CAP_NET_ADMIN; with socket activation set ReceiveBuffer= in the socket unit)", l.cfg.ReceiveBuffer))

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/flowlens/flowlens/internal/bytesize"
 	"github.com/flowlens/flowlens/internal/secret"
 	"net/url"
 	"os"
@@ -75,7 +76,7 @@ type Spool struct {
 	// are then dropped, and counted, when the memory queue is full).
 	Dir string `yaml:"dir"`
 	// MaxBytes bounds the spool's size on disk.
-	MaxBytes int64 `yaml:"max_bytes"`
+	MaxBytes bytesize.Size `yaml:"max_bytes"`
 	// Overflow says what goes when the spool is full: drop_oldest or
 	// drop_newest.
 	Overflow string `yaml:"overflow"`
@@ -86,7 +87,7 @@ type DeadLetter struct {
 	// Path of the NDJSON file; "" only counts and logs rejected documents.
 	Path string `yaml:"path"`
 	// MaxBytes rotates the file (to Path + ".1") when it is this large.
-	MaxBytes int64 `yaml:"max_bytes"`
+	MaxBytes bytesize.Size `yaml:"max_bytes"`
 }
 
 // Kibana configures `flowlens setup kibana` (SetupKibana).
@@ -139,8 +140,8 @@ type Config struct {
 	RefreshInterval time.Duration `yaml:"refresh_interval"`
 
 	// BatchBytes and BatchDocs bound one bulk request (uncompressed).
-	BatchBytes int `yaml:"batch_bytes"`
-	BatchDocs  int `yaml:"batch_docs"`
+	BatchBytes bytesize.Size `yaml:"batch_bytes"`
+	BatchDocs  int           `yaml:"batch_docs"`
 	// FlushInterval sends a partial batch when it is this old.
 	FlushInterval time.Duration `yaml:"flush_interval"`
 	// Workers is the number of bulk requests in flight.
@@ -238,7 +239,7 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("output.elasticsearch.compression %d: use 0 (off) to 9", c.Compression)
 	}
 	if c.BatchBytes > 100<<20 {
-		return errors.New("output.elasticsearch.batch_bytes: at most 104857600 (Elasticsearch refuses larger requests by default)")
+		return errors.New("output.elasticsearch.batch_bytes: at most 100MiB (Elasticsearch refuses larger requests by default)")
 	}
 	if c.BatchBytes < 1024 || c.BatchDocs < 1 || c.Workers < 1 || c.QueueSize < 1 || c.MaxRetries < 0 {
 		return errors.New("output.elasticsearch: batch_bytes must be at least 1024, batch_docs, workers and queue_size at least 1, max_retries not negative")

@@ -205,13 +205,13 @@ func New(cfg Config, log *slog.Logger) (*Output, error) {
 		flushStop: make(chan struct{}), flushDone: make(chan struct{}), warned: map[string]time.Time{}, now: time.Now}
 	o.free = make(chan *chunk, cfg.Workers+2)
 	if cfg.Spool.Dir != "" {
-		if o.sp, err = openSpool(cfg.Spool.Dir, cfg.Spool.MaxBytes, cfg.Spool.Overflow, log); err != nil {
+		if o.sp, err = openSpool(cfg.Spool.Dir, int64(cfg.Spool.MaxBytes), cfg.Spool.Overflow, log); err != nil {
 			return nil, fmt.Errorf("output.elasticsearch: %w", err)
 		}
 		o.seq = o.sp.maxSeq
 	}
 	if cfg.DeadLetter.Path != "" {
-		if o.dl, err = openDeadLetter(cfg.DeadLetter.Path, cfg.DeadLetter.MaxBytes); err != nil {
+		if o.dl, err = openDeadLetter(cfg.DeadLetter.Path, int64(cfg.DeadLetter.MaxBytes)); err != nil {
 			return nil, fmt.Errorf("output.elasticsearch: %w", err)
 		}
 		if o.dl.torn > 0 {
@@ -290,7 +290,7 @@ func (o *Output) addCounter(r *flow.Counter) {
 
 func (o *Output) added(c *chunk, start int) {
 	c.offs = append(c.offs, int32(start))
-	if len(c.buf) >= o.cfg.BatchBytes || len(c.offs) >= o.cfg.BatchDocs {
+	if len(c.buf) >= int(o.cfg.BatchBytes) || len(c.offs) >= o.cfg.BatchDocs {
 		o.seal()
 	}
 }
@@ -533,7 +533,7 @@ func (o *Output) getChunk() *chunk {
 	}
 	// Room for a full request and the document that fills it.
 	return &chunk{free: o.free, buf: make([]byte, 0, o.cfg.BatchBytes+64<<10),
-		offs: make([]int32, 0, min(o.cfg.BatchDocs, o.cfg.BatchBytes/256+1))}
+		offs: make([]int32, 0, min(o.cfg.BatchDocs, int(o.cfg.BatchBytes)/256+1))}
 }
 
 // Close sends what is queued, for at most close_timeout, spools the rest

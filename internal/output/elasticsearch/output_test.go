@@ -392,14 +392,14 @@ func TestSpoolOverflowPolicies(t *testing.T) {
 			}
 			o.Close()
 			s := o.Stats()
-			if s.Dropped == 0 || s.Spool.DroppedDocuments != s.Dropped || s.Spool.Bytes > cfg.Spool.MaxBytes {
+			if s.Dropped == 0 || s.Spool.DroppedDocuments != s.Dropped || s.Spool.Bytes > int64(cfg.Spool.MaxBytes) {
 				t.Fatalf("overflow not applied or not counted: %+v", s)
 			}
 			if s.Spool.Documents+int64(s.Dropped) != total {
 				t.Fatalf("spooled %d + dropped %d != %d", s.Spool.Documents, s.Dropped, total)
 			}
 			// What is left, oldest first, read back as the next start would.
-			sp, err := openSpool(cfg.Spool.Dir, cfg.Spool.MaxBytes, policy, nil)
+			sp, err := openSpool(cfg.Spool.Dir, int64(cfg.Spool.MaxBytes), policy, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -438,7 +438,7 @@ func TestCorruptSpoolFilesMovedAside(t *testing.T) {
 	f, srv := newFakeES(t, "es8")
 	cfg := testConfig(t, srv.URL)
 	log, logs := testLogger(t)
-	sp, err := openSpool(cfg.Spool.Dir, cfg.Spool.MaxBytes, DropOldest, nil)
+	sp, err := openSpool(cfg.Spool.Dir, int64(int64(cfg.Spool.MaxBytes)), DropOldest, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

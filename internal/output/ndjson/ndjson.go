@@ -5,6 +5,7 @@ package ndjson
 import (
 	"bufio"
 	"fmt"
+	"github.com/flowlens/flowlens/internal/bytesize"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -26,7 +27,7 @@ type Config struct {
 	Flows    bool `yaml:"flows"`
 	Counters bool `yaml:"counters"`
 	// RotateSize rotates the file when it reaches this many bytes (0: never).
-	RotateSize int64 `yaml:"rotate_size"`
+	RotateSize bytesize.Size `yaml:"rotate_size"`
 	// RotateInterval rotates the file when it is this old (0: never).
 	RotateInterval time.Duration `yaml:"rotate_interval"`
 	// Keep is how many rotated files to keep (0: all).
@@ -210,7 +211,7 @@ func (w *Writer) maybeRotate() error {
 	if w.f == nil {
 		return nil
 	}
-	if (w.cfg.RotateSize <= 0 || w.size < w.cfg.RotateSize) &&
+	if (w.cfg.RotateSize <= 0 || w.size < int64(w.cfg.RotateSize)) &&
 		(w.cfg.RotateInterval <= 0 || w.now().Sub(w.opened) < w.cfg.RotateInterval) {
 		return nil
 	}
