@@ -465,7 +465,10 @@ func (h *NetFlowHandler) Datagram(b []byte, src netip.AddrPort, now time.Time) {
 	// loss goes to the row of the datagram that revealed it.
 	var shared uint64
 	if r.Version == 10 && r.OpenVSwitch && o.HeaderOK {
-		seq, _ := h.p.ovsSeq.LoadOrStore(key.Agent, agents.NewSequence())
+		seq, ok := h.p.ovsSeq.Load(key.Agent)
+		if !ok { // allocated once per exporter, not per datagram
+			seq, _ = h.p.ovsSeq.LoadOrStore(key.Agent, agents.NewSequence())
+		}
 		shared, _ = seq.(*agents.Stats).Observe(now, &agents.Observation{HeaderOK: true, Sequence: o.Sequence, Step: o.Step,
 			StepIncluded: o.StepIncluded, Resync: o.Resync})
 		o.HeaderOK = false
