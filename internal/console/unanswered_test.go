@@ -25,7 +25,7 @@ func TestUnansweredAPI(t *testing.T) {
 		r.Proto, r.HasProto, r.TCPFlags = 6, true, 0x02
 		b.Flows = append(b.Flows, r)
 	}
-	_ = tr.Write(&b)
+	tr.Observe(b.Flows, nil)
 	h := WithUnanswered(NewAPI(nil, nil, nil, StatusInfo{}), tr, nil)
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/v1/unanswered?from=-1h", nil))

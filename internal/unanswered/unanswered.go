@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/flowlens/flowlens/internal/flow"
-	"github.com/flowlens/flowlens/internal/pipeline"
 )
 
 // Config sets the tracker's limits.
@@ -112,8 +111,8 @@ type Report struct {
 const Inference = "inferred, not a drop: TCP SYNs to which no packet came back within the window, " +
 	"sampled exactly (sampling rate 1) or retried (two or more SYN samples of one connection)"
 
-// Tracker follows SYNs and their replies. It is a pipeline output that
-// sees every record before aggregation.
+// Tracker follows SYNs and their replies. It is a pipeline observer: it
+// sees every record, in the input goroutines, before aggregation.
 type Tracker struct {
 	cfg Config
 	now func() time.Time
@@ -129,18 +128,6 @@ type Tracker struct {
 // New returns a tracker.
 func New(cfg Config) *Tracker {
 	return &Tracker{cfg: cfg.withDefaults(), now: time.Now, open: make(map[tuple]*attempt), doneIdx: make(map[tuple]int)}
-}
-
-// Name implements pipeline.Output.
-func (t *Tracker) Name() string { return "unanswered" }
-
-// Close implements pipeline.Output.
-func (t *Tracker) Close() error { return nil }
-
-// Write implements pipeline.Output.
-func (t *Tracker) Write(b *pipeline.Batch) error {
-	t.Observe(b.Flows, nil)
-	return nil
 }
 
 // Observe implements pipeline.Observer: flowlens run has the tracker look
@@ -202,7 +189,11 @@ func (t *Tracker) add(r *flow.Record) {
 		return
 	}
 	// Anything back (a SYN-ACK, a RST) answers the attempt; anything
-	// forward but a SYN (an ACK) shows the connection exists.
+	// forward but a SYN (an ACK) shows the connection exists. Most TCP
+	// samples belong to no attempt: no map work while none is followed.
+	if len(t.open) == 0 && len(t.doneIdx) == 0 {
+		return
+	}
 	back := tuple{r.DstAddr, r.SrcAddr, r.DstPort, r.SrcPort}
 	delete(t.open, back)
 	delete(t.open, k)

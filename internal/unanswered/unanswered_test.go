@@ -39,9 +39,7 @@ func TestUnanswered(t *testing.T) {
 		tcp(now, "10.20.0.11", "10.20.0.15", 40006, 443, syn, 64),
 		tcp(now.Add(time.Second), "10.20.0.11", "10.20.0.15", 40006, 443, syn, 64),
 	}}
-	if err := tr.Write(b); err != nil {
-		t.Fatal(err)
-	}
+	tr.Observe(b.Flows, nil)
 	if r := tr.Report(time.Time{}); len(r.Rows) != 0 || r.Tracking != 4 {
 		t.Fatalf("before the window: %d rows, tracking %d (want 0, 4)", len(r.Rows), r.Tracking)
 	}
@@ -79,14 +77,14 @@ func TestUnansweredRetriesAfterTheWindow(t *testing.T) {
 	t0 := now
 	for _, at := range []time.Duration{0, time.Second, 3 * time.Second, 7 * time.Second} {
 		now = t0.Add(at)
-		_ = tr.Write(&pipeline.Batch{Flows: []flow.Record{tcp(now, "10.0.0.1", "10.0.0.2", 40000, 8080, syn, 1),
-			tcp(now, "10.0.0.1", "10.0.0.3", 40001, 443, syn, 1)}})
+		tr.Observe([]flow.Record{tcp(now, "10.0.0.1", "10.0.0.2", 40000, 8080, syn, 1),
+			tcp(now, "10.0.0.1", "10.0.0.3", 40001, 443, syn, 1)}, nil)
 		// between retries, the window passes: the attempt is found unanswered
 		now = now.Add(1500 * time.Millisecond)
 		tr.Report(time.Time{})
 	}
 	now = now.Add(5 * time.Second)
-	_ = tr.Write(&pipeline.Batch{Flows: []flow.Record{tcp(now, "10.0.0.3", "10.0.0.1", 443, 40001, syn|ack, 1)}}) // late answer
+	tr.Observe([]flow.Record{tcp(now, "10.0.0.3", "10.0.0.1", 443, 40001, syn|ack, 1)}, nil) // late answer
 	r := tr.Report(time.Time{})
 	if len(r.Rows) != 1 || r.Rows[0].Attempts != 1 || r.Rows[0].SYNs != 4 || r.Rows[0].DstPort != 8080 {
 		t.Errorf("rows %+v, want one attempt of 4 SYNs to 8080", r.Rows)
@@ -101,7 +99,7 @@ func TestUnansweredBound(t *testing.T) {
 	for i := range 5 {
 		b.Flows = append(b.Flows, tcp(now, "192.0.2.1", "192.0.2.2", uint16(1000+i), 80, syn, 1))
 	}
-	_ = tr.Write(b)
+	tr.Observe(b.Flows, nil)
 	if r := tr.Report(time.Time{}); r.Tracking != 2 || r.Untracked != 3 {
 		t.Errorf("tracking %d untracked %d", r.Tracking, r.Untracked)
 	}
