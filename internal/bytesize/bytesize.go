@@ -14,6 +14,9 @@ import (
 // Size is a number of bytes.
 type Size int64
 
+// units: the binary ones first (String uses them, largest first), then
+// the decimal ones, then the one-letter forms, which are binary as DuckDB
+// and Linux read them.
 var units = []struct {
 	suffix string
 	mult   int64
@@ -30,7 +33,6 @@ func Parse(s string) (Size, error) {
 	mult := int64(1)
 	for _, u := range units {
 		if len(t) > len(u.suffix) && strings.EqualFold(t[len(t)-len(u.suffix):], u.suffix) {
-			// "1mb" is MB, but "1m" and "1k" are the binary units, as DuckDB and Linux read them
 			mult, t = u.mult, strings.TrimSpace(t[:len(t)-len(u.suffix)])
 			break
 		}
@@ -47,11 +49,8 @@ func Parse(s string) (Size, error) {
 
 // String writes the size with the largest binary unit that divides it.
 func (s Size) String() string {
-	for _, u := range []struct {
-		suffix string
-		mult   int64
-	}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
-		if s != 0 && int64(s)%u.mult == 0 {
+	for i := 3; i >= 0; i-- { // units[0:4]: KiB … TiB
+		if u := units[i]; s != 0 && int64(s)%u.mult == 0 {
 			return strconv.FormatInt(int64(s)/u.mult, 10) + u.suffix
 		}
 	}
