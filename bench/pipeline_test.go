@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flowlens/flowlens/internal/decode"
 	"github.com/flowlens/flowlens/internal/decode/sflow"
 	"github.com/flowlens/flowlens/internal/flow"
 	"github.com/flowlens/flowlens/internal/output/ndjson"
@@ -24,14 +25,14 @@ import (
 const recvBatch = 64
 
 // BenchmarkCollectorNoOutput: what one socket goroutine of `flowlens run`
-// does per datagram with the output disabled: pipeline.SFlowHandler
+// does per datagram with the output disabled: decode.Handler
 // (decode, per-agent sequence accounting, interface enrichment, batching),
 // flushed every recvBatch datagrams.
 func BenchmarkCollectorNoOutput(b *testing.B) {
 	data := loadCapture(b)
 	p := pipeline.New(pipeline.Config{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	defer p.Close()
-	h := p.SFlowHandler()
+	h := decode.New(decode.Config{}, p).Handler(decode.SFlow)
 	src := netip.MustParseAddrPort("127.0.0.1:50000")
 	now := time.Now()
 	run := func() {

@@ -19,6 +19,7 @@ import (
 	"github.com/flowlens/flowlens/internal/config"
 	"github.com/flowlens/flowlens/internal/console"
 	"github.com/flowlens/flowlens/internal/console/assets"
+	"github.com/flowlens/flowlens/internal/decode"
 	"github.com/flowlens/flowlens/internal/decode/netflow"
 	"github.com/flowlens/flowlens/internal/decode/sflow"
 	"github.com/flowlens/flowlens/internal/enrich/geoip"
@@ -134,7 +135,6 @@ func cmdRun(args []string, stderr io.Writer) error {
 	acc := accuracy.New(accuracy.Config{})
 	pcfg := pipeline.Config{
 		QueueRecords: cfg.Pipeline.QueueRecords,
-		SFlow:        sflow.Options{IncludeFCS: cfg.Input.SFlow.IncludeFCS},
 		Observers:    []pipeline.Observer{acc},
 	}
 	// Aggregators sum in the input goroutines too: an aggregator is a
@@ -211,13 +211,15 @@ func cmdRun(args []string, stderr io.Writer) error {
 		pcfg.Enrichers = append(pcfg.Enrichers, func() pipeline.Enricher { return neutronlog.Enricher{Groups: osInv.SecurityGroups} })
 	}
 	nf := cfg.Input.NetFlow
+	rates, _ := nf.Rates() // checked when the configuration was loaded
+	dcfg := decode.Config{SFlow: sflow.Options{IncludeFCS: cfg.Input.SFlow.IncludeFCS},
+		NetFlow: netflow.Options{DefaultSamplingRate: nf.DefaultSamplingRate, SamplingRates: rates, TemplateTTL: nf.TemplateTTL}}
 	if len(nf.Listen) > 0 {
-		rates, _ := nf.Rates() // checked when the configuration was loaded
-		nopt := netflow.Options{DefaultSamplingRate: nf.DefaultSamplingRate, SamplingRates: rates, TemplateTTL: nf.TemplateTTL}
-		pcfg.NetFlow, pcfg.Templates = nopt, netflow.NewTemplates(nopt)
-		loadTemplates(nf.TemplateFile, pcfg.Templates, log)
+		dcfg.Templates = netflow.NewTemplates(dcfg.NetFlow)
+		loadTemplates(nf.TemplateFile, dcfg.Templates, log)
 	}
 	p := pipeline.New(pcfg, log, outputs...)
+	dec := decode.New(dcfg, p)
 
 	// Sockets passed by systemd (flowlens.socket) outlive this process:
 	// restarts lose no datagram.
@@ -262,7 +264,7 @@ func cmdRun(args []string, stderr io.Writer) error {
 	for _, a := range aggs {
 		withAggs = append(withAggs, a)
 	}
-	mx.collect(p, withAggs, pcfg.Templates, geo, osInv, st, es, acc, ln, nln)
+	mx.collect(p, withAggs, dcfg.Templates, geo, osInv, st, es, acc, ln, nln)
 	if st != nil {
 		restoreAgents(st, p.Agents, log)
 	}
@@ -305,13 +307,13 @@ func cmdRun(args []string, stderr io.Writer) error {
 	if cfg.Log.StatsInterval > 0 {
 		go statsLoop(ctx, log, cfg.Log.StatsInterval, p, listeners)
 	}
-	if pcfg.Templates != nil {
-		go templateLoop(ctx, nf.TemplateFile, pcfg.Templates, log)
+	if dcfg.Templates != nil {
+		go templateLoop(ctx, nf.TemplateFile, dcfg.Templates, log)
 	}
 	errs := make(chan error, len(listeners))
-	go func() { errs <- ln.Run(ctx, p.UDPHandler) }()
+	go func() { errs <- ln.Run(ctx, func(int) udp.Handler { return dec.Handler(decode.SFlow) }) }()
 	if nln != nil {
-		go func() { errs <- nln.Run(ctx, p.NetFlowUDPHandler) }()
+		go func() { errs <- nln.Run(ctx, func(int) udp.Handler { return dec.Handler(decode.NetFlow) }) }()
 	}
 	nlogs, followers := startNeutronLogs(ctx, cfg.Input.NeutronLog, p, log)
 	if ovnMap != nil || len(followers) > 0 {
@@ -335,8 +337,8 @@ func cmdRun(args []string, stderr io.Writer) error {
 	if cerr := p.Close(); cerr != nil {
 		log.Error("closing outputs", "error", cerr)
 	}
-	if pcfg.Templates != nil && nf.TemplateFile != "" {
-		if serr := saveTemplates(nf.TemplateFile, pcfg.Templates); serr != nil {
+	if dcfg.Templates != nil && nf.TemplateFile != "" {
+		if serr := saveTemplates(nf.TemplateFile, dcfg.Templates); serr != nil {
 			log.Error("saving NetFlow/IPFIX templates", "error", serr)
 		}
 	}

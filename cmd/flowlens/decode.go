@@ -14,6 +14,7 @@ import (
 
 	"github.com/flowlens/flowlens/internal/accuracy"
 	"github.com/flowlens/flowlens/internal/agents"
+	"github.com/flowlens/flowlens/internal/decode"
 	"github.com/flowlens/flowlens/internal/decode/netflow"
 	"github.com/flowlens/flowlens/internal/decode/sflow"
 	"github.com/flowlens/flowlens/internal/enrich/ovn"
@@ -65,15 +66,14 @@ func cmdDecode(args []string, stdout, stderr io.Writer) error {
 	if err := ovnCfg.Validate(); err != nil {
 		return err
 	}
-	pcfg := pipeline.Config{SFlow: sflow.Options{IncludeFCS: *fcs}, Wait: true, NetFlow: nopt, Templates: templates}
+	pcfg := pipeline.Config{Wait: true}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	if m := startOVN(ctx, ovnCfg, nil, log); m != nil {
 		pcfg.Enrichers = append(pcfg.Enrichers, func() pipeline.Enricher { return m.NewEnricher() })
 	}
 	p := pipeline.New(pcfg, log, outs...)
-	h := p.SFlowHandler()
-	nh := p.NetFlowHandler()
+	h := decode.New(decode.Config{SFlow: sflow.Options{IncludeFCS: *fcs}, NetFlow: nopt, Templates: templates}, p).Handler(decode.SFlow)
 	var skipped pcapfile.Skips
 	var other uint64
 	for _, path := range fs.Args() {
@@ -96,13 +96,8 @@ func cmdDecode(args []string, stdout, stderr io.Writer) error {
 				other++
 				continue
 			}
-			if isNetFlow(d.Payload) {
-				nh.Datagram(d.Payload, d.Src, d.Time)
-				nh.Flush()
-			} else {
-				h.Datagram(d.Payload, d.Src, d.Time)
-				h.Flush()
-			}
+			h.Datagram(d.Payload, d.Src, d.Time)
+			h.Flush()
 		}
 		s := r.Skipped()
 		skipped.NotUDP += s.NotUDP
@@ -193,14 +188,4 @@ func inputOf(version uint16) flow.Input {
 		return flow.InputNetFlowV9
 	}
 	return flow.InputIPFIX
-}
-
-// isNetFlow tells NetFlow v5/v9 and IPFIX (a 16-bit version 5, 9 or 10)
-// from sFlow (a 32-bit version 5, so its first two bytes are 0).
-func isNetFlow(b []byte) bool {
-	if len(b) < 2 {
-		return false
-	}
-	v := uint16(b[0])<<8 | uint16(b[1])
-	return v == 5 || v == 9 || v == 10
 }

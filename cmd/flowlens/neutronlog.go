@@ -22,7 +22,7 @@ func startNeutronLogs(ctx context.Context, c config.NeutronLog, p *pipeline.Pipe
 		if err != nil {
 			continue
 		}
-		h := p.RecordHandler()
+		h := p.NewHandler()
 		f := neutronlog.NewFollower(path, agent, func(rs []flow.Record) { h.Records(rs) }, log)
 		fs = append(fs, f)
 		wg.Add(1)

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/flowlens/flowlens/internal/decode"
 	"github.com/flowlens/flowlens/internal/input/pcapfile"
 	"github.com/flowlens/flowlens/internal/pipeline"
 )
@@ -21,7 +22,7 @@ func replay(t *testing.T, path string) *Tracker {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := p.SFlowHandler()
+	h := decode.New(decode.Config{}, p).Handler(decode.SFlow)
 	src := netip.MustParseAddrPort("127.0.0.1:40000")
 	for i, d := range ds {
 		h.Datagram(d.Payload, src, d.Time)

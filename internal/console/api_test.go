@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/flowlens/flowlens/internal/aggregate"
+	"github.com/flowlens/flowlens/internal/decode"
 	"github.com/flowlens/flowlens/internal/input/pcapfile"
 	"github.com/flowlens/flowlens/internal/pipeline"
 	"github.com/flowlens/flowlens/internal/store"
@@ -67,7 +68,7 @@ func loadCapture(t *testing.T) *capture {
 	for i := range ds {
 		ds[i].Time = ds[i].Time.Add(shift)
 	}
-	h := p.SFlowHandler()
+	h := decode.New(decode.Config{}, p).Handler(decode.SFlow)
 	src := netip.MustParseAddrPort("127.0.0.1:40000")
 	for _, d := range ds {
 		h.Datagram(d.Payload, src, d.Time)

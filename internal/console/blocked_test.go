@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/flowlens/flowlens/internal/aggregate"
+	"github.com/flowlens/flowlens/internal/decode"
 	"github.com/flowlens/flowlens/internal/decode/netflow"
 	"github.com/flowlens/flowlens/internal/enrich/ovn"
 	"github.com/flowlens/flowlens/internal/input/pcapfile"
@@ -34,13 +35,13 @@ func TestBlockedAPI(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	m := ovn.New(ovn.Config{DropDomainID: 1}, log)
 	opt := netflow.Options{}
-	p := pipeline.New(pipeline.Config{NetFlow: opt, Templates: netflow.NewTemplates(opt), Wait: true,
+	p := pipeline.New(pipeline.Config{Wait: true,
 		Enrichers: []func() pipeline.Enricher{func() pipeline.Enricher { return m.NewEnricher() }}}, log, agg)
 	ds, err := pcapfile.ReadAll("../../testdata/openstack/ovn-ipfix-drops.pcap", func(d pcapfile.Datagram) bool { return d.Dst.Port() == 46055 })
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := p.NetFlowHandler()
+	h := decode.New(decode.Config{NetFlow: opt}, p).Handler(decode.NetFlow)
 	now := time.Now()
 	for _, d := range ds {
 		h.Datagram(d.Payload, netip.MustParseAddrPort("127.0.0.1:36261"), now)

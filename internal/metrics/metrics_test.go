@@ -28,6 +28,7 @@ import (
 
 	"github.com/flowlens/flowlens/internal/accuracy"
 	"github.com/flowlens/flowlens/internal/aggregate"
+	"github.com/flowlens/flowlens/internal/decode"
 	"github.com/flowlens/flowlens/internal/decode/netflow"
 	"github.com/flowlens/flowlens/internal/decode/sflow"
 	"github.com/flowlens/flowlens/internal/enrich/geoip"
@@ -234,7 +235,7 @@ func TestScrapeCountsWhatWasFed(t *testing.T) {
 
 	templates := netflow.NewTemplates(netflow.Options{})
 	p := pipeline.New(pipeline.Config{
-		Templates: templates, Wait: true,
+		Wait:      true,
 		Enrichers: []func() pipeline.Enricher{func() pipeline.Enricher { return inv.NewEnricher() }},
 	}, quiet(), plain, agg, esOut)
 
@@ -248,7 +249,8 @@ func TestScrapeCountsWhatWasFed(t *testing.T) {
 		want[e].flows += uint64(flows)
 		want[e].counters += uint64(counters)
 	}
-	sh := p.SFlowHandler()
+	dh := decode.New(decode.Config{Templates: templates}, p)
+	sh := dh.Handler(decode.SFlow)
 	dec, res := sflow.NewDecoder(sflow.Options{}), &sflow.Result{}
 	for _, d := range sflowDs {
 		if err := dec.Decode(d.Payload, d.Time, res); err != nil || !res.HeaderOK {
@@ -263,7 +265,7 @@ func TestScrapeCountsWhatWasFed(t *testing.T) {
 	sh.Datagram([]byte{0, 0, 0, 9, 1, 2, 3, 4}, junkFrom, time.Now())
 	sh.Flush()
 
-	nh := p.NetFlowHandler()
+	nh := dh.Handler(decode.NetFlow)
 	ndec, nres := netflow.NewDecoder(netflow.NewTemplates(netflow.Options{}), netflow.Options{}), &netflow.Result{}
 	for _, d := range ipfixDs {
 		if err := ndec.Decode(d.Payload, d.Src, d.Time, nres); err != nil || !nres.HeaderOK || nres.Version != 10 {
@@ -288,7 +290,7 @@ func TestScrapeCountsWhatWasFed(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- ln.Run(ctx, p.UDPHandler) }()
+	go func() { done <- ln.Run(ctx, func(int) udp.Handler { return dh.Handler(decode.SFlow) }) }()
 	conn, err := net.Dial("udp", ln.Addrs()[0])
 	if err != nil {
 		t.Fatal(err)
@@ -565,7 +567,7 @@ func TestMetricsAreDocumented(t *testing.T) {
 func TestAccuracyMetrics(t *testing.T) {
 	tr := accuracy.New(accuracy.Config{})
 	p := pipeline.New(pipeline.Config{Wait: true}, quiet(), tr)
-	h := p.SFlowHandler()
+	h := decode.New(decode.Config{}, p).Handler(decode.SFlow)
 	for _, d := range capture(t, "ovs-sflow.pcap") {
 		h.Datagram(d.Payload, netip.MustParseAddrPort("127.0.0.1:40000"), d.Time)
 	}

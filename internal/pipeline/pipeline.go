@@ -1,25 +1,24 @@
-// Package pipeline carries records from the inputs' decoders through
-// enrichment to the outputs. Each input socket decodes and enriches in its
-// own goroutine, with its own decoder state; records then travel in batches
-// to every output, each behind its own bounded queue, so a slow output can
-// only lose its own records, and every record it loses is counted.
+// Package pipeline is the contract between the inputs and the outputs:
+// records in batches (Batch), what an output implements (Output), what
+// enrichers, filters and observers implement, and the transport between
+// them. A Handler enriches the records of one input goroutine; records
+// then travel in batches to every output, each behind its own bounded
+// queue, so a slow output can only lose its own records, and every record
+// it loses is counted. It imports no decoder and no input: decoders
+// (package decode) and other record sources hold a Handler.
 package pipeline
 
 import (
 	"errors"
-	"github.com/flowlens/flowlens/internal/lograte"
 	"log/slog"
-	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/flowlens/flowlens/internal/agents"
-	"github.com/flowlens/flowlens/internal/decode/netflow"
-	"github.com/flowlens/flowlens/internal/decode/sflow"
 	"github.com/flowlens/flowlens/internal/enrich/ifaces"
 	"github.com/flowlens/flowlens/internal/flow"
-	"github.com/flowlens/flowlens/internal/input/udp"
+	"github.com/flowlens/flowlens/internal/lograte"
 )
 
 // Batch is a group of records on its way to the outputs. Outputs must not
@@ -60,12 +59,6 @@ type Config struct {
 	// QueueRecords bounds the records each output may have waiting, and
 	// so the memory a slow output can hold.
 	QueueRecords int
-	// Decoder options for sFlow.
-	SFlow sflow.Options
-	// NetFlow/IPFIX decoder options and the template cache every NetFlow
-	// socket shares (nil: no NetFlow input).
-	NetFlow   netflow.Options
-	Templates *netflow.Templates
 	// Enrichers make, for each input goroutine, the enrichers its records
 	// go through after the interface inventory, in order.
 	Enrichers []func() Enricher
@@ -100,6 +93,10 @@ type Enricher interface {
 	Enrich(*flow.Record)
 }
 
+// Log is the logger the pipeline was made with, for the record sources
+// that feed it.
+func (p *Pipeline) Log() *slog.Logger { return p.log }
+
 // Pipeline connects inputs to outputs.
 type Pipeline struct {
 	cfg       Config
@@ -110,10 +107,6 @@ type Pipeline struct {
 	pool      sync.Pool
 	wg        sync.WaitGroup
 	stopped   bool
-	// ovsSeq: the sequence of each Open vSwitch IPFIX exporter address
-	// (*agents.Stats), across its observation domains; as bounded as the
-	// template cache's exporters.
-	ovsSeq sync.Map
 }
 
 // queue is one output's bounded queue and its counters.
@@ -247,95 +240,25 @@ func (p *Pipeline) Outputs() []OutputStats {
 	return out
 }
 
-// SFlowHandler returns a new handler for one input socket. It is also what
-// `flowlens decode` feeds captured datagrams to.
-func (p *Pipeline) SFlowHandler() *SFlowHandler {
-	return &SFlowHandler{handler: p.newHandler(), dec: sflow.NewDecoder(p.cfg.SFlow)}
-}
-
-// UDPHandler adapts SFlowHandler to the udp package.
-func (p *Pipeline) UDPHandler(int) udp.Handler { return p.SFlowHandler() }
-
-// SFlowHandler decodes, accounts for and enriches the datagrams of one
-// socket. It is not safe for concurrent use.
-type SFlowHandler struct {
-	handler
-	dec *sflow.Decoder
-	res sflow.Result
-}
-
 // maxBatch bounds the records held before they are dispatched.
 const maxBatch = 4096
 
-// Datagram handles one datagram.
-func (h *SFlowHandler) Datagram(b []byte, src netip.AddrPort, now time.Time) {
-	err := h.dec.Decode(b, now, &h.res)
-	o := agents.Observation{Size: len(b), Flows: len(h.res.Flows), Counters: len(h.res.Counters),
-		Unknown: h.res.UnknownRecords, UnknownSamples: h.res.UnknownSamples}
-	// A type assertion, not errors.As: the decoder returns the value
-	// itself, and errors.As would allocate its target on every datagram.
-	if se, ok := err.(sflow.Error); ok {
-		o.Error = se.Reason.String()
-	}
-	hdr := &h.res.Header
-	key := agents.Key{Agent: hdr.Agent, SubAgent: hdr.SubAgent, Input: flow.InputSFlow}
-	if h.res.HeaderOK {
-		o.HeaderOK, o.Sequence, o.Step, o.Uptime = true, hdr.Sequence, 1, hdr.Uptime
-		o.Source = src.Addr().Unmap()
-	} else {
-		// Without a header the datagram belongs to whoever sent it.
-		key = agents.Key{Agent: src.Addr().Unmap(), SubAgent: agents.NoSubAgent, Input: flow.InputSFlow}
-	}
-	st := h.p.stats(h.cache, key)
-	_, logIt := st.Observe(now, &o)
-	for r, n := range h.res.SampleErrors {
-		st.AddErrors(sflow.Reason(r).String(), uint64(n))
-	}
-	if logIt {
-		h.p.log.Warn("bad sFlow datagram dropped (logged at most every 10 s per agent)",
-			"from", src.String(), "agent", key.Agent.String(), "reason", o.Error, "size", len(b))
-	}
-	if o.LogConflict {
-		h.p.log.Warn("two exporters send sFlow with the same agent address and sub-agent: their sequence numbers, loss and ports mix (logged at most every minute)",
-			"agent", key.Agent.String(), "sub_agent", key.SubAgent, "first_source", st.FirstSource().String(), "other_source", src.Addr().Unmap().String(),
-			"fix", "give each exporter an agent address of its own (Open vSwitch: flowlens ovs configure --agent IFACE, an interface with a unique address)")
-	}
-	if len(h.res.Flows) == 0 && len(h.res.Counters) == 0 {
-		return
-	}
-	// Counters first: a port's name may arrive in the same datagram as
-	// its first flows.
-	for i := range h.res.Counters {
-		h.p.Inventory.Update(&h.res.Counters[i])
-	}
-	h.add(h.res.Flows, h.res.Counters)
-}
-
-// stats finds an exporter's Stats through a goroutine-local cache, so the
-// registry's lock is taken only for new exporters.
-func (p *Pipeline) stats(cache map[agents.Key]*agents.Stats, key agents.Key) *agents.Stats {
-	st := cache[key]
-	if st == nil {
-		if len(cache) > 4096 {
-			clear(cache)
-		}
-		st = p.Agents.Get(key)
-		cache[key] = st
-	}
-	return st
-}
-
-// handler is what the protocol handlers share: enrichment and batching.
-type handler struct {
+// Handler enriches the records of one input goroutine and hands them, in
+// batches, to the observers and the outputs. Decoders (package decode)
+// and other record sources (Neutron's packet log) each hold one; it is not
+// safe for concurrent use and must not be used after Close.
+type Handler struct {
 	p         *Pipeline
-	cache     map[agents.Key]*agents.Stats // this socket's view of the registry, lock-free
+	cache     map[agents.Key]*agents.Stats // this goroutine's view of the registry, lock-free
 	batch     *Batch
 	enrichers []Enricher
 	filters   []Filter
 }
 
-func (p *Pipeline) newHandler() handler {
-	h := handler{p: p, cache: make(map[agents.Key]*agents.Stats)}
+// NewHandler returns a handler for one input goroutine, with its own
+// enrichers (so they may keep unlocked caches).
+func (p *Pipeline) NewHandler() *Handler {
+	h := &Handler{p: p, cache: make(map[agents.Key]*agents.Stats)}
 	for _, newEnricher := range p.cfg.Enrichers {
 		e := newEnricher()
 		h.enrichers = append(h.enrichers, e)
@@ -346,8 +269,23 @@ func (p *Pipeline) newHandler() handler {
 	return h
 }
 
-// add enriches flows and queues them with counters for the outputs.
-func (h *handler) add(flows []flow.Record, counters []flow.Counter) {
+// Stats finds an exporter's counters through the handler's own cache, so
+// the registry's lock is taken only for new exporters.
+func (h *Handler) Stats(key agents.Key) *agents.Stats {
+	st := h.cache[key]
+	if st == nil {
+		if len(h.cache) > 4096 {
+			clear(h.cache)
+		}
+		st = h.p.Agents.Get(key)
+		h.cache[key] = st
+	}
+	return st
+}
+
+// Add enriches flows and queues them with counters for the outputs; they
+// go when the batch is full or at Flush. Add keeps neither slice.
+func (h *Handler) Add(flows []flow.Record, counters []flow.Counter) {
 	if len(flows) == 0 && len(counters) == 0 {
 		return
 	}
@@ -380,8 +318,8 @@ func (h *handler) add(flows []flow.Record, counters []flow.Counter) {
 	}
 }
 
-// Flush hands the records gathered so far to the outputs.
-func (h *handler) Flush() {
+// Flush hands the records gathered so far to the observers and outputs.
+func (h *Handler) Flush() {
 	for _, e := range h.enrichers {
 		if f, ok := e.(interface{ Flush() }); ok {
 			f.Flush()
@@ -398,96 +336,9 @@ func (h *handler) Flush() {
 	h.p.dispatch(b)
 }
 
-// RecordHandler enriches and queues records that were not decoded from
-// datagrams (Neutron's packet log). It is not safe for concurrent use; it
-// must not be used after Close.
-type RecordHandler struct{ handler }
-
-// RecordHandler returns a new handler for one record source.
-func (p *Pipeline) RecordHandler() *RecordHandler { return &RecordHandler{handler: p.newHandler()} }
-
-// Records enriches flows and hands them to the outputs at once (such
-// sources are slow: batching would only delay them).
-func (h *RecordHandler) Records(flows []flow.Record) {
-	h.add(flows, nil)
+// Records enriches flows and hands them to the outputs at once: for slow
+// sources, where batching would only delay them.
+func (h *Handler) Records(flows []flow.Record) {
+	h.Add(flows, nil)
 	h.Flush()
-}
-
-// NetFlowHandler decodes, accounts for and enriches the NetFlow v5/v9 and
-// IPFIX datagrams of one socket. It is not safe for concurrent use.
-type NetFlowHandler struct {
-	handler
-	dec *netflow.Decoder
-	res netflow.Result
-}
-
-// NetFlowHandler returns a new handler for one NetFlow/IPFIX socket.
-func (p *Pipeline) NetFlowHandler() *NetFlowHandler {
-	return &NetFlowHandler{handler: p.newHandler(), dec: netflow.NewDecoder(p.cfg.Templates, p.cfg.NetFlow)}
-}
-
-// NetFlowUDPHandler adapts NetFlowHandler to the udp package.
-func (p *Pipeline) NetFlowUDPHandler(int) udp.Handler { return p.NetFlowHandler() }
-
-// Datagram handles one datagram.
-func (h *NetFlowHandler) Datagram(b []byte, src netip.AddrPort, now time.Time) {
-	err := h.dec.Decode(b, src, now, &h.res)
-	r := &h.res
-	o := agents.Observation{Size: len(b), Flows: len(r.Flows), Unknown: r.UnknownSets}
-	if ne, ok := err.(netflow.Error); ok {
-		o.Error = ne.Reason.String()
-	}
-	key := agents.Key{Agent: src.Addr().Unmap(), SubAgent: r.Domain, Input: flow.InputIPFIX}
-	switch r.Version {
-	case 5:
-		key.Input = flow.InputNetFlowV5
-	case 9:
-		key.Input = flow.InputNetFlowV9
-	}
-	if r.HeaderOK {
-		o.HeaderOK, o.Sequence = true, r.Sequence
-		switch r.Version {
-		case 5: // flows seen before this datagram (Open vSwitch: up to and including it)
-			o.Step, o.StepIncluded = uint32(len(r.Flows)), true
-		case 9: // datagrams
-			o.Step, o.Uptime = 1, r.SysUptime
-		default: // IPFIX: data records, options data included, before this message (softflowd: up to and including it)
-			o.Step = uint32(len(r.Flows)) - r.PendingRecords - r.ReverseRecords + r.OptionsRecords
-			o.StepIncluded = true
-			o.Resync = r.PendingHeld > 0 // held sets have records we cannot count yet
-		}
-	} else {
-		key.SubAgent = agents.NoSubAgent
-	}
-	// Open vSwitch numbers the IPFIX messages of all its observation
-	// domains in one sequence (one counter per exporter): measured per
-	// domain, each domain would count the others' messages as lost. The
-	// loss goes to the row of the datagram that revealed it.
-	var shared uint64
-	if r.Version == 10 && r.OpenVSwitch && o.HeaderOK {
-		seq, ok := h.p.ovsSeq.Load(key.Agent)
-		if !ok { // allocated once per exporter, not per datagram
-			seq, _ = h.p.ovsSeq.LoadOrStore(key.Agent, agents.NewSequence())
-		}
-		shared, _ = seq.(*agents.Stats).Observe(now, &agents.Observation{HeaderOK: true, Sequence: o.Sequence, Step: o.Step,
-			StepIncluded: o.StepIncluded, Resync: o.Resync})
-		o.HeaderOK = false
-	}
-	st := h.p.stats(h.cache, key)
-	_, logIt := st.Observe(now, &o)
-	st.AddLost(shared)
-	for reason, n := range r.Errors {
-		st.AddErrors(netflow.Reason(reason).String(), uint64(n))
-	}
-	st.AddErrors("no_template_expired", uint64(r.PendingExpired))
-	st.AddErrors("no_template_overflow", uint64(r.PendingOverflow))
-	st.AddPending(uint64(r.PendingHeld), uint64(r.PendingDecoded))
-	if logIt {
-		h.p.log.Warn("bad NetFlow/IPFIX datagram dropped (logged at most every 10 s per exporter)",
-			"from", src.String(), "reason", o.Error, "size", len(b))
-	}
-	for _, i := range r.Interfaces {
-		h.p.Inventory.Learn(key.Agent, i.Index, i.Name, now)
-	}
-	h.add(r.Flows, nil)
 }

@@ -1,4 +1,4 @@
-package pipeline_test
+package decode_test
 
 import (
 	"net"
@@ -10,6 +10,7 @@ import (
 	"github.com/maxmind/mmdbwriter"
 	"github.com/maxmind/mmdbwriter/mmdbtype"
 
+	"github.com/flowlens/flowlens/internal/decode"
 	"github.com/flowlens/flowlens/internal/enrich/geoip"
 	"github.com/flowlens/flowlens/internal/enrich/openstack"
 	"github.com/flowlens/flowlens/internal/input/pcapfile"
@@ -63,7 +64,7 @@ func BenchmarkHandler(b *testing.B) {
 	}{{"plain", plain}, {"enriched", enriched}} {
 		b.Run(c.name, func(b *testing.B) {
 			p := pipeline.New(pipeline.Config{Enrichers: c.enrichers}, quiet(), discard{})
-			h := p.SFlowHandler()
+			h := sflowHandler(p)
 			records := 0
 			b.ReportAllocs()
 			b.ResetTimer()
@@ -85,9 +86,9 @@ func BenchmarkHandler(b *testing.B) {
 	b.Run("cost", func(b *testing.B) {
 		pp := pipeline.New(pipeline.Config{Enrichers: plain}, quiet(), discard{})
 		pe := pipeline.New(pipeline.Config{Enrichers: enriched}, quiet(), discard{})
-		hp, he := pp.SFlowHandler(), pe.SFlowHandler()
+		hp, he := sflowHandler(pp), sflowHandler(pe)
 		var tp, te time.Duration
-		run := func(h *pipeline.SFlowHandler) time.Duration {
+		run := func(h *decode.Handler) time.Duration {
 			t0 := time.Now()
 			for _, d := range ds {
 				h.Datagram(d.Payload, d.Src, d.Time)

@@ -1,4 +1,4 @@
-package pipeline_test
+package decode_test
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flowlens/flowlens/internal/decode"
 	"github.com/flowlens/flowlens/internal/input/udp"
 	"github.com/flowlens/flowlens/internal/pipeline"
 )
@@ -28,7 +29,7 @@ func TestMalformedFloodDoesNotHurtOtherAgents(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- ln.Run(ctx, p.UDPHandler) }()
+	go func() { done <- ln.Run(ctx, sockets(decode.New(decode.Config{}, p), decode.SFlow)) }()
 	dst := net.UDPAddrFromAddrPort(netip.MustParseAddrPort(ln.Addrs()[0]))
 	dial := func(src string) *net.UDPConn {
 		c, err := net.DialUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(netip.MustParseAddr(src), 0)), dst)
