@@ -69,7 +69,7 @@ func cmdDecode(args []string, stdout, stderr io.Writer) error {
 	pcfg := pipeline.Config{Wait: true}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if m := startOVN(ctx, ovnCfg, nil, log); m != nil {
+	if m := ovn.Start(ctx, ovnCfg, nil, log); m != nil {
 		pcfg.Enrichers = append(pcfg.Enrichers, func() pipeline.Enricher { return m.NewEnricher() })
 	}
 	p := pipeline.New(pcfg, log, outs...)

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/flowlens/flowlens/internal/config"
 	"github.com/flowlens/flowlens/internal/enrich/geoip"
 )
 
@@ -68,43 +67,4 @@ func geoipUseHint(c geoip.Config) string {
 		return "note: enrich.geoip.asn_databases is set, so the collector uses it for AS numbers and only the city database from here"
 	}
 	return fmt.Sprintf("the collector uses them (a running one within enrich.geoip.reload_interval, %s)", c.ReloadInterval)
-}
-
-// geoipStatus is the geoip part of /api/v1/status: what is loaded, the
-// credit its licence asks for, the downloads, and what to set when there
-// is nothing.
-func geoipStatus(c config.Enrich, geo *geoip.DB, ref *geoip.Refresher) map[string]any {
-	g := map[string]any{"enabled": geo != nil, "city_databases": c.GeoIP.CityDatabases, "asn_databases": c.GeoIP.ASNDatabases}
-	if geo != nil {
-		st := geo.Stats()
-		g["lookups"], g["found"] = st.Lookups, st.Found
-		loaded, missing := geo.Databases()
-		if loaded == nil {
-			loaded = []geoip.DatabaseInfo{}
-		}
-		g["databases"] = loaded
-		if len(missing) > 0 {
-			g["missing"] = missing
-		}
-		if a := geo.Attribution(); a != "" {
-			g["attribution"] = map[string]any{"text": "IP geolocation by DB-IP", "url": "https://db-ip.com",
-				"license": "CC BY 4.0", "license_url": "https://creativecommons.org/licenses/by/4.0/"}
-		}
-		switch {
-		case len(loaded) > 0:
-		case c.GeoIP.Download.Enabled:
-			g["hint"] = "no GeoIP database loaded yet: the collector downloads them (download.last_error says what failed; set enrich.geoip.download.city_url and asn_url to a mirror, or run `flowlens geoip update` where there is network and copy " +
-				c.GeoIP.Download.Dir + " here) (docs/operations.md#geography-geoip-databases)"
-		default:
-			g["hint"] = "no GeoIP database loaded yet: run `flowlens geoip update`, or set enrich.geoip.download.enabled: true (DB-IP Lite, CC BY 4.0) or enrich.geoip.city_databases (docs/operations.md#geography-geoip-databases)"
-		}
-	} else {
-		g["hint"] = "no GeoIP database: run `flowlens geoip update` (DB-IP Lite, CC BY 4.0), or set enrich.geoip.download.enabled: true, or enrich.geoip.city_databases and asn_databases to MaxMind-format files (docs/operations.md#geography-geoip-databases)"
-	}
-	if ref != nil {
-		g["download"] = ref.Status()
-	} else {
-		g["download"] = map[string]any{"enabled": false, "dir": c.GeoIP.Download.Dir}
-	}
-	return g
 }

@@ -101,7 +101,7 @@ func TestGeoIPUpdateCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	b, _ := json.Marshal(geoipStatus(cfg.Enrich, db, nil))
+	b, _ := json.Marshal(geoip.Status(cfg.Enrich.GeoIP, db, nil))
 	for _, want := range []string{`"attribution":{"license":"CC BY 4.0"`, `"text":"IP geolocation by DB-IP"`, `"type":"DBIP-ASN-Lite (compat=GeoLite2-ASN)"`, `"kind":"city"`} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("status %s lacks %s", b, want)
@@ -129,7 +129,7 @@ func TestGeoIPUpdateCommand(t *testing.T) {
 func TestGeoIPStatusHint(t *testing.T) {
 	var c config.Enrich
 	c.GeoIP.Download.Dir = t.TempDir()
-	b, _ := json.Marshal(geoipStatus(c, nil, nil))
+	b, _ := json.Marshal(geoip.Status(c.GeoIP, nil, nil))
 	for _, want := range []string{"flowlens geoip update", "enrich.geoip.download.enabled", "enrich.geoip.city_databases", `"download":{"dir"`} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("status %s lacks %s", b, want)

@@ -4,12 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
-	"strings"
 	"time"
 
-	"github.com/flowlens/flowlens/internal/enrich/openstack"
-	"github.com/flowlens/flowlens/internal/enrich/ovn"
 	"github.com/flowlens/flowlens/internal/ovs"
 )
 
@@ -82,50 +78,4 @@ func cmdOVN(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "NB_Global: debug_drop_collector_set=%d debug_drop_domain_id=%d\n", d.CollectorSet, d.Domain)
 	}
 	return nil
-}
-
-// startOVN starts tracing OVN drop samples; nil when drop_domain_id is 0.
-func startOVN(ctx context.Context, c ovn.Config, inv *openstack.Inventory, log *slog.Logger) *ovn.Mapper {
-	if c.DropDomainID == 0 {
-		return nil
-	}
-	m := ovn.New(c, log)
-	if inv != nil {
-		m.OnPorts(ovnPorts(inv))
-	}
-	if c.NB == "" {
-		// Drops are marked, not traced; the mapper says so (with what to
-		// set) when the first arrives, not on every start.
-		return m
-	}
-	go func() {
-		if err := m.Run(ctx); err != nil && ctx.Err() == nil {
-			log.Error("OVN database source stopped: drop samples are marked, not traced", "error", err)
-		}
-	}()
-	// Wait a little, as for OVSDB, so that the first drops are traced;
-	// the databases being unreachable must not keep flowlens from
-	// listening.
-	select {
-	case <-m.Synced():
-	case <-time.After(5 * time.Second):
-		log.Warn("OVN databases not read yet; starting anyway, drops are traced once they are",
-			"nb", c.NB, "sb", strings.TrimSpace(c.SB))
-	case <-ctx.Done():
-	}
-	return m
-}
-
-// ovnPorts feeds the Southbound's Neutron ports to the inventory (source
-// "ovn-sb"): their logical switch and its tunnel key, the VNI of their
-// Geneve packets.
-func ovnPorts(inv *openstack.Inventory) func([]ovn.PortInfo) {
-	return func(ps []ovn.PortInfo) {
-		ports := make([]openstack.Port, 0, len(ps))
-		for _, p := range ps {
-			ports = append(ports, openstack.Port{ID: p.PortID, MAC: p.MAC, FixedIPs: p.IPs, NetworkID: p.NetworkID,
-				NetworkName: p.NetworkName, OVNSwitch: p.Switch, OVNTunnelKey: p.TunnelKey})
-		}
-		inv.Set("ovn-sb", ports)
-	}
 }

@@ -98,30 +98,12 @@ type Enrich struct {
 	OpenStack OpenStack    `yaml:"openstack"`
 }
 
-// OpenStack configures OpenStack attribution.
+// OpenStack configures OpenStack attribution and, with ML2/OVN, what
+// security groups dropped.
 type OpenStack struct {
-	OVSDB      []string            `yaml:"ovsdb"`
-	StaticFile string              `yaml:"static_file"`
-	API        openstack.APIConfig `yaml:"api"`
-	// BaseMAC and UplinkBridgesExport drive the count-once rule.
-	BaseMAC             string `yaml:"base_mac"`
-	UplinkBridgesExport bool   `yaml:"uplink_bridges_export"`
-	Conntrack           string `yaml:"conntrack"`
+	openstack.Config `yaml:",inline"`
 	// OVN traces what security groups dropped (OVN's drop sampling).
 	OVN ovn.Config `yaml:"ovn"`
-}
-
-// Options returns the observation classification options.
-func (o OpenStack) Options() (openstack.Options, error) {
-	m, err := openstack.ParseBaseMAC(o.BaseMAC)
-	if err != nil {
-		return openstack.Options{}, fmt.Errorf("enrich.openstack.%w", err)
-	}
-	ct, err := openstack.ParseConntrack(o.Conntrack)
-	if err != nil {
-		return openstack.Options{}, fmt.Errorf("enrich.openstack.%w", err)
-	}
-	return openstack.Options{BaseMAC: m, UplinkExports: o.UplinkBridgesExport, Conntrack: ct}, nil
 }
 
 // Metrics configures the listener for Prometheus and health probes.

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/flowlens/flowlens/internal/lograte"
 	"io"
 	"log/slog"
 	"net/netip"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/flowlens/flowlens/internal/flow"
+	"github.com/flowlens/flowlens/internal/lograte"
 )
 
 // ParseFile reads the "AGENT=PATH" form of input.neutron_log.files.
@@ -193,3 +193,33 @@ func (f *Follower) lines(b *[]byte, loc *time.Location) {
 		f.out(recs)
 	}
 }
+
+// Followers are the packet logs being followed.
+type Followers struct {
+	List []*Follower
+	wg   sync.WaitGroup
+}
+
+// Start follows each AGENT=PATH of files until ctx ends, handing the
+// records of each to a sink of its own (sink is called once per file).
+// Wait before closing what the sinks write to.
+func Start(ctx context.Context, files []string, sink func() func([]flow.Record), log *slog.Logger) *Followers {
+	fs := &Followers{}
+	for _, spec := range files {
+		agent, path, err := ParseFile(spec) // checked when the configuration was loaded
+		if err != nil {
+			continue
+		}
+		f := NewFollower(path, agent, sink(), log)
+		fs.List = append(fs.List, f)
+		fs.wg.Add(1)
+		go func() {
+			defer fs.wg.Done()
+			f.Run(ctx)
+		}()
+	}
+	return fs
+}
+
+// Wait waits for the followers to stop (their context ended).
+func (fs *Followers) Wait() { fs.wg.Wait() }

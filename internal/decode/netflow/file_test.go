@@ -1,14 +1,11 @@
-package main
+package netflow_test
 
 import (
 	"bytes"
-	"io"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -16,7 +13,7 @@ import (
 	"github.com/flowlens/flowlens/internal/input/pcapfile"
 )
 
-const ipfixCapture = "../../testdata/ovs/ovs-ipfix.pcap"
+const ipfixCapture = "../../../testdata/ovs/ovs-ipfix.pcap"
 
 // ovsTemplates returns the template cache after the real OVS IPFIX capture,
 // and its saved form.
@@ -43,7 +40,7 @@ func ovsTemplates(t *testing.T) (*netflow.Templates, []byte) {
 	return tm, buf.Bytes()
 }
 
-// asideFiles lists what loadTemplates moved aside next to path.
+// asideFiles lists what LoadFile moved aside next to path.
 func asideFiles(t *testing.T, path string) []string {
 	t.Helper()
 	m, err := filepath.Glob(path + ".corrupt-*")
@@ -78,7 +75,7 @@ func TestLoadTemplatesSetsAsideDamagedFiles(t *testing.T) {
 			}
 			var logs bytes.Buffer
 			tm := netflow.NewTemplates(netflow.Options{})
-			loadTemplates(path, tm, slog.New(slog.NewTextHandler(&logs, nil)))
+			tm.LoadFile(path, slog.New(slog.NewTextHandler(&logs, nil)))
 
 			if st := tm.Stats(); st.Templates != 0 || st.Exporters != 0 {
 				t.Errorf("templates loaded from a damaged file: %+v", st)
@@ -101,12 +98,12 @@ func TestLoadTemplatesSetsAsideDamagedFiles(t *testing.T) {
 
 			// The collector learns the templates again and saves them.
 			learnt, _ := ovsTemplates(t)
-			if err := saveTemplates(path, learnt); err != nil {
+			if err := learnt.SaveFile(path); err != nil {
 				t.Fatal(err)
 			}
 			again := netflow.NewTemplates(netflow.Options{})
 			logs.Reset()
-			loadTemplates(path, again, slog.New(slog.NewTextHandler(&logs, nil)))
+			again.LoadFile(path, slog.New(slog.NewTextHandler(&logs, nil)))
 			if n := again.Stats().Templates; n != learnt.Stats().Templates || strings.Contains(logs.String(), "WARN") {
 				t.Errorf("after a new save: %d templates restored, log:\n%s", n, logs.String())
 			}
@@ -119,7 +116,7 @@ func TestLoadTemplatesKeepsEarlierCopies(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "templates.json")
 	for i := range 3 {
 		os.WriteFile(path, []byte{byte('a' + i)}, 0o640)
-		loadTemplates(path, netflow.NewTemplates(netflow.Options{}), slog.New(slog.DiscardHandler))
+		netflow.NewTemplates(netflow.Options{}).LoadFile(path, slog.New(slog.DiscardHandler))
 	}
 	aside := asideFiles(t, path)
 	if len(aside) != 3 {
@@ -142,19 +139,19 @@ func TestLoadTemplatesUnreadableAndMissing(t *testing.T) {
 	path := filepath.Join(dir, "templates.json")
 	var logs bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
-	loadTemplates(path, netflow.NewTemplates(netflow.Options{}), log)
+	netflow.NewTemplates(netflow.Options{}).LoadFile(path, log)
 	if logs.Len() != 0 {
 		t.Errorf("a missing file is logged:\n%s", logs.String())
 	}
 	if err := os.Mkdir(path, 0o750); err != nil {
 		t.Fatal(err)
 	}
-	loadTemplates(path, netflow.NewTemplates(netflow.Options{}), log)
+	netflow.NewTemplates(netflow.Options{}).LoadFile(path, log)
 	if aside := asideFiles(t, path); len(aside) != 1 || !strings.Contains(logs.String(), "is a directory") {
 		t.Errorf("moved aside %v, log:\n%s", aside, logs.String())
 	}
 	tm, _ := ovsTemplates(t)
-	if err := saveTemplates(path, tm); err != nil {
+	if err := tm.SaveFile(path); err != nil {
 		t.Errorf("saving where the directory was: %v", err)
 	}
 }
@@ -165,7 +162,7 @@ func TestSaveTemplatesInterrupted(t *testing.T) {
 	tm, good := ovsTemplates(t)
 	dir := t.TempDir()
 	path := filepath.Join(dir, "templates.json")
-	if err := saveTemplates(path, tm); err != nil {
+	if err := tm.SaveFile(path); err != nil {
 		t.Fatal(err)
 	}
 	if b, _ := os.ReadFile(path); !bytes.Equal(b, good) {
@@ -175,92 +172,11 @@ func TestSaveTemplatesInterrupted(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, ".templates.json.tmp123456"), good[:100], 0o600)
 	restored := netflow.NewTemplates(netflow.Options{})
 	var logs bytes.Buffer
-	loadTemplates(path, restored, slog.New(slog.NewTextHandler(&logs, nil)))
+	restored.LoadFile(path, slog.New(slog.NewTextHandler(&logs, nil)))
 	if n := restored.Stats().Templates; n != tm.Stats().Templates || strings.Contains(logs.String(), "WARN") {
 		t.Errorf("%d templates restored, log:\n%s", n, logs.String())
 	}
 	if left, _ := filepath.Glob(filepath.Join(dir, ".templates.json.tmp*")); len(left) != 0 {
 		t.Errorf("temporary files left: %v", left)
-	}
-}
-
-// `flowlens run` with a damaged template file: it starts, says so, takes
-// the real IPFIX capture, and writes a good file at shutdown.
-func TestRunWithDamagedTemplateFile(t *testing.T) {
-	ds, err := pcapfile.ReadAll(ipfixCapture, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "templates.json")
-	damaged := []byte(`{"format":"flowlens-netflow-templates","version":1,"templates":[{"exporter":"127.0.0.1","vers`)
-	if err := os.WriteFile(path, damaged, 0o640); err != nil {
-		t.Fatal(err)
-	}
-	sflowAddr, nfAddr := freePort(t, "udp"), freePort(t, "udp")
-	log := &syncBuffer{}
-	done := make(chan int, 1)
-	go func() {
-		done <- run([]string{"run", "--input.sflow.listen=" + sflowAddr, "--input.sflow.sockets=1",
-			"--input.netflow.listen=" + nfAddr, "--input.netflow.template_file=" + path,
-			"--log.stats_interval=0s", "--store.enabled=false", "--console.enabled=false", "--output.ndjson.path=",
-		}, io.Discard, log)
-	}()
-	for deadline := time.Now().Add(time.Minute); !strings.Contains(log.String(), "flowlens started"); time.Sleep(20 * time.Millisecond) {
-		select {
-		case rc := <-done:
-			t.Fatalf("flowlens run exited with %d:\n%s", rc, log)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("flowlens run did not start:\n%s", log)
-		}
-	}
-	if !strings.Contains(log.String(), "saved NetFlow/IPFIX templates unreadable: moved aside") {
-		t.Errorf("the damaged file is not reported:\n%s", log)
-	}
-	conn, err := net.Dial("udp", nfAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, d := range ds {
-		if _, err := conn.Write(d.Payload); err != nil {
-			t.Fatal(err)
-		}
-		if i%20 == 0 {
-			time.Sleep(time.Millisecond)
-		}
-	}
-	conn.Close()
-	time.Sleep(200 * time.Millisecond)
-	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case rc := <-done:
-		if rc != 0 {
-			t.Errorf("exit %d:\n%s", rc, log)
-		}
-	case <-time.After(time.Minute):
-		t.Fatalf("flowlens run did not stop:\n%s", log)
-	}
-	aside := asideFiles(t, path)
-	if len(aside) != 1 {
-		t.Fatalf("moved aside: %v", aside)
-	}
-	if b, _ := os.ReadFile(aside[0]); !bytes.Equal(b, damaged) {
-		t.Error("the moved file does not hold the damaged content")
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatalf("no template file saved at shutdown: %v", err)
-	}
-	defer f.Close()
-	tm := netflow.NewTemplates(netflow.Options{})
-	if err := tm.Load(f); err != nil {
-		t.Fatalf("the file saved at shutdown does not load: %v", err)
-	}
-	want, _ := ovsTemplates(t)
-	if n := tm.Stats().Templates; n != want.Stats().Templates {
-		t.Errorf("the file saved at shutdown holds %d templates, want the capture's %d", n, want.Stats().Templates)
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package netflow
 
 import (
 	"context"
@@ -6,14 +6,14 @@ import (
 	"os"
 	"time"
 
-	"github.com/flowlens/flowlens/internal/decode/netflow"
 	"github.com/flowlens/flowlens/internal/statefile"
 )
 
-// loadTemplates reads the saved NetFlow/IPFIX templates. A file that cannot
-// be read is moved aside and reported, never fatal: the exporters resend
-// their templates sooner or later, and the next save writes a new file.
-func loadTemplates(path string, t *netflow.Templates, log *slog.Logger) {
+// LoadFile restores the templates saved at path (input.netflow.template_file;
+// empty: nothing to do). A file that cannot be read is moved aside and
+// reported, never fatal: the exporters resend their templates sooner or
+// later, and the next save writes a new file.
+func (t *Templates) LoadFile(path string, log *slog.Logger) {
 	if path == "" {
 		return
 	}
@@ -43,15 +43,15 @@ func loadTemplates(path string, t *netflow.Templates, log *slog.Logger) {
 		"; the moved file can be deleted", "file", path, "moved_to", aside, "error", err)
 }
 
-// saveTemplates replaces the file as a whole: a crash while saving leaves
-// the previous file.
-func saveTemplates(path string, t *netflow.Templates) error {
+// SaveFile replaces the file as a whole: a crash while saving leaves the
+// previous file.
+func (t *Templates) SaveFile(path string) error {
 	return statefile.WriteFile(path, 0o640, t.Save)
 }
 
-// templateLoop expires templates and held data, and saves the templates
-// every 5 minutes.
-func templateLoop(ctx context.Context, path string, t *netflow.Templates, log *slog.Logger) {
+// Maintain expires templates and held data every 5 s, and saves the
+// templates to path (if not empty) every 5 minutes, until ctx ends.
+func (t *Templates) Maintain(ctx context.Context, path string, log *slog.Logger) {
 	expire := time.NewTicker(5 * time.Second)
 	defer expire.Stop()
 	lastSave := time.Now()
@@ -65,7 +65,7 @@ func templateLoop(ctx context.Context, path string, t *netflow.Templates, log *s
 			}
 			if path != "" && now.Sub(lastSave) >= 5*time.Minute {
 				lastSave = now
-				if err := saveTemplates(path, t); err != nil {
+				if err := t.SaveFile(path); err != nil {
 					log.Warn("saving NetFlow/IPFIX templates", "error", err)
 				}
 			}

@@ -1,4 +1,4 @@
-package main
+package collector
 
 import (
 	"encoding/json"
@@ -12,11 +12,12 @@ import (
 // /api/v1/status says which enrichment is on and, when it is off, which
 // setting turns it on.
 func TestEnrichmentStatus(t *testing.T) {
-	var c config.Enrich
-	c.OpenStack.BaseMAC = openstack.DefaultBaseMAC
-	inv := openstack.NewInventory()
-	inv.Set("ovsdb:192.0.2.1", []openstack.Port{{ID: "p1", MAC: "fa:16:3e:00:00:01"}})
-	b, err := json.Marshal(enrichmentStatus(c, nil, nil, inv, nil)())
+	var cfg config.Config
+	cfg.Enrich.OpenStack.BaseMAC = openstack.DefaultBaseMAC
+	c := New(&cfg, nil, Options{})
+	c.inventory = openstack.NewInventory()
+	c.inventory.Set("ovsdb:192.0.2.1", []openstack.Port{{ID: "p1", MAC: "fa:16:3e:00:00:01"}})
+	b, err := json.Marshal(c.enrichmentStatus())
 	if err != nil {
 		t.Fatal(err)
 	}
