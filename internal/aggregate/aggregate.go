@@ -368,8 +368,9 @@ func (a *Aggregator) wait() {
 	<-done
 }
 
-// Name implements pipeline.Output.
-func (a *Aggregator) Name() string { return "aggregate→" + a.next.Name() }
+// Name is the name of the output it writes to: what logs and metrics
+// label it with (they say "aggregate" themselves).
+func (a *Aggregator) Name() string { return a.next.Name() }
 
 // Write implements pipeline.Output.
 func (a *Aggregator) Write(b *pipeline.Batch) error {

@@ -105,6 +105,7 @@ func (c *Collector) startOutputs() error {
 		// The console sees the current interval within seconds.
 		st.SetLive(agg.Live)
 		c.store = st
+		c.register(st.Metrics())
 	}
 	if ecfg := out.Elasticsearch; len(ecfg.URLs) > 0 {
 		es, err := elasticsearch.New(ecfg, c.log)
@@ -115,6 +116,10 @@ func (c *Collector) startOutputs() error {
 			return err
 		}
 		c.es = es
+		c.register(es.Metrics())
+	}
+	if len(c.aggs) > 0 {
+		c.register(aggregate.Metrics(c.aggs...))
 	}
 	if len(c.outputs) == 0 && len(c.aggs) == 0 {
 		c.log.Warn("no output is configured: records are decoded and counted, then discarded (set output.ndjson.path)")
@@ -134,6 +139,7 @@ func (c *Collector) startEnrichment() error {
 		done := make(chan struct{})
 		go db.Run(done)
 		c.geo = db
+		c.register(db.Metrics())
 		c.onStop("geoip", func() error { close(done); db.Close(); return nil })
 		loaded, missing := db.Databases()
 		c.log.Info("GeoIP enrichment on", "databases", len(loaded), "city", cfg.GeoIP.CityDatabases, "asn", cfg.GeoIP.ASNDatabases,
@@ -161,7 +167,10 @@ func (c *Collector) startEnrichment() error {
 		return err
 	}
 	c.inventory, c.api = inv, api
-	c.ovn = ovn.Start(ctx, cfg.OpenStack.OVN, inv, c.log)
+	c.register(inv.Metrics())
+	if c.ovn = ovn.Start(ctx, cfg.OpenStack.OVN, inv, c.log); c.ovn != nil {
+		c.register(c.ovn.Metrics())
+	}
 	return nil
 }
 
@@ -222,6 +231,13 @@ func (c *Collector) startPipeline() error {
 	}
 	c.pipeline = pipeline.New(pcfg, c.log, c.outputs...)
 	c.decoders = decode.New(dcfg, c.pipeline)
+	c.register(c.pipeline.Metrics())
+	c.register(c.pipeline.Agents.Metrics())
+	c.register(c.pipeline.Inventory.Metrics())
+	c.register(c.accuracy.Metrics())
+	if dcfg.Templates != nil {
+		c.register(dcfg.Templates.Metrics())
+	}
 	c.onStop("pipeline", func() error {
 		// The inputs have stopped: what the outputs hold is written.
 		if err := c.pipeline.Close(); err != nil {
@@ -256,6 +272,11 @@ func (c *Collector) listen() error {
 		}
 		c.onStop("NetFlow/IPFIX sockets", func() error { c.netflow.Close(); return nil })
 	}
+	inputs := map[string]*udp.Listener{"sflow": c.sflow}
+	if c.netflow != nil {
+		inputs["netflow"] = c.netflow
+	}
+	c.register(udp.Metrics(inputs))
 	if act.Len() > 0 {
 		n := 0
 		for _, l := range c.listeners() {
@@ -327,7 +348,6 @@ func (c *Collector) startConsole() error {
 // run starts reading: the sockets, the packet logs, the periodic work.
 func (c *Collector) run() error {
 	cfg := c.cfg
-	c.registerMetrics()
 	addrs := c.sflow.Addrs()
 	attrs := []any{"version", c.opt.Build, "sflow", strings.Join(uniq(addrs), ","), "sockets", len(addrs), "ndjson", cfg.Output.NDJSON.Path}
 	if c.netflow != nil {
@@ -364,7 +384,9 @@ func (c *Collector) run() error {
 	c.neutron = neutronlog.Start(ctx, cfg.Input.NeutronLog.Files, func() func([]flow.Record) {
 		return c.pipeline.NewHandler().Records
 	}, c.log)
-	c.registerBlockedMetrics()
+	if len(c.neutron.List) > 0 {
+		c.register(c.neutron.Metrics())
+	}
 	c.metrics.Ready.SetReady()
 	c.onStop("inputs", func() error {
 		c.metrics.Ready.NotReady("shutting down")
