@@ -1,7 +1,7 @@
 package bench
 
 // The peer's documents: the ECS document flowlens writes for a flow record
-// (flow.Record.AppendJSON, docs/fields.md), as a user of go-elasticsearch
+// (ecs.AppendFlow, docs/fields.md), as a user of go-elasticsearch
 // would write it: Go structs with json tags, optional objects as pointers
 // with omitempty, filled from the record and given to json.Marshal.
 // TestSameDocuments checks that both give the same document.
@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/flowlens/flowlens/internal/ecs"
 	"github.com/flowlens/flowlens/internal/flow"
 )
 
@@ -283,7 +284,7 @@ func macString(m flow.MAC) string {
 	if m.IsZero() {
 		return ""
 	}
-	return string(flow.AppendMAC(nil, m))
+	return string(ecs.AppendMAC(nil, m))
 }
 
 func u32str(v uint32) string { return itoa(uint64(v)) }

@@ -27,6 +27,7 @@ import (
 	"github.com/elastic/go-elasticsearch/v8/esutil"
 
 	"github.com/flowlens/flowlens/bench/internal/esbulk"
+	"github.com/flowlens/flowlens/internal/ecs"
 	"github.com/flowlens/flowlens/internal/flow"
 	es "github.com/flowlens/flowlens/internal/output/elasticsearch"
 	"github.com/flowlens/flowlens/internal/pipeline"
@@ -351,7 +352,7 @@ func TestSameDocuments(t *testing.T) {
 	for i := range flows {
 		r := &flows[i]
 		var a, b any
-		if err := json.Unmarshal(r.AppendJSON(nil), &a); err != nil {
+		if err := json.Unmarshal(ecs.AppendFlow(nil, r), &a); err != nil {
 			t.Fatal(err)
 		}
 		peer, err := json.Marshal(newECSDoc(r))
@@ -362,7 +363,7 @@ func TestSameDocuments(t *testing.T) {
 			t.Fatal(err)
 		}
 		if !reflect.DeepEqual(a, b) {
-			t.Fatalf("record %d:\nflowlens %s\npeer     %s", i, r.AppendJSON(nil), peer)
+			t.Fatalf("record %d:\nflowlens %s\npeer     %s", i, ecs.AppendFlow(nil, r), peer)
 		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/flowlens/flowlens/internal/decode"
 	"github.com/flowlens/flowlens/internal/decode/sflow"
+	"github.com/flowlens/flowlens/internal/ecs"
 	"github.com/flowlens/flowlens/internal/flow"
 	"github.com/flowlens/flowlens/internal/output/ndjson"
 	"github.com/flowlens/flowlens/internal/pipeline"
@@ -72,8 +73,8 @@ func captureRecords(tb testing.TB) ([]flow.Record, []flow.Counter) {
 	return flows, counters
 }
 
-// BenchmarkNDJSONEncode: ECS JSON encoding alone (Record.AppendJSON and
-// Counter.AppendJSON) of every record of the capture into a reused buffer.
+// BenchmarkNDJSONEncode: ECS JSON encoding alone (ecs.AppendFlow and
+// ecs.AppendCounter) of every record of the capture into a reused buffer.
 func BenchmarkNDJSONEncode(b *testing.B) {
 	flows, counters := captureRecords(b)
 	buf := make([]byte, 0, 64<<10)
@@ -83,11 +84,11 @@ func BenchmarkNDJSONEncode(b *testing.B) {
 	for b.Loop() {
 		size = 0
 		for i := range flows {
-			buf = flows[i].AppendJSON(buf[:0])
+			buf = ecs.AppendFlow(buf[:0], &flows[i])
 			size += len(buf) + 1
 		}
 		for i := range counters {
-			buf = counters[i].AppendJSON(buf[:0])
+			buf = ecs.AppendCounter(buf[:0], &counters[i])
 			size += len(buf) + 1
 		}
 		ops++

@@ -7,37 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
-
-	"github.com/flowlens/flowlens/internal/flow"
 )
-
-// BlockedValue is the blocked column's value of a record: "" when it is
-// not a drop sample, else what dropped it as a URL query string (source,
-// port, sg, rule, acl, dir, lflow, stage, default, reason; sorted keys, so
-// that equal causes group together).
-func BlockedValue(b *flow.Blocked) string {
-	if b == nil {
-		return ""
-	}
-	v := url.Values{"source": {b.Source}}
-	add := func(k, s string) {
-		if s != "" {
-			v.Set(k, s)
-		}
-	}
-	add("port", b.Port)
-	add("sg", strings.Join(b.SecurityGroups, ","))
-	add("rule", b.SecurityGroupRule)
-	add("acl", b.ACL)
-	add("dir", b.ACLDirection)
-	add("lflow", b.LogicalFlow)
-	add("stage", b.Stage)
-	add("reason", b.Reason)
-	if b.Default {
-		v.Set("default", "1")
-	}
-	return v.Encode()
-}
 
 // BlockedRequest asks what was dropped.
 type BlockedRequest struct {

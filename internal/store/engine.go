@@ -6,6 +6,8 @@ import (
 	"database/sql/driver"
 	"fmt"
 	"strings"
+
+	"github.com/flowlens/flowlens/internal/schema"
 )
 
 // Engine is what the store needs from an embedded SQL database. All
@@ -46,46 +48,50 @@ type column struct {
 	typ  string // BIGINT, DOUBLE or VARCHAR
 }
 
-// flowColumns are the flows tables' columns. Every dimension is NOT NULL
-// (0 or "" when absent) so that grouping never meets NULL.
-var flowColumns = []column{
-	{"ts", "BIGINT"}, {"dur", "BIGINT"},
-	{"agent", "VARCHAR"}, {"sub_agent", "BIGINT"}, {"input", "VARCHAR"},
-	{"in_port", "VARCHAR"}, {"out_port", "VARCHAR"},
-	{"src_mac", "VARCHAR"}, {"dst_mac", "VARCHAR"}, {"vlan", "BIGINT"}, {"vni", "BIGINT"},
-	{"src_ip", "VARCHAR"}, {"dst_ip", "VARCHAR"}, {"src_port", "BIGINT"}, {"dst_port", "BIGINT"},
-	{"proto", "VARCHAR"}, {"network_type", "VARCHAR"}, {"tunnel", "VARCHAR"},
-	{"inner_src_ip", "VARCHAR"}, {"inner_dst_ip", "VARCHAR"},
-	{"src_vm", "VARCHAR"}, {"dst_vm", "VARCHAR"}, {"src_project", "VARCHAR"}, {"dst_project", "VARCHAR"},
-	{"src_network", "VARCHAR"}, {"dst_network", "VARCHAR"}, {"src_host", "VARCHAR"}, {"dst_host", "VARCHAR"},
-	{"src_country", "VARCHAR"}, {"dst_country", "VARCHAR"}, {"src_asn", "BIGINT"}, {"dst_asn", "BIGINT"},
-	{"direction", "VARCHAR"}, {"relation", "VARCHAR"},
-	{"src_city", "VARCHAR"}, {"dst_city", "VARCHAR"},
-	{"src_lat", "DOUBLE"}, {"src_lon", "DOUBLE"}, {"dst_lat", "DOUBLE"}, {"dst_lon", "DOUBLE"},
-	{"bytes", "BIGINT"}, {"packets", "BIGINT"}, {"samples", "BIGINT"},
-	// Columns added after the first release go last: stores made before
-	// get them through addedColumns, and appends fill columns in table
-	// order.
-	{"observation", "VARCHAR"},
-	{"blocked", "VARCHAR"},
-	{"src_as_org", "VARCHAR"},
-	{"dst_as_org", "VARCHAR"},
-}
+// flowColumns are the flows tables' columns, from the schema. Every
+// dimension is NOT NULL (0 or "" when absent) so that grouping never meets
+// NULL. Columns added after the first release come last: stores made
+// before get them through addedColumns, and appends fill columns in table
+// order.
+var flowColumns = func() []column {
+	out := make([]column, len(schema.Flows))
+	for i, f := range schema.Flows {
+		out[i] = column{f.Name, f.Type.SQL()}
+	}
+	return out
+}()
 
 // addedColumns are added to existing flows tables, with the value old
 // rows get.
-var addedColumns = []struct {
+var addedColumns = func() []struct {
 	column
 	def string
-}{
-	{column{"observation", "VARCHAR"}, "''"}, // not classified: counted
-	{column{"blocked", "VARCHAR"}, "''"},     // not a drop sample
-	{column{"src_as_org", "VARCHAR"}, "''"},  // AS organisations came later
-	{column{"dst_as_org", "VARCHAR"}, "''"},
-}
+} {
+	var out []struct {
+		column
+		def string
+	}
+	for _, f := range schema.Flows {
+		if f.Added != "" {
+			out = append(out, struct {
+				column
+				def string
+			}{column{f.Name, f.Type.SQL()}, f.Added})
+		}
+	}
+	return out
+}()
 
 // measureColumns are summed, never grouped by.
-var measureColumns = map[string]bool{"bytes": true, "packets": true, "samples": true}
+var measureColumns = func() map[string]bool {
+	m := map[string]bool{}
+	for _, f := range schema.Flows {
+		if f.Role == schema.Measure {
+			m[f.Name] = true
+		}
+	}
+	return m
+}()
 
 // flowKeyColumns are the columns rollups group by (all but ts, dur and
 // the measures).
@@ -124,8 +130,8 @@ func createTable(name string, cols []column, notNull bool) string {
 	return b.String()
 }
 
-// schema returns the statements creating the tables of tiers.
-func schema(tiers []Tier, rowStore bool) []string {
+// tableStatements returns the statements creating the tables of tiers.
+func tableStatements(tiers []Tier, rowStore bool) []string {
 	out := []string{"CREATE TABLE IF NOT EXISTS meta (k VARCHAR NOT NULL, v BIGINT NOT NULL)",
 		// When the collector was collecting (coverage.go).
 		"CREATE TABLE IF NOT EXISTS intervals (ts BIGINT NOT NULL, dur BIGINT NOT NULL)"}

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/flowlens/flowlens/internal/schema"
 )
 
 // Dimension is a column flows can be grouped and filtered by.
@@ -22,45 +24,15 @@ type Dimension struct {
 	kind string
 }
 
-// Dimensions lists every dimension, in the order the console shows them.
-var Dimensions = []Dimension{
-	{Name: "src_ip", Label: "Source IP", kind: "ip"},
-	{Name: "dst_ip", Label: "Destination IP", kind: "ip"},
-	{Name: "proto", Label: "Protocol"},
-	{Name: "src_port", Label: "Source port", Int: true},
-	{Name: "dst_port", Label: "Destination port", Int: true},
-	{Name: "src_vm", Label: "Source VM"},
-	{Name: "dst_vm", Label: "Destination VM"},
-	{Name: "src_project", Label: "Source project"},
-	{Name: "dst_project", Label: "Destination project"},
-	{Name: "src_network", Label: "Source network"},
-	{Name: "dst_network", Label: "Destination network"},
-	{Name: "src_host", Label: "Source hypervisor"},
-	{Name: "dst_host", Label: "Destination hypervisor"},
-	{Name: "direction", Label: "Direction"},
-	{Name: "relation", Label: "Relation"},
-	{Name: "src_country", Label: "Source country"},
-	{Name: "dst_country", Label: "Destination country"},
-	{Name: "src_asn", Label: "Source AS", Int: true},
-	{Name: "dst_asn", Label: "Destination AS", Int: true},
-	{Name: "src_as_org", Label: "Source AS organisation"},
-	{Name: "dst_as_org", Label: "Destination AS organisation"},
-	{Name: "agent", Label: "Agent", kind: "ip"},
-	{Name: "sub_agent", Label: "Sub-agent (bridge)", Int: true},
-	{Name: "input", Label: "Input protocol"},
-	{Name: "in_port", Label: "Input port"},
-	{Name: "out_port", Label: "Output port"},
-	{Name: "src_mac", Label: "Source MAC", kind: "mac"},
-	{Name: "dst_mac", Label: "Destination MAC", kind: "mac"},
-	{Name: "vlan", Label: "VLAN", Int: true},
-	{Name: "vni", Label: "VNI", Int: true},
-	{Name: "network_type", Label: "Network type"},
-	{Name: "tunnel", Label: "Tunnel"},
-	{Name: "inner_src_ip", Label: "Inner source IP", kind: "ip"},
-	{Name: "inner_dst_ip", Label: "Inner destination IP", kind: "ip"},
-	{Name: "observation", Label: "Observation point"},
-	{Name: "blocked", Label: "Blocked by"},
-}
+// Dimensions lists every dimension, in the order the console shows them
+// (from the schema).
+var Dimensions = func() []Dimension {
+	var out []Dimension
+	for _, f := range schema.Dimensions() {
+		out = append(out, Dimension{Name: f.Name, Label: f.Label, Int: f.Type == schema.Int, kind: f.Kind})
+	}
+	return out
+}()
 
 var dimByName = func() map[string]Dimension {
 	m := map[string]Dimension{}
@@ -87,16 +59,14 @@ type EitherSide struct {
 }
 
 // EitherSides lists the filter-only dimensions, in the order the console
-// shows them.
-var EitherSides = []EitherSide{
-	{Name: "vm", Label: "VM (source or destination)", Of: [2]string{"src_vm", "dst_vm"}},
-	{Name: "project", Label: "Project (source or destination)", Of: [2]string{"src_project", "dst_project"}},
-	{Name: "network", Label: "Network (source or destination)", Of: [2]string{"src_network", "dst_network"}},
-	{Name: "host", Label: "Hypervisor (source or destination)", Of: [2]string{"src_host", "dst_host"}},
-	{Name: "ip", Label: "IP (source or destination)", Of: [2]string{"src_ip", "dst_ip"}},
-	{Name: "mac", Label: "MAC (source or destination)", Of: [2]string{"src_mac", "dst_mac"}},
-	{Name: "interface", Label: "Port name (input or output)", Of: [2]string{"in_port", "out_port"}},
-}
+// shows them (from the schema).
+var EitherSides = func() []EitherSide {
+	var out []EitherSide
+	for _, e := range schema.EitherSides {
+		out = append(out, EitherSide{Name: e.Name, Label: e.Label, Of: e.Of})
+	}
+	return out
+}()
 
 // LookupEitherSide returns the filter-only dimension called name.
 func LookupEitherSide(name string) (EitherSide, bool) {

@@ -22,6 +22,7 @@ import (
 
 	"github.com/flowlens/flowlens/internal/flow"
 	"github.com/flowlens/flowlens/internal/pipeline"
+	"github.com/flowlens/flowlens/internal/schema"
 )
 
 // FileName is the database file in the store directory.
@@ -113,7 +114,7 @@ func OpenEngine(cfg Config, log *slog.Logger, eng Engine) (*Store, error) {
 	s := &Store{cfg: cfg, log: log, eng: eng, tiers: tiers, state: make([]tierState, len(tiers)),
 		stop: make(chan struct{}), done: make(chan struct{})}
 	ctx := context.Background()
-	for _, q := range schema(tiers, eng.RowStore()) {
+	for _, q := range tableStatements(tiers, eng.RowStore()) {
 		if _, err := eng.DB().ExecContext(ctx, q); err != nil {
 			return nil, fmt.Errorf("creating the store's tables: %w", err)
 		}
@@ -296,50 +297,6 @@ func str(a fmt.Stringer, ok bool) string {
 	return a.String()
 }
 
-func macString(m flow.MAC) string {
-	if m.IsZero() {
-		return ""
-	}
-	const hex = "0123456789abcdef"
-	b := make([]byte, 0, 17)
-	for i, x := range m {
-		if i > 0 {
-			b = append(b, ':')
-		}
-		b = append(b, hex[x>>4], hex[x&15])
-	}
-	return string(b)
-}
-
-// PortLabel is how a flow's port appears in the in_port and out_port
-// dimensions: its name, else its ifIndex, else its format (local,
-// discard, multiple, recirculated; "" when unknown).
-func PortLabel(p *flow.Port) string {
-	switch p.Format {
-	case flow.PortSingle:
-		if p.Name != "" {
-			return p.Name
-		}
-		return fmt.Sprint(p.Index)
-	case flow.PortUnknown:
-		return p.Name
-	case flow.PortRecirculated:
-		// Never "discard": conntrack sent the packet on; the port the
-		// destination is plugged in, where known.
-		if p.Name != "" {
-			return p.Name
-		}
-	}
-	return p.Format.String()
-}
-
-func first(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
-}
-
 // flowSpan is the time r covers, in Unix seconds.
 func flowSpan(r *flow.Record, step int64) (from, to int64) {
 	start := r.Start
@@ -353,69 +310,13 @@ func flowSpan(r *flow.Record, step int64) (from, to int64) {
 	return from, to
 }
 
-// flowRow fills row with r's columns and returns its ts and duration.
+// flowRow fills row with r's columns (the schema's values) and returns its
+// ts and duration.
 func flowRow(r *flow.Record, row []driver.Value) (ts, dur int64) {
-	start := r.Start
-	if start.IsZero() {
-		start = r.Time
+	for i := range schema.Flows {
+		row[i] = schema.Flows[i].Value(r)
 	}
-	ts = start.Unix()
-	if !r.End.IsZero() && r.End.After(start) {
-		dur = int64(r.End.Sub(start).Round(time.Second) / time.Second)
-	}
-	vlan := r.VLAN
-	if vlan == 0 {
-		vlan = r.In.VLAN
-	}
-	var vni int64
-	if r.HasVNI {
-		vni = int64(r.VNI)
-	}
-	proto := ""
-	if r.HasProto {
-		proto = flow.Transport(r.Proto)
-	}
-	ntype := flow.NetworkType(r.EtherType)
-	if ntype == "" && r.SrcAddr.IsValid() {
-		ntype = "ipv4"
-		if r.SrcAddr.Is6() {
-			ntype = "ipv6"
-		}
-	}
-	var innerSrc, innerDst string
-	if r.InnerPresent {
-		innerSrc, innerDst = str(r.Inner.SrcAddr, r.Inner.SrcAddr.IsValid()), str(r.Inner.DstAddr, r.Inner.DstAddr.IsValid())
-	}
-	sg, dg, si, di := r.SrcGeo.OrEmpty(), r.DstGeo.OrEmpty(), r.SrcID.OrEmpty(), r.DstID.OrEmpty()
-	srcASN, dstASN := int64(sg.ASN), int64(dg.ASN)
-	if srcASN == 0 {
-		srcASN = int64(r.SrcAS)
-	}
-	if dstASN == 0 {
-		dstASN = int64(r.DstAS)
-	}
-	v := [...]driver.Value{
-		ts, dur,
-		str(r.Agent, r.Agent.IsValid()), int64(r.SubAgent), r.Input.String(),
-		PortLabel(&r.In), PortLabel(&r.Out),
-		macString(r.SrcMAC), macString(r.DstMAC), int64(vlan), vni,
-		str(r.SrcAddr, r.SrcAddr.IsValid()), str(r.DstAddr, r.DstAddr.IsValid()), int64(r.SrcPort), int64(r.DstPort),
-		proto, ntype, r.Tunnel.String(), innerSrc, innerDst,
-		first(si.InstanceName, si.InstanceID), first(di.InstanceName, di.InstanceID),
-		first(si.ProjectName, si.ProjectID), first(di.ProjectName, di.ProjectID),
-		first(si.NetworkName, si.NetworkID), first(di.NetworkName, di.NetworkID),
-		si.Host, di.Host,
-		sg.CountryISO, dg.CountryISO, srcASN, dstASN,
-		r.Direction.String(), r.Relation.String(),
-		sg.City, dg.City,
-		sg.Lat, sg.Lon, dg.Lat, dg.Lon,
-		int64(r.Bytes), int64(r.Packets), int64(max(r.Samples, 1)),
-		r.Observation.String(),
-		BlockedValue(r.Blocked),
-		sg.ASOrg, dg.ASOrg,
-	}
-	copy(row, v[:])
-	return ts, dur
+	return row[0].(int64), row[1].(int64)
 }
 
 func known32(v uint32) driver.Value {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/flowlens/flowlens/internal/decode/netflow"
+	"github.com/flowlens/flowlens/internal/ecs"
 	"github.com/flowlens/flowlens/internal/flow"
 )
 
@@ -23,7 +24,7 @@ import (
 func jsonOf(t *testing.T, r *flow.Record) map[string]any {
 	t.Helper()
 	var v map[string]any
-	if err := json.Unmarshal(r.AppendJSON(nil), &v); err != nil {
+	if err := json.Unmarshal(ecs.AppendFlow(nil, r), &v); err != nil {
 		t.Fatal(err)
 	}
 	return v

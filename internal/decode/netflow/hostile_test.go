@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/flowlens/flowlens/internal/decode/netflow"
+	"github.com/flowlens/flowlens/internal/ecs"
 	"github.com/flowlens/flowlens/internal/flow"
 	"github.com/flowlens/flowlens/internal/input/pcapfile"
 )
@@ -228,7 +229,7 @@ func TestRandomBytes(t *testing.T) {
 		ex := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, byte(i % 7), 1}), 1)
 		_ = dec.Decode(junk, ex, t0.Add(time.Duration(i)*time.Millisecond), &res)
 		for j := range res.Flows {
-			_ = res.Flows[j].AppendJSON(nil)
+			_ = ecs.AppendFlow(nil, &res.Flows[j])
 		}
 	}
 }
@@ -431,7 +432,7 @@ func FuzzDecode(f *testing.F) {
 			if r.Agent != exporter.Addr() || (r.Input != flow.InputNetFlowV5 && r.Input != flow.InputNetFlowV9 && r.Input != flow.InputIPFIX) {
 				t.Fatalf("record %d: agent %v input %v", i, r.Agent, r.Input)
 			}
-			_ = r.AppendJSON(nil)
+			_ = ecs.AppendFlow(nil, r)
 		}
 		s := tm.Stats()
 		if s.TemplateBytes > opt.MaxTemplateBytes || s.PendingBytes > opt.MaxPendingBytes || s.Exporters > opt.MaxExporters {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/flowlens/flowlens/internal/decode/netflow"
+	"github.com/flowlens/flowlens/internal/ecs"
 	"github.com/flowlens/flowlens/internal/flow"
 	"github.com/flowlens/flowlens/internal/input/pcapfile"
 )
@@ -49,7 +50,7 @@ func TestOVNDropSamplingKeepsObservationPoint(t *testing.T) {
 			t.Errorf("record %d: port %d template %d", i, r.DstPort, r.TemplateID)
 		}
 	}
-	b := string(recs[0].AppendJSON(nil))
+	b := string(ecs.AppendFlow(nil, &recs[0]))
 	for _, s := range []string{`"observation_point_id":3881168170`, `"flow_direction":"ingress"`} {
 		if !strings.Contains(b, s) {
 			t.Errorf("%s not in %s", s, b)

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/flowlens/flowlens/internal/ecs"
 	"github.com/flowlens/flowlens/internal/flow"
 )
 
@@ -244,6 +245,6 @@ func FuzzParse(f *testing.F) {
 		if r.VLANCount > maxVLANTags || r.MPLSCount > maxMPLS {
 			t.Fatalf("loop bounds exceeded: %d tags, %d labels", r.VLANCount, r.MPLSCount)
 		}
-		_ = r.AppendJSON(nil)
+		_ = ecs.AppendFlow(nil, &r)
 	})
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/flowlens/flowlens/internal/decode/sflow"
+	"github.com/flowlens/flowlens/internal/ecs"
 	"github.com/flowlens/flowlens/internal/flow"
 	"github.com/flowlens/flowlens/internal/input/pcapfile"
 )
@@ -275,10 +276,10 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("%d records from %d bytes", len(res.Flows)+len(res.Counters), len(b))
 		}
 		for i := range res.Flows {
-			_ = res.Flows[i].AppendJSON(nil)
+			_ = ecs.AppendFlow(nil, &res.Flows[i])
 		}
 		for i := range res.Counters {
-			_ = res.Counters[i].AppendJSON(nil)
+			_ = ecs.AppendCounter(nil, &res.Counters[i])
 		}
 	})
 }
@@ -333,7 +334,7 @@ func TestHostCounters(t *testing.T) {
 			} `json:"host"`
 		} `json:"flowlens"`
 	}
-	js := c.AppendJSON(nil)
+	js := ecs.AppendCounter(nil, &c)
 	if err := json.Unmarshal(js, &doc); err != nil {
 		t.Fatalf("%v: %s", err, js)
 	}
@@ -372,7 +373,7 @@ func TestExtendedSwitchUnknownVLAN(t *testing.T) {
 			t.Errorf("extended_switch %#x/%#x: in %v %d, out %v %d", c.in, c.out, r.In.HasVLAN, r.In.VLAN, r.Out.HasVLAN, r.Out.VLAN)
 		}
 		var doc map[string]any
-		if err := json.Unmarshal(r.AppendJSON(nil), &doc); err != nil {
+		if err := json.Unmarshal(ecs.AppendFlow(nil, &r), &doc); err != nil {
 			t.Fatal(err)
 		}
 		in := doc["observer"].(map[string]any)["ingress"].(map[string]any)

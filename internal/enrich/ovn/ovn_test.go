@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/flowlens/flowlens/internal/decode/netflow"
+	"github.com/flowlens/flowlens/internal/ecs"
 	"github.com/flowlens/flowlens/internal/flow"
 	"github.com/flowlens/flowlens/internal/input/pcapfile"
 	"github.com/flowlens/flowlens/internal/ovstest"
@@ -250,7 +251,7 @@ func TestTraceDropsThroughRealOVNDatabases(t *testing.T) {
 	if !strings.Contains(logs.String(), "observation_point=fa0ab1e1") {
 		t.Errorf("the untraceable drop is not logged:\n%s", logs.String())
 	}
-	js := string(recs[0].AppendJSON(nil))
+	js := string(ecs.AppendFlow(nil, &recs[0]))
 	for _, s := range []string{`"blocked":{"dropped":true,"source":"ovn-drop-sampling"`, `"security_group":{"id":["` + sgWeb + `"]}`,
 		`"port":{"id":"` + portVM2 + `"}`, `"observation":{"first":false`, `"acl":{"id":"` + aclDropOut + `","direction":"to-lport"}`} {
 		if !strings.Contains(js, s) {

@@ -16,7 +16,7 @@ import (
 
 // Schemas a flow document can be written in.
 const (
-	// SchemaECS writes flow.Record.AppendJSON documents (docs/fields.md).
+	// SchemaECS writes ecs.AppendFlow documents (docs/fields.md).
 	SchemaECS = "ecs"
 	// SchemaNetFlowCompat writes the field names of the Fluentd chain
 	// (fluent-plugin-netflow) flowlens replaces, so that existing Kibana

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/flowlens/flowlens/internal/ecs"
 	"github.com/flowlens/flowlens/internal/flow"
 )
 
@@ -76,7 +77,7 @@ func (e *encoder) flow(b []byte, r *flow.Record) []byte {
 	if e.compat {
 		b = appendCompat(b, r, e.pinSource)
 	} else {
-		b = r.AppendJSON(b)
+		b = ecs.AppendFlow(b, r)
 	}
 	id := flowID(r, b[start+alen:])
 	if a := appendAction(b[start:start:start+alen], index, &id); len(a) != alen {
@@ -89,7 +90,7 @@ func (e *encoder) flow(b []byte, r *flow.Record) []byte {
 func (e *encoder) counter(b []byte, c *flow.Counter) []byte {
 	id := counterID(c)
 	b = appendAction(b, e.index(kindCounters, c.Time), &id)
-	b = c.AppendJSON(b)
+	b = ecs.AppendCounter(b, c)
 	return append(b, '\n')
 }
 

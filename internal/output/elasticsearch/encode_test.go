@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flowlens/flowlens/internal/ecs"
 	"github.com/flowlens/flowlens/internal/flow"
 )
 
@@ -45,16 +46,16 @@ func TestTemplatesCoverEveryWrittenField(t *testing.T) {
 			}
 		}
 	}
-	var ecs, compat [][]byte
+	var docs, compat [][]byte
 	for i := range recs {
-		ecs = append(ecs, recs[i].AppendJSON(nil))
+		docs = append(docs, ecs.AppendFlow(nil, &recs[i]))
 		compat = append(compat, appendCompat(nil, &recs[i], false))
 	}
 	// An IPv6 next hop.
 	v6 := recs[4]
 	compat = append(compat, appendCompat(nil, &v6, false))
-	check("ecs flows", flowFieldsECS, ecs)
-	check("ecs counters", counterFieldsECS, [][]byte{c.AppendJSON(nil)})
+	check("ecs flows", flowFieldsECS, docs)
+	check("ecs counters", counterFieldsECS, [][]byte{ecs.AppendCounter(nil, &c)})
 	check("netflow-compat", flowFieldsCompat, compat)
 }
 

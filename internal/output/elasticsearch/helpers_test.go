@@ -67,7 +67,7 @@ func batchOf(from, n int, counters int) *pipeline.Batch {
 }
 
 // fullRecords returns records with every optional part set, in the
-// variants that between them make AppendJSON write every field (as in
+// variants that between them make ecs.AppendFlow write every field (as in
 // internal/flow/docs_test.go).
 func fullRecords() ([]flow.Record, flow.Counter) {
 	a := netip.MustParseAddr

@@ -5,7 +5,6 @@ package ndjson
 import (
 	"bufio"
 	"fmt"
-	"github.com/flowlens/flowlens/internal/bytesize"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -14,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/flowlens/flowlens/internal/bytesize"
+	"github.com/flowlens/flowlens/internal/ecs"
 	"github.com/flowlens/flowlens/internal/flow"
 	"github.com/flowlens/flowlens/internal/pipeline"
 	"github.com/flowlens/flowlens/internal/statefile"
@@ -74,7 +75,7 @@ const parallelMin = 32
 // encodeFlows appends flows as NDJSON lines to b.
 func encodeFlows(b []byte, flows []flow.Record) []byte {
 	for i := range flows {
-		b = flows[i].AppendJSON(b)
+		b = ecs.AppendFlow(b, &flows[i])
 		b = append(b, '\n')
 	}
 	return b
@@ -171,7 +172,7 @@ func (w *Writer) write(b *pipeline.Batch) error {
 	}
 	if w.cfg.Counters {
 		for i := range b.Counters {
-			if err := w.line(b.Counters[i].AppendJSON(w.buf[:0])); err != nil {
+			if err := w.line(ecs.AppendCounter(w.buf[:0], &b.Counters[i])); err != nil {
 				return err
 			}
 		}

@@ -1,4 +1,4 @@
-package flow_test
+package ecs_test
 
 import (
 	"encoding/json"
@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flowlens/flowlens/internal/ecs"
 	"github.com/flowlens/flowlens/internal/flow"
 )
 
@@ -73,7 +74,7 @@ func TestFieldsDocIsComplete(t *testing.T) {
 	}
 	written := map[string]bool{}
 	r, c := full()
-	for _, b := range [][]byte{r.AppendJSON(nil), c.AppendJSON(nil)} {
+	for _, b := range [][]byte{ecs.AppendFlow(nil, r), ecs.AppendCounter(nil, c)} {
 		var v map[string]any
 		if err := json.Unmarshal(b, &v); err != nil {
 			t.Fatal(err)
@@ -82,10 +83,10 @@ func TestFieldsDocIsComplete(t *testing.T) {
 	}
 	r.In.Format, r.In.Count, r.Out.Format, r.Out.Reason = flow.PortMultiple, 3, flow.PortDiscard, 256
 	var v map[string]any
-	json.Unmarshal(r.AppendJSON(nil), &v)
+	json.Unmarshal(ecs.AppendFlow(nil, r), &v)
 	leaves("", v, written)
 	r.In, r.Out = r.Out, r.In
-	json.Unmarshal(r.AppendJSON(nil), &v)
+	json.Unmarshal(ecs.AppendFlow(nil, r), &v)
 	leaves("", v, written)
 	r.Samples, r.Overflow = 3, true
 	r.Input, r.Start, r.End, r.HasEngine, r.EngineID, r.TemplateID, r.EndReason = flow.InputIPFIX, time.Unix(1, 0), time.Unix(2, 0), true, 1, 256, 2
@@ -93,7 +94,7 @@ func TestFieldsDocIsComplete(t *testing.T) {
 	r.Blocked = &flow.Blocked{Source: flow.BlockedOVNDropSampling, LogicalFlow: "e755ed2a-0000-4000-8000-000000000000", Stage: "ls_out_acl",
 		ACL: "c0fddb45-fb97-400f-b1bb-b18108b22882", ACLDirection: "to-lport", Default: true, SecurityGroups: []string{"53d28899-3b1f-489c-81f8-6edd94637fae"},
 		SecurityGroupRule: "r", Port: "p", Reason: "x"}
-	json.Unmarshal(r.AppendJSON(nil), &v)
+	json.Unmarshal(ecs.AppendFlow(nil, r), &v)
 	leaves("", v, written)
 	var missing, stale []string
 	for p := range written {

@@ -1,74 +1,36 @@
-package flow
+// Package ecs writes flow records and counter records as Elastic Common
+// Schema JSON documents (docs/fields.md), for the NDJSON and Elasticsearch
+// outputs: appended to a buffer, without reflection or allocation.
+package ecs
 
 import (
+	"github.com/flowlens/flowlens/internal/flow"
 	"math"
 	"net/netip"
 	"strconv"
 )
 
-// Datasets name the record kinds in event.dataset.
-const (
-	DatasetFlow     = "flowlens.flow"
-	DatasetCounters = "flowlens.counters"
-)
-
-// ianaStrings and transportNames are indexed by IP protocol, so writing a
-// record neither formats the number nor looks up a map. Transport names are
-// ECS network.transport values: IANA keywords, lower case, else the number.
-// protoFields holds both as the fields network.transport and
-// network.iana_number, written in one go.
-var ianaStrings, transportNames, protoFields [256]string
+// ianaStrings are indexed by IP protocol, so writing a record neither
+// formats the number nor looks up a map. protoFields holds the fields
+// network.transport and network.iana_number, written in one go.
+var ianaStrings, protoFields [256]string
 
 func init() {
 	for i := range ianaStrings {
 		ianaStrings[i] = strconv.Itoa(i)
-		transportNames[i] = ianaStrings[i]
+		protoFields[i] = `,"transport":"` + flow.Transport(uint8(i)) + `","iana_number":"` + ianaStrings[i] + `"`
 	}
-	for p, n := range map[uint8]string{
-		1: "icmp", 2: "igmp", 4: "ipip", 6: "tcp", 17: "udp", 41: "ipv6", 47: "gre",
-		50: "esp", 51: "ah", 58: "ipv6-icmp", 89: "ospf", 103: "pim", 112: "vrrp", 132: "sctp",
-	} {
-		transportNames[p] = n
-	}
-	for i := range protoFields {
-		protoFields[i] = `,"transport":"` + transportNames[i] + `","iana_number":"` + ianaStrings[i] + `"`
-	}
-}
-
-// Transport returns the ECS network.transport name of an IP protocol.
-func Transport(proto uint8) string { return transportNames[proto] }
-
-// NetworkType returns the ECS network.type of an EtherType.
-func NetworkType(et uint16) string {
-	switch et {
-	case 0x0800:
-		return "ipv4"
-	case 0x86dd:
-		return "ipv6"
-	case 0x0806:
-		return "arp"
-	case 0x8847, 0x8848:
-		return "mpls"
-	case 0:
-		return ""
-	}
-	return etherTypeString(et)
-}
-
-func etherTypeString(et uint16) string {
-	var b [6]byte
-	return string(appendHex(append(b[:0], '0', 'x'), uint64(et), 4))
 }
 
 var tcpFlagNames = [...]string{"FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR", "NS"}
 
-// AppendJSON appends r as one ECS JSON document (no newline).
-func (r *Record) AppendJSON(b []byte) []byte {
+// AppendFlow appends r as one ECS JSON document (no newline).
+func AppendFlow(b []byte, r *flow.Record) []byte {
 	w := jsonw{b: b}
 	w.begin()
 	w.time(`,"@timestamp":`, r.Time)
 	w.open(`,"event":{`)
-	w.fields(`,"kind":"event","dataset":"` + DatasetFlow + `"`)
+	w.fields(`,"kind":"event","dataset":"` + flow.DatasetFlow + `"`)
 	if !r.Start.IsZero() {
 		w.time(`,"start":`, r.Start)
 	}
@@ -90,7 +52,7 @@ func (r *Record) AppendJSON(b []byte) []byte {
 
 	w.open(`,"network":{`)
 	if r.EtherType != 0 {
-		w.word(`,"type":`, NetworkType(r.EtherType))
+		w.word(`,"type":`, flow.NetworkType(r.EtherType))
 	} else if r.SrcAddr.IsValid() {
 		if r.SrcAddr.Is4() {
 			w.word(`,"type":`, "ipv4")
@@ -103,7 +65,7 @@ func (r *Record) AppendJSON(b []byte) []byte {
 	}
 	w.uint(`,"bytes":`, r.Bytes)
 	w.uint(`,"packets":`, r.Packets)
-	if r.Direction != DirectionUnknown {
+	if r.Direction != flow.DirectionUnknown {
 		w.word(`,"direction":`, r.Direction.String())
 	}
 	if r.VLANCount > 0 {
@@ -124,12 +86,12 @@ func (r *Record) AppendJSON(b []byte) []byte {
 	w.word(`,"input":`, r.Input.String())
 	writeIdentity(&w, `,"src":{`, r.SrcID)
 	writeIdentity(&w, `,"dst":{`, r.DstID)
-	if r.Relation != RelationUnknown {
+	if r.Relation != flow.RelationUnknown {
 		w.word(`,"relation":`, r.Relation.String())
 	}
 	w.open(`,"observation":{`)
 	w.boolean(`,"first":`, r.Counted())
-	if r.Observation != ObservationUnknown {
+	if r.Observation != flow.ObservationUnknown {
 		w.word(`,"point":`, r.Observation.String())
 	}
 	w.close()
@@ -145,10 +107,10 @@ func (r *Record) AppendJSON(b []byte) []byte {
 		}
 		w.close()
 	}
-	if r.Input != InputSFlow && r.Input != InputNeutronLog {
+	if r.Input != flow.InputSFlow && r.Input != flow.InputNeutronLog {
 		w.open(`,"netflow":{`)
 		w.uint(`,"sequence":`, uint64(r.Sequence))
-		if r.Biflow != BiflowNone {
+		if r.Biflow != flow.BiflowNone {
 			w.word(`,"biflow":`, r.Biflow.String())
 		}
 		if r.HasEngine {
@@ -171,7 +133,7 @@ func (r *Record) AppendJSON(b []byte) []byte {
 	}
 	writeBlocked(&w, r.Blocked)
 	w.open(`,"sflow":{`)
-	if r.Input == InputSFlow && r.Samples == 0 { // an aggregate has no one sample's numbers
+	if r.Input == flow.InputSFlow && r.Samples == 0 { // an aggregate has no one sample's numbers
 		w.uint(`,"sequence":`, uint64(r.Sequence))
 		w.uint(`,"sample_sequence":`, uint64(r.SampleSeq))
 		w.uint(`,"source_id_type":`, uint64(r.SourceIDType))
@@ -202,7 +164,7 @@ func (r *Record) AppendJSON(b []byte) []byte {
 		w.b = append(w.b, `"`...)
 	}
 	writePacketExtras(&w, &r.Packet)
-	if r.Tunnel != TunnelNone {
+	if r.Tunnel != flow.TunnelNone {
 		w.open(`,"tunnel":{`)
 		w.word(`,"type":`, r.Tunnel.String())
 		if r.HasVNI {
@@ -215,7 +177,7 @@ func (r *Record) AppendJSON(b []byte) []byte {
 		writeEnds(&w, &r.Inner, 0, 0, nil, nil, nil)
 		w.open(`,"network":{`)
 		if r.Inner.EtherType != 0 {
-			w.word(`,"type":`, NetworkType(r.Inner.EtherType))
+			w.word(`,"type":`, flow.NetworkType(r.Inner.EtherType))
 		}
 		if r.Inner.HasProto {
 			w.fields(protoFields[r.Inner.Proto])
@@ -272,7 +234,7 @@ func flowDirectionName(d uint8) string {
 	return ianaStrings[d]
 }
 
-func writeBlocked(w *jsonw, b *Blocked) {
+func writeBlocked(w *jsonw, b *flow.Blocked) {
 	if b == nil {
 		return
 	}
@@ -329,11 +291,11 @@ func writeBlocked(w *jsonw, b *Blocked) {
 	w.close()
 }
 
-func writeObserverPort(w *jsonw, key string, p *Port) {
+func writeObserverPort(w *jsonw, key string, p *flow.Port) {
 	w.open(key)
-	if p.Format == PortSingle || p.Name != "" {
+	if p.Format == flow.PortSingle || p.Name != "" {
 		w.open(`,"interface":{`)
-		if p.Format == PortSingle {
+		if p.Format == flow.PortSingle {
 			w.uintStr(`,"id":`, uint64(p.Index))
 		}
 		if p.Name != "" {
@@ -349,18 +311,18 @@ func writeObserverPort(w *jsonw, key string, p *Port) {
 	w.close()
 }
 
-func writeFlowlensPort(w *jsonw, key string, p *Port) {
+func writeFlowlensPort(w *jsonw, key string, p *flow.Port) {
 	w.open(key)
 	w.word(`,"format":`, p.Format.String())
 	switch p.Format {
-	case PortSingle:
+	case flow.PortSingle:
 		w.uint(`,"index":`, uint64(p.Index))
-	case PortDiscard, PortRecirculated:
+	case flow.PortDiscard, flow.PortRecirculated:
 		w.uint(`,"reason":`, uint64(p.Reason))
-		if p.Format == PortRecirculated && p.Index != 0 {
+		if p.Format == flow.PortRecirculated && p.Index != 0 {
 			w.uint(`,"index":`, uint64(p.Index)) // inferred from the destination
 		}
-	case PortMultiple:
+	case flow.PortMultiple:
 		w.uint(`,"count":`, uint64(p.Count))
 	}
 	if p.HasOFPort {
@@ -375,7 +337,7 @@ func writeFlowlensPort(w *jsonw, key string, p *Port) {
 // writeEnds writes source and destination. nat is the record whose NAT
 // translation (ECS source.nat / destination.nat) goes with them; nil for
 // the inner packet.
-func writeEnds(w *jsonw, p *Packet, srcAS, dstAS uint32, srcGeo, dstGeo *Geo, nat *Record) {
+func writeEnds(w *jsonw, p *flow.Packet, srcAS, dstAS uint32, srcGeo, dstGeo *flow.Geo, nat *flow.Record) {
 	w.open(`,"source":{`)
 	w.addr(`,"ip":`, p.SrcAddr)
 	if p.HasPorts {
@@ -419,7 +381,7 @@ func writeNAT(w *jsonw, a netip.Addr, port uint16, hasPort bool) {
 
 // writeGeo writes ECS geo and as objects. An AS from the exporter (BGP)
 // wins over the ASN database's.
-func writeGeo(w *jsonw, as uint32, g *Geo) {
+func writeGeo(w *jsonw, as uint32, g *flow.Geo) {
 	if g != nil && as == 0 {
 		as = g.ASN
 	}
@@ -457,7 +419,7 @@ func writeGeo(w *jsonw, as uint32, g *Geo) {
 	w.close()
 }
 
-func writeIdentity(w *jsonw, key string, id *Identity) {
+func writeIdentity(w *jsonw, key string, id *flow.Identity) {
 	if !id.Known() {
 		return
 	}
@@ -504,7 +466,7 @@ func writeIdentity(w *jsonw, key string, id *Identity) {
 }
 
 // writePacketExtras writes what ECS has no field for, under flowlens.
-func writePacketExtras(w *jsonw, p *Packet) {
+func writePacketExtras(w *jsonw, p *flow.Packet) {
 	if p.HasProto {
 		w.open(`,"ip":{`)
 		if p.TOS != 0 {
@@ -569,7 +531,7 @@ func writePacketExtras(w *jsonw, p *Packet) {
 	}
 }
 
-func writeEndpoint(w *jsonw, key string, e *Endpoint, vni uint32, hasVNI bool) {
+func writeEndpoint(w *jsonw, key string, e *flow.Endpoint, vni uint32, hasVNI bool) {
 	if !e.Present && !hasVNI {
 		return
 	}
@@ -583,7 +545,7 @@ func writeEndpoint(w *jsonw, key string, e *Endpoint, vni uint32, hasVNI bool) {
 		w.addr(`,"ip":`, e.Dst)
 		w.uint(`,"port":`, uint64(e.DstPort))
 		w.close()
-		w.word(`,"transport":`, Transport(e.Proto))
+		w.word(`,"transport":`, flow.Transport(e.Proto))
 	}
 	if hasVNI {
 		w.uint(`,"vni":`, uint64(vni))
@@ -591,13 +553,13 @@ func writeEndpoint(w *jsonw, key string, e *Endpoint, vni uint32, hasVNI bool) {
 	w.close()
 }
 
-// AppendJSON appends c as one ECS JSON document (no newline).
-func (c *Counter) AppendJSON(b []byte) []byte {
+// AppendCounter appends c as one ECS JSON document (no newline).
+func AppendCounter(b []byte, c *flow.Counter) []byte {
 	w := jsonw{b: b}
 	w.begin()
 	w.time(`,"@timestamp":`, c.Time)
 	w.open(`,"event":{`)
-	w.fields(`,"kind":"metric","dataset":"` + DatasetCounters + `"`)
+	w.fields(`,"kind":"metric","dataset":"` + flow.DatasetCounters + `"`)
 	w.close()
 	w.open(`,"observer":{`)
 	w.addr(`,"ip":`, c.Agent)
@@ -723,7 +685,7 @@ func (c *Counter) AppendJSON(b []byte) []byte {
 	return w.end()
 }
 
-func writeHostCounters(w *jsonw, c *Counter) {
+func writeHostCounters(w *jsonw, c *flow.Counter) {
 	if !c.HasHostCPU && !c.HasHostMemory && !c.HasHostDisk && !c.HasHostNet {
 		return
 	}

@@ -1,4 +1,4 @@
-package flow_test
+package ecs_test
 
 import (
 	"encoding/json"
@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/flowlens/flowlens/internal/decode/sflow"
+	"github.com/flowlens/flowlens/internal/ecs"
 	"github.com/flowlens/flowlens/internal/flow"
 	"github.com/flowlens/flowlens/internal/input/pcapfile"
 )
@@ -41,7 +42,7 @@ func TestJSONIsValidECS(t *testing.T) {
 		for i := range res.Flows {
 			r := &res.Flows[i]
 			var doc map[string]any
-			b := r.AppendJSON(nil)
+			b := ecs.AppendFlow(nil, r)
 			if err := json.Unmarshal(b, &doc); err != nil {
 				t.Fatalf("invalid JSON %v: %s", err, b)
 			}
@@ -69,7 +70,7 @@ func TestJSONIsValidECS(t *testing.T) {
 		}
 		for i := range res.Counters {
 			var doc map[string]any
-			b := res.Counters[i].AppendJSON(nil)
+			b := ecs.AppendCounter(nil, &res.Counters[i])
 			if err := json.Unmarshal(b, &doc); err != nil {
 				t.Fatalf("invalid JSON %v: %s", err, b)
 			}
@@ -93,7 +94,7 @@ func TestJSONIsValidECS(t *testing.T) {
 func TestJSONEscapesHostileNames(t *testing.T) {
 	c := flow.Counter{HasPortName: true, PortName: "a\"b\\c\x00\xff"}
 	var doc map[string]any
-	if err := json.Unmarshal(c.AppendJSON(nil), &doc); err != nil {
+	if err := json.Unmarshal(ecs.AppendCounter(nil, &c), &doc); err != nil {
 		t.Fatal(err)
 	}
 	if v, _ := get(doc, "flowlens.interface.name"); v != "a\"b\\c\x00\ufffd" {
@@ -116,13 +117,13 @@ func BenchmarkAppendJSON(b *testing.B) {
 	buf := make([]byte, 0, 4096)
 	size := 0
 	for j := range recs {
-		size += len(recs[j].AppendJSON(buf[:0]))
+		size += len(ecs.AppendFlow(buf[:0], &recs[j]))
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		for j := range recs {
-			buf = recs[j].AppendJSON(buf[:0])
+			buf = ecs.AppendFlow(buf[:0], &recs[j])
 		}
 	}
 	b.ReportMetric(float64(b.N*len(recs))/b.Elapsed().Seconds(), "records/s")

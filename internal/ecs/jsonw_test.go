@@ -1,4 +1,4 @@
-package flow
+package ecs
 
 import (
 	"math/rand/v2"

@@ -1,6 +1,7 @@
-package flow
+package ecs
 
 import (
+	"github.com/flowlens/flowlens/internal/flow"
 	"net/netip"
 	"strconv"
 	"time"
@@ -102,13 +103,13 @@ func (w *jsonw) uint(k string, v uint64) {
 
 // u32 writes v unless it is the "unknown" value agents send.
 func (w *jsonw) u32(k string, v uint32) {
-	if v != Unknown32 {
+	if v != flow.Unknown32 {
 		w.uint(k, uint64(v))
 	}
 }
 
 func (w *jsonw) u64(k string, v uint64) {
-	if v != Unknown64 {
+	if v != flow.Unknown64 {
 		w.uint(k, v)
 	}
 }
@@ -142,7 +143,7 @@ func (w *jsonw) addr(k string, a netip.Addr) {
 	w.b = append(w.b, '"')
 }
 
-func (w *jsonw) mac(k string, m MAC) {
+func (w *jsonw) mac(k string, m flow.MAC) {
 	w.key(k)
 	w.b = AppendMAC(append(w.b, '"'), m)
 	w.b = append(w.b, '"')
@@ -196,7 +197,7 @@ func (w *jsonw) hex(k string, v uint64, digits int) {
 }
 
 // AppendMAC appends m in the ECS form: upper-case, hyphen-separated.
-func AppendMAC(b []byte, m MAC) []byte {
+func AppendMAC(b []byte, m flow.MAC) []byte {
 	const hexd = "0123456789ABCDEF"
 	for i, c := range m {
 		if i > 0 {
