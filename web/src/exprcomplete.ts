@@ -152,7 +152,8 @@ export function exprCompletion(input: HTMLInputElement, list: HTMLElement, range
       if (!isAbortError(e) && my === seq) hide();
       return;
     }
-    if (my !== seq) return;
+    // Newer typing asked again, or the field was left meanwhile.
+    if (my !== seq || document.activeElement !== input) return;
     const typed = c.typed.toLowerCase();
     const shown = c.quote + c.typed;
     const opts = (r.values || [])
