@@ -13,6 +13,10 @@
 #   SKIP_E2E=1 ./scripts/test.sh      without the Open vSwitch test
 #   SKIP_WEB=1 ./scripts/test.sh      without the web console's browser tests
 #   SKIP_OPENSTACK=1 ./scripts/test.sh without the real-OpenStack test (test/openstack)
+#
+# Artifacts: the web console's screenshots (each view at 800, 1280 and 1920 px,
+# from web/test/layout.test.mjs) are copied to $FLOWLENS_ARTIFACTS/screenshots
+# (default: artifacts/screenshots in the repository), also when a web test failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -136,9 +140,21 @@ else
   # OVN's drop samples (IPFIX): the Blocked view has rows to show.
   "$webtmp/flowlens" replay --port 46055 --to 127.0.0.1:16350 testdata/openstack/ovn-ipfix-drops.pcap
   sleep 12 # one aggregation interval, so the flows are in the store
-  FLOWLENS_URL=http://127.0.0.1:18089/ ./web/ci.sh
+  webrc=0
+  FLOWLENS_URL=http://127.0.0.1:18089/ ./web/ci.sh || webrc=$?
+  # The layout test's screenshots, kept for CI to publish (not compared pixel by pixel).
+  artifacts=${FLOWLENS_ARTIFACTS:-$PWD/artifacts}
+  shots=web/test-results/screenshots
+  if compgen -G "$shots/*.png" >/dev/null; then
+    rm -rf "$artifacts/screenshots" && mkdir -p "$artifacts/screenshots"
+    cp "$shots"/*.png "$artifacts/screenshots/"
+    echo "artifacts: $(find "$artifacts/screenshots" -name '*.png' | wc -l) screenshots of the web console (VIEW-WIDTH.png) copied to $artifacts/screenshots"
+  else
+    echo "artifacts: no web console screenshot to copy ($shots is empty)"
+  fi
   kill $webpid; wait $webpid 2>/dev/null || true
   rm -rf "$webtmp"; trap - EXIT
+  [ "$webrc" = 0 ] || { echo "web console tests failed (exit $webrc)"; exit "$webrc"; }
 fi
 
 step "packaging: the Debian package, its systemd units and its configuration"

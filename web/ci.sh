@@ -6,7 +6,10 @@
 #      internal/console/assets/dist is byte-identical to the fresh one
 #      (someone changed web/ and forgot to rebuild and commit),
 #   4. npm test: headless Chromium against a mock API; also against a real
-#      flowlens when FLOWLENS_URL is set.
+#      flowlens when FLOWLENS_URL is set,
+#   5. says where the layout test's screenshots are (one per view at 800, 1280
+#      and 1920 px: test-results/screenshots/VIEW-WIDTH.png) and how many, also
+#      when a test failed (scripts/test.sh keeps them as CI artifacts).
 set -euo pipefail
 cd "$(dirname "$0")"
 export DEBIAN_FRONTEND=noninteractive
@@ -51,4 +54,15 @@ fi
 echo "internal/console/assets/dist matches the sources"
 
 step "npm test (headless Chromium)"
-npm test
+rc=0
+npm test || rc=$?
+
+step "screenshots"
+shots=$PWD/test-results/screenshots
+n=$(find "$shots" -maxdepth 1 -name '*.png' 2>/dev/null | wc -l)
+echo "$n screenshots (each view at 800, 1280 and 1920 px) in $shots"
+if [ "$rc" = 0 ] && [ "$n" = 0 ]; then
+  echo "the layout test left no screenshot in $shots" >&2
+  exit 1
+fi
+exit "$rc"

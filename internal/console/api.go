@@ -72,6 +72,7 @@ func NewAPI(st *store.Store, ag *agents.Registry, inv *ifaces.Inventory, info St
 	mux.HandleFunc("GET /api/v1/blocked", a.flows(a.blocked, "from", "to", "filter", "expr", "limit"))
 	mux.HandleFunc("GET /api/v1/expr", a.exprHandler)
 	mux.HandleFunc("GET /api/v1/search", a.searchHandler)
+	mux.HandleFunc("GET /api/v1/values", a.valuesHandler)
 	mux.HandleFunc("GET /api/v1/agents", a.simple(a.agents))
 	mux.HandleFunc("GET /api/v1/interfaces", a.simple(a.interfaces))
 	mux.HandleFunc("GET /api/v1/status", a.simple(a.status))
@@ -81,7 +82,7 @@ func NewAPI(st *store.Store, ag *agents.Registry, inv *ifaces.Inventory, info St
 			writeError(w, http.StatusMethodNotAllowed, "the API is read-only: use GET")
 			return
 		}
-		writeError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path+" (see docs/api.md: /api/v1/timeseries, top, matrix, geo, ports, blocked, search, agents, interfaces, status, dimensions)")
+		writeError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path+" (see docs/api.md: /api/v1/timeseries, top, matrix, geo, ports, blocked, expr, search, values, agents, interfaces, status, dimensions)")
 	})
 	return mux
 }

@@ -15,6 +15,7 @@ import { agents } from './views/agents';
 import { blocked } from './views/blocked';
 import { vmPage, projectPage } from './views/entity';
 import { searchBox } from './search';
+import { exprCompletion } from './exprcomplete';
 
 const IMPLS: Record<View, ViewImpl> = { traffic, talkers, map, ports, blocked, agents, vm: vmPage, project: projectPage };
 
@@ -312,53 +313,15 @@ function renderFilterbar(): void {
     placeholder: 'expression: vm = web-1 and (dst_port = 80-443 or not src_ip = 10.0.0.0/8)',
     size: 44,
     spellcheck: false,
+    autocomplete: 'off',
+    'aria-autocomplete': 'list',
     'aria-label': 'Filter expression',
     'data-testid': 'expr',
   });
-  // Completion of dimension names where a comparison starts (after
-  // and/or/not/"(" or at the start): the word before the caret.
-  const suggest = h('ul.expr-suggest', { 'data-testid': 'expr-suggest', hidden: true });
-  const complete = () => {
-    const v = exprIn.value;
-    const caret = exprIn.selectionStart ?? v.length;
-    const before = v.slice(0, caret);
-    const m = /(^|[\s(])([A-Za-z_]*)$/.exec(before);
-    const prev = before.slice(0, before.length - (m ? m[2].length : 0)).trim().split(/[\s(]+/).pop() || '';
-    const atStart = !prev || /^(and|or|not)$/i.test(prev) || before.slice(0, before.length - (m ? m[2].length : 0)).trimEnd().endsWith('(');
-    clear(suggest);
-    if (!m || !atStart || !m[2]) {
-      suggest.hidden = true;
-      return;
-    }
-    const word = m[2].toLowerCase();
-    const opts = filterOptions().filter(([n]) => n.startsWith(word) && n !== word).slice(0, 8);
-    for (const [n, l] of opts) {
-      suggest.append(
-        h('li', {
-          'data-value': n,
-          title: l,
-          onmousedown: (ev: MouseEvent) => {
-            ev.preventDefault();
-            exprIn.value = before.slice(0, before.length - m[2].length) + n + ' = ' + v.slice(caret);
-            const at = before.length - m[2].length + n.length + 3;
-            exprIn.setSelectionRange(at, at);
-            clear(suggest);
-            suggest.hidden = true;
-          },
-        }, h('b', null, n), ' ', h('small', null, l)),
-      );
-    }
-    suggest.hidden = opts.length === 0;
-  };
-  exprIn.addEventListener('input', complete);
-  exprIn.addEventListener('blur', () => window.setTimeout(() => (suggest.hidden = true), 150));
-  exprIn.addEventListener('keydown', (ev: KeyboardEvent) => {
-    const first = suggest.querySelector('li');
-    if (ev.key === 'Tab' && !suggest.hidden && first) {
-      ev.preventDefault();
-      first.dispatchEvent(new MouseEvent('mousedown'));
-    } else if (ev.key === 'Escape') suggest.hidden = true;
-  });
+  // Completion of dimension names where a comparison starts, and of a
+  // dimension's values in the current range after "=" or "!=".
+  const suggest = h('ul.expr-suggest', { 'data-testid': 'expr-suggest', role: 'listbox', hidden: true });
+  exprCompletion(exprIn, suggest, () => ({ from: state.from, to: state.to }));
   const exprForm = h(
     'form.expr',
     {

@@ -6,6 +6,9 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
 export const RESULTS = fileURLToPath(new URL('../test-results/', import.meta.url));
+// The layout test's screenshots, one per view and width (VIEW-WIDTH.png), for
+// CI to keep as artifacts (scripts/test.sh copies them).
+export const SCREENSHOTS = path.join(RESULTS, 'screenshots');
 export const VIEWPORT = { width: 1366, height: 768 };
 
 export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';

@@ -22,6 +22,14 @@ const at = (base, query = '') => base + (query ? query + '&' : '?') + 'refresh=0
 // The API requests made since mark, as URL query objects.
 const since = (mark, route) => mock.requests.slice(mark).filter((r) => r.path === '/api/v1/' + route).map((r) => r.query);
 const rowsText = (sel) => page.locator(sel).evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent.trim())));
+// The suggestions under the filter expression: [kind, value, text shown].
+const suggestions = () => page.locator('[data-testid=expr-suggest] li').evaluateAll((lis) => lis.map((li) => [li.dataset.kind, li.dataset.value, li.querySelector('b').textContent]));
+// Wait until the suggestions are shown and the first is value.
+const suggested = (value) =>
+  page.waitForFunction((v) => {
+    const li = document.querySelector('[data-testid=expr-suggest]:not([hidden]) li');
+    return li && li.dataset.value === v;
+  }, value);
 async function act(fn) {
   const n = await loads(page);
   const mark = mock.requests.length;
@@ -164,10 +172,155 @@ describe('traffic view', () => {
     assert.deepEqual(names, ['dst_port', 'dst_project']);
     await input.press('Tab');
     assert.equal(await input.inputValue(), 'vm = web-1 and dst_port = ');
-    // no completion in a value's place
+    // In a value's place, no names: the dimension's values, straight away (the busiest first).
+    await suggested('5201');
+    assert.ok((await suggestions()).every(([kind]) => kind === 'value'), JSON.stringify(await suggestions()));
     await input.pressSequentially('8');
-    assert.equal(await page.locator('[data-testid=expr-suggest]').isHidden(), true);
+    await suggested('8080');
+    assert.deepEqual(await suggestions(), [['value', '8080', '8080']]);
+    // ↓ and Enter take a name too; Escape closes the list.
     await input.fill('');
+    await input.pressSequentially('dst_p');
+    await suggested('dst_port');
+    await input.press('ArrowDown');
+    await input.press('ArrowDown');
+    assert.equal(await page.locator('[data-testid=expr-suggest] li.on').getAttribute('data-value'), 'dst_project');
+    await input.press('Enter');
+    assert.equal(await input.inputValue(), 'dst_project = ');
+    assert.equal(new URL(page.url()).searchParams.get('expr'), null, 'Enter on a suggestion does not apply the expression');
+    await suggested('shop');
+    await input.press('Escape');
+    assert.equal(await page.locator('[data-testid=expr-suggest]').isHidden(), true);
+    assert.equal(await input.inputValue(), 'dst_project = ');
+    await input.fill('');
+  });
+
+  test('filter expression: values complete after = and != in the range, any case, busiest first, quoted where needed; ↑ ↓ Enter Tab Esc and a click', async () => {
+    const m = await startMock({ more: true });
+    const vq = (mark) => m.requests.slice(mark).filter((r) => r.path === '/api/v1/values').map((r) => r.query);
+    try {
+      const n = await loads(page);
+      await page.goto(m.url + '?refresh=0&from=-6h');
+      await settled(page, n);
+      const input = page.locator('[data-testid=expr]');
+      await input.click();
+      let mark = m.requests.length;
+      const typed = 'vm = we';
+      await input.pressSequentially(typed);
+      await suggested('web-1');
+      // Either side, both ends' traffic, the busiest first; a space or a double quote is quoted.
+      assert.deepEqual(await suggestions(), [
+        ['value', 'web-1', 'web-1'],
+        ['value', 'web-2', 'web-2'],
+        ['value', 'web 3', '"web 3"'],
+        ['value', 'web "blue"', `'web "blue"'`],
+      ]);
+      await screenshot(page, 'expr-values');
+      // What was asked: the dimension, the prefix, the view's range; once typing paused, not per key.
+      const asked = vq(mark);
+      assert.ok(asked.length >= 1 && asked.length < typed.length - 'vm = '.length + 2, `${asked.length} requests for ${typed.length} keys`);
+      const last = asked[asked.length - 1];
+      assert.deepEqual([last.get('dim'), last.get('q'), last.get('from'), last.get('to')], ['vm', 'we', '-6h', 'now']);
+
+      // ↓ ↓ Enter takes the second; the expression is not applied yet.
+      await input.press('ArrowDown');
+      await input.press('ArrowDown');
+      assert.equal(await page.locator('[data-testid=expr-suggest] li.on').getAttribute('data-value'), 'web-2');
+      await input.press('Enter');
+      assert.equal(await input.inputValue(), 'vm = web-2 ');
+      assert.equal(await page.locator('[data-testid=expr-suggest]').isHidden(), true);
+      assert.equal(new URL(page.url()).searchParams.get('expr'), null);
+
+      // != and an opened quote: Tab takes the first, closing the quote.
+      await input.pressSequentially('and vm != "web ');
+      await suggested('web 3');
+      assert.deepEqual((await suggestions()).map((x) => x[1]), ['web 3', 'web "blue"']);
+      await input.press('Tab');
+      assert.equal(await input.inputValue(), 'vm = web-2 and vm != "web 3" ');
+
+      // Any case: T finds tcp.
+      await input.pressSequentially('and proto = T');
+      await suggested('tcp');
+      assert.deepEqual(await suggestions(), [['value', 'tcp', 'tcp']]);
+      await input.press('Tab');
+      assert.equal(await input.inputValue(), 'vm = web-2 and vm != "web 3" and proto = tcp ');
+
+      // Countries; ↑ goes to the last; Escape closes without a change; a click takes one.
+      await input.pressSequentially('and src_country = F');
+      await suggested('FR');
+      assert.deepEqual((await suggestions()).map((x) => x[1]), ['FR', 'FI']);
+      await input.press('ArrowUp');
+      assert.equal(await page.locator('[data-testid=expr-suggest] li.on').getAttribute('data-value'), 'FI');
+      await input.press('Escape');
+      assert.equal(await page.locator('[data-testid=expr-suggest]').isHidden(), true);
+      assert.equal(await input.inputValue(), 'vm = web-2 and vm != "web 3" and proto = tcp and src_country = F');
+      await input.pressSequentially('r');
+      await suggested('FR');
+      assert.deepEqual((await suggestions()).map((x) => x[1]), ['FR']);
+      await page.locator('[data-testid=expr-suggest] li[data-value=FR]').click();
+      assert.equal(await input.inputValue(), 'vm = web-2 and vm != "web 3" and proto = tcp and src_country = FR ');
+
+      // A double quote in the value: single quotes.
+      await input.pressSequentially('and vm != web');
+      await suggested('web-1');
+      await input.press('ArrowUp');
+      await input.press('Enter');
+      const expr = `vm = web-2 and vm != "web 3" and proto = tcp and src_country = FR and vm != 'web "blue"' `;
+      assert.equal(await input.inputValue(), expr);
+
+      // Nothing asked for a name that is no dimension.
+      mark = m.requests.length;
+      await input.fill('colour = w');
+      await page.waitForTimeout(400);
+      assert.equal(vq(mark).length, 0);
+      assert.equal(await page.locator('[data-testid=expr-suggest]').isHidden(), true);
+
+      // The completed expression applies (checked, then in every query).
+      await input.fill(expr);
+      mark = m.requests.length;
+      const n2 = await loads(page);
+      await page.locator('form.expr button[type=submit]').click();
+      await settled(page, n2);
+      assert.equal(new URL(page.url()).searchParams.get('expr'), expr.trim());
+      assert.equal(m.requests.slice(mark).find((r) => r.path === '/api/v1/timeseries').query.get('expr'), expr.trim());
+      assert.deepEqual((await rowsText('[data-testid="top-src_ip,dst_ip"] tbody tr')).map((r) => r.slice(0, 2).join(' > ')), ['192.0.2.80 > 172.31.0.15']);
+
+      // A late answer to an older question does not replace the newer one's.
+      await input.fill('');
+      let release;
+      const gate = new Promise((r) => (release = r));
+      await page.route('**/api/v1/values?*', async (route) => {
+        if (new URL(route.request().url()).searchParams.get('q') === 'w') await gate;
+        await route.continue().catch(() => undefined);
+      });
+      try {
+        const slow = page.waitForRequest((r) => r.url().includes('/api/v1/values?') && new URL(r.url()).searchParams.get('q') === 'w');
+        await input.pressSequentially('vm = w');
+        const wReq = await slow;
+        const ended = new Promise((res) => {
+          const f = (r) => r === wReq && res();
+          page.on('requestfinished', f);
+          page.on('requestfailed', f);
+        });
+        await input.pressSequentially('e');
+        await suggested('web-1');
+        release();
+        await Promise.race([ended, page.waitForTimeout(3000)]);
+        await page.waitForTimeout(200);
+        assert.deepEqual((await suggestions()).map((x) => x[1]), ['web-1', 'web-2', 'web 3', 'web "blue"'], 'the answer for "w" (with wiki) came late');
+        // The old answer, when it is the newest, does show wiki.
+        await input.press('Backspace');
+        await suggested('web-1');
+        await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=expr-suggest] li')].some((li) => li.dataset.value === 'wiki'));
+      } finally {
+        release();
+        await page.unroute('**/api/v1/values?*');
+      }
+      await input.fill('');
+      assert.deepEqual(m.requests.filter((r) => r.status !== 200 && r.path !== '/api/v1/expr').map((r) => `${r.status} ${r.url}`), []);
+    } finally {
+      await m.close();
+    }
   });
 
   test('previous period: the total of the period just before, at the same step, shifted onto this range', async () => {

@@ -10,10 +10,14 @@ export const SETUP_HINT =
 
 const tap = (n) => `tap${n}-0c`;
 
-// OpenStack enrichment: the lab's VMs (external addresses have none).
-const PROJECTS = { 'web-1': 'shop', 'db-1': 'shop', 'proxy-1': 'shop', bastion: 'ops' };
-const HOSTS = { 'web-1': 'compute-1', 'db-1': 'compute-1', 'proxy-1': 'compute-2', bastion: 'compute-2' };
-const VMS = { '172.31.0.11': 'web-1', '172.31.0.12': 'db-1', '172.31.0.13': 'proxy-1', '172.31.0.14': 'bastion', 'fd31::11': 'web-1', 'fd31::12': 'db-1' };
+// OpenStack enrichment: the lab's VMs (external addresses have none), and
+// those of MORE_FLOWS.
+const PROJECTS = { 'web-1': 'shop', 'db-1': 'shop', 'proxy-1': 'shop', bastion: 'ops', 'web-2': 'shop', 'web 3': 'shop', 'web "blue"': 'shop', wiki: 'ops' };
+const HOSTS = { 'web-1': 'compute-1', 'db-1': 'compute-1', 'proxy-1': 'compute-2', bastion: 'compute-2', 'web-2': 'compute-2', 'web 3': 'compute-2', 'web "blue"': 'compute-1', wiki: 'compute-1' };
+const VMS = {
+  '172.31.0.11': 'web-1', '172.31.0.12': 'db-1', '172.31.0.13': 'proxy-1', '172.31.0.14': 'bastion', 'fd31::11': 'web-1', 'fd31::12': 'db-1',
+  '172.31.0.15': 'web-2', '172.31.0.16': 'web 3', '172.31.0.17': 'wiki', '172.31.0.18': 'web "blue"',
+};
 
 // bytes over the hour; packets follow from a mean packet size.
 export const FLOWS = [
@@ -33,7 +37,22 @@ export const FLOWS = [
   // the tunnel): counted only with observations=all.
   { src_ip: '172.31.0.11', dst_ip: '172.31.0.12', proto: 'tcp', src_port: 40112, dst_port: 5201, in_port: 'patch-tun', bytes: 9.1e9, size: 1400, observation: 'forwarded' },
   { src_ip: '172.31.0.12', dst_ip: '172.31.0.11', proto: 'tcp', src_port: 5201, dst_port: 40112, in_port: 'patch-tun', bytes: 2.3e8, size: 66, observation: 'forwarded' },
-].map((f) => ({ observation: 'port', ...f, packets: Math.round(f.bytes / f.size), ...ends(f) }));
+].map(flow);
+
+function flow(f) {
+  return { observation: 'port', ...f, packets: Math.round(f.bytes / f.size), ...ends(f) };
+}
+
+// More VMs and countries, for completing values in the filter expression
+// (startMock({more: true}) adds them to FLOWS): names with a space and with a
+// double quote, a VM starting with "w" but not "we", external peers in FR and FI.
+export const MORE_FLOWS = [
+  { src_ip: '172.31.0.15', dst_ip: '192.0.2.80', proto: 'tcp', src_port: 41000, dst_port: 443, in_port: tap('15aa0000'), bytes: 5.0e8, size: 1200, dst_country: 'FR' },
+  { src_ip: '192.0.2.80', dst_ip: '172.31.0.15', proto: 'tcp', src_port: 443, dst_port: 41000, in_port: 'patch-tun', bytes: 3.0e8, size: 1200, src_country: 'FR' },
+  { src_ip: '192.0.2.81', dst_ip: '172.31.0.16', proto: 'tcp', src_port: 52000, dst_port: 80, in_port: 'patch-tun', bytes: 2.0e8, size: 900, src_country: 'FI' },
+  { src_ip: '172.31.0.17', dst_ip: '172.31.0.11', proto: 'udp', src_port: 39000, dst_port: 53, in_port: tap('17bb0000'), bytes: 1.0e8, size: 100 },
+  { src_ip: '172.31.0.18', dst_ip: '192.0.2.80', proto: 'tcp', src_port: 42000, dst_port: 443, in_port: tap('18cc0000'), bytes: 5.0e7, size: 1000, dst_country: 'FR' },
+].map(flow);
 
 // The OpenStack side of each end: VM, project, hypervisor (external addresses: none).
 function ends(f) {

@@ -1,13 +1,15 @@
 // Layout of every view at 800, 1280 and 1920 px wide (issue 16): nothing
 // overlaps, nothing is cut off, the page never scrolls sideways, the map keeps
-// its aspect ratio. Screenshots of each view at each width land in
-// test-results/layout-VIEW-WIDTH.png (kept, not compared pixel by pixel).
+// its aspect ratio. A full-page screenshot of each view at each width lands in
+// test-results/screenshots/VIEW-WIDTH.png (taken before the checks, so a
+// failing layout has its picture too), kept as CI artifacts (scripts/test.sh)
+// and not compared pixel by pixel.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { startMock, DIST } from './mock-server.mjs';
-import { launch, settled, loads, isLocal, RESULTS } from './browser.mjs';
+import { launch, settled, loads, isLocal, SCREENSHOTS } from './browser.mjs';
 
 const WIDTHS = [800, 1280, 1920];
 const HEIGHT = 900;
@@ -30,6 +32,9 @@ let page;
 
 before(async () => {
   assert.ok(fs.existsSync(path.join(DIST, 'index.html')), `no build in ${DIST}: run npm run build first`);
+  // This run's screenshots only: none left from an earlier run (or a view since renamed).
+  fs.rmSync(SCREENSHOTS, { recursive: true, force: true });
+  fs.mkdirSync(SCREENSHOTS, { recursive: true });
   // OpenStack attribution on: the defaults an operator of a cloud sees.
   mock = await startMock({ openstack: true });
   b = await launch();
@@ -124,8 +129,7 @@ describe('layout at 800, 1280 and 1920 px', () => {
         await page.waitForTimeout(250);
         if (view === 'traffic-busy') await page.locator('[data-testid=views]').click();
         const p = await page.evaluate(problems);
-        fs.mkdirSync(RESULTS, { recursive: true });
-        await page.screenshot({ path: path.join(RESULTS, `layout-${view}-${width}.png`), fullPage: true });
+        await page.screenshot({ path: path.join(SCREENSHOTS, `${view}-${width}.png`), fullPage: true });
         assert.deepEqual(p, [], `${view} at ${width} px`);
         if (view === 'map') {
           const r = await page.locator('[data-testid=map]').boundingBox();
@@ -146,6 +150,20 @@ describe('layout at 800, 1280 and 1920 px', () => {
       });
     }
   }
+
+  test('one screenshot per view and width, as wide as the window', () => {
+    const want = WIDTHS.flatMap((w) => VIEWS.map(([v]) => `${v}-${w}.png`)).sort();
+    const have = fs.readdirSync(SCREENSHOTS).sort();
+    assert.deepEqual(have, want);
+    for (const f of have) {
+      // A PNG: its signature, then the IHDR chunk with the width and height.
+      const b = fs.readFileSync(path.join(SCREENSHOTS, f));
+      assert.equal(b.subarray(0, 8).toString('hex'), '89504e470d0a1a0a', `${f} is not a PNG`);
+      const width = +/-(\d+)\.png$/.exec(f)[1];
+      assert.equal(b.readUInt32BE(16), width, `${f}: ${b.readUInt32BE(16)} px wide`);
+      assert.ok(b.readUInt32BE(20) >= HEIGHT, `${f}: ${b.readUInt32BE(20)} px high, less than the window`);
+    }
+  });
 
   test('no request left localhost and the page logged no error', () => {
     assert.deepEqual(b.requests.filter((u) => !isLocal(u)), []);

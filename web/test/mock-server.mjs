@@ -33,6 +33,7 @@ const PARAMS = {
   expr: ['expr'],
   unanswered: ['from'],
   search: ['q', 'kind', 'limit', 'from', 'to'],
+  values: ['dim', 'q', 'limit', 'from', 'to'],
   agents: [], interfaces: [], status: [], dimensions: [],
 };
 
@@ -48,14 +49,14 @@ class ExprError extends BadRequest {
 }
 function exprFilters(expr) {
   const out = [];
-  const re = /\s*([A-Za-z_]+)\s*(!?=)\s*("[^"]*"|[^\s()]+)\s*(?:(and)\s+|$)/iy;
+  const re = /\s*([A-Za-z_]+)\s*(!?=)\s*("[^"]*"|'[^']*'|[^\s()]+)\s*(?:(and)\s+|$)/iy;
   let m;
   while (re.lastIndex < expr.length && (m = re.exec(expr))) {
     const start = re.lastIndex - m[0].length + m[0].search(/\S/);
     const dim = m[1].toLowerCase();
     if (!fx.DIMENSIONS.some((d) => d.name === dim) && !fx.EITHER_SIDE.some((d) => d.name === dim))
       throw new ExprError(start, `"${m[1]}" is not a dimension (GET /api/v1/dimensions lists them; either side: vm, project, network, host, ip, mac, interface)`);
-    out.push(dim + m[2] + m[3].replace(/^"|"$/g, ''));
+    out.push(dim + m[2] + m[3].replace(/^(["'])(.*)\1$/, '$2'));
     if (!m[4]) break;
   }
   if (re.lastIndex < expr.length || !out.length) throw new ExprError(Math.min(re.lastIndex, expr.length), 'the mock understands DIM = VALUE joined by and');
@@ -64,6 +65,8 @@ function exprFilters(expr) {
 
 function api(route, q, opts) {
   if (!(route in PARAMS)) return undefined;
+  // startMock({more: true}): more VMs and countries (fixtures MORE_FLOWS).
+  const FLOWS = opts.more ? [...fx.FLOWS, ...fx.MORE_FLOWS] : fx.FLOWS;
   if (route === 'accuracy' && opts.noAccuracy) return undefined;
   for (const k of q.keys()) {
     if (!PARAMS[route].includes(k)) throw new BadRequest(`unknown parameter "${k}": this endpoint takes ${PARAMS[route].join(', ') || 'no parameters'}`);
@@ -94,7 +97,7 @@ function api(route, q, opts) {
       ? []
       : drops
         ? observations === 'all' && !opts.noBlocked ? fx.applyFilters(fx.DROPS, filters.filter((f) => f !== 'blocked!=')) : []
-        : fx.applyFilters(fx.FLOWS, filters).filter((f) => observations === 'all' || fx.FIRST.has(f.observation));
+        : fx.applyFilters(FLOWS, filters).filter((f) => observations === 'all' || fx.FIRST.has(f.observation));
   } catch (e) {
     throw new BadRequest(e.message);
   }
@@ -175,8 +178,30 @@ function api(route, q, opts) {
       if (!text) throw new BadRequest('q is required: the text to look for');
       const kinds = (q.get('kind') || '').split(',').filter(Boolean);
       const limit = +(q.get('limit') || 20);
-      const stored = empty ? [] : fx.FLOWS;
+      const stored = empty ? [] : FLOWS;
       return { q: text, matches: fx.search(stored, text, kinds, limit, !opts.noInventory), inventory: !opts.noInventory };
+    }
+    case 'values': {
+      // As flowlens: a dimension's values in the range starting with q, any case, the busiest
+      // first, every observation (drop samples too), both ends of an either-side dimension.
+      const dim = (q.get('dim') || '').trim().toLowerCase();
+      if (!dim) throw new BadRequest('dim is required: the dimension whose values to list');
+      const prefix = q.get('q') || '';
+      if (prefix.length > 200) throw new BadRequest(`q is ${prefix.length} characters long: at most 200`);
+      const limit = +(q.get('limit') || 10);
+      if (!(Number.isInteger(limit) && limit >= 1 && limit <= 100)) throw new BadRequest('limit: a whole number from 1 to 100');
+      const e = fx.EITHER_SIDE.find((d) => d.name === dim);
+      if (!e && !fx.DIMENSIONS.some((d) => d.name === dim)) throw new BadRequest(`dim "${q.get('dim')}": unknown dimension`);
+      const cols = e ? e.of : [dim];
+      const rows = empty ? [] : [...FLOWS, ...(opts.noBlocked ? [] : fx.DROPS)];
+      const m = new Map();
+      for (const r of rows)
+        for (const c of cols) {
+          const v = fx.value(r, c);
+          if (v && v.toLowerCase().startsWith(prefix.toLowerCase())) m.set(v, (m.get(v) || 0) + Math.round(r.bytes * scale));
+        }
+      const values = [...m].map(([value, bytes]) => ({ value, bytes })).sort((a, b) => b.bytes - a.bytes || (a.value < b.value ? -1 : 1));
+      return { dim, q: prefix, from: new Date(from * 1000).toISOString(), to: new Date(to * 1000).toISOString(), values: values.slice(0, limit) };
     }
     case 'top': {
       const by = (q.get('by') || '').split(',').filter(Boolean);
@@ -332,6 +357,6 @@ export function startMock(opts = {}) {
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
   const args = process.argv.slice(2);
   const port = args.includes('--port') ? +args[args.indexOf('--port') + 1] : 8080;
-  const m = await startMock({ port, empty: args.includes('--empty'), noGeo: args.includes('--no-geo'), openstack: args.includes('--openstack') });
+  const m = await startMock({ port, empty: args.includes('--empty'), noGeo: args.includes('--no-geo'), openstack: args.includes('--openstack'), more: args.includes('--more') });
   console.log(`mock flowlens API (and built console) on ${m.url}`);
 }

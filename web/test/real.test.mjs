@@ -174,6 +174,37 @@ describe('against a real flowlens (FLOWLENS_URL)', { skip: BASE ? false : 'FLOWL
     await screenshot(page, 'real-vm');
   });
 
+  test('filter expression: values complete from the store (GET /api/v1/values), and the completed expression applies', async () => {
+    await go('?' + range + '&refresh=0&table=src_ip&table=proto');
+    const input = page.locator('[data-testid=expr]');
+    const shown = () => page.locator('[data-testid=expr-suggest] li').evaluateAll((lis) => lis.map((li) => li.dataset.value));
+    await input.click();
+    await input.pressSequentially('src_ip = 172.31.0.1');
+    await page.waitForSelector('[data-testid=expr-suggest]:not([hidden]) li[data-kind=value]', { timeout: 10000 });
+    const vals = await shown();
+    // What the API has for that prefix in the view's range, the busiest first (less the value typed in full).
+    const api = await (await fetch(new URL('api/v1/values?dim=src_ip&q=172.31.0.1&limit=10&' + range, BASE))).json();
+    assert.deepEqual(vals, api.values.map((v) => v.value).filter((v) => v !== '172.31.0.1'));
+    assert.ok(vals.length > 0 && vals.every((v) => v.startsWith('172.31.0.1')), String(vals));
+    await input.press('Tab');
+    assert.equal(await input.inputValue(), `src_ip = ${vals[0]} `);
+    // Names in any case: "T" finds tcp among the protocols.
+    await input.pressSequentially('and proto = T');
+    await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=expr-suggest]:not([hidden]) li')].some((li) => li.dataset.value === 'tcp'), null, { timeout: 10000 });
+    await page.locator('[data-testid=expr-suggest] li[data-value=tcp]').click();
+    const expr = `src_ip = ${vals[0]} and proto = tcp`;
+    assert.equal(await input.inputValue(), expr + ' ');
+    await screenshot(page, 'real-expr-values');
+    const n = await loads(page);
+    await page.locator('form.expr button[type=submit]').click();
+    await settled(page, n);
+    assert.equal(new URL(page.url()).searchParams.get('expr'), expr);
+    assert.equal(await page.locator('[data-testid=expr-error]').count(), 0);
+    assert.deepEqual(await texts('.msg-error'), []);
+    assert.deepEqual(await texts('[data-testid=top-src_ip] tbody td.key'), [vals[0]]);
+    assert.deepEqual(await texts('[data-testid=top-proto] tbody td.key'), ['tcp']);
+  });
+
   test('Count: every observation counts at least what each-packet-once counts', async () => {
     const total = async () => {
       const foot = await page.locator('[data-testid=top-proto] tfoot tr', { hasText: 'Total (range)' }).locator('td').nth(1).textContent();
