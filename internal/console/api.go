@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/flowlens/flowlens/internal/console/apiv1"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -536,5 +537,12 @@ func (a *api) status(r *http.Request) (any, error) {
 }
 
 func (a *api) dimensions(*http.Request) (any, error) {
-	return map[string]any{"dimensions": store.Dimensions, "either_side": store.EitherSides}, nil
+	var out apiv1.Dimensions
+	for _, d := range store.Dimensions {
+		out.Dimensions = append(out.Dimensions, apiv1.Dimension{Name: d.Name, Label: d.Label})
+	}
+	for _, e := range store.EitherSides {
+		out.EitherSide = append(out.EitherSide, apiv1.EitherSide{Name: e.Name, Label: e.Label, Of: e.Of})
+	}
+	return out, nil
 }

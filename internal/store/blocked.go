@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"github.com/flowlens/flowlens/internal/console/apiv1"
 	"net/url"
 	"strings"
 	"time"
@@ -15,58 +16,13 @@ type BlockedRequest struct {
 	Limit int // rows (default 100)
 }
 
-// BlockedRow is one cause, protected port and connection: who sent what
-// to whom, and how often it was dropped.
-type BlockedRow struct {
-	Source string `json:"source"`
-	// The side the drop protected: the receiver for to-lport (ingress
-	// rules), the sender for from-lport (egress rules).
-	VM             string   `json:"vm"`
-	Port           string   `json:"port"`
-	Project        string   `json:"project"`
-	SecurityGroups []string `json:"security_groups"`
-	Rule           string   `json:"rule,omitempty"`
-	Default        bool     `json:"default"`
-	Direction      string   `json:"direction,omitempty"`
-	ACL            string   `json:"acl,omitempty"`
-	LogicalFlow    string   `json:"logical_flow,omitempty"`
-	Stage          string   `json:"stage,omitempty"`
-	Reason         string   `json:"reason,omitempty"`
-
-	SrcIP      string `json:"src_ip"`
-	SrcVM      string `json:"src_vm"`
-	SrcProject string `json:"src_project"`
-	DstIP      string `json:"dst_ip"`
-	DstVM      string `json:"dst_vm"`
-	DstProject string `json:"dst_project"`
-	Proto      string `json:"proto"`
-	// DstPort is a string: "ephemeral" where rolled-up rows folded it.
-	DstPort string `json:"dst_port"`
-
-	Packets   int64     `json:"count"`
-	Bytes     int64     `json:"bytes"`
-	Samples   int64     `json:"samples"`
-	FirstSeen time.Time `json:"first_seen"`
-	LastSeen  time.Time `json:"last_seen"`
-}
-
-// Blocked is the answer to a BlockedRequest.
-type Blocked struct {
-	From time.Time    `json:"from"`
-	To   time.Time    `json:"to"`
-	Rows []BlockedRow `json:"rows"`
-	// Total dropped packets in the range, whatever the limit.
-	Total int64    `json:"total"`
-	Notes []string `json:"notes,omitempty"`
-}
-
 var blockedCols = []string{"blocked", "src_ip", "dst_ip", "proto", "dst_port", "src_vm", "dst_vm", "src_project", "dst_project"}
 
 // Blocked returns the drop samples of the range, grouped by cause,
 // protected port and connection (source port left out: every attempt has
 // its own), most dropped first. First and last seen are to the resolution
 // of the rows read (the aggregation interval, or a rolled-up tier's).
-func (s *Store) Blocked(ctx context.Context, r BlockedRequest) (*Blocked, error) {
+func (s *Store) Blocked(ctx context.Context, r BlockedRequest) (*apiv1.Blocked, error) {
 	if err := r.check(); err != nil {
 		return nil, err
 	}
@@ -89,7 +45,7 @@ func (s *Store) Blocked(ctx context.Context, r BlockedRequest) (*Blocked, error)
 	q, args := s.base(segs, cols+", ts, dur, packets, bytes, samples", cond, cargs)
 	q = fmt.Sprintf("SELECT %s, sum(packets) AS p, sum(bytes), sum(samples), min(ts), max(ts + dur), sum(sum(packets)) OVER () FROM (%s) x GROUP BY %s ORDER BY p DESC, %s LIMIT %d",
 		cols, q, cols, cols, r.Limit)
-	out := &Blocked{From: time.Unix(from, 0).UTC(), To: r.To.UTC(), Rows: []BlockedRow{}, Notes: notes(r.Query, segs, s.tiers)}
+	out := &apiv1.Blocked{From: time.Unix(from, 0).UTC(), To: r.To.UTC(), Rows: []apiv1.BlockedRow{}, Notes: notes(r.Query, segs, s.tiers)}
 	err = scanRows(ctx, s.eng.DB(), q, args, func(rows *sql.Rows) error {
 		vals := make([]any, len(blockedCols)+6)
 		ptrs := make([]any, len(vals))
@@ -100,7 +56,7 @@ func (s *Store) Blocked(ctx context.Context, r BlockedRequest) (*Blocked, error)
 			return err
 		}
 		k := func(i int) string { return dimKey(blockedCols[i], vals[i]) }
-		row := BlockedRow{SrcIP: k(1), DstIP: k(2), Proto: k(3), DstPort: k(4), SrcVM: k(5), DstVM: k(6), SrcProject: k(7), DstProject: k(8)}
+		row := apiv1.BlockedRow{SrcIP: k(1), DstIP: k(2), Proto: k(3), DstPort: k(4), SrcVM: k(5), DstVM: k(6), SrcProject: k(7), DstProject: k(8)}
 		v, _ := url.ParseQuery(k(0))
 		row.Source, row.Port, row.Rule, row.ACL = v.Get("source"), v.Get("port"), v.Get("rule"), v.Get("acl")
 		row.Direction, row.LogicalFlow, row.Stage, row.Reason = v.Get("dir"), v.Get("lflow"), v.Get("stage"), v.Get("reason")

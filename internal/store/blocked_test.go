@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"github.com/flowlens/flowlens/internal/console/apiv1"
 	"net/netip"
 	"reflect"
 	"testing"
@@ -59,7 +60,7 @@ func TestBlockedStoredAndQueried(t *testing.T) {
 			t.Fatalf("%+v", b)
 		}
 		got := b.Rows[0]
-		want := BlockedRow{Source: "ovn-drop-sampling", VM: "vm2", Port: "p2", Project: "demo",
+		want := apiv1.BlockedRow{Source: "ovn-drop-sampling", VM: "vm2", Port: "p2", Project: "demo",
 			SecurityGroups: []string{"53d28899-3b1f-489c-81f8-6edd94637fae"}, Default: true, Direction: "to-lport",
 			ACL: "c0fddb45-fb97-400f-b1bb-b18108b22882", LogicalFlow: "e755ed2a-6b3c-4d5e-9f01-23456789abcd", Stage: "ls_out_acl",
 			SrcIP: "10.30.0.11", SrcVM: "vm1", SrcProject: "demo", DstIP: "10.30.0.12", DstVM: "vm2", DstProject: "demo",

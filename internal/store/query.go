@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"github.com/flowlens/flowlens/internal/console/apiv1"
 	"math"
 	"net/netip"
 	"sort"
@@ -16,10 +17,10 @@ import (
 
 // Dimension is a column flows can be grouped and filtered by.
 type Dimension struct {
-	Name  string `json:"name"`
-	Label string `json:"label"`
+	Name  string
+	Label string
 	// Int dimensions hold numbers; filter values must be whole numbers.
-	Int bool `json:"-"`
+	Int bool
 	// kind normalises filter values: "ip", "mac" or "".
 	kind string
 }
@@ -52,10 +53,10 @@ func LookupDimension(name string) (Dimension, bool) {
 // of its two columns does: vm=web-1 selects web-1's traffic in both
 // directions. Flows cannot be grouped by it (a flow has two values).
 type EitherSide struct {
-	Name  string `json:"name"`
-	Label string `json:"label"`
+	Name  string
+	Label string
 	// Of names the two dimensions it matches (source, destination).
-	Of [2]string `json:"of"`
+	Of [2]string
 }
 
 // EitherSides lists the filter-only dimensions, in the order the console
@@ -555,29 +556,6 @@ type TimeseriesRequest struct {
 	Step   int64  // seconds; 0 picks one for about 300 points
 }
 
-// Series is one line of a time series.
-type Series struct {
-	Key string `json:"key"`
-	// Values are null (NaN) for steps in which flowlens was not
-	// collecting: a gap, not a zero.
-	Values Values `json:"values"`
-}
-
-// Timeseries is the answer to a TimeseriesRequest.
-type Timeseries struct {
-	From       time.Time `json:"from"`
-	To         time.Time `json:"to"`
-	Step       int64     `json:"step"`
-	Metric     string    `json:"metric"`
-	By         string    `json:"by"`
-	Timestamps []int64   `json:"timestamps"`
-	Series     []Series  `json:"series"`
-	// Observations: "first" (each packet once) or "all".
-	Observations string `json:"observations"`
-	// Notes say what the answer cannot show (filters on folded ports).
-	Notes []string `json:"notes,omitempty"`
-}
-
 // OtherKey names the series of everything outside the top N; TotalKey the
 // only series when there is no by.
 const (
@@ -599,7 +577,7 @@ func metricColumn(metric string) (string, error) {
 }
 
 // Timeseries returns the top series by total over the range and "other".
-func (s *Store) Timeseries(ctx context.Context, r TimeseriesRequest) (*Timeseries, error) {
+func (s *Store) Timeseries(ctx context.Context, r TimeseriesRequest) (*apiv1.Timeseries, error) {
 	if err := r.check(); err != nil {
 		return nil, err
 	}
@@ -632,7 +610,7 @@ func (s *Store) Timeseries(ctx context.Context, r TimeseriesRequest) (*Timeserie
 	if err != nil {
 		return nil, err
 	}
-	out := &Timeseries{From: time.Unix(from, 0).UTC(), To: r.To.UTC(), Step: step, Metric: r.Metric, By: r.By,
+	out := &apiv1.Timeseries{From: time.Unix(from, 0).UTC(), To: r.To.UTC(), Step: step, Metric: r.Metric, By: r.By,
 		Timestamps: make([]int64, n), Observations: r.Observations(), Notes: notes(r.Query, segs, s.tiers)}
 	for i := range out.Timestamps {
 		out.Timestamps[i] = from + int64(i)*step
@@ -659,7 +637,7 @@ func (s *Store) Timeseries(ctx context.Context, r TimeseriesRequest) (*Timeserie
 		if err != nil {
 			return nil, err
 		}
-		out.Series = []Series{{Key: TotalKey, Values: vals}}
+		out.Series = []apiv1.Series{{Key: TotalKey, Values: vals}}
 		s.markGaps(out)
 		return out, nil
 	}
@@ -683,9 +661,9 @@ func (s *Store) Timeseries(ctx context.Context, r TimeseriesRequest) (*Timeserie
 	idx := map[string]int{}
 	for i, k := range keys {
 		idx[keyString(k)] = i
-		out.Series = append(out.Series, Series{Key: dimKey(r.By, k), Values: make([]float64, n)})
+		out.Series = append(out.Series, apiv1.Series{Key: dimKey(r.By, k), Values: make([]float64, n)})
 	}
-	other := Series{Key: OtherKey, Values: make([]float64, n)}
+	other := apiv1.Series{Key: OtherKey, Values: make([]float64, n)}
 	in := "1 = 0"
 	if len(keys) > 0 {
 		in = "k IN (" + placeholders(len(keys)) + ")"
@@ -722,7 +700,7 @@ func (s *Store) Timeseries(ctx context.Context, r TimeseriesRequest) (*Timeserie
 
 // markGaps sets every series to NaN (null) in the steps nothing covers:
 // flowlens was not running.
-func (s *Store) markGaps(ts *Timeseries) {
+func (s *Store) markGaps(ts *apiv1.Timeseries) {
 	now := time.Now().Unix()
 	for i, b := range ts.Timestamps {
 		if b >= now || s.cov.covered(b, b+ts.Step) {
@@ -782,38 +760,9 @@ type TopRequest struct {
 	Limit  int      // rows (default 10)
 }
 
-// Totals are summed bytes and packets.
-type Totals struct {
-	Bytes   int64 `json:"bytes"`
-	Packets int64 `json:"packets"`
-}
-
-// TopRow is one key of a Top answer. Key values are strings, numbers
-// included ("" when the record had none).
-type TopRow struct {
-	Key     map[string]string `json:"key"`
-	Bytes   int64             `json:"bytes"`
-	Packets int64             `json:"packets"`
-	Bps     float64           `json:"bps"`
-	Pps     float64           `json:"pps"`
-}
-
-// Top is the answer to a TopRequest.
-type Top struct {
-	From  time.Time `json:"from"`
-	To    time.Time `json:"to"`
-	By    []string  `json:"by"`
-	Rows  []TopRow  `json:"rows"`
-	Other Totals    `json:"other"`
-	// Total is the whole range's, whatever the limit: shares are of it.
-	Total        Totals   `json:"total"`
-	Observations string   `json:"observations"`
-	Notes        []string `json:"notes,omitempty"`
-}
-
 // Top returns the keys with the most bytes (or packets), the rest as
 // Other and the Total.
-func (s *Store) Top(ctx context.Context, r TopRequest) (*Top, error) {
+func (s *Store) Top(ctx context.Context, r TopRequest) (*apiv1.Top, error) {
 	if err := r.check(); err != nil {
 		return nil, err
 	}
@@ -852,10 +801,10 @@ func (s *Store) Top(ctx context.Context, r TopRequest) (*Top, error) {
 	}
 	q = fmt.Sprintf("SELECT %s, sum(bytes) AS b, sum(packets) AS p, sum(sum(bytes)) OVER (), sum(sum(packets)) OVER () FROM (%s) x GROUP BY %s ORDER BY %s DESC, %s LIMIT %d",
 		cols, q, cols, order, cols, r.Limit)
-	out := &Top{From: time.Unix(from, 0).UTC(), To: r.To.UTC(), By: r.By, Rows: []TopRow{}, Observations: r.Observations(),
+	out := &apiv1.Top{From: time.Unix(from, 0).UTC(), To: r.To.UTC(), By: r.By, Rows: []apiv1.TopRow{}, Observations: r.Observations(),
 		Notes: notes(r.Query, segs, s.tiers)}
 	secs := float64(r.To.Unix() - from)
-	var sum Totals
+	var sum apiv1.Totals
 	err = scanRows(ctx, s.eng.DB(), q, args, func(rows *sql.Rows) error {
 		vals := make([]any, len(r.By)+4)
 		ptrs := make([]any, len(vals))
@@ -865,13 +814,13 @@ func (s *Store) Top(ctx context.Context, r TopRequest) (*Top, error) {
 		if err := rows.Scan(ptrs...); err != nil {
 			return err
 		}
-		row := TopRow{Key: map[string]string{}}
+		row := apiv1.TopRow{Key: map[string]string{}}
 		for i, b := range r.By {
 			row.Key[b] = dimKey(b, vals[i])
 		}
 		n := len(r.By)
 		row.Bytes, row.Packets = toInt(vals[n]), toInt(vals[n+1])
-		out.Total = Totals{toInt(vals[n+2]), toInt(vals[n+3])}
+		out.Total = apiv1.Totals{Bytes: toInt(vals[n+2]), Packets: toInt(vals[n+3])}
 		row.Bps, row.Pps = float64(row.Bytes)*8/secs, float64(row.Packets)/secs
 		sum.Bytes += row.Bytes
 		sum.Packets += row.Packets
@@ -881,7 +830,7 @@ func (s *Store) Top(ctx context.Context, r TopRequest) (*Top, error) {
 	if err != nil {
 		return nil, err
 	}
-	out.Other = Totals{out.Total.Bytes - sum.Bytes, out.Total.Packets - sum.Packets}
+	out.Other = apiv1.Totals{Bytes: out.Total.Bytes - sum.Bytes, Packets: out.Total.Packets - sum.Packets}
 	return out, nil
 }
 
@@ -915,34 +864,6 @@ type MatrixRequest struct {
 	Limit int    // links (default 50)
 }
 
-// Node is one end in a Matrix.
-type Node struct {
-	ID    string `json:"id"`
-	Label string `json:"label"`
-	// Kind and Value (mixed and country levels): what the node is — vm,
-	// country, ip, or cloud (the cloud's ends without a country) — and
-	// the value to filter on (kind vm: the vm dimension, …).
-	Kind  string `json:"kind,omitempty"`
-	Value string `json:"value,omitempty"`
-}
-
-// Link is the traffic from Source to Target.
-type Link struct {
-	Source  string `json:"source"`
-	Target  string `json:"target"`
-	Bytes   int64  `json:"bytes"`
-	Packets int64  `json:"packets"`
-}
-
-// Matrix is the answer to a MatrixRequest.
-type Matrix struct {
-	Level        string   `json:"level"`
-	Nodes        []Node   `json:"nodes"`
-	Links        []Link   `json:"links"`
-	Observations string   `json:"observations"`
-	Notes        []string `json:"notes,omitempty"`
-}
-
 var matrixLevels = map[string][2]string{
 	"ip": {"src_ip", "dst_ip"}, "vm": {"src_vm", "dst_vm"}, "network": {"src_network", "dst_network"},
 	"project": {"src_project", "dst_project"}, "host": {"src_host", "dst_host"}, "country": {"src_country", "dst_country"},
@@ -966,7 +887,7 @@ func mixedEnd(side, level string) string {
 // left out, except at the mixed level (VM, else country, else address:
 // cloud↔internet in one picture) and the country level (the cloud's own
 // ends are one "cloud" node).
-func (s *Store) Matrix(ctx context.Context, r MatrixRequest) (*Matrix, error) {
+func (s *Store) Matrix(ctx context.Context, r MatrixRequest) (*apiv1.Matrix, error) {
 	if err := r.check(); err != nil {
 		return nil, err
 	}
@@ -992,22 +913,22 @@ func (s *Store) Matrix(ctx context.Context, r MatrixRequest) (*Matrix, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := &Matrix{Level: r.Level, Nodes: []Node{}, Links: []Link{}, Observations: r.Observations(), Notes: top.Notes}
+	out := &apiv1.Matrix{Level: r.Level, Nodes: []apiv1.Node{}, Links: []apiv1.Link{}, Observations: r.Observations(), Notes: top.Notes}
 	seen := map[string]bool{}
 	for _, row := range top.Rows {
 		a, b := row.Key[cols[0]], row.Key[cols[1]]
-		out.Links = append(out.Links, Link{Source: a, Target: b, Bytes: row.Bytes, Packets: row.Packets})
+		out.Links = append(out.Links, apiv1.Link{Source: a, Target: b, Bytes: row.Bytes, Packets: row.Packets})
 		for _, id := range []string{a, b} {
 			if !seen[id] {
 				seen[id] = true
-				out.Nodes = append(out.Nodes, Node{ID: id, Label: id})
+				out.Nodes = append(out.Nodes, apiv1.Node{ID: id, Label: id})
 			}
 		}
 	}
 	return out, nil
 }
 
-func (s *Store) mixedMatrix(ctx context.Context, r MatrixRequest) (*Matrix, error) {
+func (s *Store) mixedMatrix(ctx context.Context, r MatrixRequest) (*apiv1.Matrix, error) {
 	cond, cargs, segs, _, err := s.scope(ctx, r.Query)
 	if err != nil {
 		return nil, err
@@ -1019,11 +940,11 @@ func (s *Store) mixedMatrix(ctx context.Context, r MatrixRequest) (*Matrix, erro
 		skip = " WHERE NOT (a = 'cloud:' AND b = 'cloud:')"
 	}
 	q := fmt.Sprintf("SELECT a, b, sum(bytes) AS bb, sum(packets) FROM (%s) x%s GROUP BY a, b ORDER BY bb DESC, a, b LIMIT %d", in, skip, r.Limit)
-	out := &Matrix{Level: r.Level, Nodes: []Node{}, Links: []Link{}, Observations: r.Observations(), Notes: notes(r.Query, segs, s.tiers)}
+	out := &apiv1.Matrix{Level: r.Level, Nodes: []apiv1.Node{}, Links: []apiv1.Link{}, Observations: r.Observations(), Notes: notes(r.Query, segs, s.tiers)}
 	seen := map[string]bool{}
 	err = scanRows(ctx, s.eng.DB(), q, args, func(rows *sql.Rows) error {
 		var a, b string
-		var l Link
+		var l apiv1.Link
 		if err := rows.Scan(&a, &b, &l.Bytes, &l.Packets); err != nil {
 			return err
 		}
@@ -1039,7 +960,7 @@ func (s *Store) mixedMatrix(ctx context.Context, r MatrixRequest) (*Matrix, erro
 			if kind == "cloud" {
 				label = "this cloud"
 			}
-			out.Nodes = append(out.Nodes, Node{ID: id, Label: label, Kind: kind, Value: value})
+			out.Nodes = append(out.Nodes, apiv1.Node{ID: id, Label: label, Kind: kind, Value: value})
 		}
 		return nil
 	})
@@ -1055,23 +976,9 @@ type GeoRequest struct {
 	Limit int // points (default 100)
 }
 
-// GeoPoint is one external address with a location.
-type GeoPoint struct {
-	IP        string  `json:"ip"`
-	Lat       float64 `json:"lat"`
-	Lon       float64 `json:"lon"`
-	Country   string  `json:"country"`
-	City      string  `json:"city"`
-	ASN       int64   `json:"asn"`
-	ASOrg     string  `json:"as_org"`
-	Bytes     int64   `json:"bytes"`
-	Packets   int64   `json:"packets"`
-	Direction string  `json:"direction"` // inbound: from the address; outbound: to it
-}
-
 // Geo returns the external addresses with a known location that exchange
 // the most bytes, each direction apart.
-func (s *Store) Geo(ctx context.Context, r GeoRequest) ([]GeoPoint, error) {
+func (s *Store) Geo(ctx context.Context, r GeoRequest) ([]apiv1.GeoPoint, error) {
 	if err := r.check(); err != nil {
 		return nil, err
 	}
@@ -1093,9 +1000,9 @@ func (s *Store) Geo(ctx context.Context, r GeoRequest) ([]GeoPoint, error) {
 	// update renamed it meanwhile.
 	q := fmt.Sprintf("SELECT d, ip, c, city, lat, lon, asn, max(o), sum(bytes) AS b, sum(packets) FROM (%s UNION ALL %s) x GROUP BY d, ip, c, city, lat, lon, asn ORDER BY b DESC, ip LIMIT %d",
 		in, outq, r.Limit)
-	points := []GeoPoint{}
+	points := []apiv1.GeoPoint{}
 	err = scanRows(ctx, s.eng.DB(), q, append(inArgs, outArgs...), func(rows *sql.Rows) error {
-		var p GeoPoint
+		var p apiv1.GeoPoint
 		var b, pk any
 		if err := rows.Scan(&p.Direction, &p.IP, &p.Country, &p.City, &p.Lat, &p.Lon, &p.ASN, &p.ASOrg, &b, &pk); err != nil {
 			return err
@@ -1114,26 +1021,6 @@ type PortsRequest struct {
 	Port     string // name or ifIndex; "" for every port
 	Step     int64  // seconds; 0 for about 300 points
 	Limit    int    // ports (default 20), busiest first
-}
-
-// Values is a series in which NaN means "no value" (null in JSON).
-type Values []float64
-
-// MarshalJSON writes NaN as null.
-func (v Values) MarshalJSON() ([]byte, error) {
-	b := make([]byte, 0, 8*len(v)+2)
-	b = append(b, '[')
-	for i, x := range v {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			b = append(b, "null"...)
-		} else {
-			b = strconv.AppendFloat(b, x, 'g', -1, 64)
-		}
-	}
-	return append(b, ']'), nil
 }
 
 // steps turns a time range and an asked-for step (0: automatic) into the
@@ -1156,32 +1043,11 @@ func (s *Store) steps(fromT, toT time.Time, asked int64) (segs []segment, from, 
 	return segs, from, to, step, n, nil
 }
 
-// PortSeries is one port's rates, from consecutive counter samples.
-type PortSeries struct {
-	Agent          string  `json:"agent"`
-	SubAgent       int64   `json:"sub_agent"`
-	Index          int64   `json:"index"`
-	Name           string  `json:"name"`
-	Speed          int64   `json:"speed"`
-	Timestamps     []int64 `json:"timestamps"`
-	InBps          Values  `json:"in_bps"`
-	OutBps         Values  `json:"out_bps"`
-	InPps          Values  `json:"in_pps"`
-	OutPps         Values  `json:"out_pps"`
-	InErrors       Values  `json:"in_errors"`
-	OutErrors      Values  `json:"out_errors"`
-	InDiscards     Values  `json:"in_discards"`
-	OutDiscards    Values  `json:"out_discards"`
-	InUtilisation  Values  `json:"in_utilisation"`
-	OutUtilisation Values  `json:"out_utilisation"`
-	total          float64
-}
-
 // Ports returns the rates of the matching ports. Each point is the rate
 // between the last sample of the previous step and the last sample of
 // this one (errors and discards per second); a counter that went back
 // (an agent or port restart) gives no value.
-func (s *Store) Ports(ctx context.Context, r PortsRequest) ([]PortSeries, error) {
+func (s *Store) Ports(ctx context.Context, r PortsRequest) ([]apiv1.PortSeries, error) {
 	if err := (Query{From: r.From, To: r.To}).check(); err != nil {
 		return nil, err
 	}
@@ -1230,7 +1096,7 @@ func (s *Store) Ports(ctx context.Context, r PortsRequest) ([]PortSeries, error)
 		args = append(args, cargs...)
 	}
 	if len(parts) == 0 {
-		return []PortSeries{}, nil
+		return []apiv1.PortSeries{}, nil
 	}
 	q := strings.Join(parts, " UNION ALL ")
 	q = "SELECT ts, agent, sub_agent, idx, name, speed, in_octets, out_octets, in_pkts, out_pkts, in_errors, out_errors, in_discards, out_discards FROM (" +
@@ -1243,8 +1109,9 @@ func (s *Store) Ports(ctx context.Context, r PortsRequest) ([]PortSeries, error)
 		agent    string
 		sub, idx int64
 	}
-	var ports []*PortSeries
-	var cur *PortSeries
+	var ports []*apiv1.PortSeries
+	var cur *apiv1.PortSeries
+	totals := map[*apiv1.PortSeries]float64{} // busiest first
 	var curKey key
 	var prev *sample
 	var last [8]sql.NullInt64 // last sample of the previous step
@@ -1254,13 +1121,13 @@ func (s *Store) Ports(ctx context.Context, r PortsRequest) ([]PortSeries, error)
 		// Rate from the last sample of the previous step to sm.
 		if lastTS != 0 && sm.ts > lastTS && bucket >= 0 {
 			dt := float64(sm.ts - lastTS)
-			series := []Values{cur.InBps, cur.OutBps, cur.InPps, cur.OutPps, cur.InErrors, cur.OutErrors, cur.InDiscards, cur.OutDiscards}
+			series := []apiv1.Values{cur.InBps, cur.OutBps, cur.InPps, cur.OutPps, cur.InErrors, cur.OutErrors, cur.InDiscards, cur.OutDiscards}
 			for j := range 8 {
 				if sm.v[j].Valid && last[j].Valid && sm.v[j].Int64 >= last[j].Int64 {
 					rate := float64(sm.v[j].Int64-last[j].Int64) / dt
 					if j < 2 {
 						rate *= 8
-						cur.total += rate
+						totals[cur] += rate
 					}
 					series[j][bucket] = rate
 				}
@@ -1272,8 +1139,8 @@ func (s *Store) Ports(ctx context.Context, r PortsRequest) ([]PortSeries, error)
 		}
 		last, lastTS = sm.v, sm.ts
 	}
-	nan := func() Values {
-		v := make(Values, n)
+	nan := func() apiv1.Values {
+		v := make(apiv1.Values, n)
 		for i := range v {
 			v[i] = math.NaN()
 		}
@@ -1292,7 +1159,7 @@ func (s *Store) Ports(ctx context.Context, r PortsRequest) ([]PortSeries, error)
 			if cur != nil && prev != nil {
 				flush(prev, lastBucket)
 			}
-			cur = &PortSeries{Agent: k.agent, SubAgent: k.sub, Index: k.idx, Timestamps: make([]int64, n),
+			cur = &apiv1.PortSeries{Agent: k.agent, SubAgent: k.sub, Index: k.idx, Timestamps: make([]int64, n),
 				InBps: nan(), OutBps: nan(), InPps: nan(), OutPps: nan(), InErrors: nan(), OutErrors: nan(),
 				InDiscards: nan(), OutDiscards: nan(), InUtilisation: nan(), OutUtilisation: nan()}
 			for i := range cur.Timestamps {
@@ -1329,11 +1196,11 @@ func (s *Store) Ports(ctx context.Context, r PortsRequest) ([]PortSeries, error)
 	if cur != nil && prev != nil {
 		flush(prev, lastBucket)
 	}
-	sort.SliceStable(ports, func(i, j int) bool { return ports[i].total > ports[j].total })
+	sort.SliceStable(ports, func(i, j int) bool { return totals[ports[i]] > totals[ports[j]] })
 	if len(ports) > r.Limit {
 		ports = ports[:r.Limit]
 	}
-	out := make([]PortSeries, len(ports))
+	out := make([]apiv1.PortSeries, len(ports))
 	for i, p := range ports {
 		out[i] = *p
 	}
