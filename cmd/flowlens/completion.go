@@ -12,7 +12,7 @@ import (
 
 // subcommands is the command tree completion offers.
 var subcommands = map[string][]string{
-	"":           {"run", "decode", "replay", "inventory", "ovs", "ovn", "setup", "geoip", "console", "config", "version", "help", "completion"},
+	"":           {"run", "demo", "decode", "replay", "inventory", "ovs", "ovn", "setup", "geoip", "console", "config", "version", "help", "completion"},
 	"ovs":        {"configure", "check"},
 	"ovn":        {"configure"},
 	"setup":      {"elasticsearch", "kibana"},

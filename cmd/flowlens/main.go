@@ -14,6 +14,7 @@ const usage = `flowlens: flow collector for Open vSwitch (sFlow v5, NetFlow, IPF
 
 Usage:
   flowlens [run] [--config FILE] [--SETTING=VALUE ...]   collect (the default)
+  flowlens demo [--hours 6] [--vms 100] [--dir DIR]      run on a synthetic cloud's traffic: the console without Open vSwitch
   flowlens decode [options] FILE.pcap ...                decode captured sFlow, print NDJSON
   flowlens replay [options] FILE.pcap                    send captured datagrams over UDP (load tests)
   flowlens inventory [--config FILE] [--SETTING=VALUE]  print the OpenStack ports known and where from
@@ -51,6 +52,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		stop := startProfiles(stderr)
 		err = cmdRun(args, stderr)
 		stop()
+	case "demo":
+		err = cmdDemo(args, stderr)
 	case "decode":
 		err = cmdDecode(args, stdout, stderr)
 	case "replay":
