@@ -156,21 +156,29 @@ type Stats struct {
 	Late       uint64 // records for an interval already written, counted in the current one
 	Keys       int    // keys in the current interval
 	// Dropped: records (aggregates and counter records) not passed on
-	// because the next output had fallen queueBatches writes behind.
+	// because the next output had fallen queueBatches writes behind (for
+	// intervals: with maxHeld intervals already held).
 	Dropped uint64
 	// WriteErrors: writes to the next output that failed (it counts and
 	// reports its own failures; this says they happened behind the
 	// aggregator).
 	WriteErrors uint64
 	Queued      int // writes waiting for the next output
+	// Held: finished intervals waiting for room in the queue.
+	Held int
 }
 
 // queueBatches bounds the writes waiting for the next output: about a
 // minute of counter groups plus an interval's aggregates, which covers a
 // store's checkpoint or a bulk retry; an output stalled longer loses the
-// newest writes, counted, rather than the aggregation stalling the
-// pipeline.
-const queueBatches = 64
+// newest counter groups, counted, rather than the aggregation stalling the
+// pipeline. Finished intervals are held instead (up to maxHeld, the
+// memory of as many interval maps), and the oldest held is dropped,
+// counted, only beyond that.
+const (
+	queueBatches = 64
+	maxHeld      = 2
+)
 
 // write is one batch for the next output, an interval without flows
 // (quiet), or (neither) a marker the writer closes when everything before
@@ -233,6 +241,11 @@ type Aggregator struct {
 
 	records, aggregates, overflowed, late atomic.Uint64
 	dropped, writeErrors                  atomic.Uint64
+	// held are finished intervals the writer's queue had no room for:
+	// kept, in order, and handed over as room frees (every second, with
+	// the counters), so that a stalled output costs no interval while
+	// fewer than maxHeld wait (guarded by mu).
+	held []write
 
 	queue      chan write // to the writer goroutine
 	writerDone chan struct{}
@@ -401,6 +414,7 @@ const (
 )
 
 func (a *Aggregator) sendCounters() {
+	a.moveHeld()
 	a.countersSent = a.now()
 	if len(a.counters) == 0 {
 		return
@@ -566,14 +580,40 @@ func (a *Aggregator) flushLocked(next time.Time) {
 	a.start = next
 	a.aggregates.Add(uint64(n))
 	if a.closing {
+		for _, h := range a.held {
+			a.queue <- h
+		}
+		a.held = nil
 		a.queue <- w
 		return
 	}
-	select {
-	case a.queue <- w:
-	default:
-		a.dropped.Add(uint64(n))
-		// Its entries are lost with it; the GC has them.
+	if len(a.held) == 0 {
+		select {
+		case a.queue <- w:
+			return
+		default:
+		}
+	}
+	// The writer is behind: hold the interval rather than lose it.
+	a.held = append(a.held, w)
+	if len(a.held) > maxHeld {
+		a.dropped.Add(uint64(len(a.held[0].interval)))
+		a.held[0] = write{} // its entries go to the GC
+		a.held = a.held[1:]
+	}
+}
+
+// moveHeld hands the held intervals, oldest first, to the writer while its
+// queue has room (mu held).
+func (a *Aggregator) moveHeld() {
+	for len(a.held) > 0 {
+		select {
+		case a.queue <- a.held[0]:
+			a.held[0] = write{}
+			a.held = a.held[1:]
+		default:
+			return
+		}
 	}
 }
 
@@ -600,10 +640,10 @@ func (a *Aggregator) loop() {
 // Stats returns the counters.
 func (a *Aggregator) Stats() Stats {
 	a.mu.Lock()
-	n := len(a.entries)
+	n, held := len(a.entries), len(a.held)
 	a.mu.Unlock()
 	return Stats{Records: a.records.Load(), Aggregates: a.aggregates.Load(), Overflowed: a.overflowed.Load(),
-		Late: a.late.Load(), Keys: n, Dropped: a.dropped.Load(), WriteErrors: a.writeErrors.Load(), Queued: len(a.queue)}
+		Late: a.late.Load(), Keys: n, Dropped: a.dropped.Load(), WriteErrors: a.writeErrors.Load(), Queued: len(a.queue), Held: held}
 }
 
 // Close flushes the current interval, waits for the next output to have

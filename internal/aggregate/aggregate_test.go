@@ -322,3 +322,57 @@ func TestKeyTellsFamiliesApart(t *testing.T) {
 		seen[k] = a
 	}
 }
+
+// An output stalled past the queue costs counter groups, counted, but no
+// finished interval while fewer than maxHeld wait: they are held and
+// handed over, in order, once the output is back; beyond maxHeld the
+// oldest is dropped and counted.
+func TestStalledOutputHoldsIntervals(t *testing.T) {
+	now := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	out := &blocked{release: make(chan struct{}), entered: make(chan struct{}, 1000)}
+	a := newAggregator(Config{Interval: time.Minute, MaxKeys: 100}, out, func() time.Time { return now })
+	// The writer takes one counter group and stalls; queueBatches more
+	// fill its queue.
+	a.Write(&pipeline.Batch{Counters: []flow.Counter{{}}})
+	<-out.entered
+	for i := 0; i < queueBatches; i++ {
+		now = now.Add(counterEvery)
+		a.Write(&pipeline.Batch{Counters: []flow.Counter{{Sequence: uint32(i)}}})
+	}
+	if st := a.Stats(); st.Queued != queueBatches || st.Dropped != 0 {
+		t.Fatalf("queue not full: %+v", st)
+	}
+	// maxHeld+1 intervals end while the output is stalled, each with
+	// one aggregate (a different source port each).
+	for i := 0; i <= maxHeld; i++ {
+		a.Write(&pipeline.Batch{Flows: []flow.Record{rec("10.0.0.1", "10.0.0.2", uint16(1000+i), 100, 0)}})
+		now = now.Truncate(time.Minute).Add(time.Minute)
+		a.flush()
+	}
+	st := a.Stats()
+	if st.Held != maxHeld || st.Dropped != 1 {
+		t.Fatalf("held %d dropped %d, want %d held and the oldest interval's 1 aggregate dropped", st.Held, st.Dropped, maxHeld)
+	}
+	close(out.release)
+	// The writer drains its queue; the next counter group (a second
+	// later) hands the held intervals over.
+	for deadline := time.Now().Add(10 * time.Second); a.Stats().Queued > 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the writer did not drain")
+		}
+	}
+	now = now.Add(counterEvery)
+	a.Write(&pipeline.Batch{Counters: []flow.Counter{{}}})
+	a.Flush()
+	if st := a.Stats(); st.Held != 0 || st.Dropped != 1 {
+		t.Errorf("after the output came back: %+v", st)
+	}
+	var ports []uint16
+	for _, f := range out.flows {
+		ports = append(ports, f.SrcPort)
+	}
+	want := []uint16{1001, 1002}
+	if len(ports) != len(want) || ports[0] != want[0] || ports[1] != want[1] {
+		t.Errorf("intervals written: source ports %v, want %v (the held ones, in order)", ports, want)
+	}
+}
