@@ -11,6 +11,9 @@
 #
 #   sudo bench/accuracy-lab.sh                   # all scenarios, results in bench/results/accuracy-*
 #   SCENARIOS="udp5 tcp40" SECONDS_EACH=20 sudo bench/accuracy-lab.sh
+#   CAPTURE=lab-tcp.pcap CAPTURE_COUNT=3000 SCENARIOS=tcpmax sudo bench/accuracy-lab.sh
+#       also records the sFlow datagrams Open vSwitch sends (the first CAPTURE_COUNT of them):
+#       a high-rate capture of the lab's own for bench/ingest.sh -pcap (-pcap-port 16480)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -33,6 +36,7 @@ log() { printf '%s %s\n' "$(date -u +%T)" "$*" | tee -a "$OUT/log.txt" >&2; }
 cleanup() {
 	set +e
 	[[ -f $W/flowlens.pid ]] && kill "$(cat "$W/flowlens.pid")" 2>/dev/null && sleep 1
+	[[ -f $W/tcpdump.pid ]] && kill "$(cat "$W/tcpdump.pid")" 2>/dev/null
 	for f in "$W"/iperf3-*.pid; do [[ -f $f ]] && kill "$(cat "$f")" 2>/dev/null; done
 	ovs-appctl -t "$OVS_RUNDIR/ovs-vswitchd.ctl" exit --cleanup 2>/dev/null
 	ovs-appctl -t "$OVS_RUNDIR/ovsdb-server.ctl" exit 2>/dev/null
@@ -192,6 +196,11 @@ EOF
 	done
 }
 
+if [[ -n ${CAPTURE:-} ]]; then
+	ip netns exec "$HV" tcpdump -q -i lo -c "${CAPTURE_COUNT:-3000}" -w "$CAPTURE" udp dst port $SPORT 2>>"$OUT/log.txt" &
+	echo $! >"$W/tcpdump.pid"
+	sleep 1
+fi
 for s in $SCENARIOS; do
 	log "scenario $s (${SECS}s)"
 	scenario "$s" 2>&1 | tee -a "$OUT/log.txt"
