@@ -336,6 +336,48 @@ describe('against flowlens demo, a synthetic OpenStack cloud (FLOWLENS_DEMO_URL)
     await screenshot(page, 'demo-map');
   });
 
+  test('Ports and Agents: the VMs\' taps with their counters, the hypervisors as exporters', async () => {
+    await go('?view=ports&' + range);
+    await noErrors();
+    const head = await texts('[data-testid=ports-table] thead th');
+    const ports = await rows('[data-testid=ports-table] tbody tr');
+    assert.ok(ports.length > 0, 'no port');
+    const [agent, inAvg] = [head.indexOf('Agent'), head.indexOf('In avg')];
+    for (const r of ports) {
+      assert.match(r[0], /^tap[0-9a-f]{8}-[0-9a-f]{2}$/);
+      assert.match(r[agent], /^172\.16\.\d+\.\d+$/);
+    }
+    assert.ok(amount(ports[0][inAvg]) > 0, `busiest port: ${ports[0]}`);
+    // Each chart's axis: no two neighbouring ticks read the same (small rates too).
+    for (const field of ['bps', 'utilisation', 'errors', 'discards']) {
+      const ticks = await page.locator(`[data-testid=port-${field}] svg text`).evaluateAll((ts) =>
+        ts
+          .filter((t) => !/^\d\d:\d\d$/.test(t.textContent.trim()))
+          .map((t) => [t.getBoundingClientRect().top, t.textContent.trim()])
+          .sort((a, b) => a[0] - b[0])
+          .map((x) => x[1]),
+      );
+      assert.ok(ticks.length >= 2, `${field}: ${ticks}`);
+      assert.ok(ticks.every((t, i) => i === 0 || t !== ticks[i - 1]), `${field} axis: ${ticks.join(' | ')}`);
+    }
+    await screenshot(page, 'demo-ports');
+
+    // The demo's hypervisors, known from the stored flows (nothing has sent since flowlens started).
+    await go('?view=agents&' + range);
+    await noErrors();
+    const ahead = await texts('[data-testid=agents-table] thead th');
+    const agents = await rows('[data-testid=agents-table] tbody tr');
+    assert.ok(agents.length >= 2, JSON.stringify(agents));
+    const first = ahead.indexOf('First seen');
+    for (const r of agents) {
+      assert.match(r[0], /^172\.16\.\d+\.\d+$/);
+      assert.equal(r[1], 'sFlow');
+      // A time, or none: never the zero time's year 1.
+      assert.ok(r[first] === '–' || +r[first].slice(0, 4) >= 2000, `first seen ${r[first]}`);
+    }
+    await screenshot(page, 'demo-agents');
+  });
+
   test('every request went to flowlens itself, and none failed but the bad expression\'s check', () => {
     assert.ok(b.requests.length > 20, `only ${b.requests.length} requests`);
     const outside = b.requests.filter((u) => !isLocal(u) && new URL(u).host !== BASE.host);
