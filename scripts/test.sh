@@ -127,21 +127,33 @@ done < <(grep -rl --include='*_test.go' '^func Fuzz' internal | while read -r f;
 if [ -n "${SKIP_WEB:-}" ]; then
   step "web console: skipped (SKIP_WEB set)"
 else
-  step "web console: headless Chromium against a mock API and against flowlens fed with a real capture"
+  step "web console: headless Chromium against a mock API, against flowlens fed with a real capture and against flowlens demo (a synthetic OpenStack cloud)"
   webtmp=$(mktemp -d)
   go build -o "$webtmp/flowlens" ./cmd/flowlens
   "$webtmp/flowlens" --store.path="$webtmp/store" --console.listen=127.0.0.1:18089 \
     --input.sflow.listen=127.0.0.1:16349 --input.netflow.listen=127.0.0.1:16350 --enrich.openstack.ovn.drop_domain_id=1 \
     --aggregate.interval=10s --log.stats_interval=0s 2>"$webtmp/flowlens.log" &
   webpid=$!
-  trap 'kill $webpid 2>/dev/null || true; rm -rf "$webtmp"' EXIT
+  # flowlens demo: 3 hours of a 60-VM synthetic cloud's traffic (internal/synth), its ports as the
+  # OpenStack inventory, in a store of its own under $webtmp (web/test/demo.test.mjs).
+  "$webtmp/flowlens" demo --hours 3 --vms 60 --dir "$webtmp/demo" --console.listen=127.0.0.1:18090 \
+    --input.sflow.listen=127.0.0.1:16352 --input.netflow.listen= --log.stats_interval=0s 2>"$webtmp/flowlens-demo.log" &
+  demopid=$!
+  trap 'kill $webpid $demopid 2>/dev/null || true; wait $webpid $demopid 2>/dev/null || true; rm -rf "$webtmp"' EXIT
   for _ in $(seq 50); do curl -fs http://127.0.0.1:18089/api/v1/status >/dev/null 2>&1 && break; sleep 0.2; done
   "$webtmp/flowlens" replay --to 127.0.0.1:16349 --rate 2000 testdata/ovs/ovs-sflow.pcap
   # OVN's drop samples (IPFIX): the Blocked view has rows to show.
   "$webtmp/flowlens" replay --port 46055 --to 127.0.0.1:16350 testdata/openstack/ovn-ipfix-drops.pcap
   sleep 12 # one aggregation interval, so the flows are in the store
+  # The demo writes its hours of traffic before its console listens (a few seconds).
+  for _ in $(seq 300); do
+    curl -fs http://127.0.0.1:18090/api/v1/status >/dev/null 2>&1 && break
+    kill -0 $demopid 2>/dev/null || break
+    sleep 0.2
+  done
+  curl -fs http://127.0.0.1:18090/api/v1/status >/dev/null 2>&1 || { echo "flowlens demo is not answering on 127.0.0.1:18090:"; tail -n 20 "$webtmp/flowlens-demo.log" || true; }
   webrc=0
-  FLOWLENS_URL=http://127.0.0.1:18089/ ./web/ci.sh || webrc=$?
+  FLOWLENS_URL=http://127.0.0.1:18089/ FLOWLENS_DEMO_URL=http://127.0.0.1:18090/ ./web/ci.sh || webrc=$?
   # The layout test's screenshots, kept for CI to publish (not compared pixel by pixel).
   artifacts=${FLOWLENS_ARTIFACTS:-$PWD/artifacts}
   shots=web/test-results/screenshots
@@ -152,7 +164,9 @@ else
   else
     echo "artifacts: no web console screenshot to copy ($shots is empty)"
   fi
-  kill $webpid; wait $webpid 2>/dev/null || true
+  [ "$webrc" = 0 ] || { echo "flowlens demo's log (the end):"; tail -n 20 "$webtmp/flowlens-demo.log" || true; }
+  kill $webpid; kill $demopid 2>/dev/null || true
+  wait $webpid $demopid 2>/dev/null || true
   rm -rf "$webtmp"; trap - EXIT
   [ "$webrc" = 0 ] || { echo "web console tests failed (exit $webrc)"; exit "$webrc"; }
 fi

@@ -6,7 +6,8 @@
 #      internal/console/assets/dist is byte-identical to the fresh one
 #      (someone changed web/ and forgot to rebuild and commit),
 #   4. npm test: headless Chromium against a mock API; also against a real
-#      flowlens when FLOWLENS_URL is set,
+#      flowlens when FLOWLENS_URL is set, and against flowlens demo (a
+#      synthetic OpenStack cloud) when FLOWLENS_DEMO_URL is set,
 #   5. says where the layout test's screenshots are (one per view at 800, 1280
 #      and 1920 px: test-results/screenshots/VIEW-WIDTH.png) and how many, also
 #      when a test failed (scripts/test.sh keeps them as CI artifacts).

@@ -15,7 +15,9 @@ export function si(n: number | null | undefined, unit = ''): string {
   else if (i === 0 && Number.isInteger(v)) s = String(v);
   else if (v >= 100) s = v.toFixed(0);
   else if (v >= 10) s = v.toFixed(1);
-  else if (v >= 0.01) s = v.toFixed(2);
+  else if (v >= 0.1) s = v.toFixed(2);
+  // Two significant digits below 0.1 too: 0.012 and 0.015 (axis ticks of a
+  // small discard rate) must not both read "0.01".
   else s = v.toPrecision(2);
   return (neg ? '-' : '') + s + (unit || SI[i] ? ' ' : '') + SI[i] + unit;
 }

@@ -546,6 +546,7 @@ describe('map, ports, agents', () => {
     assert.equal(rows[0][9], '0.46%');
     assert.equal(rows[0][10], '1'); // resets
     assert.match(rows[3][12], /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/); // first seen
+    assert.equal(rows[1][12], '–', 'a restored exporter has no first datagram (the zero time), not year 1');
     assert.equal(await page.locator('[data-testid=agents-table] i.dot.bad').count(), 2);
     assert.equal(await page.locator('[data-testid=agents-table] .restored').count(), 1);
     assert.match(await page.locator('dl.kv').textContent(), /Retention7 d/);

@@ -289,7 +289,8 @@ export const AGENTS = [
 ];
 
 // One row per exporter and protocol; the server says silent (not heard for 60 s)
-// and restored (kept from before a restart, not heard since).
+// and restored (kept from before a restart, not heard since: no first datagram,
+// the zero time as flowlens sends it).
 export const AGENTS_V2 = [
   { ...AGENTS[0], input: 'sflow', datagrams_per_s: 2.4, silent: false },
   {
@@ -299,7 +300,7 @@ export const AGENTS_V2 = [
   { ...AGENTS[1], input: 'sflow', datagrams_per_s: 0, silent: true },
   {
     agent: '10.20.0.9', sub_agent: 0, input: 'netflow_v9', datagrams: 9120, datagrams_per_s: 0, flow_samples: 0, counter_samples: 0,
-    lost: 0, loss_ratio: 0, decode_errors: 0, resets: 0, first_seen: new Date((NOW - 2 * 86400) * 1000).toISOString(), last_seen: 'OLD', silent: true, restored: true,
+    lost: 0, loss_ratio: 0, decode_errors: 0, resets: 0, first_seen: '0001-01-01T00:00:00Z', last_seen: 'OLD', silent: true, restored: true,
   },
 ];
 

@@ -106,7 +106,12 @@ async function load(ctx: Ctx): Promise<void> {
     { label: 'Loss', cls: 'num', cell: (a) => h('span', { class: a.loss_ratio > 0.01 ? 'bad' : a.loss_ratio > 0 ? 'warn' : undefined }, fmt.pct(a.loss_ratio, 2)) },
     { label: 'Resets', cls: 'num', title: 'agent restarts (sequence numbers went back)', cell: (a) => (a.resets === undefined ? '–' : fmt.int(a.resets)) },
     { label: 'Decode errors', cls: 'num', cell: (a) => h('span', { class: a.decode_errors > 0 ? 'bad' : undefined }, fmt.int(a.decode_errors)) },
-    { label: 'First seen', cell: (a) => fmt.datetime(a.first_seen, true) },
+    {
+      label: 'First seen',
+      // An exporter restored from the store's flows has not been heard since the
+      // restart: no first datagram, the server's zero time (0001-01-01).
+      cell: (a) => (Date.parse(a.first_seen) > 0 ? fmt.datetime(a.first_seen, true) : h('span', { title: 'Not heard since flowlens started: known from the flows it stored before' }, '–')),
+    },
   ];
   showIn(
     agentsEl,
