@@ -409,17 +409,19 @@ type agentJSON struct {
 	SubAgent int64  `json:"sub_agent"`
 	// Input: sflow, netflow_v5, netflow_v9 or ipfix; one exporter sending
 	// two protocols is two rows.
-	Input          string    `json:"input"`
-	Datagrams      uint64    `json:"datagrams"`
-	DatagramsPerS  float64   `json:"datagrams_per_s"`
-	FlowSamples    uint64    `json:"flow_samples"`
-	CounterSamples uint64    `json:"counter_samples"`
-	Lost           uint64    `json:"lost"`
-	LossRatio      float64   `json:"loss_ratio"`
-	DecodeErrors   uint64    `json:"decode_errors"`
-	Resets         uint64    `json:"resets"`
-	FirstSeen      time.Time `json:"first_seen"`
-	LastSeen       time.Time `json:"last_seen"`
+	Input          string  `json:"input"`
+	Datagrams      uint64  `json:"datagrams"`
+	DatagramsPerS  float64 `json:"datagrams_per_s"`
+	FlowSamples    uint64  `json:"flow_samples"`
+	CounterSamples uint64  `json:"counter_samples"`
+	Lost           uint64  `json:"lost"`
+	LossRatio      float64 `json:"loss_ratio"`
+	DecodeErrors   uint64  `json:"decode_errors"`
+	Resets         uint64  `json:"resets"`
+	// FirstSeen is absent for an exporter known from the store and not
+	// heard from since the restart.
+	FirstSeen *time.Time `json:"first_seen,omitempty"`
+	LastSeen  time.Time  `json:"last_seen"`
 	// Silent: not heard from for more than silentAfter.
 	Silent bool `json:"silent"`
 	// Restored: known from the store, not heard from since the restart.
@@ -437,8 +439,12 @@ func (a *api) agents(*http.Request) (any, error) {
 		for _, s := range a.ag.All() {
 			j := agentJSON{Agent: s.Agent.String(), SubAgent: int64(s.SubAgent), Input: s.Input.String(), Datagrams: s.Datagrams,
 				DatagramsPerS: s.Rate, FlowSamples: s.FlowSamples, CounterSamples: s.CounterSamples, Lost: s.Lost,
-				DecodeErrors: s.ErrorCount(), Resets: s.Resets, FirstSeen: s.FirstSeen.UTC(), LastSeen: s.LastSeen.UTC(),
+				DecodeErrors: s.ErrorCount(), Resets: s.Resets, LastSeen: s.LastSeen.UTC(),
 				Silent: now.Sub(s.LastSeen) > silentAfter, Restored: s.Restored}
+			if !s.FirstSeen.IsZero() {
+				t := s.FirstSeen.UTC()
+				j.FirstSeen = &t
+			}
 			if s.SubAgent == agents.NoSubAgent {
 				j.SubAgent = -1 // datagrams whose header could not be read
 			}
