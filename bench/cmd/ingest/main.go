@@ -84,6 +84,9 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/flowlens/flowlens/internal/decode/sflow"
+	"github.com/flowlens/flowlens/internal/input/pcapfile"
 )
 
 type config struct {
@@ -204,8 +207,12 @@ func main() {
 	if b, err := os.ReadFile("/proc/sys/net/core/rmem_max"); err == nil {
 		fmt.Printf("# net.core.rmem_max %s (sfacctd and goflow2 ask with SO_RCVBUF, capped by it; flowlens and countonly use SO_RCVBUFFORCE: sysctl -w net.core.rmem_max=33554432 gives sfacctd its 32 MiB)\n", strings.TrimSpace(string(b)))
 	}
-	fmt.Printf("# capture %s, trial %s + drain %s, pass: loss < %.2f %%, replay sockets %d, sequence loss counted %v, flowlens flags %q + %q\n",
-		c.pcap, c.duration, c.drain, c.maxLoss*100, c.sockets, c.seqLoss, c.flowlensBase, c.flowlensFlags)
+	samplesPer, err := flowSamplesPerDatagram(c.pcap, c.pcapPort)
+	if err != nil {
+		fatal(err)
+	}
+	fmt.Printf("# capture %s (%.2f flow samples a datagram), trial %s + drain %s, pass: loss < %.2f %%, replay sockets %d, sequence loss counted %v, flowlens flags %q + %q\n",
+		c.pcap, samplesPer, c.duration, c.drain, c.maxLoss*100, c.sockets, c.seqLoss, c.flowlensBase, c.flowlensFlags)
 	fmt.Printf("# receivers %s, interleaved %v, sender CPUs %q, receiver CPUs %q; %s\n",
 		strings.Join(c.receivers, ","), c.interleave, c.senderCPUs, c.receiverCPUs, peerVersions(c))
 
@@ -255,7 +262,7 @@ func main() {
 			rss = fmt.Sprintf("%.1f MB", float64(r.hwmKB)/1024)
 		}
 		fmt.Printf("| %s | %.0f | %.0f | %s | %v | %.4f %% | %s | %.2f | %.2f | %s | %s |\n",
-			r.receiver, r.achieved, r.achieved*697/144, pct, r.senderBound, r.loss*100, rss, r.recvCPU, r.senderCPU, mbs, fail)
+			r.receiver, r.achieved, r.achieved*samplesPer, pct, r.senderBound, r.loss*100, rss, r.recvCPU, r.senderCPU, mbs, fail)
 	}
 }
 
@@ -1018,4 +1025,29 @@ func peerVersions(c config) string {
 		return "no peers"
 	}
 	return strings.Join(out, "; ")
+}
+
+// flowSamplesPerDatagram is the capture's mean number of flow samples in
+// the sFlow datagrams the replay sends (those to port, or all with 0).
+func flowSamplesPerDatagram(path string, port int) (float64, error) {
+	ds, err := pcapfile.ReadAll(path, nil)
+	if err != nil {
+		return 0, err
+	}
+	dec := sflow.NewDecoder(sflow.Options{})
+	var res sflow.Result
+	n, flows := 0, 0
+	for _, d := range ds {
+		if port != 0 && int(d.Dst.Port()) != port {
+			continue
+		}
+		if dec.Decode(d.Payload, d.Time, &res) == nil {
+			n++
+			flows += len(res.Flows)
+		}
+	}
+	if n == 0 {
+		return 0, fmt.Errorf("%s: no sFlow datagram to port %d", path, port)
+	}
+	return float64(flows) / float64(n), nil
 }
