@@ -140,7 +140,6 @@ type esRun struct {
 	cpu      time.Duration
 	mallocs  uint64
 	allocB   uint64
-	before   esbulk.Stats
 	elapsed  time.Duration
 	reqBytes uint64
 	requests uint64

@@ -101,6 +101,8 @@ step "go vet of the benchmark modules (bench/, bench/store: their own go.mod, so
 step "staticcheck $STATICCHECK_VERSION"
 go run "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION" ./...
 go run "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION" -tags e2e ./test/e2e/
+(cd bench && go run "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION" ./...)
+(cd bench/store && go run "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION" ./...)
 
 step "govulncheck (Go vulnerability database $VULNDB_VERSION)"
 vulndb=${XDG_CACHE_HOME:-$HOME/.cache}/flowlens/vulndb-$VULNDB_VERSION
