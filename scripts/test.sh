@@ -138,7 +138,7 @@ else
   webpid=$!
   # flowlens demo: 3 hours of a 60-VM synthetic cloud's traffic (internal/synth), its ports as the
   # OpenStack inventory, in a store of its own under $webtmp (web/test/demo.test.mjs).
-  "$webtmp/flowlens" demo --hours 3 --vms 60 --dir "$webtmp/demo" --console.listen=127.0.0.1:18090 \
+  "$webtmp/flowlens" demo --hours 3 --vms 60 --live=false --dir "$webtmp/demo" --console.listen=127.0.0.1:18090 \
     --input.sflow.listen=127.0.0.1:16352 --input.netflow.listen= --log.stats_interval=0s 2>"$webtmp/flowlens-demo.log" &
   demopid=$!
   trap 'kill $webpid $demopid 2>/dev/null || true; wait $webpid $demopid 2>/dev/null || true; rm -rf "$webtmp"' EXIT

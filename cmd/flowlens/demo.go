@@ -25,14 +25,15 @@ import (
 // cmdDemo fills a store of its own with the traffic of a synthetic cloud
 // (projects, networks, VMs on hypervisors, clients and servers on the
 // internet), writes that cloud's ports as a static inventory, then runs
-// the collector on them: the console shows a cloud before any Open vSwitch
-// exports to it. Real exporters may still send; their flows join the
-// synthetic ones.
+// the collector on them, writing the cloud's traffic on as each interval
+// ends: the console shows a cloud before any Open vSwitch exports to it.
+// Real exporters may still send; their flows join the synthetic ones.
 func cmdDemo(args []string, stderr io.Writer) error {
 	fs := newFlagSet("flowlens demo", stderr)
 	dir := fs.String("dir", "", "directory for the demo's store and inventory (default: a new temporary directory, removed at exit); must be new or empty")
 	hours := fs.Int("hours", 6, "hours of synthetic traffic written before the collector starts (1–168)")
 	vms := fs.Int("vms", 100, "VMs of the synthetic cloud (10–5000)")
+	live := fs.Bool("live", true, "go on writing the cloud's traffic an interval at a time while running (false: only the hours written first)")
 	cfg, err := loadConfig(fs, args)
 	if err != nil {
 		return err
@@ -45,12 +46,12 @@ func cmdDemo(args []string, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	return runDemo(ctx, cfg, newLogger(cfg.Log, stderr), *dir, *hours, *vms)
+	return runDemo(ctx, cfg, newLogger(cfg.Log, stderr), *dir, *hours, *vms, *live)
 }
 
 // runDemo writes the synthetic cloud into dir, then runs the collector on
 // it until ctx ends.
-func runDemo(ctx context.Context, cfg *config.Config, log *slog.Logger, dir string, hours, vms int) error {
+func runDemo(ctx context.Context, cfg *config.Config, log *slog.Logger, dir string, hours, vms int, live bool) error {
 	var err error
 	if dir == "" {
 		if dir, err = os.MkdirTemp("", "flowlens-demo-"); err != nil {
@@ -65,7 +66,11 @@ func runDemo(ctx context.Context, cfg *config.Config, log *slog.Logger, dir stri
 	cfg.Store.Enabled, cfg.Store.Path = true, filepath.Join(dir, "store")
 	cfg.Enrich.OpenStack.StaticFile = filepath.Join(dir, "inventory.yaml")
 
-	cloud := synth.New(demoCloud(vms))
+	sc := demoCloud(vms)
+	// The cloud's intervals are the aggregator's, so that its traffic
+	// goes on arriving as a collector's would.
+	sc.Interval = cfg.Aggregate.Interval
+	cloud := synth.New(sc)
 	if err := writeDemoInventory(cfg.Enrich.OpenStack.StaticFile, cloud); err != nil {
 		return err
 	}
@@ -73,7 +78,7 @@ func runDemo(ctx context.Context, cfg *config.Config, log *slog.Logger, dir stri
 	if err != nil {
 		return err
 	}
-	end := time.Now().Truncate(time.Minute)
+	end := time.Now().Truncate(sc.Interval)
 	from := end.Add(-time.Duration(hours) * time.Hour)
 	log.Info("demo: writing the synthetic cloud's traffic", "vms", len(cloud.VMs), "projects", len(cloud.Projects),
 		"hypervisors", len(cloud.Hypervisors), "hours", hours, "dir", dir)
@@ -98,7 +103,31 @@ func runDemo(ctx context.Context, cfg *config.Config, log *slog.Logger, dir stri
 	log.Info("demo: written; the collector starts on it (synthetic data: do not point exporters of a production cloud here)",
 		"records", records, "store", cfg.Store.Path, "inventory", cfg.Enrich.OpenStack.StaticFile)
 	v, rev := buildVersion()
-	return collector.New(cfg, log, collector.Options{Version: v, Revision: rev, Build: versionString()}).Run(ctx)
+	opt := collector.Options{Version: v, Revision: rev, Build: versionString()}
+	if live {
+		opt.Feed = func(ctx context.Context, st *store.Store) { feedDemo(ctx, st, cloud, end, log) }
+	}
+	return collector.New(cfg, log, opt).Run(ctx)
+}
+
+// feedDemo goes on writing the cloud's traffic, an interval at a time as
+// each ends, from next on: the console's live views move as with real
+// exporters.
+func feedDemo(ctx context.Context, st *store.Store, cloud *synth.Cloud, next time.Time, log *slog.Logger) {
+	iv := cloud.Config().Interval
+	for {
+		t := time.NewTimer(time.Until(next.Add(iv)))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		if err := cloud.Range(next, next.Add(iv), st.Append); err != nil {
+			log.Warn("demo: writing the synthetic cloud's latest interval", "error", err)
+		}
+		next = next.Add(iv)
+	}
 }
 
 // demoCloud sizes a synthetic cloud of n VMs as the 500-VM one is sized.

@@ -28,7 +28,7 @@ func TestDemo(t *testing.T) {
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
 	settings := config.Flags(fs)
 	if err := fs.Parse([]string{"--console.listen=" + consoleAddr, "--input.sflow.listen=127.0.0.1:0", "--input.sflow.sockets=1",
-		"--input.netflow.listen=", "--log.stats_interval=0s"}); err != nil {
+		"--input.netflow.listen=", "--log.stats_interval=0s", "--aggregate.interval=10s"}); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := config.Load("", nil, settings)
@@ -39,7 +39,7 @@ func TestDemo(t *testing.T) {
 	defer cancel()
 	done := make(chan error, 1)
 	dir := t.TempDir()
-	go func() { done <- runDemo(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), dir, 1, 20) }()
+	go func() { done <- runDemo(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), dir, 1, 20, true) }()
 	getJSON := func(path string, v any) bool {
 		resp, err := http.Get("http://" + consoleAddr + path)
 		if err != nil {
@@ -73,6 +73,7 @@ func TestDemo(t *testing.T) {
 		t.Errorf("%d source VMs by name in the last 2 h: %+v", vms, top.Rows)
 	}
 	var status struct {
+		Newest     time.Time `json:"newest"`
 		Enrichment struct {
 			OpenStack struct {
 				Ports int `json:"ports"`
@@ -82,13 +83,23 @@ func TestDemo(t *testing.T) {
 	if !getJSON("/api/v1/status", &status) || status.Enrichment.OpenStack.Ports != 20 {
 		t.Errorf("inventory: %d ports, want the cloud's 20", status.Enrichment.OpenStack.Ports)
 	}
+	// The cloud goes on sending: a new interval (10 s here) arrives.
+	filled := status.Newest
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(500 * time.Millisecond) {
+		if getJSON("/api/v1/status", &status) && status.Newest.After(filled) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no new interval after the fill (newest still %v)", filled)
+		}
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("stopped with %v", err)
 	}
 	// A directory that holds anything is refused: synthetic flows never
 	// mix with real ones.
-	if err := runDemo(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), dir, 1, 20); err == nil || !strings.Contains(err.Error(), "not empty") {
+	if err := runDemo(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), dir, 1, 20, true); err == nil || !strings.Contains(err.Error(), "not empty") {
 		t.Errorf("a used directory: %v", err)
 	}
 }

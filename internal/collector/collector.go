@@ -39,6 +39,10 @@ type Options struct {
 	// Notify tells the service manager about the state ("READY=1",
 	// "STOPPING=1"; see sd_notify(3)); nil: nobody to tell.
 	Notify func(state string)
+	// Feed, if set and the store is on, writes records to the store
+	// beside the inputs until ctx ends; it is stopped with the inputs,
+	// before the store closes (flowlens demo's synthetic cloud).
+	Feed func(ctx context.Context, st *store.Store)
 }
 
 // Collector is one running flowlens. Use it once: Start, then Stop (or

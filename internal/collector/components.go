@@ -381,6 +381,13 @@ func (c *Collector) run() error {
 	if c.netflow != nil {
 		read(c.netflow, decode.NetFlow)
 	}
+	if c.opt.Feed != nil && c.store != nil {
+		c.inputs.Add(1)
+		go func() {
+			defer c.inputs.Done()
+			c.opt.Feed(ctx, c.store)
+		}()
+	}
 	c.neutron = neutronlog.Start(ctx, cfg.Input.NeutronLog.Files, func() func([]flow.Record) {
 		return c.pipeline.NewHandler().Records
 	}, c.log)
