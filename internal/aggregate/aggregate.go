@@ -552,6 +552,13 @@ func (a *Aggregator) flush() {
 
 func (a *Aggregator) flushLocked(next time.Time) {
 	a.sendCounters()
+	if a.closing {
+		// Shutting down: the held intervals go first, waiting for room.
+		for _, h := range a.held {
+			a.queue <- h
+		}
+		a.held = nil
+	}
 	end := a.start.Add(a.cfg.Interval)
 	if now := a.now(); now.Before(end) {
 		end = now // a partial interval, flushed at shutdown
@@ -580,10 +587,6 @@ func (a *Aggregator) flushLocked(next time.Time) {
 	a.start = next
 	a.aggregates.Add(uint64(n))
 	if a.closing {
-		for _, h := range a.held {
-			a.queue <- h
-		}
-		a.held = nil
 		a.queue <- w
 		return
 	}

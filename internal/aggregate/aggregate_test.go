@@ -376,3 +376,34 @@ func TestStalledOutputHoldsIntervals(t *testing.T) {
 		t.Errorf("intervals written: source ports %v, want %v (the held ones, in order)", ports, want)
 	}
 }
+
+// Held intervals are written at Close even when the last interval is
+// empty: shutting down loses nothing the aggregator kept.
+func TestCloseWritesHeldIntervals(t *testing.T) {
+	now := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	out := &blocked{release: make(chan struct{}), entered: make(chan struct{}, 1000)}
+	a := newAggregator(Config{Interval: time.Minute, MaxKeys: 100}, out, func() time.Time { return now })
+	a.Write(&pipeline.Batch{Counters: []flow.Counter{{}}})
+	<-out.entered
+	for i := 0; i < queueBatches; i++ {
+		now = now.Add(counterEvery)
+		a.Write(&pipeline.Batch{Counters: []flow.Counter{{Sequence: uint32(i)}}})
+	}
+	a.Write(&pipeline.Batch{Flows: []flow.Record{rec("10.0.0.1", "10.0.0.2", 1000, 100, 0)}})
+	now = now.Truncate(time.Minute).Add(time.Minute)
+	a.flush() // held: the queue is full
+	if st := a.Stats(); st.Held != 1 {
+		t.Fatalf("held %d, want 1", st.Held)
+	}
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		close(out.release)
+	}()
+	// The current interval is empty when Close flushes it.
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if len(out.flows) != 1 || a.Stats().Dropped != 0 {
+		t.Errorf("%d aggregates written at Close, stats %+v; want the held interval's 1", len(out.flows), a.Stats())
+	}
+}
