@@ -72,12 +72,15 @@ type Collector struct {
 	api        *openstack.APISource
 	ovn        *ovn.Mapper
 	decoders   *decode.Decoders
-	pipeline   *pipeline.Pipeline
-	sflow      *udp.Listener
-	netflow    *udp.Listener // nil: no NetFlow/IPFIX input
-	console    *console.Server
-	neutron    *neutronlog.Followers
-	inputs     sync.WaitGroup
+	// templateFile: where NetFlow/IPFIX templates are kept across
+	// restarts ("" when the NetFlow input does not listen).
+	templateFile string
+	pipeline     *pipeline.Pipeline
+	sflow        *udp.Listener
+	netflow      *udp.Listener // nil: no NetFlow/IPFIX input
+	console      *console.Server
+	neutron      *neutronlog.Followers
+	inputs       sync.WaitGroup
 }
 
 // step is one started component and how to stop it.

@@ -225,26 +225,28 @@ func (c *Collector) startPipeline() error {
 	rates, _ := nf.Rates() // checked when the configuration was loaded
 	dcfg := decode.Config{SFlow: sflow.Options{IncludeFCS: cfg.Input.SFlow.IncludeFCS},
 		NetFlow: netflow.Options{DefaultSamplingRate: nf.DefaultSamplingRate, SamplingRates: rates, TemplateTTL: nf.TemplateTTL}}
+	// Every socket decodes NetFlow/IPFIX (the version tells): one
+	// template cache, expired and reported whether or not the NetFlow
+	// input listens; saved to the template file only when it does.
+	dcfg.Templates = netflow.NewTemplates(dcfg.NetFlow)
 	if len(nf.Listen) > 0 {
-		dcfg.Templates = netflow.NewTemplates(dcfg.NetFlow)
-		dcfg.Templates.LoadFile(nf.TemplateFile, c.log)
+		c.templateFile = nf.TemplateFile
 	}
+	dcfg.Templates.LoadFile(c.templateFile, c.log)
 	c.pipeline = pipeline.New(pcfg, c.log, c.outputs...)
 	c.decoders = decode.New(dcfg, c.pipeline)
 	c.register(c.pipeline.Metrics())
 	c.register(c.pipeline.Agents.Metrics())
 	c.register(c.pipeline.Inventory.Metrics())
 	c.register(c.accuracy.Metrics())
-	if dcfg.Templates != nil {
-		c.register(dcfg.Templates.Metrics())
-	}
+	c.register(dcfg.Templates.Metrics())
 	c.onStop("pipeline", func() error {
 		// The inputs have stopped: what the outputs hold is written.
 		if err := c.pipeline.Close(); err != nil {
 			c.log.Error("closing outputs", "error", err)
 		}
-		if len(nf.Listen) > 0 && nf.TemplateFile != "" {
-			if err := dcfg.Templates.SaveFile(nf.TemplateFile); err != nil {
+		if c.templateFile != "" {
+			if err := dcfg.Templates.SaveFile(c.templateFile); err != nil {
 				c.log.Error("saving NetFlow/IPFIX templates", "error", err)
 			}
 		}
@@ -365,9 +367,7 @@ func (c *Collector) run() error {
 	if cfg.Log.StatsInterval > 0 {
 		go c.statsLoop(ctx, cfg.Log.StatsInterval)
 	}
-	if t := c.decoders.Templates(); len(cfg.Input.NetFlow.Listen) > 0 {
-		go t.Maintain(ctx, cfg.Input.NetFlow.TemplateFile, c.log)
-	}
+	go c.decoders.Templates().Maintain(ctx, c.templateFile, c.log)
 	read := func(l *udp.Listener, p decode.Protocol) {
 		c.inputs.Add(1)
 		go func() {
