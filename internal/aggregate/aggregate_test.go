@@ -323,16 +323,13 @@ func TestKeyTellsFamiliesApart(t *testing.T) {
 	}
 }
 
-// An output stalled past the queue costs counter groups, counted, but no
-// finished interval while fewer than maxHeld wait: they are held and
-// handed over, in order, once the output is back; beyond maxHeld the
-// oldest is dropped and counted.
-func TestStalledOutputHoldsIntervals(t *testing.T) {
+// stalled returns an aggregator whose writer holds one counter group in a
+// stalled output and has queueBatches more in its full queue, with its
+// clock.
+func stalled(t *testing.T) (*Aggregator, *blocked, *time.Time) {
 	now := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
 	out := &blocked{release: make(chan struct{}), entered: make(chan struct{}, 1000)}
 	a := newAggregator(Config{Interval: time.Minute, MaxKeys: 100}, out, func() time.Time { return now })
-	// The writer takes one counter group and stalls; queueBatches more
-	// fill its queue.
 	a.Write(&pipeline.Batch{Counters: []flow.Counter{{}}})
 	<-out.entered
 	for i := 0; i < queueBatches; i++ {
@@ -342,11 +339,20 @@ func TestStalledOutputHoldsIntervals(t *testing.T) {
 	if st := a.Stats(); st.Queued != queueBatches || st.Dropped != 0 {
 		t.Fatalf("queue not full: %+v", st)
 	}
+	return a, out, &now
+}
+
+// An output stalled past the queue costs counter groups, counted, but no
+// finished interval while fewer than maxHeld wait: they are held and
+// handed over, in order, once the output is back; beyond maxHeld the
+// oldest is dropped and counted.
+func TestStalledOutputHoldsIntervals(t *testing.T) {
+	a, out, now := stalled(t)
 	// maxHeld+1 intervals end while the output is stalled, each with
 	// one aggregate (a different source port each).
 	for i := 0; i <= maxHeld; i++ {
 		a.Write(&pipeline.Batch{Flows: []flow.Record{rec("10.0.0.1", "10.0.0.2", uint16(1000+i), 100, 0)}})
-		now = now.Truncate(time.Minute).Add(time.Minute)
+		*now = now.Truncate(time.Minute).Add(time.Minute)
 		a.flush()
 	}
 	st := a.Stats()
@@ -361,7 +367,7 @@ func TestStalledOutputHoldsIntervals(t *testing.T) {
 			t.Fatal("the writer did not drain")
 		}
 	}
-	now = now.Add(counterEvery)
+	*now = now.Add(counterEvery)
 	a.Write(&pipeline.Batch{Counters: []flow.Counter{{}}})
 	a.Flush()
 	if st := a.Stats(); st.Held != 0 || st.Dropped != 1 {
@@ -380,17 +386,9 @@ func TestStalledOutputHoldsIntervals(t *testing.T) {
 // Held intervals are written at Close even when the last interval is
 // empty: shutting down loses nothing the aggregator kept.
 func TestCloseWritesHeldIntervals(t *testing.T) {
-	now := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
-	out := &blocked{release: make(chan struct{}), entered: make(chan struct{}, 1000)}
-	a := newAggregator(Config{Interval: time.Minute, MaxKeys: 100}, out, func() time.Time { return now })
-	a.Write(&pipeline.Batch{Counters: []flow.Counter{{}}})
-	<-out.entered
-	for i := 0; i < queueBatches; i++ {
-		now = now.Add(counterEvery)
-		a.Write(&pipeline.Batch{Counters: []flow.Counter{{Sequence: uint32(i)}}})
-	}
+	a, out, now := stalled(t)
 	a.Write(&pipeline.Batch{Flows: []flow.Record{rec("10.0.0.1", "10.0.0.2", 1000, 100, 0)}})
-	now = now.Truncate(time.Minute).Add(time.Minute)
+	*now = now.Truncate(time.Minute).Add(time.Minute)
 	a.flush() // held: the queue is full
 	if st := a.Stats(); st.Held != 1 {
 		t.Fatalf("held %d, want 1", st.Held)
