@@ -130,19 +130,7 @@ func TestRunServesMetrics(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 
-	conn, err := net.Dial("udp", sflowAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, d := range ds {
-		if _, err := conn.Write(d.Payload); err != nil {
-			t.Fatal(err)
-		}
-		if i%20 == 0 {
-			time.Sleep(time.Millisecond)
-		}
-	}
-	conn.Close()
+	send(t, sflowAddr, ds)
 
 	var body string
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
@@ -272,19 +260,7 @@ func TestRunWithDamagedTemplateFile(t *testing.T) {
 	if !strings.Contains(log.String(), "saved NetFlow/IPFIX templates unreadable: moved aside") {
 		t.Errorf("the damaged file is not reported:\n%s", log)
 	}
-	conn, err := net.Dial("udp", nfAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, d := range ds {
-		if _, err := conn.Write(d.Payload); err != nil {
-			t.Fatal(err)
-		}
-		if i%20 == 0 {
-			time.Sleep(time.Millisecond)
-		}
-	}
-	conn.Close()
+	send(t, nfAddr, ds)
 	time.Sleep(200 * time.Millisecond)
 	cancel()
 	select {
@@ -389,5 +365,24 @@ func TestFailedStartStopsWhatStarted(t *testing.T) {
 	}
 	if _, err := os.Stat(ndjsonPath); err != nil {
 		t.Errorf("the NDJSON output: %v", err)
+	}
+}
+
+// send sends the capture's datagrams to addr, a little paced so that a
+// small socket buffer keeps up.
+func send(t *testing.T, addr string, ds []pcapfile.Datagram) {
+	t.Helper()
+	conn, err := net.Dial("udp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for i, d := range ds {
+		if _, err := conn.Write(d.Payload); err != nil {
+			t.Fatal(err)
+		}
+		if i%20 == 0 {
+			time.Sleep(time.Millisecond)
+		}
 	}
 }
