@@ -52,8 +52,10 @@ type Config struct {
 // during the call.
 type Handler interface {
 	Datagram(b []byte, src netip.AddrPort, now time.Time)
-	// Flush is called after each batch read, so the handler can pass on
-	// what it accumulated.
+	// Flush is called flushAfter after the socket first had nothing more
+	// to read, so the handler passes on what it accumulated. Under load
+	// that is seldom: the handler should also pass on what it holds once
+	// it is a large batch.
 	Flush()
 }
 
@@ -100,6 +102,9 @@ type socket struct {
 	n     int
 	errno syscall.Errno
 	read  func(fd uintptr) bool
+	// pending: datagrams were handed to the Handler since its last Flush;
+	// armed: the read deadline that flushes them is set.
+	pending, armed bool
 
 	guard *guard
 	warn  lograte.Limiter // of a denied or rate-limited source
@@ -275,6 +280,10 @@ func (s *socket) recvmmsg(fd uintptr) bool {
 	n, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, fd,
 		uintptr(unsafe.Pointer(&s.msgs[0])), uintptr(len(s.msgs)), unix.MSG_DONTWAIT, 0, 0)
 	if errno == unix.EAGAIN || errno == unix.EINTR {
+		if s.pending && !s.armed && errno == unix.EAGAIN {
+			// The poller wakes us at the deadline even if nothing comes.
+			s.armed = s.conn.SetReadDeadline(time.Now().Add(flushAfter)) == nil
+		}
 		return false
 	}
 	s.n, s.errno = int(n), errno
@@ -306,9 +315,29 @@ func (l *Listener) Run(ctx context.Context, newHandler func(socket int) Handler)
 	return err
 }
 
+// flushAfter is how long records may wait in the Handler once the socket
+// has had nothing to read. Flushing at every lull instead, at a rate the
+// receiver only just keeps up with, made batches of a few datagrams: a
+// write per few records in the NDJSON output, and a queue full of batches
+// mostly empty (the queue counts what batches can hold).
+const flushAfter = 20 * time.Millisecond
+
 func (l *Listener) loop(s *socket, h Handler) error {
+	defer func() {
+		if s.pending {
+			h.Flush()
+		}
+	}()
 	for {
-		if err := s.raw.Read(s.read); err != nil {
+		if err := s.raw.Read(s.read); errors.Is(err, os.ErrDeadlineExceeded) {
+			s.armed = false
+			if err := s.conn.SetReadDeadline(time.Time{}); err != nil {
+				return err
+			}
+			s.pending = false
+			h.Flush()
+			continue
+		} else if err != nil {
 			return err
 		}
 		if s.errno != 0 {
@@ -335,8 +364,8 @@ func (l *Listener) loop(s *socket, h Handler) error {
 				}
 			}
 			h.Datagram(s.bufs[i][:size], src, now)
+			s.pending = true
 		}
-		h.Flush()
 	}
 }
 

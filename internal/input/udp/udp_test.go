@@ -144,3 +144,79 @@ func TestBusyPortSaysWhatToDo(t *testing.T) {
 	}
 	t.Log(err)
 }
+
+// pendingHandler counts the datagrams not yet flushed and when the last
+// flush happened.
+type pendingHandler struct {
+	mu               sync.Mutex
+	pending, flushes int
+	flushed          time.Time
+}
+
+func (h *pendingHandler) Datagram([]byte, netip.AddrPort, time.Time) {
+	h.mu.Lock()
+	h.pending++
+	h.mu.Unlock()
+}
+
+func (h *pendingHandler) Flush() {
+	h.mu.Lock()
+	if h.pending > 0 {
+		h.flushes++
+		h.flushed = time.Now()
+	}
+	h.pending = 0
+	h.mu.Unlock()
+}
+
+// Datagrams that trickle in are flushed once per lull of flushAfter, not
+// once per read (which made batches of a datagram or two), and the last
+// ones are flushed soon after traffic stops, without anything more coming.
+func TestFlushAfterLull(t *testing.T) {
+	ln, err := Listen(Config{Listen: []string{"127.0.0.1:0"}, Sockets: 1, ReceiveBuffer: 1 << 20}, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &pendingHandler{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- ln.Run(ctx, func(int) Handler { return h }) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	c, err := net.Dial("udp", ln.Addrs()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	const n = 60
+	start := time.Now()
+	for i := 0; i < n; i++ { // one at a time: each read finds the socket empty after it
+		c.Write([]byte("datagram"))
+		time.Sleep(time.Millisecond)
+	}
+	last := time.Now()
+	deadline := last.Add(2 * time.Second)
+	for {
+		h.mu.Lock()
+		pending, flushes, flushed := h.pending, h.flushes, h.flushed
+		h.mu.Unlock()
+		if pending == 0 && flushed.After(last) {
+			// One flush per flushAfter of sending, give or take a slow machine.
+			if most := int(last.Sub(start)/flushAfter) + 2; flushes > most {
+				t.Errorf("%d flushes for %d datagrams in %v, want at most %d", flushes, n, last.Sub(start), most)
+			}
+			if d := flushed.Sub(last); d > flushAfter+time.Second {
+				t.Errorf("last datagrams flushed %v after the last was sent", d)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d datagrams not flushed 2 s after the last was sent (%d flushes)", pending, flushes)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
