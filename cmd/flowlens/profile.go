@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"runtime/trace"
 	"time"
 )
 
@@ -16,7 +17,9 @@ import (
 // by `flowlens replay`, then `go tool pprof`. Neither is set by default.
 // $FLOWLENS_HEAPPROFILE_AT (a duration) also writes the heap as it is at
 // that time after the start, while the pipeline runs, to
-// $FLOWLENS_MEMPROFILE.live. The returned function stops and writes them.
+// $FLOWLENS_MEMPROFILE.live. $FLOWLENS_TRACE writes an execution trace of
+// the whole run (`go tool trace`: where goroutines wait). The returned
+// function stops and writes them.
 func startProfiles(stderr io.Writer) func() {
 	var stops []func()
 	if path := os.Getenv("FLOWLENS_CPUPROFILE"); path != "" {
@@ -28,6 +31,17 @@ func startProfiles(stderr io.Writer) func() {
 			fmt.Fprintln(stderr, "flowlens: FLOWLENS_CPUPROFILE:", err)
 		} else {
 			stops = append(stops, func() { pprof.StopCPUProfile(); f.Close() })
+		}
+	}
+	if path := os.Getenv("FLOWLENS_TRACE"); path != "" {
+		f, err := os.Create(path)
+		if err == nil {
+			err = trace.Start(f)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "flowlens: FLOWLENS_TRACE:", err)
+		} else {
+			stops = append(stops, func() { trace.Stop(); f.Close() })
 		}
 	}
 	if path := os.Getenv("FLOWLENS_MEMPROFILE"); path != "" {

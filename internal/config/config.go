@@ -147,6 +147,11 @@ type Output struct {
 // EnvPrefix starts every environment variable flowlens reads.
 const EnvPrefix = "FLOWLENS_"
 
+// notSettings are the variables with the prefix that flowlens reads but
+// that are not settings: the configuration file, and the profiles of
+// cmd/flowlens/profile.go.
+var notSettings = map[string]bool{"CONFIG": true, "CPUPROFILE": true, "MEMPROFILE": true, "HEAPPROFILE_AT": true, "TRACE": true}
+
 // Parse decodes YAML into c, refusing unknown keys so that a typo is an
 // error rather than a silently ignored setting.
 func (c *Config) Parse(data []byte, source string) error {
@@ -178,7 +183,7 @@ func Load(path string, env []string, fl *FlagSet) (*Config, error) {
 	fields := c.fields()
 	for _, kv := range env {
 		k, v, ok := strings.Cut(kv, "=")
-		if !ok || !strings.HasPrefix(k, EnvPrefix) || k == EnvPrefix+"CONFIG" {
+		if !ok || !strings.HasPrefix(k, EnvPrefix) || notSettings[strings.TrimPrefix(k, EnvPrefix)] {
 			continue
 		}
 		name := strings.ToLower(strings.TrimPrefix(k, EnvPrefix))
@@ -258,6 +263,11 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Metrics.Validate(c.Console); err != nil {
 		return err
+	}
+	if c.Output.NDJSON.Path != "" {
+		if err := c.Output.NDJSON.Validate(); err != nil {
+			return err
+		}
 	}
 	if len(c.Output.Elasticsearch.URLs) > 0 {
 		if err := c.Output.Elasticsearch.Validate(); err != nil {

@@ -93,6 +93,9 @@ func TestErrorsSayWhatToDo(t *testing.T) {
 	if c, err := Load("", []string{"FLOWLENS_INPUT_SFLOW_LISTN=x"}, nil); err != nil || len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0], "not a flowlens setting") {
 		t.Errorf("a misspelt variable must be warned about: %v", err)
 	}
+	if c, err := Load("", []string{"FLOWLENS_CPUPROFILE=/tmp/cpu.prof", "FLOWLENS_TRACE=/tmp/trace.out"}, nil); err != nil || len(c.Warnings) != 0 {
+		t.Errorf("the profiles' variables are read by flowlens, not ignored: %v %v", err, c.Warnings)
+	}
 	fs := flag.NewFlagSet("t", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	Flags(fs)
