@@ -73,52 +73,66 @@ func captureRecords(tb testing.TB) ([]flow.Record, []flow.Counter) {
 	return flows, counters
 }
 
-// BenchmarkNDJSONEncode: ECS JSON encoding alone (ecs.AppendFlow and
+// BenchmarkNDJSONEncode: ECS JSON encoding alone (ecs.AppendFlow, or
+// ecs.AppendCompactFlow for output.ndjson.fields: compact, and
 // ecs.AppendCounter) of every record of the capture into a reused buffer.
 func BenchmarkNDJSONEncode(b *testing.B) {
-	flows, counters := captureRecords(b)
-	buf := make([]byte, 0, 64<<10)
-	var size int
-	m := startMeter(b)
-	ops := 0
-	for b.Loop() {
-		size = 0
-		for i := range flows {
-			buf = ecs.AppendFlow(buf[:0], &flows[i])
-			size += len(buf) + 1
-		}
-		for i := range counters {
-			buf = ecs.AppendCounter(buf[:0], &counters[i])
-			size += len(buf) + 1
-		}
-		ops++
+	for _, fields := range []string{ecs.FieldsFull, ecs.FieldsCompact} {
+		b.Run(fields, func(b *testing.B) {
+			encode, err := ecs.FlowEncoder("fields", fields)
+			if err != nil {
+				b.Fatal(err)
+			}
+			flows, counters := captureRecords(b)
+			buf := make([]byte, 0, 64<<10)
+			var size int
+			m := startMeter(b)
+			ops := 0
+			for b.Loop() {
+				size = 0
+				for i := range flows {
+					buf = encode(buf[:0], &flows[i])
+					size += len(buf) + 1
+				}
+				for i := range counters {
+					buf = ecs.AppendCounter(buf[:0], &counters[i])
+					size += len(buf) + 1
+				}
+				ops++
+			}
+			n := len(flows) + len(counters)
+			m.stop(ops, wantDatagrams, n)
+			b.ReportMetric(float64(size)/float64(n), "bytes/record")
+		})
 	}
-	n := len(flows) + len(counters)
-	m.stop(ops, wantDatagrams, n)
-	b.ReportMetric(float64(size)/float64(n), "bytes/record")
 }
 
 // BenchmarkNDJSONWrite: the NDJSON output as the collector runs it
 // (ndjson.Writer.Write of one batch holding every record of the capture)
-// into a file under the test's temporary directory, on disk.
+// into a file under the test's temporary directory, on disk, with full and
+// with compact flow documents.
 func BenchmarkNDJSONWrite(b *testing.B) {
-	flows, counters := captureRecords(b)
-	w, err := ndjson.New(ndjson.Config{Path: filepath.Join(b.TempDir(), "out.ndjson"), Flows: true, Counters: true})
-	if err != nil {
-		b.Fatal(err)
+	for _, fields := range []string{ecs.FieldsFull, ecs.FieldsCompact} {
+		b.Run(fields, func(b *testing.B) {
+			flows, counters := captureRecords(b)
+			w, err := ndjson.New(ndjson.Config{Path: filepath.Join(b.TempDir(), "out.ndjson"), Flows: true, Counters: true, Fields: fields})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer w.Close()
+			batch := &pipeline.Batch{Flows: flows, Counters: counters}
+			if err := w.Write(batch); err != nil { // warm up the encoder's buffer
+				b.Fatal(err)
+			}
+			m := startMeter(b)
+			ops := 0
+			for b.Loop() {
+				if err := w.Write(batch); err != nil {
+					b.Fatal(err)
+				}
+				ops++
+			}
+			m.stop(ops, wantDatagrams, len(flows)+len(counters))
+		})
 	}
-	defer w.Close()
-	batch := &pipeline.Batch{Flows: flows, Counters: counters}
-	if err := w.Write(batch); err != nil { // warm up the encoder's buffer
-		b.Fatal(err)
-	}
-	m := startMeter(b)
-	ops := 0
-	for b.Loop() {
-		if err := w.Write(batch); err != nil {
-			b.Fatal(err)
-		}
-		ops++
-	}
-	m.stop(ops, wantDatagrams, len(flows)+len(counters))
 }

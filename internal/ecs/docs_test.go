@@ -2,6 +2,7 @@ package ecs_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/netip"
 	"os"
 	"sort"
@@ -59,6 +60,34 @@ func full() (*flow.Record, *flow.Counter) {
 	return r, c
 }
 
+// writtenFields returns the fields encode writes for records that have,
+// between them, every optional part.
+func writtenFields(t *testing.T, encode func([]byte, *flow.Record) []byte) map[string]bool {
+	t.Helper()
+	written := map[string]bool{}
+	add := func(r *flow.Record) {
+		var v map[string]any
+		if err := json.Unmarshal(encode(nil, r), &v); err != nil {
+			t.Fatal(err)
+		}
+		leaves("", v, written)
+	}
+	r, _ := full()
+	add(r)
+	r.In.Format, r.In.Count, r.Out.Format, r.Out.Reason = flow.PortMultiple, 3, flow.PortDiscard, 256
+	add(r)
+	r.In, r.Out = r.Out, r.In
+	add(r)
+	r.Samples, r.Overflow = 3, true
+	r.Input, r.Start, r.End, r.HasEngine, r.EngineID, r.TemplateID, r.EndReason = flow.InputIPFIX, time.Unix(1, 0), time.Unix(2, 0), true, 1, 256, 2
+	r.ObservationPointID, r.HasObservationPoint, r.FlowDirection, r.HasFlowDirection = 0xe755ed2a, true, 0, true
+	r.Blocked = &flow.Blocked{Source: flow.BlockedOVNDropSampling, LogicalFlow: "e755ed2a-0000-4000-8000-000000000000", Stage: "ls_out_acl",
+		ACL: "c0fddb45-fb97-400f-b1bb-b18108b22882", ACLDirection: "to-lport", Default: true, SecurityGroups: []string{"53d28899-3b1f-489c-81f8-6edd94637fae"},
+		SecurityGroupRule: "r", Port: "p", Reason: "x"}
+	add(r)
+	return written
+}
+
 // Every field flowlens writes is in docs/fields.md, and every field there
 // is one flowlens writes.
 func TestFieldsDocIsComplete(t *testing.T) {
@@ -72,29 +101,12 @@ func TestFieldsDocIsComplete(t *testing.T) {
 			documented[strings.Trim(strings.Split(line, "|")[1], " `")] = true
 		}
 	}
-	written := map[string]bool{}
-	r, c := full()
-	for _, b := range [][]byte{ecs.AppendFlow(nil, r), ecs.AppendCounter(nil, c)} {
-		var v map[string]any
-		if err := json.Unmarshal(b, &v); err != nil {
-			t.Fatal(err)
-		}
-		leaves("", v, written)
-	}
-	r.In.Format, r.In.Count, r.Out.Format, r.Out.Reason = flow.PortMultiple, 3, flow.PortDiscard, 256
+	written := writtenFields(t, ecs.AppendFlow)
+	_, c := full()
 	var v map[string]any
-	json.Unmarshal(ecs.AppendFlow(nil, r), &v)
-	leaves("", v, written)
-	r.In, r.Out = r.Out, r.In
-	json.Unmarshal(ecs.AppendFlow(nil, r), &v)
-	leaves("", v, written)
-	r.Samples, r.Overflow = 3, true
-	r.Input, r.Start, r.End, r.HasEngine, r.EngineID, r.TemplateID, r.EndReason = flow.InputIPFIX, time.Unix(1, 0), time.Unix(2, 0), true, 1, 256, 2
-	r.ObservationPointID, r.HasObservationPoint, r.FlowDirection, r.HasFlowDirection = 0xe755ed2a, true, 0, true
-	r.Blocked = &flow.Blocked{Source: flow.BlockedOVNDropSampling, LogicalFlow: "e755ed2a-0000-4000-8000-000000000000", Stage: "ls_out_acl",
-		ACL: "c0fddb45-fb97-400f-b1bb-b18108b22882", ACLDirection: "to-lport", Default: true, SecurityGroups: []string{"53d28899-3b1f-489c-81f8-6edd94637fae"},
-		SecurityGroupRule: "r", Port: "p", Reason: "x"}
-	json.Unmarshal(ecs.AppendFlow(nil, r), &v)
+	if err := json.Unmarshal(ecs.AppendCounter(nil, c), &v); err != nil {
+		t.Fatal(err)
+	}
 	leaves("", v, written)
 	var missing, stale []string
 	for p := range written {
@@ -115,4 +127,86 @@ func TestFieldsDocIsComplete(t *testing.T) {
 	if len(stale) > 0 {
 		t.Errorf("in docs/fields.md but never written: %v", stale)
 	}
+}
+
+// The compact flow document writes exactly the fields docs/fields.md marks
+// compact, with the values the full document gives them.
+func TestCompactFieldsDoc(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/fields.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	marked := map[string]bool{}
+	section := ""
+	for _, line := range strings.Split(string(doc), "\n") {
+		if strings.HasPrefix(line, "## ") {
+			section = line
+		}
+		if strings.HasPrefix(line, "| `") && strings.Contains(section, "Flow records") {
+			cols := strings.Split(line, "|")
+			if strings.TrimSpace(cols[3]) == "✓" {
+				marked[strings.Trim(cols[1], " `")] = true
+			}
+		}
+	}
+	written := writtenFields(t, ecs.AppendCompactFlow)
+	var missing, stale []string
+	for p := range written {
+		if !marked[p] {
+			missing = append(missing, p)
+		}
+	}
+	for p := range marked {
+		if !written[p] {
+			stale = append(stale, p)
+		}
+	}
+	sort.Strings(missing)
+	sort.Strings(stale)
+	if len(missing) > 0 {
+		t.Errorf("written in compact documents but not marked compact in docs/fields.md: %v", missing)
+	}
+	if len(stale) > 0 {
+		t.Errorf("marked compact in docs/fields.md but not written in compact documents: %v", stale)
+	}
+	if len(marked) < 40 {
+		t.Errorf("only %d compact fields read from docs/fields.md", len(marked))
+	}
+
+	// Same values as the full document, in less than 60 % of its bytes.
+	r, _ := full()
+	fullDoc, compactDoc := ecs.AppendFlow(nil, r), ecs.AppendCompactFlow(nil, r)
+	var f, c map[string]any
+	if err := json.Unmarshal(fullDoc, &f); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(compactDoc, &c); err != nil {
+		t.Fatal(err)
+	}
+	fv, cv := map[string]any{}, map[string]any{}
+	values("", f, fv)
+	values("", c, cv)
+	for p, v := range cv {
+		if fmt.Sprint(fv[p]) != fmt.Sprint(v) {
+			t.Errorf("%s: compact %v, full %v", p, v, fv[p])
+		}
+	}
+	if 10*len(compactDoc) >= 6*len(fullDoc) {
+		t.Errorf("compact document %d bytes, full %d", len(compactDoc), len(fullDoc))
+	}
+}
+
+// values maps the dotted path of every value in a JSON document to it.
+func values(prefix string, v any, out map[string]any) {
+	if m, ok := v.(map[string]any); ok {
+		for k, c := range m {
+			p := k
+			if prefix != "" {
+				p = prefix + "." + k
+			}
+			values(p, c, out)
+		}
+		return
+	}
+	out[prefix] = v
 }

@@ -4,6 +4,8 @@
 package ecs
 
 import (
+	"fmt"
+
 	"github.com/flowlens/flowlens/internal/flow"
 	"math"
 	"net/netip"
@@ -12,25 +14,59 @@ import (
 
 // ianaStrings are indexed by IP protocol, so writing a record neither
 // formats the number nor looks up a map. protoFields holds the fields
-// network.transport and network.iana_number, written in one go.
-var ianaStrings, protoFields [256]string
+// network.transport and network.iana_number, written in one go;
+// transportFields the first alone.
+var ianaStrings, protoFields, transportFields [256]string
 
 func init() {
 	for i := range ianaStrings {
 		ianaStrings[i] = strconv.Itoa(i)
-		protoFields[i] = `,"transport":"` + flow.Transport(uint8(i)) + `","iana_number":"` + ianaStrings[i] + `"`
+		transportFields[i] = `,"transport":"` + flow.Transport(uint8(i)) + `"`
+		protoFields[i] = transportFields[i] + `,"iana_number":"` + ianaStrings[i] + `"`
 	}
 }
 
 var tcpFlagNames = [...]string{"FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR", "NS"}
 
-// AppendFlow appends r as one ECS JSON document (no newline).
-func AppendFlow(b []byte, r *flow.Record) []byte {
+// What a flow document carries, as the outputs' "fields" setting names it.
+const (
+	FieldsFull    = "full"    // AppendFlow
+	FieldsCompact = "compact" // AppendCompactFlow
+)
+
+// FlowEncoder returns the encoder for fields, an error naming setting
+// (e.g. "output.ndjson.fields") if it is neither "full" nor "compact".
+func FlowEncoder(setting, fields string) (func([]byte, *flow.Record) []byte, error) {
+	switch fields {
+	case FieldsFull:
+		return AppendFlow, nil
+	case FieldsCompact:
+		return AppendCompactFlow, nil
+	}
+	return nil, fmt.Errorf("%s %q: use full (every field of docs/fields.md) or compact (the fields marked compact there: less than half the bytes)", setting, fields)
+}
+
+// AppendFlow appends r as one ECS JSON document (no newline) with every
+// field docs/fields.md lists.
+func AppendFlow(b []byte, r *flow.Record) []byte { return appendFlow(b, r, true) }
+
+// AppendCompactFlow appends r as the compact ECS document: the same names,
+// without what only the exporter's bookkeeping and the sampled header's
+// details give (docs/fields.md marks what it keeps). It is less than half
+// the bytes of a full document, and bytes are what limits writing one
+// document per sample (BENCHMARKS.md section 9).
+func AppendCompactFlow(b []byte, r *flow.Record) []byte { return appendFlow(b, r, false) }
+
+func appendFlow(b []byte, r *flow.Record, full bool) []byte {
 	w := jsonw{b: b}
 	w.begin()
 	w.time(`,"@timestamp":`, r.Time)
 	w.open(`,"event":{`)
-	w.fields(`,"kind":"event","dataset":"` + flow.DatasetFlow + `"`)
+	if full {
+		w.fields(`,"kind":"event","dataset":"` + flow.DatasetFlow + `"`)
+	} else {
+		w.fields(`,"dataset":"` + flow.DatasetFlow + `"`)
+	}
 	if !r.Start.IsZero() {
 		w.time(`,"start":`, r.Start)
 	}
@@ -60,8 +96,10 @@ func AppendFlow(b []byte, r *flow.Record) []byte {
 			w.word(`,"type":`, "ipv6")
 		}
 	}
-	if r.HasProto {
+	if r.HasProto && full {
 		w.fields(protoFields[r.Proto])
+	} else if r.HasProto {
+		w.fields(transportFields[r.Proto])
 	}
 	w.uint(`,"bytes":`, r.Bytes)
 	w.uint(`,"packets":`, r.Packets)
@@ -107,7 +145,7 @@ func AppendFlow(b []byte, r *flow.Record) []byte {
 		}
 		w.close()
 	}
-	if r.Input != flow.InputSFlow && r.Input != flow.InputNeutronLog {
+	if full && r.Input != flow.InputSFlow && r.Input != flow.InputNeutronLog {
 		w.open(`,"netflow":{`)
 		w.uint(`,"sequence":`, uint64(r.Sequence))
 		if r.Biflow != flow.BiflowNone {
@@ -132,38 +170,29 @@ func AppendFlow(b []byte, r *flow.Record) []byte {
 		w.close()
 	}
 	writeBlocked(&w, r.Blocked)
-	w.open(`,"sflow":{`)
-	if r.Input == flow.InputSFlow && r.Samples == 0 { // an aggregate has no one sample's numbers
-		w.uint(`,"sequence":`, uint64(r.Sequence))
-		w.uint(`,"sample_sequence":`, uint64(r.SampleSeq))
-		w.uint(`,"source_id_type":`, uint64(r.SourceIDType))
-		w.uint(`,"source_id_index":`, uint64(r.SourceIndex))
-		w.uint(`,"sample_pool":`, uint64(r.SamplePool))
-		if r.Drops != 0 { // absent: none
-			w.uint(`,"drops":`, uint64(r.Drops))
+	if full {
+		writeSFlow(&w, r)
+	}
+	writeFlowlensPort(&w, `,"ingress":{`, &r.In, full)
+	writeFlowlensPort(&w, `,"egress":{`, &r.Out, full)
+	if full {
+		w.open(`,"header":{`)
+		w.word(`,"parsed":`, r.Parsed.String())
+		if r.Truncated {
+			w.boolean(`,"truncated":`, true)
 		}
+		w.close()
+		if r.EtherType != 0 {
+			w.key(`,"ethertype":`)
+			w.b = appendHex(append(w.b, `"0x`...), uint64(r.EtherType), 4)
+			w.b = append(w.b, `"`...)
+		}
+		writePacketExtras(&w, &r.Packet)
+	} else if r.HasProto && r.Proto == 6 {
+		w.open(`,"tcp":{`)
+		w.uint(`,"flags":`, uint64(r.TCPFlags))
+		w.close()
 	}
-	if r.HeaderLength > 0 || r.FrameLength > 0 {
-		w.uint(`,"frame_length":`, uint64(r.FrameLength))
-		w.uint(`,"stripped":`, uint64(r.Stripped))
-		w.uint(`,"header_length":`, uint64(r.HeaderLength))
-		w.uint(`,"header_protocol":`, uint64(r.HeaderProto))
-	}
-	w.close()
-	writeFlowlensPort(&w, `,"ingress":{`, &r.In)
-	writeFlowlensPort(&w, `,"egress":{`, &r.Out)
-	w.open(`,"header":{`)
-	w.word(`,"parsed":`, r.Parsed.String())
-	if r.Truncated {
-		w.boolean(`,"truncated":`, true)
-	}
-	w.close()
-	if r.EtherType != 0 {
-		w.key(`,"ethertype":`)
-		w.b = appendHex(append(w.b, `"0x`...), uint64(r.EtherType), 4)
-		w.b = append(w.b, `"`...)
-	}
-	writePacketExtras(&w, &r.Packet)
 	if r.Tunnel != flow.TunnelNone {
 		w.open(`,"tunnel":{`)
 		w.word(`,"type":`, r.Tunnel.String())
@@ -179,8 +208,10 @@ func AppendFlow(b []byte, r *flow.Record) []byte {
 		if r.Inner.EtherType != 0 {
 			w.word(`,"type":`, flow.NetworkType(r.Inner.EtherType))
 		}
-		if r.Inner.HasProto {
+		if r.Inner.HasProto && full {
 			w.fields(protoFields[r.Inner.Proto])
+		} else if r.Inner.HasProto {
+			w.fields(transportFields[r.Inner.Proto])
 		}
 		if r.Inner.VLANCount > 0 {
 			w.open(`,"vlan":{`)
@@ -188,8 +219,14 @@ func AppendFlow(b []byte, r *flow.Record) []byte {
 			w.close()
 		}
 		w.close()
-		writePacketExtras(&w, &r.Inner)
+		if full {
+			writePacketExtras(&w, &r.Inner)
+		}
 		w.close()
+	}
+	if !full {
+		w.close()
+		return w.end()
 	}
 	writeEndpoint(&w, `,"tunnel_egress":{`, &r.TunnelEgress, r.TunnelEgressVNI, r.HasTunnelEgressVNI)
 	writeEndpoint(&w, `,"tunnel_ingress":{`, &r.TunnelIngress, r.TunnelIngressVNI, r.HasTunnelIngressVNI)
@@ -220,6 +257,28 @@ func AppendFlow(b []byte, r *flow.Record) []byte {
 	}
 	w.close()
 	return w.end()
+}
+
+// writeSFlow writes the sFlow sample's own numbers (full documents only).
+func writeSFlow(w *jsonw, r *flow.Record) {
+	w.open(`,"sflow":{`)
+	if r.Input == flow.InputSFlow && r.Samples == 0 { // an aggregate has no one sample's numbers
+		w.uint(`,"sequence":`, uint64(r.Sequence))
+		w.uint(`,"sample_sequence":`, uint64(r.SampleSeq))
+		w.uint(`,"source_id_type":`, uint64(r.SourceIDType))
+		w.uint(`,"source_id_index":`, uint64(r.SourceIndex))
+		w.uint(`,"sample_pool":`, uint64(r.SamplePool))
+		if r.Drops != 0 { // absent: none
+			w.uint(`,"drops":`, uint64(r.Drops))
+		}
+	}
+	if r.HeaderLength > 0 || r.FrameLength > 0 {
+		w.uint(`,"frame_length":`, uint64(r.FrameLength))
+		w.uint(`,"stripped":`, uint64(r.Stripped))
+		w.uint(`,"header_length":`, uint64(r.HeaderLength))
+		w.uint(`,"header_protocol":`, uint64(r.HeaderProto))
+	}
+	w.close()
 }
 
 // flowDirectionName names IPFIX flowDirection values (RFC 5102): 0
@@ -311,7 +370,13 @@ func writeObserverPort(w *jsonw, key string, p *flow.Port) {
 	w.close()
 }
 
-func writeFlowlensPort(w *jsonw, key string, p *flow.Port) {
+// writeFlowlensPort writes the port's ifIndex format. A compact document
+// leaves out a single port, whose index observer.*.interface.id already
+// has, and the OpenFlow port and speed.
+func writeFlowlensPort(w *jsonw, key string, p *flow.Port, full bool) {
+	if !full && p.Format == flow.PortSingle {
+		return
+	}
 	w.open(key)
 	w.word(`,"format":`, p.Format.String())
 	switch p.Format {
@@ -325,10 +390,10 @@ func writeFlowlensPort(w *jsonw, key string, p *flow.Port) {
 	case flow.PortMultiple:
 		w.uint(`,"count":`, uint64(p.Count))
 	}
-	if p.HasOFPort {
+	if p.HasOFPort && full {
 		w.uint(`,"openflow_port":`, uint64(p.OFPort))
 	}
-	if p.Speed != 0 {
+	if p.Speed != 0 && full {
 		w.uint(`,"speed":`, p.Speed)
 	}
 	w.close()

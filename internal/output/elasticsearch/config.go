@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/flowlens/flowlens/internal/bytesize"
+	"github.com/flowlens/flowlens/internal/ecs"
 	"github.com/flowlens/flowlens/internal/secret"
 	"net/url"
 	"os"
@@ -114,6 +115,9 @@ type Config struct {
 	// Schema of flow documents: ecs or netflow-compat. Counter documents
 	// are always ECS.
 	Schema string `yaml:"schema"`
+	// Fields of ECS flow documents: full or compact (ecs.FieldsFull,
+	// ecs.FieldsCompact); netflow-compat documents have their own.
+	Fields string `yaml:"fields"`
 	// GeoIPPin is the end whose location netflow-compat documents carry
 	// in geoip_pin: destination (the chain's fluent-plugin-geoip, set on
 	// the destination address) or source.
@@ -177,6 +181,7 @@ func DefaultConfig() Config {
 	return Config{
 		Index:           "flow",
 		Schema:          SchemaECS,
+		Fields:          ecs.FieldsFull,
 		GeoIPPin:        GeoIPPinDestination,
 		Flows:           true,
 		Counters:        true,
@@ -219,6 +224,12 @@ func (c *Config) Validate() error {
 	case SchemaECS, SchemaNetFlowCompat:
 	default:
 		return fmt.Errorf("output.elasticsearch.schema %q: use ecs or netflow-compat", c.Schema)
+	}
+	if _, err := ecs.FlowEncoder("output.elasticsearch.fields", c.Fields); err != nil {
+		return err
+	}
+	if c.Schema == SchemaNetFlowCompat && c.Fields == ecs.FieldsCompact {
+		return errors.New("output.elasticsearch.fields: compact applies to the ecs schema; netflow-compat documents always have their own few fields (set fields: full, or schema: ecs)")
 	}
 	switch c.GeoIPPin {
 	case "", GeoIPPinDestination, GeoIPPinSource: // "": the destination

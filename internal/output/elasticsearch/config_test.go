@@ -12,9 +12,13 @@ func TestValidate(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, mod := range map[string]func(*Config){
-		"no url":       func(c *Config) { c.URLs = nil },
-		"bad url":      func(c *Config) { c.URLs = []string{"es:9200"} },
-		"schema":       func(c *Config) { c.Schema = "netflow" },
+		"no url":  func(c *Config) { c.URLs = nil },
+		"bad url": func(c *Config) { c.URLs = []string{"es:9200"} },
+		"schema":  func(c *Config) { c.Schema = "netflow" },
+		"fields":  func(c *Config) { c.Fields = "small" },
+		"compact compat": func(c *Config) {
+			c.Schema, c.Fields = SchemaNetFlowCompat, "compact"
+		},
 		"overflow":     func(c *Config) { c.Spool.Overflow = "block" },
 		"index":        func(c *Config) { c.Index = "Flow" },
 		"index comma":  func(c *Config) { c.Index = "a,b" },

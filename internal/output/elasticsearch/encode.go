@@ -20,6 +20,7 @@ import (
 type encoder struct {
 	n      names
 	compat bool
+	ecs    func([]byte, *flow.Record) []byte
 	// pinSource: geoip_pin locates the source instead of the destination.
 	pinSource bool
 	now       func() time.Time
@@ -30,7 +31,10 @@ type encoder struct {
 
 func newEncoder(cfg *Config) *encoder {
 	e := &encoder{n: names{cfg.Index, cfg.DataStream}, compat: cfg.Schema == SchemaNetFlowCompat,
-		pinSource: cfg.GeoIPPin == GeoIPPinSource, now: time.Now}
+		pinSource: cfg.GeoIPPin == GeoIPPinSource, now: time.Now, ecs: ecs.AppendFlow}
+	if cfg.Fields == ecs.FieldsCompact {
+		e.ecs = ecs.AppendCompactFlow
+	}
 	e.day = [2]int64{-1 << 62, -1 << 62}
 	return e
 }
@@ -77,7 +81,7 @@ func (e *encoder) flow(b []byte, r *flow.Record) []byte {
 	if e.compat {
 		b = appendCompat(b, r, e.pinSource)
 	} else {
-		b = ecs.AppendFlow(b, r)
+		b = e.ecs(b, r)
 	}
 	id := flowID(r, b[start+alen:])
 	if a := appendAction(b[start:start:start+alen], index, &id); len(a) != alen {

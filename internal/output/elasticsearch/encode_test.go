@@ -96,6 +96,34 @@ func TestTemplateFollowsFieldsDoc(t *testing.T) {
 	}
 }
 
+// fields: compact writes the compact ECS document, and its id is still
+// the one of what it records.
+func TestCompactDocument(t *testing.T) {
+	r := genRecord(0)
+	cfg := DefaultConfig()
+	var full, compact []byte
+	for _, fields := range []string{"full", "compact"} {
+		cfg.Fields = fields
+		b := newEncoder(&cfg).flow(nil, &r)
+		lines := bytes.Split(bytes.TrimSuffix(b, []byte("\n")), []byte("\n"))
+		if len(lines) != 2 {
+			t.Fatalf("%s: %d lines: %s", fields, len(lines), b)
+		}
+		var d map[string]any
+		if err := json.Unmarshal(lines[1], &d); err != nil {
+			t.Fatalf("%s: %v: %s", fields, err, lines[1])
+		}
+		if fields == "full" {
+			full = lines[1]
+		} else {
+			compact = lines[1]
+		}
+	}
+	if !bytes.Equal(compact, ecs.AppendCompactFlow(nil, &r)) || bytes.Equal(full, compact) {
+		t.Errorf("compact document %s, full %s", compact, full)
+	}
+}
+
 func TestNetflowCompatDocument(t *testing.T) {
 	r := genRecord(0)
 	r.NextHop, r.SrcAS, r.DstAS, r.SrcMask, r.DstMask, r.TOS = netip.MustParseAddr("10.0.0.254"), 64512, 64513, 24, 16, 0x10

@@ -35,6 +35,22 @@ type Config struct {
 	Keep int `yaml:"keep"`
 	// Aggregate makes the pipeline put an aggregator in front of this output.
 	Aggregate bool `yaml:"aggregate"`
+	// Fields of flow documents: full or compact (ecs.FieldsFull,
+	// ecs.FieldsCompact); "" is full.
+	Fields string `yaml:"fields"`
+}
+
+// Validate checks the settings YAML types do not.
+func (c Config) Validate() error {
+	_, err := c.encoder()
+	return err
+}
+
+func (c Config) encoder() (func([]byte, *flow.Record) []byte, error) {
+	if c.Fields == "" {
+		return ecs.AppendFlow, nil
+	}
+	return ecs.FlowEncoder("output.ndjson.fields", c.Fields)
 }
 
 // Writer is the output. Write is called from one goroutine.
@@ -53,6 +69,7 @@ type Writer struct {
 	rotated int
 	torn    int64
 	good    int64 // the file's size after the last batch written whole
+	encode  func([]byte, *flow.Record) []byte
 
 	// A second goroutine encodes half of each large batch: JSON encoding
 	// is most of this output's work, and one goroutine alone is what
@@ -73,9 +90,9 @@ const bufSize = 16 << 10
 const parallelMin = 32
 
 // encodeFlows appends flows as NDJSON lines to b.
-func encodeFlows(b []byte, flows []flow.Record) []byte {
+func (w *Writer) encodeFlows(b []byte, flows []flow.Record) []byte {
 	for i := range flows {
-		b = ecs.AppendFlow(b, &flows[i])
+		b = w.encode(b, &flows[i])
 		b = append(b, '\n')
 	}
 	return b
@@ -87,14 +104,18 @@ func encodeFlows(b []byte, flows []flow.Record) []byte {
 func (w *Writer) encoder() {
 	var buf []byte
 	for flows := range w.half {
-		buf = encodeFlows(buf[:0], flows)
+		buf = w.encodeFlows(buf[:0], flows)
 		w.encoded <- buf
 	}
 }
 
 // New opens the destination.
 func New(cfg Config) (*Writer, error) {
-	w := &Writer{cfg: cfg, now: time.Now, buf: make([]byte, 0, 64<<10)}
+	encode, err := cfg.encoder()
+	if err != nil {
+		return nil, err
+	}
+	w := &Writer{cfg: cfg, now: time.Now, buf: make([]byte, 0, 64<<10), encode: encode}
 	if runtime.GOMAXPROCS(0) > 1 {
 		w.half, w.encoded = make(chan []flow.Record), make(chan []byte)
 		go w.encoder()
@@ -156,7 +177,7 @@ func (w *Writer) write(b *pipeline.Batch) error {
 	if w.cfg.Flows && w.half != nil && len(b.Flows) >= parallelMin {
 		n := len(b.Flows) / 2
 		w.half <- b.Flows[n:]
-		w.buf = encodeFlows(w.buf[:0], b.Flows[:n])
+		w.buf = w.encodeFlows(w.buf[:0], b.Flows[:n])
 		second := <-w.encoded
 		if err := w.chunk(w.buf); err != nil {
 			return err
@@ -165,7 +186,7 @@ func (w *Writer) write(b *pipeline.Batch) error {
 			return err
 		}
 	} else if w.cfg.Flows {
-		w.buf = encodeFlows(w.buf[:0], b.Flows)
+		w.buf = w.encodeFlows(w.buf[:0], b.Flows)
 		if err := w.chunk(w.buf); err != nil {
 			return err
 		}

@@ -446,3 +446,36 @@ func TestLargeBatchesKeepOrder(t *testing.T) {
 		t.Errorf("more lines than written: %q", sc.Bytes())
 	}
 }
+
+// fields: compact writes compact flow documents; anything but full or
+// compact is refused with the setting's name.
+func TestCompactFields(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "flows.ndjson")
+	if _, err := New(Config{Path: path, Flows: true, Fields: "small"}); err == nil || !strings.Contains(err.Error(), "output.ndjson.fields") {
+		t.Fatalf("fields: small: %v", err)
+	}
+	w, err := New(Config{Path: path, Flows: true, Fields: "compact"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := flow.Record{Input: flow.InputSFlow, Sequence: 7, SamplingRate: 64, Bytes: 100, Packets: 64}
+	r.In = flow.Port{Format: flow.PortSingle, Index: 3}
+	if err := w.Write(&pipeline.Batch{Flows: []flow.Record{r}}); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		Observer map[string]any `json:"observer"`
+		Flowlens map[string]any `json:"flowlens"`
+	}
+	if err := json.Unmarshal(b, &d); err != nil {
+		t.Fatalf("%v: %s", err, b)
+	}
+	if d.Flowlens["sampling_rate"] != 64.0 || d.Flowlens["sflow"] != nil || d.Flowlens["ingress"] != nil || d.Observer["ingress"] == nil {
+		t.Errorf("not a compact document: %s", b)
+	}
+}
