@@ -240,8 +240,13 @@ func (p *Pipeline) Outputs() []OutputStats {
 	return out
 }
 
-// maxBatch bounds the records held before they are dispatched.
-const maxBatch = 4096
+// maxBatch bounds the records held before they are dispatched. Inputs
+// flush only after a lull (udp.flushAfter), so under load batches are this
+// size: large enough for an output to take in one go (a write for NDJSON),
+// small enough that the records are still in the CPU's cache when the
+// output reads them, and that pooled batches stay small (4 096 made the
+// default pipeline's peak RSS 20 % larger).
+const maxBatch = 1024
 
 // Handler enriches the records of one input goroutine and hands them, in
 // batches, to the observers and the outputs. Decoders (package decode)
