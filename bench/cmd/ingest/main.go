@@ -8,6 +8,7 @@
 //	flowlens-noout   flowlens run with the output disabled (decode,
 //	                 per-agent accounting, enrichment, batching)
 //	flowlens-ndjson  flowlens run writing NDJSON to a file on disk
+//	flowlens-ndjson-compact  the same with output.ndjson.fields: compact
 //	flowlens-store   flowlens run with its default output: aggregated flows
 //	                 in the embedded DuckDB store (in a temporary directory)
 //	sfacctd          pmacct's sfacctd (Debian package pmacct) aggregating
@@ -542,17 +543,20 @@ print_history[p]: 1m
 		cmd = exec.Command(c.goflow2, "-listen", "sflow://"+addr, "-addr", metricsAddr,
 			"-format", "json", "-transport", "file", "-transport.file", outGlob)
 		ready = "starting collection"
-	case "flowlens-noout", "flowlens-ndjson", "flowlens-store":
+	case "flowlens-noout", "flowlens-ndjson", "flowlens-ndjson-compact", "flowlens-store":
 		args := append([]string{"run", "--input.sflow.listen=" + addr, "--log.format=json", "--log.stats_interval=0s"},
 			c.flowlensBase...)
 		tmp := filepath.Join(c.ndjsonDir, fmt.Sprintf("flowlens-ingest-%d-%d", os.Getpid(), port))
 		switch name {
 		case "flowlens-noout":
 			args = append(args, "--output.ndjson.path=", "--store.enabled=false")
-		case "flowlens-ndjson":
+		case "flowlens-ndjson", "flowlens-ndjson-compact":
 			ndjsonPath = tmp + ".ndjson"
 			defer os.Remove(ndjsonPath)
 			args = append(args, "--output.ndjson.path="+ndjsonPath, "--store.enabled=false")
+			if name == "flowlens-ndjson-compact" {
+				args = append(args, "--output.ndjson.fields=compact")
+			}
 		case "flowlens-store":
 			defer os.RemoveAll(tmp)
 			args = append(args, "--output.ndjson.path=", "--store.path="+tmp)
