@@ -13,11 +13,13 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/flowlens/flowlens/internal/decode/sflow"
 	"github.com/flowlens/flowlens/internal/flow"
 	"github.com/flowlens/flowlens/internal/input/pcapfile"
 	"github.com/flowlens/flowlens/internal/pipeline"
+	"golang.org/x/sys/unix"
 )
 
 func batch(n int) *pipeline.Batch {
@@ -477,5 +479,65 @@ func TestCompactFields(t *testing.T) {
 	}
 	if d.Flowlens["sampling_rate"] != 64.0 || d.Flowlens["sflow"] != nil || d.Flowlens["ingress"] != nil || d.Observer["ingress"] == nil {
 		t.Errorf("not a compact document: %s", b)
+	}
+}
+
+// A file written past a few chunks does not stay in the page cache: what
+// is on disk two chunks back is dropped (on tmpfs there is no disk, and
+// nothing to drop).
+func TestWrittenChunksLeaveThePageCache(t *testing.T) {
+	dir := t.TempDir()
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil || st.Type == unix.TMPFS_MAGIC {
+		t.Skipf("%s is on tmpfs (%v)", dir, err)
+	}
+	path := filepath.Join(dir, "flows.ndjson")
+	w, err := New(Config{Path: path, Flows: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	b := batch(2000) // ~1 MB of lines
+	write := func(until int64) {
+		for w.size < until {
+			if err := w.Write(b); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	resident := func() int {
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		m, err := unix.Mmap(int(f.Fd()), 0, cacheChunk, unix.PROT_READ, unix.MAP_SHARED)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer unix.Munmap(m)
+		vec := make([]byte, cacheChunk/os.Getpagesize())
+		if _, _, e := unix.Syscall(unix.SYS_MINCORE, uintptr(unsafe.Pointer(&m[0])), uintptr(len(m)), uintptr(unsafe.Pointer(&vec[0]))); e != 0 {
+			t.Fatal(e)
+		}
+		n := 0
+		for _, v := range vec {
+			n += int(v & 1)
+		}
+		return n
+	}
+	write(2 * cacheChunk)
+	if n := resident(); n == 0 {
+		t.Fatalf("the first chunk left the page cache before the third was written")
+	}
+	if err := w.f.Sync(); err != nil { // on disk: what handOver drops
+		t.Fatal(err)
+	}
+	write(3*cacheChunk + 1)
+	if n := resident(); n > 16 {
+		t.Errorf("%d pages of the first chunk still cached after three more chunks were written", n)
+	}
+	if got := lines(t, path); got < 3*cacheChunk/600 {
+		t.Errorf("%d lines", got)
 	}
 }
