@@ -34,6 +34,7 @@ func cmdDecode(args []string, stdout, stderr io.Writer) error {
 	flows := fs.Bool("flows", true, "print flow records")
 	counters := fs.Bool("counters", true, "print counter records")
 	out := fs.String("output", "-", `file to write NDJSON to ("-": standard output)`)
+	fields := fs.String("fields", "full", "fields of flow records: full or compact (as output.ndjson.fields; docs/fields.md)")
 	accOut := fs.String("accuracy", "", "write the comparison of estimates with port counters (GET /api/v1/accuracy's answer) as JSON to this file")
 	fcs := fs.Bool("include-fcs", false, "count the 4-byte Ethernet FCS in flow bytes (see input.sflow.include_fcs)")
 	ovnCfg := ovn.DefaultConfig()
@@ -52,7 +53,7 @@ func cmdDecode(args []string, stdout, stderr io.Writer) error {
 		return errUsage
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	w, err := ndjson.New(ndjson.Config{Path: *out, Flows: *flows, Counters: *counters})
+	w, err := ndjson.New(ndjson.Config{Path: *out, Flows: *flows, Counters: *counters, Fields: *fields})
 	if err != nil {
 		return err
 	}

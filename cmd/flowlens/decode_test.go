@@ -112,3 +112,32 @@ func TestDecodeSummary(t *testing.T) {
 		t.Errorf("records: %v\n%s", err, b)
 	}
 }
+
+// flowlens decode --fields compact prints compact documents; a bad value
+// is refused with what to use.
+func TestDecodeCompactFields(t *testing.T) {
+	capture := filepath.Join("..", "..", "testdata", "ovs", "ovs-sflow.pcap")
+	sizes := map[string]int{}
+	for _, fields := range []string{"full", "compact"} {
+		var stdout, stderr bytes.Buffer
+		out := filepath.Join(t.TempDir(), fields+".ndjson")
+		if code := run([]string{"decode", "--counters=false", "--fields", fields, "--output", out, capture}, &stdout, &stderr); code != 0 {
+			t.Fatalf("--fields %s: exit %d: %s", fields, code, stderr.String())
+		}
+		b, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fields == "compact" && strings.Contains(string(b), `"sflow":{`) || !strings.Contains(string(b), `"source":{`) {
+			t.Errorf("%s documents: %.300s", fields, b)
+		}
+		sizes[fields] = len(b)
+	}
+	if 10*sizes["compact"] >= 7*sizes["full"] {
+		t.Errorf("compact %d bytes, full %d", sizes["compact"], sizes["full"])
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"decode", "--fields", "small", "--output", filepath.Join(t.TempDir(), "x"), capture}, &stdout, &stderr); code == 0 || !strings.Contains(stderr.String(), "use full") {
+		t.Errorf("--fields small: exit %d: %s", code, stderr.String())
+	}
+}

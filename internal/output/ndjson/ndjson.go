@@ -73,7 +73,7 @@ type Writer struct {
 	// handed is the offset up to which the file was handed to writeback
 	// (handOver).
 	handed int64
-	encode  func([]byte, *flow.Record) []byte
+	encode func([]byte, *flow.Record) []byte
 
 	// A second goroutine encodes half of each large batch: JSON encoding
 	// is most of this output's work, and one goroutine alone is what
