@@ -14,20 +14,43 @@ import (
 	"github.com/flowlens/flowlens/internal/flow"
 )
 
-// leaves lists the dotted paths of every value in a JSON document.
-func leaves(prefix string, v any, out map[string]bool) {
+// flatten maps the dotted path of every value in a JSON document to it.
+func flatten(prefix string, v any, out map[string]any) {
 	if m, ok := v.(map[string]any); ok && !strings.HasSuffix(prefix, ".location") { // a geo_point is one field
 		for k, c := range m {
 			p := k
 			if prefix != "" {
 				p = prefix + "." + k
 			}
-			leaves(p, c, out)
+			flatten(p, c, out)
 		}
 		return
 	}
-	out[prefix] = true
+	out[prefix] = v
 }
+
+// leaves adds the dotted paths of every value in a JSON document to out.
+func leaves(v any, out map[string]bool) {
+	m := map[string]any{}
+	flatten("", v, m)
+	for p := range m {
+		out[p] = true
+	}
+}
+
+// absent lists, sorted, the fields of a that b lacks and keep accepts.
+func absent(a, b map[string]bool, keep func(string) bool) []string {
+	var out []string
+	for p := range a {
+		if !b[p] && keep(p) {
+			out = append(out, p)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func all(string) bool { return true }
 
 // full returns records with every optional part set, so that every field
 // flowlens can write is written at least once.
@@ -70,7 +93,7 @@ func writtenFields(t *testing.T, encode func([]byte, *flow.Record) []byte) map[s
 		if err := json.Unmarshal(encode(nil, r), &v); err != nil {
 			t.Fatal(err)
 		}
-		leaves("", v, written)
+		leaves(v, written)
 	}
 	r, _ := full()
 	add(r)
@@ -107,20 +130,10 @@ func TestFieldsDocIsComplete(t *testing.T) {
 	if err := json.Unmarshal(ecs.AppendCounter(nil, c), &v); err != nil {
 		t.Fatal(err)
 	}
-	leaves("", v, written)
-	var missing, stale []string
-	for p := range written {
-		if !documented[p] {
-			missing = append(missing, p)
-		}
-	}
-	for p := range documented {
-		if !written[p] && strings.Contains(p, ".") || p == "@timestamp" && !written[p] {
-			stale = append(stale, p)
-		}
-	}
-	sort.Strings(missing)
-	sort.Strings(stale)
+	leaves(v, written)
+	missing := absent(written, documented, all)
+	// Rows without a dot are the ifIndex format table's.
+	stale := absent(documented, written, func(p string) bool { return strings.Contains(p, ".") || p == "@timestamp" })
 	if len(missing) > 0 {
 		t.Errorf("written but not in docs/fields.md: %v", missing)
 	}
@@ -150,19 +163,7 @@ func TestCompactFieldsDoc(t *testing.T) {
 		}
 	}
 	written := writtenFields(t, ecs.AppendCompactFlow)
-	var missing, stale []string
-	for p := range written {
-		if !marked[p] {
-			missing = append(missing, p)
-		}
-	}
-	for p := range marked {
-		if !written[p] {
-			stale = append(stale, p)
-		}
-	}
-	sort.Strings(missing)
-	sort.Strings(stale)
+	missing, stale := absent(written, marked, all), absent(marked, written, all)
 	if len(missing) > 0 {
 		t.Errorf("written in compact documents but not marked compact in docs/fields.md: %v", missing)
 	}
@@ -184,8 +185,8 @@ func TestCompactFieldsDoc(t *testing.T) {
 		t.Fatal(err)
 	}
 	fv, cv := map[string]any{}, map[string]any{}
-	values("", f, fv)
-	values("", c, cv)
+	flatten("", f, fv)
+	flatten("", c, cv)
 	for p, v := range cv {
 		if fmt.Sprint(fv[p]) != fmt.Sprint(v) {
 			t.Errorf("%s: compact %v, full %v", p, v, fv[p])
@@ -194,19 +195,4 @@ func TestCompactFieldsDoc(t *testing.T) {
 	if 10*len(compactDoc) >= 6*len(fullDoc) {
 		t.Errorf("compact document %d bytes, full %d", len(compactDoc), len(fullDoc))
 	}
-}
-
-// values maps the dotted path of every value in a JSON document to it.
-func values(prefix string, v any, out map[string]any) {
-	if m, ok := v.(map[string]any); ok {
-		for k, c := range m {
-			p := k
-			if prefix != "" {
-				p = prefix + "." + k
-			}
-			values(p, c, out)
-		}
-		return
-	}
-	out[prefix] = v
 }
