@@ -22,27 +22,29 @@ import (
 // function stops and writes them.
 func startProfiles(stderr io.Writer) func() {
 	var stops []func()
-	if path := os.Getenv("FLOWLENS_CPUPROFILE"); path != "" {
+	// Both write to their file for the whole run.
+	for _, p := range []struct {
+		env   string
+		start func(io.Writer) error
+		stop  func()
+	}{
+		{"FLOWLENS_CPUPROFILE", pprof.StartCPUProfile, pprof.StopCPUProfile},
+		{"FLOWLENS_TRACE", trace.Start, trace.Stop},
+	} {
+		path := os.Getenv(p.env)
+		if path == "" {
+			continue
+		}
 		f, err := os.Create(path)
 		if err == nil {
-			err = pprof.StartCPUProfile(f)
+			err = p.start(f)
 		}
 		if err != nil {
-			fmt.Fprintln(stderr, "flowlens: FLOWLENS_CPUPROFILE:", err)
-		} else {
-			stops = append(stops, func() { pprof.StopCPUProfile(); f.Close() })
+			fmt.Fprintf(stderr, "flowlens: %s: %v\n", p.env, err)
+			continue
 		}
-	}
-	if path := os.Getenv("FLOWLENS_TRACE"); path != "" {
-		f, err := os.Create(path)
-		if err == nil {
-			err = trace.Start(f)
-		}
-		if err != nil {
-			fmt.Fprintln(stderr, "flowlens: FLOWLENS_TRACE:", err)
-		} else {
-			stops = append(stops, func() { trace.Stop(); f.Close() })
-		}
+		stop := p.stop
+		stops = append(stops, func() { stop(); f.Close() })
 	}
 	if path := os.Getenv("FLOWLENS_MEMPROFILE"); path != "" {
 		if at, err := time.ParseDuration(os.Getenv("FLOWLENS_HEAPPROFILE_AT")); err == nil {
