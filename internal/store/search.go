@@ -9,21 +9,35 @@ import (
 	"time"
 )
 
-// SearchKinds are what Search looks in, each with the two columns that
-// hold it (source and destination, or input and output port) and the
-// either-side filter dimension that selects it.
-var SearchKinds = []struct {
+// SearchKinds are what Search looks in: the either-side dimensions
+// (schema.EitherSides), each with the two columns that hold it, ranked as
+// search results are — names before addresses, so that a VM called
+// "web-1" comes before a MAC that happens to contain "1". A dimension
+// searchRank does not name comes last.
+var SearchKinds = func() []struct {
 	Kind string
 	Of   [2]string
-}{
-	{"vm", [2]string{"src_vm", "dst_vm"}},
-	{"project", [2]string{"src_project", "dst_project"}},
-	{"network", [2]string{"src_network", "dst_network"}},
-	{"host", [2]string{"src_host", "dst_host"}},
-	{"interface", [2]string{"in_port", "out_port"}},
-	{"ip", [2]string{"src_ip", "dst_ip"}},
-	{"mac", [2]string{"src_mac", "dst_mac"}},
-}
+} {
+	searchRank := []string{"vm", "project", "network", "host", "interface", "ip", "mac"}
+	kinds := slices.Clone(EitherSides)
+	slices.SortStableFunc(kinds, func(a, b EitherSide) int {
+		rank := func(e EitherSide) int {
+			if i := slices.Index(searchRank, e.Name); i >= 0 {
+				return i
+			}
+			return len(searchRank)
+		}
+		return rank(a) - rank(b)
+	})
+	out := make([]struct {
+		Kind string
+		Of   [2]string
+	}, len(kinds))
+	for i, e := range kinds {
+		out[i].Kind, out[i].Of = e.Name, e.Of
+	}
+	return out
+}()
 
 // SearchRequest asks which stored values contain Q.
 type SearchRequest struct {

@@ -99,3 +99,20 @@ func TestSearch(t *testing.T) {
 		t.Error("limit 101 accepted")
 	}
 }
+
+// Search looks in every either-side dimension of the schema, once each,
+// names before addresses.
+func TestSearchKindsFollowTheSchema(t *testing.T) {
+	var got []string
+	for _, k := range SearchKinds {
+		e, ok := LookupEitherSide(k.Kind)
+		if !ok || e.Of != k.Of {
+			t.Errorf("%s %v: not the schema's either-side dimension %v", k.Kind, k.Of, e.Of)
+		}
+		got = append(got, k.Kind)
+	}
+	want := []string{"vm", "project", "network", "host", "interface", "ip", "mac"}
+	if len(EitherSides) != len(want) || !slices.Equal(got, want) {
+		t.Errorf("search kinds %v, want %v (schema has %d)", got, want, len(EitherSides))
+	}
+}
