@@ -71,7 +71,7 @@ type Writer struct {
 	torn    int64
 	good    int64 // the file's size after the last batch written whole
 	// handed is the offset up to which the file was handed to writeback
-	// (handOver).
+	// (handOver); -1 when the path is not a regular file (a FIFO).
 	handed int64
 	encode func([]byte, *flow.Record) []byte
 
@@ -152,6 +152,9 @@ func (w *Writer) open() error {
 	w.torn += torn
 	w.f, w.size, w.good, w.opened = f, size, size, w.now()
 	w.handed = size &^ (4<<10 - 1)
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		w.handed = -1
+	}
 	w.w = bufio.NewWriterSize(f, bufSize)
 	return nil
 }
@@ -191,7 +194,7 @@ const cacheChunk = 8 << 20
 // this kind of machine writes slowed five-fold once ~3 GB were cached
 // (BENCHMARKS.md section 9).
 func (w *Writer) handOver() {
-	if w.f == nil {
+	if w.f == nil || w.handed < 0 {
 		return
 	}
 	fd := int(w.f.Fd())
@@ -243,7 +246,9 @@ func (w *Writer) undo() {
 	w.f.Truncate(w.good) // appends go to the new end (O_APPEND)
 	w.w.Reset(w.f)
 	w.size = w.good
-	w.handed = min(w.handed, w.good&^(4<<10-1))
+	if w.handed > 0 {
+		w.handed = min(w.handed, w.good&^(4<<10-1))
+	}
 }
 
 // chunk writes whole lines.
