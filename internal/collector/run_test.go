@@ -139,7 +139,10 @@ func TestRunServesMetrics(t *testing.T) {
 		if code != 200 {
 			t.Fatalf("/metrics on metrics.listen: %d %s", code, body)
 		}
-		if sum(t, body, "flowlens_agent_datagrams_total") == float64(len(ds)) || time.Now().After(deadline) {
+		// Datagrams are counted as they are decoded; their records reach
+		// the aggregator when the socket's batch is flushed, after a lull.
+		if sum(t, body, "flowlens_agent_datagrams_total") == float64(len(ds)) && sum(t, body, "flowlens_aggregate_records_total") > 0 ||
+			time.Now().After(deadline) {
 			break
 		}
 	}
