@@ -27,6 +27,10 @@ type encoder struct {
 
 	day  [2]int64
 	name [2][]byte
+	// full: a record's full ECS document, when the one written is another
+	// (compact, netflow-compat) and the id depends on the document.
+	full       []byte
+	writesFull bool
 }
 
 func newEncoder(cfg *Config) *encoder {
@@ -35,6 +39,7 @@ func newEncoder(cfg *Config) *encoder {
 	if cfg.Fields == ecs.FieldsCompact {
 		e.ecs = ecs.AppendCompactFlow
 	}
+	e.writesFull = !e.compat && cfg.Fields != ecs.FieldsCompact
 	e.day = [2]int64{-1 << 62, -1 << 62}
 	return e
 }
@@ -83,7 +88,16 @@ func (e *encoder) flow(b []byte, r *flow.Record) []byte {
 	} else {
 		b = e.ecs(b, r)
 	}
-	id := flowID(r, b[start+alen:])
+	doc := b[start+alen:]
+	if idFromDocument(r) && !e.writesFull {
+		// Records a compact or netflow-compat document does not tell
+		// apart (two aggregates differing only in ICMP type, two NetFlow
+		// records only in ToS) must not share an id: the second would be
+		// refused as a duplicate.
+		e.full = ecs.AppendFlow(e.full[:0], r)
+		doc = e.full
+	}
+	id := flowID(r, doc)
 	if a := appendAction(b[start:start:start+alen], index, &id); len(a) != alen {
 		panic("elasticsearch: action line length")
 	}
@@ -210,7 +224,7 @@ func nanos(t time.Time) uint64 {
 	return uint64(t.UnixNano())
 }
 
-// flowID is the id of r; doc is r's encoded document.
+// flowID is the id of r; doc is r's full ECS document (ecs.AppendFlow).
 func flowID(r *flow.Record, doc []byte) [idLen]byte {
 	h := hash128{h1: 0x666c6f776c656e73, h2: 0x666c6f7773}
 	h.addr(r.Agent)
@@ -222,12 +236,17 @@ func flowID(r *flow.Record, doc []byte) [idLen]byte {
 	h.add(uint64(r.SrcPort)<<48|uint64(r.DstPort)<<32|uint64(r.Proto)<<24|uint64(r.TemplateID),
 		uint64(r.In.Index)<<32|uint64(r.Out.Index))
 	h.add(r.Bytes, r.Packets)
-	if r.Input != flow.InputSFlow || r.Samples > 0 {
+	if idFromDocument(r) {
 		h.add(r.Samples, nanos(r.Time))
 		h.bytes(doc)
 	}
 	return h.sum()
 }
+
+// idFromDocument: r's id hashes its full ECS document too. An sFlow
+// sample is told apart by its sequence numbers; NetFlow records of one
+// message and aggregates of one interval need everything they carry.
+func idFromDocument(r *flow.Record) bool { return r.Input != flow.InputSFlow || r.Samples > 0 }
 
 func counterID(c *flow.Counter) [idLen]byte {
 	h := hash128{h1: 0x666c6f776c656e73, h2: 0x636f756e74657273}

@@ -259,6 +259,37 @@ func TestDocumentIDs(t *testing.T) {
 	}
 }
 
+// Aggregates that differ only in what a compact or netflow-compat
+// document leaves out (here the ICMP type) still get two ids, whatever the
+// document written: the same id would make the second a refused duplicate.
+func TestIDsTellApartWhatTheDocumentLeavesOut(t *testing.T) {
+	echo := genRecord(1)
+	echo.Proto, echo.HasProto, echo.HasPorts, echo.SrcPort, echo.DstPort = 1, true, false, 0, 0
+	echo.HasICMP, echo.ICMPType, echo.Samples = true, 8, 3
+	reply := echo
+	reply.ICMPType = 0
+	for _, c := range []struct{ schema, fields string }{{SchemaECS, "full"}, {SchemaECS, "compact"}, {SchemaNetFlowCompat, "full"}} {
+		cfg := DefaultConfig()
+		cfg.Schema, cfg.Fields = c.schema, c.fields
+		e := newEncoder(&cfg)
+		a, b := e.flow(nil, &echo), e.flow(nil, &reply)
+		idOf := func(item []byte) string {
+			var action struct {
+				Create struct {
+					ID string `json:"_id"`
+				} `json:"create"`
+			}
+			if err := json.Unmarshal(bytes.SplitN(item, []byte("\n"), 2)[0], &action); err != nil {
+				t.Fatal(err)
+			}
+			return action.Create.ID
+		}
+		if idOf(a) == idOf(b) {
+			t.Errorf("%s %s: echo request and reply share id %s", c.schema, c.fields, idOf(a))
+		}
+	}
+}
+
 func TestDailyIndexNames(t *testing.T) {
 	cfg := DefaultConfig()
 	enc := newEncoder(&cfg)
