@@ -34,11 +34,12 @@ const (
 	FieldsCompact = "compact" // AppendCompactFlow
 )
 
-// FlowEncoder returns the encoder for fields, an error naming setting
-// (e.g. "output.ndjson.fields") if it is neither "full" nor "compact".
+// FlowEncoder returns the encoder for fields ("" is full), an error naming
+// setting (e.g. "output.ndjson.fields") if it is neither "full" nor
+// "compact".
 func FlowEncoder(setting, fields string) (func([]byte, *flow.Record) []byte, error) {
 	switch fields {
-	case FieldsFull:
+	case FieldsFull, "":
 		return AppendFlow, nil
 	case FieldsCompact:
 		return AppendCompactFlow, nil

@@ -48,9 +48,6 @@ func (c Config) Validate() error {
 }
 
 func (c Config) encoder() (func([]byte, *flow.Record) []byte, error) {
-	if c.Fields == "" {
-		return ecs.AppendFlow, nil
-	}
 	return ecs.FlowEncoder("output.ndjson.fields", c.Fields)
 }
 
