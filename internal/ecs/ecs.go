@@ -44,7 +44,7 @@ func FlowEncoder(setting, fields string) (func([]byte, *flow.Record) []byte, err
 	case FieldsCompact:
 		return AppendCompactFlow, nil
 	}
-	return nil, fmt.Errorf("%s %q: use full (every field of docs/fields.md) or compact (the fields marked compact there: less than half the bytes)", setting, fields)
+	return nil, fmt.Errorf("%s %q: use full (every field of docs/fields.md) or compact (the fields marked compact there: ~40 %% fewer bytes)", setting, fields)
 }
 
 // AppendFlow appends r as one ECS JSON document (no newline) with every
@@ -53,8 +53,8 @@ func AppendFlow(b []byte, r *flow.Record) []byte { return appendFlow(b, r, true)
 
 // AppendCompactFlow appends r as the compact ECS document: the same names,
 // without what only the exporter's bookkeeping and the sampled header's
-// details give (docs/fields.md marks what it keeps). It is less than half
-// the bytes of a full document, and bytes are what limits writing one
+// details give (docs/fields.md marks what it keeps). It is ~40 % fewer
+// bytes than a full document, and bytes are what limits writing one
 // document per sample (BENCHMARKS.md section 9).
 func AppendCompactFlow(b []byte, r *flow.Record) []byte { return appendFlow(b, r, false) }
 
