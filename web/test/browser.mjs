@@ -1,4 +1,5 @@
 // Headless Debian Chromium driven by playwright-core (no browser download).
+import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -88,4 +89,31 @@ export function isLocal(url) {
   if (url.startsWith('data:') || url.startsWith('blob:') || url === 'about:blank') return true;
   const u = new URL(url);
   return ['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname);
+}
+
+// storedStatus returns the status of the flowlens at base, after checking
+// that its store holds flows (the suites against a real flowlens need them).
+export async function storedStatus(base) {
+  const r = await fetch(new URL('api/v1/status', base));
+  assert.equal(r.status, 200, 'GET /api/v1/status');
+  const st = await r.json();
+  assert.ok((st.flow_rows ?? st.flows_stored) > 0, `the store is empty: ${JSON.stringify(st)}`);
+  return st;
+}
+
+// storedRange is the from/to query of [oldest, newest], a minute wider on
+// each side (the console's ISO form, without fractions).
+export function storedRange(oldest, newest) {
+  const iso = (ms) => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
+  return `from=${encodeURIComponent(iso(Date.parse(oldest) - 60e3))}&to=${encodeURIComponent(iso(Date.parse(newest) + 60e3))}`;
+}
+
+// launchRecording launches the browser and records in failed every answer
+// of 400 or more, as "STATUS PATH".
+export async function launchRecording(failed) {
+  const b = await launch();
+  b.page.on('response', (resp) => {
+    if (resp.status() >= 400) failed.push(`${resp.status()} ${new URL(resp.url()).pathname}`);
+  });
+  return b;
 }

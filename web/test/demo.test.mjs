@@ -13,7 +13,7 @@
 // arrives unless an exporter sends.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, settled, loads, screenshot, isLocal } from './browser.mjs';
+import { launchRecording, settled, loads, screenshot, isLocal, storedStatus, storedRange } from './browser.mjs';
 
 const BASE = process.env.FLOWLENS_DEMO_URL ? new URL(process.env.FLOWLENS_DEMO_URL.replace(/\/?$/, '/')) : null;
 
@@ -57,10 +57,7 @@ describe('against flowlens demo, a synthetic OpenStack cloud (FLOWLENS_DEMO_URL)
   const noErrors = async () => assert.deepEqual(await texts('.msg-error'), [], 'errors shown');
 
   before(async () => {
-    const r = await fetch(new URL('api/v1/status', BASE));
-    assert.equal(r.status, 200, 'GET /api/v1/status');
-    const st = await r.json();
-    assert.ok((st.flow_rows ?? st.flows_stored) > 0, `the store is empty: ${JSON.stringify(st)}`);
+    const st = await storedStatus(BASE);
     assert.ok(Number(st.enrichment?.openstack?.ports) > 0, `no OpenStack inventory: is this flowlens demo? ${JSON.stringify(st.enrichment?.openstack)}`);
     // The finest resolution's span (tiers[].step 0) when the status has it: the
     // coarser ones start at their step's boundary (the 1-h one up to an hour
@@ -69,14 +66,9 @@ describe('against flowlens demo, a synthetic OpenStack cloud (FLOWLENS_DEMO_URL)
     const fine = (st.tiers || []).find((t) => t.step === 0 && t.oldest && t.newest);
     const [oldest, newest] = fine ? [fine.oldest, fine.newest] : [st.oldest, st.newest];
     assert.ok(oldest && newest, `no stored range: ${JSON.stringify(st)}`);
-    const from = new Date(Date.parse(oldest) - 60e3).toISOString().replace(/\.\d+Z$/, 'Z');
-    const to = new Date(Date.parse(newest) + 60e3).toISOString().replace(/\.\d+Z$/, 'Z');
-    range = `from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`;
-    b = await launch();
+    range = storedRange(oldest, newest);
+    b = await launchRecording(failed);
     page = b.page;
-    page.on('response', (resp) => {
-      if (resp.status() >= 400) failed.push(`${resp.status()} ${new URL(resp.url()).pathname}`);
-    });
   });
   after(async () => {
     await b?.close();

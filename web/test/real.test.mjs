@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { launch, settled, loads, screenshot, isLocal } from './browser.mjs';
+import { launchRecording, settled, loads, screenshot, isLocal, storedStatus, storedRange } from './browser.mjs';
 
 // The real Open vSwitch sFlow capture (sFlow v5, IPv4 agent 127.0.0.1).
 const CAPTURE = fileURLToPath(new URL('../../testdata/ovs/ovs-sflow.pcap', import.meta.url));
@@ -63,21 +63,11 @@ describe('against a real flowlens (FLOWLENS_URL)', { skip: BASE ? false : 'FLOWL
   const texts = (sel) => page.locator(sel).allTextContents();
 
   before(async () => {
-    const r = await fetch(new URL('api/v1/status', BASE));
-    assert.equal(r.status, 200, 'GET /api/v1/status');
-    const st = await r.json();
-    assert.ok((st.flow_rows ?? st.flows_stored) > 0, `the store is empty: ${JSON.stringify(st)}`);
+    const st = await storedStatus(BASE);
     status = st;
-    if (st.oldest && st.newest) {
-      const from = new Date(Date.parse(st.oldest) - 60e3).toISOString().replace(/\.\d+Z$/, 'Z');
-      const to = new Date(Date.parse(st.newest) + 60e3).toISOString().replace(/\.\d+Z$/, 'Z');
-      range = `from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`;
-    } else range = 'from=-7d';
-    b = await launch();
+    range = st.oldest && st.newest ? storedRange(st.oldest, st.newest) : 'from=-7d';
+    b = await launchRecording(failed);
     page = b.page;
-    page.on('response', (resp) => {
-      if (resp.status() >= 400) failed.push(`${resp.status()} ${new URL(resp.url()).pathname}`);
-    });
   });
   after(async () => {
     await b?.close();
